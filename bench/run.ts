@@ -1,0 +1,19 @@
+/** `npm run bench`: runs every benchmark and prints its figures. Never part of `make test`. */
+
+import { benchBuilds } from './builds.js';
+import { benchControlPlane } from './control-plane.js';
+import { benchDataPlane } from './data-plane.js';
+
+const only = process.argv[2];
+if (!only || only === 'control-plane') {
+  console.log('# Control plane (F1): embedded store, 1,000 components');
+  await benchControlPlane();
+}
+if (!only || only === 'data-plane') {
+  console.log('\n# Data plane (F2): Docker engine, registry, Caddy');
+  await benchDataPlane();
+}
+if (!only || only === 'builds') {
+  console.log('\n# Builds (F3): dockerfile preset, real engine and registry');
+  await benchBuilds();
+}

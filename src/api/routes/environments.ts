@@ -1,0 +1,104 @@
+import { z } from 'zod';
+import type { ControlDeps } from '../../control/context.js';
+import {
+  createEnvironment,
+  deleteEnvironment,
+  getEnvironment,
+  listEnvironments,
+  updateEnvironment,
+} from '../../control/environments.js';
+import { Environment } from '../../domain/resources.js';
+import { type Api, contextOf } from '../app.js';
+import {
+  DisplayName,
+  deleteResponses,
+  Name,
+  OrgParam,
+  PageQuery,
+  pageOf,
+  problemResponses,
+} from '../schemas.js';
+import { orgName } from './org-param.js';
+
+const tags = ['environments'];
+const fields = {
+  displayName: DisplayName.optional(),
+  production: z.boolean().optional(),
+  dataPlane: Name.optional(),
+};
+
+export function environmentRoutes(app: Api, deps: ControlDeps): void {
+  const orgParams = z.object({ org: OrgParam });
+  const envParams = z.object({ org: OrgParam, env: z.string().max(63) });
+
+  app.get(
+    '/orgs/:org/environments',
+    {
+      schema: {
+        tags,
+        params: orgParams,
+        querystring: z.strictObject({ ...PageQuery, production: z.enum(['true', 'false']).optional() }),
+        response: { 200: pageOf(Environment), ...problemResponses },
+      },
+    },
+    async (req) => {
+      const ctx = contextOf(req);
+      const { production, ...page } = req.query;
+      return listEnvironments(deps, ctx, orgName(ctx, req.params.org), {
+        ...page,
+        ...(production === undefined ? {} : { production: production === 'true' }),
+      });
+    },
+  );
+
+  app.post(
+    '/orgs/:org/environments',
+    {
+      schema: {
+        tags,
+        params: orgParams,
+        body: z.strictObject({ name: Name, ...fields }),
+        response: { 201: Environment, ...problemResponses },
+      },
+    },
+    async (req, reply) => {
+      const ctx = contextOf(req);
+      return reply.code(201).send(await createEnvironment(deps, ctx, orgName(ctx, req.params.org), req.body));
+    },
+  );
+
+  app.get(
+    '/orgs/:org/environments/:env',
+    { schema: { tags, params: envParams, response: { 200: Environment, ...problemResponses } } },
+    async (req) => {
+      const ctx = contextOf(req);
+      return getEnvironment(deps, ctx, orgName(ctx, req.params.org), req.params.env);
+    },
+  );
+
+  app.patch(
+    '/orgs/:org/environments/:env',
+    {
+      schema: {
+        tags,
+        params: envParams,
+        body: z.strictObject(fields),
+        response: { 200: Environment, ...problemResponses },
+      },
+    },
+    async (req) => {
+      const ctx = contextOf(req);
+      return updateEnvironment(deps, ctx, orgName(ctx, req.params.org), req.params.env, req.body);
+    },
+  );
+
+  app.delete(
+    '/orgs/:org/environments/:env',
+    { schema: { tags, params: envParams, response: deleteResponses } },
+    async (req, reply) => {
+      const ctx = contextOf(req);
+      await deleteEnvironment(deps, ctx, orgName(ctx, req.params.org), req.params.env);
+      return reply.code(204).send(null);
+    },
+  );
+}

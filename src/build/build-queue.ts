@@ -1,0 +1,66 @@
+import type { Logger } from 'pino';
+import type { Store } from '../store/store.js';
+
+/**
+ * Runs builds up to `concurrency` at a time, oldest first. After a restart, builds that were
+ * running are failed as interrupted (their containers are gone with the engine's build) and
+ * queued ones run.
+ */
+export class BuildQueue {
+  readonly #pending: string[] = [];
+  #running = 0;
+  readonly #run: (id: string) => Promise<void>;
+  readonly #concurrency: number;
+  readonly #log: Logger;
+  readonly #active = new Set<Promise<void>>();
+
+  constructor(run: (id: string) => Promise<void>, concurrency: number, logger: Logger) {
+    this.#run = run;
+    this.#concurrency = concurrency;
+    this.#log = logger;
+  }
+
+  async recover(store: Store): Promise<void> {
+    await store.db
+      .updateTable('builds')
+      .set({
+        status: 'failed',
+        reason: 'interrupted: the control plane stopped during the build',
+        finished_at: new Date(),
+      })
+      .where('status', '=', 'running')
+      .execute();
+    const queued = await store.db
+      .selectFrom('builds')
+      .select('id')
+      .where('status', '=', 'queued')
+      .orderBy('created_at')
+      .execute();
+    for (const q of queued) this.enqueue(q.id);
+  }
+
+  enqueue(id: string): void {
+    if (!this.#pending.includes(id)) this.#pending.push(id);
+    this.#pump();
+  }
+
+  #pump(): void {
+    while (this.#running < this.#concurrency && this.#pending.length > 0) {
+      const id = this.#pending.shift()!;
+      this.#running++;
+      const p = this.#run(id)
+        .catch((err: unknown) => this.#log.error({ err, build: id }, 'build crashed'))
+        .finally(() => {
+          this.#running--;
+          this.#active.delete(p);
+          this.#pump();
+        });
+      this.#active.add(p);
+    }
+  }
+
+  /** Waits for the builds in progress (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.#active.size > 0) await Promise.allSettled([...this.#active]);
+  }
+}

@@ -1,0 +1,163 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
+import { join, resolve, sep } from 'node:path';
+import { checkRelativePath, checkRepoUrl } from '../domain/source.js';
+
+/**
+ * Fetches one commit of a repository into a directory, the way a build's `init` step needs it
+ * (§4, F3): shallow where the server allows, no prompts, only the allowed protocols, arguments
+ * after `--`, and a component directory that provably stays inside the checkout.
+ */
+export interface FetchOptions {
+  repoUrl: string;
+  ref: { commit: string } | { branch: string };
+  /** An empty directory the checkout goes into. */
+  dir: string;
+  componentPath: string;
+  /** For private https repositories; sent as a header, never put in the URL or a log. */
+  token?: string;
+  timeoutMs: number;
+}
+
+export interface FetchedSource {
+  commit: string;
+  componentDir: string;
+}
+
+/** A failure a person can act on; the message goes to the build log as is. */
+export class SourceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SourceError';
+  }
+}
+
+const COMMIT = /^[0-9a-f]{7,40}$/;
+
+function gitEnv(home: string): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: home,
+    // Remote helpers such as ext:: could run commands; only these transports are allowed.
+    GIT_ALLOW_PROTOCOL: 'https:http:ssh:git:file',
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_ASKPASS: '/bin/false',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    GIT_SSH_COMMAND: 'ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new',
+  };
+}
+
+function git(args: string[], opts: { cwd: string; home: string; timeoutMs: number }): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    execFile(
+      'git',
+      args,
+      { cwd: opts.cwd, env: gitEnv(opts.home), timeout: opts.timeoutMs, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (!err) return resolvePromise(stdout.trim());
+        const e = err as NodeJS.ErrnoException & { killed?: boolean };
+        if (e.killed)
+          reject(
+            new SourceError(
+              `git ${args[0]} timed out after ${Math.round(opts.timeoutMs / 1000)} s; is the repository reachable?`,
+            ),
+          );
+        else
+          reject(
+            new SourceError(
+              stderr.trim().split('\n').filter(Boolean).slice(-3).join('; ') || `git ${args[0]} failed`,
+            ),
+          );
+      },
+    );
+  });
+}
+
+function authArgs(token: string | undefined): string[] {
+  if (!token) return [];
+  const basic = Buffer.from(`x-access-token:${token}`).toString('base64');
+  return ['-c', `http.extraHeader=Authorization: Basic ${basic}`];
+}
+
+/** Resolves the component directory inside the checkout, refusing anything that leaves it (`..`, symlinks). */
+export function componentDirectory(root: string, componentPath: string): string {
+  const problem = checkRelativePath(componentPath);
+  if (problem) throw new SourceError(`component path '${componentPath}' ${problem}`);
+  const wanted = resolve(root, componentPath);
+  if (!existsSync(wanted))
+    throw new SourceError(
+      `component path '${componentPath}' does not exist in the repository at this commit`,
+    );
+  const real = realpathSync(wanted);
+  const realRoot = realpathSync(root);
+  if (real !== realRoot && !real.startsWith(realRoot + sep)) {
+    throw new SourceError(
+      `component path '${componentPath}' leads outside the repository (through a symbolic link)`,
+    );
+  }
+  if (!statSync(real).isDirectory())
+    throw new SourceError(`component path '${componentPath}' is not a directory`);
+  return real;
+}
+
+export async function fetchSource(o: FetchOptions): Promise<FetchedSource> {
+  const urlProblem = checkRepoUrl(o.repoUrl);
+  if (urlProblem) throw new SourceError(`repository URL ${urlProblem}`);
+  if ('commit' in o.ref && !COMMIT.test(o.ref.commit))
+    throw new SourceError(`'${o.ref.commit}' is not a commit id (7–40 hex digits)`);
+  mkdirSync(o.dir, { recursive: true });
+  const home = join(o.dir, '..');
+  const run = (args: string[]) => git(args, { cwd: o.dir, home, timeoutMs: o.timeoutMs });
+  await run(['init', '-q', '.']);
+  const want = 'commit' in o.ref ? o.ref.commit : `refs/heads/${o.ref.branch}`;
+  try {
+    await run([...authArgs(o.token), 'fetch', '-q', '--depth', '1', '--no-tags', '--', o.repoUrl, want]);
+  } catch (err) {
+    if (!('commit' in o.ref))
+      throw new SourceError(
+        `cannot fetch branch '${o.ref.branch}' of ${o.repoUrl}: ${(err as Error).message}`,
+      );
+    // Servers may refuse unadvertised (or abbreviated) commits; fall back to the branches.
+    await run([
+      ...authArgs(o.token),
+      'fetch',
+      '-q',
+      '--no-tags',
+      '--',
+      o.repoUrl,
+      '+refs/heads/*:refs/remotes/origin/*',
+    ]);
+  }
+  const target = 'commit' in o.ref ? o.ref.commit : 'FETCH_HEAD';
+  try {
+    await run(['-c', 'advice.detachedHead=false', 'checkout', '-q', '--detach', `${target}^{commit}`, '--']);
+  } catch {
+    throw new SourceError(`commit ${target} does not exist in ${o.repoUrl}`);
+  }
+  const commit = await run(['rev-parse', 'HEAD']);
+  if (existsSync(join(o.dir, '.gitmodules'))) {
+    await run([...authArgs(o.token), 'submodule', 'update', '-q', '--init', '--recursive', '--depth', '1']);
+  }
+  return { commit, componentDir: componentDirectory(o.dir, o.componentPath) };
+}
+
+/** The commit a branch points at now (`git ls-remote`), without fetching anything. */
+export async function resolveBranchHead(
+  repoUrl: string,
+  branch: string,
+  timeoutMs: number,
+  token?: string,
+): Promise<string> {
+  const urlProblem = checkRepoUrl(repoUrl);
+  if (urlProblem) throw new SourceError(`repository URL ${urlProblem}`);
+  const out = await git([...authArgs(token), 'ls-remote', '--', repoUrl, `refs/heads/${branch}`], {
+    cwd: '/',
+    home: '/nonexistent',
+    timeoutMs,
+  });
+  const sha = out.split(/\s+/)[0];
+  if (!sha || !/^[0-9a-f]{40}$/.test(sha))
+    throw new SourceError(`branch '${branch}' does not exist in ${repoUrl}`);
+  return sha;
+}

@@ -1,0 +1,282 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
+import type { Logger } from 'pino';
+import { normalizeEndpoints } from '../control/components.js';
+import type { DockerImages } from '../dataplane/docker/docker-images.js';
+import type { BuildPreset, ComponentSource } from '../domain/component.js';
+import type { BuildStepRecord } from '../store/schema.js';
+import type { Store } from '../store/store.js';
+import type { BuildKitCli } from './buildkit-cli.js';
+import { contextArchive } from './context-archive.js';
+import { readDescriptor } from './descriptor-files.js';
+import { checkFinalUser } from './dockerfile-policy.js';
+import { componentDirectory, fetchSource } from './git-source.js';
+import { type BaseImages, generateDockerfile } from './presets.js';
+import { collectBuilds } from './retention.js';
+import { scanForSecrets } from './secret-scan.js';
+
+export const STEP_NAMES = ['init', 'scan-source', 'build', 'scan-image', 'push', 'update-endpoints'] as const;
+
+export interface BuildDeps {
+  store: Store;
+  images: DockerImages;
+  /** `host:port` of the platform registry. */
+  registry: string;
+  /** Where checkouts go (one folder per build, removed afterwards). */
+  workDir: string;
+  stepTimeoutMs: number;
+  instance: string;
+  logger: Logger;
+  /** BuildKit through the docker CLI, for Dockerfiles with `RUN --mount`. */
+  buildkit: BuildKitCli;
+  /** The host's CA bundle, lent to builds as the `ca` secret (package registries over TLS). */
+  caBundle: string;
+  /** How many undeployed builds of a component keep their image (§4: default 5). */
+  keepUndeployed: number;
+  /** Base images for generated Dockerfiles (`images.<stack>.<version>`). */
+  baseImages: BaseImages;
+  /** Called after a successful build of a component with auto-deploy on. */
+  afterSuccess: (buildId: string) => Promise<void>;
+}
+
+/** Where a generated Dockerfile is written in the checkout (never in the user's repository). */
+const GENERATED_DOCKERFILE = '.rondo.generated.Dockerfile';
+
+class StepFailed extends Error {}
+class BuildCancelled extends Error {}
+
+/** Runs one build through the steps of §4, recording each step's status, times and log. */
+export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> {
+  const { store } = deps;
+  const b = await store.db
+    .selectFrom('builds as b')
+    .innerJoin('components as c', 'c.id', 'b.component_id')
+    .innerJoin('projects as p', 'p.id', 'c.project_id')
+    .innerJoin('organizations as o', 'o.id', 'b.org_id')
+    .select([
+      'b.id',
+      'b.status',
+      'b.commit',
+      'c.id as component_id',
+      'c.name as component',
+      'c.type',
+      'c.source',
+      'c.build_preset',
+      'c.build_configs',
+      'c.auto_deploy',
+      'p.name as project',
+      'o.name as org',
+    ])
+    .where('b.id', '=', buildId)
+    .executeTakeFirst();
+  if (b?.status !== 'queued') return;
+  const steps: BuildStepRecord[] = STEP_NAMES.map((name) => ({ name, status: 'queued', log: '' }));
+  const save = (extra: Record<string, unknown> = {}) =>
+    store.db
+      .updateTable('builds')
+      .set({ steps: JSON.stringify(steps), ...extra })
+      .where('id', '=', buildId)
+      .execute();
+  await save({ status: 'running' });
+  const dir = join(deps.workDir, buildId);
+  const state: {
+    componentDir?: string;
+    tag?: string;
+    image?: string;
+    descriptor?: ReturnType<typeof readDescriptor>;
+    presetPort?: number;
+  } = {};
+
+  const step = async (
+    name: (typeof STEP_NAMES)[number],
+    work: (log: (line: string) => void) => Promise<unknown>,
+  ) => {
+    const s = steps.find((x) => x.name === name)!;
+    const current = await store.db
+      .selectFrom('builds')
+      .select('status')
+      .where('id', '=', buildId)
+      .executeTakeFirst();
+    if (current?.status === 'cancelled') throw new BuildCancelled();
+    s.status = 'running';
+    s.startedAt = new Date().toISOString();
+    await save();
+    // Logs reach the store at most twice a second while a step runs, so followers see them live.
+    let flush: NodeJS.Timeout | undefined;
+    const log = (line: string) => {
+      s.log += `${line}\n`;
+      flush ??= setTimeout(() => {
+        flush = undefined;
+        void save().catch(() => undefined);
+      }, 500);
+    };
+    try {
+      const skipped = await work(log);
+      s.status = typeof skipped === 'string' ? 'skipped' : 'succeeded';
+      if (typeof skipped === 'string') log(skipped);
+    } catch (err) {
+      s.status = 'failed';
+      log(err instanceof Error ? err.message : String(err));
+      throw new StepFailed(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      if (flush) clearTimeout(flush);
+      s.endedAt = new Date().toISOString();
+      await save();
+    }
+  };
+
+  try {
+    const source = b.source as ComponentSource;
+    if (source.kind !== 'git') throw new StepFailed('init: an image component is not built');
+    await step('init', async (log) => {
+      mkdirSync(dir, { recursive: true });
+      log(`fetching ${source.repoUrl} at ${b.commit}`);
+      const fetched = await fetchSource({
+        repoUrl: source.repoUrl,
+        ref: { commit: b.commit! },
+        dir: join(dir, 'src'),
+        componentPath: source.path,
+        timeoutMs: deps.stepTimeoutMs,
+      });
+      state.componentDir = fetched.componentDir;
+      state.descriptor = readDescriptor(fetched.componentDir, b.type);
+      log(
+        state.descriptor
+          ? `descriptor ${state.descriptor.file}: ${state.descriptor.endpoints.length} endpoint(s)`
+          : 'no descriptor; endpoints come from the component',
+      );
+    });
+    await step('scan-source', async (log) => {
+      const findings = await scanForSecrets(state.componentDir!);
+      if (findings.length === 0) {
+        log('no secrets found (secretlint, recommended rules)');
+        return;
+      }
+      const where = findings
+        .slice(0, 20)
+        .map((f) => `${f.file}:${f.line} (${f.rule.replace('@secretlint/secretlint-rule-', '')})`);
+      // Only where and which rule: the value itself never reaches a log or the API.
+      throw new Error(
+        `found ${findings.length} possible secret(s): ${where.join(', ')}; remove them from the repository, or list known false positives in .secretlintignore`,
+      );
+    });
+    await step('build', async (log) => {
+      const configs = b.build_configs;
+      let context: string;
+      let dockerfileInContext: string;
+      let text: string;
+      if (b.build_preset === 'dockerfile') {
+        context = componentDirectory(state.componentDir!, configs.dockerContext ?? '.');
+        const dockerfile = resolve(state.componentDir!, configs.dockerFilePath ?? 'Dockerfile');
+        dockerfileInContext = relative(context, dockerfile);
+        if (dockerfileInContext.startsWith(`..${sep}`) || dockerfileInContext === '..') {
+          throw new Error(
+            `dockerFilePath '${configs.dockerFilePath}' is outside dockerContext '${configs.dockerContext ?? '.'}'`,
+          );
+        }
+        try {
+          text = readFileSync(dockerfile, 'utf8');
+        } catch {
+          throw new Error(`dockerFilePath '${configs.dockerFilePath}' does not exist at this commit`);
+        }
+        const policy = checkFinalUser(text);
+        if (policy) throw new Error(`Dockerfile policy: ${policy}`);
+      } else {
+        const generated = generateDockerfile(
+          b.build_preset as BuildPreset,
+          state.componentDir!,
+          configs,
+          deps.baseImages,
+        );
+        text = generated.dockerfile;
+        for (const from of generated.dockerfile.matchAll(/^FROM (\S+)/gm))
+          await deps.images.ensure(from[1]!, log);
+        state.presetPort = generated.port;
+        context = state.componentDir!;
+        dockerfileInContext = GENERATED_DOCKERFILE;
+        writeFileSync(join(context, GENERATED_DOCKERFILE), `${generated.dockerfile}\n`);
+        log(`generated Dockerfile:\n${generated.dockerfile}`);
+      }
+      state.tag = `${deps.registry}/${b.org}/${b.project}/${b.component}:${b.commit!.slice(0, 12)}`;
+      // Not `rondo.instance`: containers inherit image labels, and that label marks what the
+      // reconciler owns (it would remove any container someone runs from this image).
+      const labels = { 'rondo.build': buildId, 'rondo.built-by': deps.instance };
+      if (/--mount=/.test(text)) {
+        // Mounts (the CA bundle as a secret) need BuildKit, which the Engine API path cannot drive.
+        log('building with BuildKit (the Dockerfile uses RUN --mount)');
+        await deps.buildkit.build(
+          {
+            contextDir: context,
+            dockerfile: join(context, dockerfileInContext),
+            tag: state.tag,
+            labels,
+            secrets: { ca: deps.caBundle },
+          },
+          log,
+          deps.stepTimeoutMs,
+        );
+        return;
+      }
+      const started = Date.now();
+      await deps.images.build(
+        { context: contextArchive(context), dockerfile: dockerfileInContext, tag: state.tag, labels },
+        (line) => log(`${String(Date.now() - started).padStart(6)} ms  ${line}`),
+      );
+    });
+    await step('scan-image', async () => 'skipped: no image scanner is configured yet');
+    await step('push', async (log) => {
+      const digest = await deps.images.push(state.tag!, log);
+      state.image = `${state.tag!.replace(/:[^:/]+$/, '')}@${digest}`;
+      log(`pushed ${state.image}`);
+    });
+    await step('update-endpoints', async (log) => {
+      if (!state.descriptor) {
+        // Without a descriptor a service gets one Public endpoint on the preset's port (§2).
+        const current = await store.db
+          .selectFrom('components')
+          .select('endpoints')
+          .where('id', '=', b.component_id)
+          .executeTakeFirstOrThrow();
+        if (current.endpoints.length > 0 || state.presetPort === undefined)
+          return 'skipped: no descriptor; the component keeps its endpoints';
+        const endpoints = normalizeEndpoints([{ port: state.presetPort }]);
+        await store.db
+          .updateTable('components')
+          .set({ endpoints: JSON.stringify(endpoints), updated_at: new Date() })
+          .where('id', '=', b.component_id)
+          .execute();
+        log(`no descriptor: one Public endpoint on the preset's port ${state.presetPort}`);
+        return;
+      }
+      await store.db
+        .updateTable('components')
+        .set({ endpoints: JSON.stringify(state.descriptor.endpoints), updated_at: new Date() })
+        .where('id', '=', b.component_id)
+        .execute();
+      log(`endpoints: ${state.descriptor.endpoints.map((e) => `${e.name}:${e.port}`).join(', ') || 'none'}`);
+    });
+    const now = await store.db
+      .selectFrom('builds')
+      .select('status')
+      .where('id', '=', buildId)
+      .executeTakeFirst();
+    if (now?.status === 'cancelled') throw new BuildCancelled();
+    // Retention runs before the build reports success, so whoever sees `succeeded` sees the
+    // older images already collected.
+    await save({ image: state.image!, descriptor: JSON.stringify(state.descriptor ?? {}) });
+    await collectBuilds(store, b.component_id, deps.keepUndeployed, deps.logger, buildId);
+    await save({ status: 'succeeded', finished_at: new Date() });
+    if (b.auto_deploy) await deps.afterSuccess(buildId);
+  } catch (err) {
+    for (const s of steps) if (s.status === 'queued') s.status = 'skipped';
+    if (err instanceof BuildCancelled) {
+      await save({ finished_at: new Date() }).catch(() => undefined);
+      return;
+    }
+    const reason = err instanceof Error ? err.message : String(err);
+    deps.logger.warn({ build: buildId, reason }, 'build failed');
+    await save({ status: 'failed', reason, finished_at: new Date() }).catch(() => undefined);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

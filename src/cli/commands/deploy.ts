@@ -1,0 +1,138 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Command } from 'commander';
+import type { Component, Deployment, EnvironmentStatus } from '../../domain/resources.js';
+import type { ApiClient } from '../client.js';
+import { clientFor, globals, requireProject } from '../context.js';
+import { UsageError } from '../errors.js';
+import { printObject } from '../output.js';
+
+const enc = encodeURIComponent;
+
+/** `--port 8080 [--endpoint-type REST] [--visibility Public,Organization]` → one endpoint. */
+export function endpointFromFlags(o: {
+  port?: string;
+  endpointType?: string;
+  visibility?: string;
+  endpointName?: string;
+  basePath?: string;
+}) {
+  if (o.port === undefined) return undefined;
+  const port = Number(o.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new UsageError(`--port takes a port number 1-65535 (got '${o.port}')`);
+  return {
+    port,
+    ...(o.endpointName ? { name: o.endpointName } : {}),
+    ...(o.endpointType ? { type: o.endpointType } : {}),
+    ...(o.basePath ? { basePath: o.basePath } : {}),
+    ...(o.visibility ? { visibility: o.visibility.split(',').map((v) => v.trim()) } : {}),
+  };
+}
+
+export function addEndpointOptions(cmd: Command): Command {
+  return cmd
+    .option('--port <port>', 'the port the component serves (an endpoint)')
+    .option('--endpoint-name <name>', 'endpoint name (default: the type in lower case)')
+    .option('--endpoint-type <type>', 'REST, GraphQL, GRPC, WS, TCP or UDP (default REST)')
+    .option('--visibility <list>', 'Project, Organization and/or Public, comma-separated (default Public)')
+    .option('--base-path <path>', 'path on the service the gateway forwards to (default /)');
+}
+
+/** Per-environment lines for `describe component`: status, image, replicas, URLs. */
+export function environmentLines(items: EnvironmentStatus[]): string {
+  const lines: string[] = [];
+  for (const e of items) {
+    const a = e.active;
+    const latest = e.latest && e.latest.id !== a?.id ? ` (latest ${e.latest.id}: ${e.latest.status})` : '';
+    const state = a
+      ? `${a.status} ${a.image}, ${e.replicas.running}/${e.replicas.desired} ready, ${e.replicas.restarts} restarts`
+      : 'not deployed';
+    lines.push(`  ${e.environment}: ${state}${latest}`);
+    for (const u of e.urls) lines.push(`    ${u.visibility.padEnd(12)} ${u.url}`);
+    for (const ev of e.events.slice(0, 3)) lines.push(`    event: ${ev.createdAt} ${ev.kind}: ${ev.message}`);
+    if (e.latest?.status === 'failed' && e.latest.reason)
+      lines.push(`    last failure: ${e.latest.reason.split('\n')[0]}`);
+  }
+  return lines.join('\n');
+}
+
+async function waitFor(api: ApiClient, id: string): Promise<Deployment> {
+  for (;;) {
+    const d = await api.request<Deployment>('GET', api.orgPath(`/deployments/${enc(id)}`));
+    if (d.status !== 'pending' && d.status !== 'rolling-out') return d;
+    process.stderr.write(`  ${d.status}…\n`);
+    await sleep(1000);
+  }
+}
+
+export function registerDeploy(program: Command): void {
+  program
+    .command('deploy <component>')
+    .alias('create-deployment')
+    .description('deploy an image to an environment (zero downtime, behind readiness)')
+    .option('--project <name>', 'the component’s project (required)')
+    .requiredOption('--env <environment>', 'target environment')
+    .option('--image <ref>', 'image to deploy (default: the component’s image)')
+    .option('--replicas <n>', 'replicas, 0-20 (default 1)')
+    .option('--wait', 'wait until the rollout finishes; exit 1 if it fails')
+    .action(
+      async (
+        component: string,
+        o: { project?: string; env: string; image?: string; replicas?: string; wait?: boolean },
+        cmd: Command,
+      ) => {
+        const api = clientFor(cmd);
+        const project = requireProject(o.project);
+        const replicas = o.replicas === undefined ? undefined : Number(o.replicas);
+        if (replicas !== undefined && !Number.isInteger(replicas))
+          throw new UsageError('--replicas takes a whole number 0-20');
+        const body = {
+          environment: o.env,
+          ...(o.image ? { image: o.image } : {}),
+          ...(replicas === undefined ? {} : { replicas }),
+        };
+        let d = await api.request<Deployment>(
+          'POST',
+          api.orgPath(`/projects/${enc(project)}/components/${enc(component)}/deployments`),
+          body,
+        );
+        if (o.wait) d = await waitFor(api, d.id);
+        printObject(globals(cmd).output, d, [
+          ['Deployment', d.id],
+          ['Component', `${d.project}/${d.component}`],
+          ['Environment', d.environment],
+          ['Image', d.image],
+          ['Replicas', String(d.replicas)],
+          ['Status', d.status],
+          ...(d.reason ? ([['Reason', d.reason]] as [string, string][]) : []),
+        ]);
+        if (o.wait && d.status === 'failed') process.exitCode = 1;
+      },
+    );
+
+  const endpoints = program
+    .command('endpoints')
+    .description('the endpoints of a component (image components have no descriptor)');
+  addEndpointOptions(
+    endpoints
+      .command('set <component>')
+      .description('replace the component’s endpoints with one endpoint; the next deployment carries it')
+      .option('--project <name>', 'the component’s project (required)'),
+  ).action(async (component: string, o: Record<string, string | undefined>, cmd: Command) => {
+    const ep = endpointFromFlags(o);
+    if (!ep) throw new UsageError('--port is required');
+    const api = clientFor(cmd);
+    const c = await api.request<Component>(
+      'PUT',
+      api.orgPath(`/projects/${enc(requireProject(o.project))}/components/${enc(component)}/endpoints`),
+      {
+        endpoints: [ep],
+      },
+    );
+    printObject(
+      globals(cmd).output,
+      c.endpoints,
+      c.endpoints.map((e) => [e.name, `${e.type} port ${e.port} ${e.basePath} (${e.visibility.join(', ')})`]),
+    );
+  });
+}

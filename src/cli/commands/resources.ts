@@ -1,0 +1,82 @@
+import type { Component, Environment, Pipeline, Project } from '../../domain/resources.js';
+import type { Column } from '../output.js';
+
+/** Table columns and `describe` fields per resource; JSON/YAML print the API shape as is. */
+export const projectColumns: Column<Project>[] = [
+  { header: 'name', value: (p) => p.name },
+  { header: 'pipeline', value: (p) => p.pipeline },
+  { header: 'display name', value: (p) => p.displayName },
+  { header: 'created', value: (p) => p.createdAt },
+];
+
+export function sourceText(c: Component): string {
+  return c.source.kind === 'image'
+    ? c.source.image
+    : `${c.source.repoUrl}#${c.source.branch}:${c.source.path}`;
+}
+
+export const componentColumns: Column<Component>[] = [
+  { header: 'name', value: (c) => c.name },
+  { header: 'project', value: (c) => c.project },
+  { header: 'type', value: (c) => c.type },
+  { header: 'preset', value: (c) => c.buildPreset ?? '-' },
+  { header: 'source', value: sourceText },
+];
+
+export const environmentColumns: Column<Environment>[] = [
+  { header: 'name', value: (e) => e.name },
+  { header: 'production', value: (e) => String(e.production) },
+  { header: 'data plane', value: (e) => e.dataPlane },
+  { header: 'display name', value: (e) => e.displayName },
+];
+
+export const pipelineColumns: Column<Pipeline>[] = [
+  { header: 'name', value: (p) => p.name },
+  { header: 'environments', value: (p) => p.environments.join(' → ') },
+  { header: 'default', value: (p) => String(p.isDefault) },
+];
+
+export function projectFields(p: Project): [string, string][] {
+  return [
+    ['Name', p.name],
+    ['Display name', p.displayName],
+    ['Description', p.description || '-'],
+    ['Pipeline', p.pipeline],
+    ['Id', p.id],
+    ['Created', p.createdAt],
+  ];
+}
+
+export function componentFields(c: Component): [string, string][] {
+  const configs = Object.entries(c.buildConfigs)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
+  return [
+    ['Name', c.name],
+    ['Project', c.project],
+    ['Type', c.type],
+    ['Source', sourceText(c)],
+    ['Build preset', c.buildPreset ?? '-'],
+    ['Build configs', configs || '-'],
+    ['Auto build', String(c.autoBuild)],
+    ['Auto deploy', String(c.autoDeploy)],
+    [
+      'Endpoints',
+      c.endpoints
+        .map((e) => `${e.name} ${e.type} :${e.port}${e.basePath} (${e.visibility.join(', ')})`)
+        .join('; ') || '-',
+    ],
+    ['Id', c.id],
+    ['Created', c.createdAt],
+  ];
+}
+
+export function environmentFields(e: Environment): [string, string][] {
+  return [
+    ['Name', e.name],
+    ['Display name', e.displayName],
+    ['Production', String(e.production)],
+    ['Data plane', e.dataPlane],
+    ['Id', e.id],
+  ];
+}

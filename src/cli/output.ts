@@ -1,0 +1,45 @@
+import { stringify } from 'yaml';
+
+export type OutputFormat = 'table' | 'json' | 'yaml';
+
+export interface Column<T> {
+  header: string;
+  value: (row: T) => string;
+}
+
+/** Prints rows as an aligned table, or the raw API shapes as JSON/YAML (what the API returns). */
+export function printList<T>(
+  format: OutputFormat,
+  rows: T[],
+  columns: Column<T>[],
+  raw: unknown = rows,
+): void {
+  if (format !== 'table') {
+    printObject(format, raw);
+    return;
+  }
+  if (rows.length === 0) {
+    process.stdout.write('No resources found.\n');
+    return;
+  }
+  const cells = rows.map((r) => columns.map((c) => c.value(r)));
+  const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((row) => row[i]!.length)));
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  process.stdout.write(
+    `${[line(columns.map((c) => c.header.toUpperCase())), ...cells.map(line)].join('\n')}\n`,
+  );
+}
+
+/** Prints one resource: `key: value` lines for tables, the API shape for JSON/YAML. */
+export function printObject(format: OutputFormat, value: unknown, fields?: [string, string][]): void {
+  if (format === 'json') process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  else if (format === 'yaml') process.stdout.write(stringify(value));
+  else if (fields) {
+    const width = Math.max(...fields.map(([k]) => k.length)) + 1;
+    process.stdout.write(`${fields.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}`).join('\n')}\n`);
+  } else process.stdout.write(stringify(value));
+}

@@ -1,0 +1,93 @@
+/**
+ * The seam between Rondo and where workloads run. The Docker implementation is the default; a
+ * Kubernetes one will implement the same contract. Ownership lives in labels (`rondo.*`), so an
+ * implementation keeps no local state and a restarted control plane can find everything it owns.
+ */
+
+export interface Ulimit {
+  name: string;
+  soft: number;
+  hard: number;
+}
+
+/** One replica of a workload, as the data plane runs it. */
+export interface WorkloadSpec {
+  name: string;
+  /** An image reference the engine can resolve (digest preferred). */
+  image: string;
+  labels: Record<string, string>;
+  network: string;
+  /** DNS names on `network`; empty until the replica is ready (see `attachAliases`). */
+  aliases: string[];
+  env: Record<string, string>;
+  command?: string[];
+  args?: string[];
+  /** Container ports the workload listens on (not published on the host). */
+  ports: number[];
+  /** Files written into the container before it starts. */
+  files?: { path: string; content: string; mode?: number }[];
+  cpus?: number;
+  memoryMb?: number;
+  restartPolicy: 'no' | 'on-failure' | 'always';
+  ulimits?: Ulimit[];
+  /** `name:ip` entries for /etc/hosts. */
+  extraHosts?: string[];
+}
+
+export type WorkloadState = 'created' | 'running' | 'restarting' | 'exited' | 'paused' | 'dead' | 'removing';
+
+export interface WorkloadInfo {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  state: WorkloadState;
+  /** Address on its workload network, reachable from the control plane's host. */
+  ip?: string;
+  aliases: string[];
+  restartCount: number;
+  exitCode?: number;
+  startedAt?: string;
+}
+
+export interface NetworkInfo {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  subnet: string;
+  gateway: string;
+}
+
+export interface WorkloadStats {
+  cpuPercent: number;
+  memoryBytes: number;
+  restarts: number;
+}
+
+export interface LogOptions {
+  tail?: number;
+  since?: Date;
+  follow?: boolean;
+}
+
+export interface DataPlane {
+  /** Throws an `RONDO_ERR_UNAVAILABLE` error saying what to fix when the engine does not answer. */
+  ping(): Promise<void>;
+  /** Creates the network if missing; an existing network with other labels is an error, not reused. */
+  ensureNetwork(name: string, labels: Record<string, string>): Promise<NetworkInfo>;
+  listNetworks(labels: Record<string, string>): Promise<NetworkInfo[]>;
+  removeNetwork(name: string): Promise<void>;
+  /** Makes `ref` present in the engine (pulling it when needed) and returns its image id. */
+  ensureImage(ref: string): Promise<string>;
+  /** Creates and starts one replica. */
+  runWorkload(spec: WorkloadSpec): Promise<WorkloadInfo>;
+  /** Gives a running replica its DNS aliases on `network` (it is ready to take traffic). */
+  attachAliases(id: string, network: string, aliases: string[]): Promise<WorkloadInfo>;
+  listWorkloads(labels: Record<string, string>): Promise<WorkloadInfo[]>;
+  inspectWorkload(id: string): Promise<WorkloadInfo | undefined>;
+  restartWorkload(id: string): Promise<void>;
+  /** Stops (SIGTERM, then SIGKILL after `graceSeconds`) and removes; a missing replica is not an error. */
+  removeWorkload(id: string, graceSeconds?: number): Promise<void>;
+  /** The last lines of output (stdout and stderr interleaved). */
+  logs(id: string, options?: LogOptions): Promise<string>;
+  stats(id: string): Promise<WorkloadStats>;
+}

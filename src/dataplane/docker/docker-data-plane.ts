@@ -1,0 +1,262 @@
+import Docker from 'dockerode';
+import { pack } from 'tar-stream';
+import type {
+  DataPlane,
+  LogOptions,
+  NetworkInfo,
+  WorkloadInfo,
+  WorkloadSpec,
+  WorkloadState,
+  WorkloadStats,
+} from '../data-plane.js';
+import { engineMessage, engineUnavailable, isAlready, isNotFound } from './engine-errors.js';
+
+export interface DockerDataPlaneConfig {
+  /** Docker's or Podman's API socket; default /var/run/docker.sock. */
+  socketPath?: string;
+}
+
+const labelFilter = (labels: Record<string, string>) => ({
+  label: Object.entries(labels).map(([k, v]) => `${k}=${v}`),
+});
+
+/** Splits Docker's multiplexed log stream (8-byte frame headers) into text. */
+function demux(buf: Buffer): string {
+  const out: Buffer[] = [];
+  let i = 0;
+  while (i + 8 <= buf.length && (buf[i] === 1 || buf[i] === 2) && buf[i + 1] === 0) {
+    const size = buf.readUInt32BE(i + 4);
+    out.push(buf.subarray(i + 8, i + 8 + size));
+    i += 8 + size;
+  }
+  return i === 0 ? buf.toString('utf8') : Buffer.concat(out).toString('utf8');
+}
+
+async function tarOf(files: NonNullable<WorkloadSpec['files']>): Promise<Buffer> {
+  const p = pack();
+  for (const f of files) p.entry({ name: f.path.replace(/^\/+/, ''), mode: f.mode ?? 0o644 }, f.content);
+  p.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of p) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** The Docker (or Podman) engine as a data plane, over its HTTP API (dockerode). */
+export class DockerDataPlane implements DataPlane {
+  readonly #docker: Docker;
+  readonly #socketPath: string;
+
+  constructor(config: DockerDataPlaneConfig = {}) {
+    this.#socketPath = config.socketPath ?? '/var/run/docker.sock';
+    this.#docker = new Docker({ socketPath: this.#socketPath });
+  }
+
+  async #call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw engineUnavailable(err, this.#socketPath);
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.#call(() => this.#docker.ping());
+  }
+
+  async ensureNetwork(name: string, labels: Record<string, string>): Promise<NetworkInfo> {
+    const existing = await this.#inspectNetwork(name);
+    if (existing) {
+      const foreign = Object.entries(labels).find(([k, v]) => existing.labels[k] !== v);
+      if (foreign)
+        throw new Error(
+          `network ${name} exists but is not Rondo's (label ${foreign[0]} differs); remove or rename it`,
+        );
+      return existing;
+    }
+    try {
+      await this.#call(() =>
+        this.#docker.createNetwork({ Name: name, Driver: 'bridge', Labels: labels, CheckDuplicate: true }),
+      );
+    } catch (err) {
+      if (!isAlready(err)) throw err;
+    }
+    const created = await this.#inspectNetwork(name);
+    if (!created) throw new Error(`network ${name} vanished right after it was created`);
+    return created;
+  }
+
+  async #inspectNetwork(name: string): Promise<NetworkInfo | undefined> {
+    try {
+      const n = await this.#call(() => this.#docker.getNetwork(name).inspect());
+      const ipam = n.IPAM?.Config?.[0] ?? {};
+      return {
+        id: n.Id,
+        name: n.Name,
+        labels: n.Labels ?? {},
+        subnet: ipam.Subnet ?? '',
+        gateway: ipam.Gateway ?? '',
+      };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async listNetworks(labels: Record<string, string>): Promise<NetworkInfo[]> {
+    const list = await this.#call(() => this.#docker.listNetworks({ filters: labelFilter(labels) }));
+    const infos = await Promise.all(list.map((n) => this.#inspectNetwork(n.Name)));
+    return infos.filter((n): n is NetworkInfo => n !== undefined);
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    try {
+      await this.#call(() => this.#docker.getNetwork(name).remove());
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  async ensureImage(ref: string): Promise<string> {
+    try {
+      return (await this.#call(() => this.#docker.getImage(ref).inspect())).Id;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    const stream = await this.#call(() => this.#docker.pull(ref)).catch((err: unknown) => {
+      throw new Error(`cannot pull image ${ref}: ${engineMessage(err).trim()}`, { cause: err });
+    });
+    await new Promise<void>((resolve, reject) =>
+      this.#docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())),
+    ).catch((err: unknown) => {
+      throw new Error(`cannot pull image ${ref}: ${engineMessage(err)}`, { cause: err });
+    });
+    return (await this.#docker.getImage(ref).inspect()).Id;
+  }
+
+  async runWorkload(spec: WorkloadSpec): Promise<WorkloadInfo> {
+    const container = await this.#call(() =>
+      this.#docker.createContainer({
+        name: spec.name,
+        Image: spec.image,
+        Labels: spec.labels,
+        Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+        ...(spec.command ? { Entrypoint: spec.command } : {}),
+        ...(spec.args ? { Cmd: spec.args } : {}),
+        ExposedPorts: Object.fromEntries(spec.ports.map((p) => [`${p}/tcp`, {}])),
+        HostConfig: {
+          NetworkMode: spec.network,
+          RestartPolicy: {
+            Name: spec.restartPolicy,
+            ...(spec.restartPolicy === 'on-failure' ? { MaximumRetryCount: 10 } : {}),
+          },
+          ...(spec.cpus ? { NanoCpus: Math.round(spec.cpus * 1e9) } : {}),
+          ...(spec.memoryMb ? { Memory: spec.memoryMb * 1024 * 1024 } : {}),
+          ...(spec.ulimits
+            ? { Ulimits: spec.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })) }
+            : {}),
+          ...(spec.extraHosts ? { ExtraHosts: spec.extraHosts } : {}),
+        },
+        NetworkingConfig: { EndpointsConfig: { [spec.network]: { Aliases: spec.aliases } } },
+      }),
+    );
+    try {
+      if (spec.files?.length) await container.putArchive(await tarOf(spec.files), { path: '/' });
+      await container.start();
+    } catch (err) {
+      await container.remove({ force: true }).catch(() => undefined);
+      throw new Error(`cannot start ${spec.name}: ${engineMessage(err)}`, { cause: err });
+    }
+    const info = await this.inspectWorkload(container.id);
+    if (!info) throw new Error(`container ${spec.name} vanished right after it started`);
+    return info;
+  }
+
+  async attachAliases(id: string, network: string, aliases: string[]): Promise<WorkloadInfo> {
+    const net = this.#docker.getNetwork(network);
+    // Docker cannot change aliases in place; reconnecting gives the replica its names (and a new address).
+    await this.#call(() => net.disconnect({ Container: id, Force: true }));
+    await this.#call(() => net.connect({ Container: id, EndpointConfig: { Aliases: aliases } }));
+    const info = await this.inspectWorkload(id);
+    if (!info) throw new Error(`container ${id} vanished while its aliases were set`);
+    return info;
+  }
+
+  async listWorkloads(labels: Record<string, string>): Promise<WorkloadInfo[]> {
+    const list = await this.#call(() =>
+      this.#docker.listContainers({ all: true, filters: labelFilter(labels) }),
+    );
+    const infos = await Promise.all(list.map((c) => this.inspectWorkload(c.Id)));
+    return infos.filter((c): c is WorkloadInfo => c !== undefined);
+  }
+
+  async inspectWorkload(id: string): Promise<WorkloadInfo | undefined> {
+    try {
+      const c = await this.#call(() => this.#docker.getContainer(id).inspect());
+      const nets = Object.values(c.NetworkSettings.Networks ?? {});
+      const primary = nets[0];
+      const info: WorkloadInfo = {
+        id: c.Id,
+        name: c.Name.replace(/^\//, ''),
+        labels: c.Config.Labels ?? {},
+        state: c.State.Status as WorkloadState,
+        aliases: ((primary?.Aliases ?? []) as string[]).filter((a) => !c.Id.startsWith(a)),
+        restartCount: c.RestartCount ?? 0,
+      };
+      if (primary?.IPAddress) info.ip = primary.IPAddress;
+      if (c.State.Status === 'exited') info.exitCode = c.State.ExitCode;
+      if (c.State.StartedAt) info.startedAt = c.State.StartedAt;
+      return info;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async restartWorkload(id: string): Promise<void> {
+    await this.#call(() => this.#docker.getContainer(id).restart({ t: 5 }));
+  }
+
+  async removeWorkload(id: string, graceSeconds = 10): Promise<void> {
+    const c = this.#docker.getContainer(id);
+    try {
+      await this.#call(() => c.stop({ t: graceSeconds }));
+    } catch (err) {
+      if (isNotFound(err)) return;
+      if (!isAlready(err)) throw err;
+    }
+    try {
+      await this.#call(() => c.remove({ force: true }));
+    } catch (err) {
+      if (!isNotFound(err) && !isAlready(err)) throw err;
+    }
+  }
+
+  async logs(id: string, options: LogOptions = {}): Promise<string> {
+    const buf = await this.#call(() =>
+      this.#docker.getContainer(id).logs({
+        stdout: true,
+        stderr: true,
+        follow: false,
+        tail: options.tail ?? 100,
+        ...(options.since ? { since: Math.floor(options.since.getTime() / 1000) } : {}),
+      }),
+    );
+    return demux(Buffer.isBuffer(buf) ? buf : Buffer.from(String(buf)));
+  }
+
+  async stats(id: string): Promise<WorkloadStats> {
+    const c = this.#docker.getContainer(id);
+    const [s, info] = await Promise.all([
+      this.#call(() => c.stats({ stream: false })),
+      this.inspectWorkload(id),
+    ]);
+    const cpuDelta = s.cpu_stats.cpu_usage.total_usage - s.precpu_stats.cpu_usage.total_usage;
+    const sysDelta = (s.cpu_stats.system_cpu_usage ?? 0) - (s.precpu_stats.system_cpu_usage ?? 0);
+    const cpus = s.cpu_stats.online_cpus ?? 1;
+    return {
+      cpuPercent: sysDelta > 0 ? (cpuDelta / sysDelta) * cpus * 100 : 0,
+      memoryBytes: s.memory_stats.usage ?? 0,
+      restarts: info?.restartCount ?? 0,
+    };
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * The `rondo.*` labels on everything Rondo creates in a data plane. `rondo.instance` separates
+ * Rondo installations (and test runs) sharing one engine, so cleanup and recovery are exact.
+ */
+export const LABEL = {
+  instance: 'rondo.instance',
+  managed: 'rondo.managed',
+  org: 'rondo.org',
+  project: 'rondo.project',
+  environment: 'rondo.environment',
+  component: 'rondo.component',
+  deployment: 'rondo.deployment',
+  replica: 'rondo.replica',
+} as const;
+
+export interface WorkloadOwner {
+  instance: string;
+  org: string;
+  project: string;
+  environment: string;
+}
+
+/** Labels of a (project, environment) network. */
+export function networkLabels(o: WorkloadOwner): Record<string, string> {
+  return {
+    [LABEL.instance]: o.instance,
+    [LABEL.managed]: 'true',
+    [LABEL.org]: o.org,
+    [LABEL.project]: o.project,
+    [LABEL.environment]: o.environment,
+  };
+}
+
+/** The network name of a (project, environment); dots cannot occur in DNS labels, so it is unambiguous. */
+export function networkName(instance: string, o: Omit<WorkloadOwner, 'instance'>): string {
+  return `rondo.${instance}.${o.org}.${o.project}.${o.environment}`;
+}

@@ -1,0 +1,184 @@
+import type { Logger } from 'pino';
+import type { WorkloadInfo } from '../dataplane/data-plane.js';
+import { LABEL } from '../dataplane/labels.js';
+import type { CaddyAdmin } from '../gateway/caddy-admin.js';
+import { type CaddySettings, caddyConfig } from '../gateway/caddy-config.js';
+import type { GatewayState, InternalGateway, PathRoute } from '../gateway/routes.js';
+import type { Store } from '../store/store.js';
+import type { DataPlaneRegistry } from './data-plane-registry.js';
+import type { DeploymentSpec } from './deployment-spec.js';
+import { deploymentTargets } from './targets.js';
+
+export interface GatewaySettings extends CaddySettings {
+  publicPort: number;
+  baseDomain: string;
+  internalPortBase: number;
+}
+
+/** A replica takes traffic once the rollout has given it its aliases, which it does only after readiness. */
+export const isServing = (w: WorkloadInfo) =>
+  w.state === 'running' && w.ip !== undefined && w.aliases.length > 0;
+
+/**
+ * Computes the gateway's routes from the active deployments and the replicas that serve them,
+ * and loads them into Caddy in one step. Level-based: it never applies a diff, so running it
+ * again (after a crash, or on a timer) converges to the same configuration.
+ */
+export class GatewaySync {
+  readonly #deps: GatewaySyncDeps;
+  #running: Promise<void> = Promise.resolve();
+
+  constructor(deps: GatewaySyncDeps) {
+    this.#deps = deps;
+  }
+
+  /**
+   * Serialized: concurrent callers wait for the sync in progress, then run their own. With
+   * `promote`, that deployment is routed as if it were already active (replacing its
+   * component's active one): a rollout switches the gateway first and records the switch after,
+   * so a crash in between leaves the store pointing at replicas that still run.
+   */
+  sync(promote?: string): Promise<void> {
+    const next = this.#running.catch(() => undefined).then(() => this.#syncOnce(promote));
+    this.#running = next;
+    return next;
+  }
+
+  async #syncOnce(promote?: string): Promise<void> {
+    const state = await this.desiredState(promote);
+    const changed = await this.#deps.admin.load(caddyConfig(state, this.#deps.settings));
+    if (changed)
+      this.#deps.logger.debug({ routes: state.publicGateway.environments.length }, 'gateway routes loaded');
+  }
+
+  async desiredState(promote?: string): Promise<GatewayState> {
+    const { store, dataPlanes, settings, instance } = this.#deps;
+    let active = await deploymentTargets(store.db).where('d.status', '=', 'active').execute();
+    if (promote) {
+      const next = await deploymentTargets(store.db).where('d.id', '=', promote).executeTakeFirst();
+      if (next) {
+        active = active.filter(
+          (a) => !(a.component_id === next.component_id && a.environment_id === next.environment_id),
+        );
+        active.push(next);
+      }
+    }
+    const envHosts = new Map<string, PathRoute[]>();
+    const internal = new Map<string, InternalGateway>();
+    const webApps: GatewayState['publicGateway']['webApps'] = [];
+    const byPlane = new Map<string, WorkloadInfo[]>();
+
+    for (const t of active) {
+      let workloads = byPlane.get(t.data_plane_id);
+      if (!workloads) {
+        const dp = dataPlanes.for({
+          id: t.data_plane_id,
+          type: t.data_plane_type,
+          config: t.data_plane_config,
+        });
+        workloads = await this.#observe(
+          () => dp.listWorkloads({ [LABEL.instance]: instance }),
+          t.data_plane_id,
+        );
+        byPlane.set(t.data_plane_id, workloads);
+      }
+      const serving = workloads.filter((w) => w.labels[LABEL.deployment] === t.id && isServing(w));
+      const spec = t.spec as unknown as DeploymentSpec;
+      const envKey = `${t.org}/${t.environment}`;
+      for (const ep of spec.endpoints) {
+        const upstreams = serving.map((w) => ({ dial: `${w.ip}:${ep.port}` }));
+        if (t.component_type === 'web-app') {
+          webApps.push({
+            host: `${t.component}.${t.project}.${t.org}.${t.environment}.${settings.baseDomain}`,
+            upstreams,
+          });
+          break;
+        }
+        const basePath = ep.basePath;
+        if (ep.visibility.includes('Public')) {
+          const host = `${t.environment}.${settings.baseDomain}`;
+          const routes = envHosts.get(host) ?? [];
+          routes.push({ prefix: `/${t.org}/${t.project}/${t.component}/${ep.name}`, basePath, upstreams });
+          envHosts.set(host, routes);
+        }
+        if (ep.visibility.includes('Organization') && t.gateway_slot !== null) {
+          const gw = internal.get(envKey) ?? {
+            environment: `${t.org}-${t.environment}`,
+            port: settings.internalPortBase + t.gateway_slot,
+            allowedCidrs: [],
+            routes: [],
+          };
+          gw.routes.push({ prefix: `/${t.project}/${t.component}/${ep.name}`, basePath, upstreams });
+          internal.set(envKey, gw);
+        }
+      }
+    }
+    await this.#addListeners(internal);
+    return {
+      publicGateway: { environments: [...envHosts].map(([host, routes]) => ({ host, routes })), webApps },
+      internal: [...internal.values()],
+    };
+  }
+
+  /**
+   * One unreachable data plane must not take every other environment's routes down with it:
+   * its routes are left out (their requests fail either way) and a warning says why.
+   */
+  async #observe<T>(read: () => Promise<T[]>, dataPlaneId: string): Promise<T[]> {
+    try {
+      return await read();
+    } catch (err) {
+      this.#deps.logger.warn(
+        { dataPlane: dataPlaneId, err: err instanceof Error ? err.message : err },
+        'data plane unreachable; its routes are left out',
+      );
+      return [];
+    }
+  }
+
+  /** Every environment with workload networks gets its listener, open to exactly those networks. */
+  async #addListeners(internal: Map<string, InternalGateway>): Promise<void> {
+    const { store, dataPlanes, settings, instance } = this.#deps;
+    const envs = await store.db
+      .selectFrom('environments as e')
+      .innerJoin('organizations as o', 'o.id', 'e.org_id')
+      .innerJoin('data_planes as dp', 'dp.id', 'e.data_plane_id')
+      .select(['e.name', 'e.gateway_slot', 'o.name as org', 'dp.id as dp_id', 'dp.type', 'dp.config'])
+      .execute();
+    const networksByPlane = new Map<
+      string,
+      Awaited<ReturnType<ReturnType<DataPlaneRegistry['for']>['listNetworks']>>
+    >();
+    for (const e of envs) {
+      if (e.gateway_slot === null) continue;
+      let networks = networksByPlane.get(e.dp_id);
+      if (!networks) {
+        const dp = dataPlanes.for({ id: e.dp_id, type: e.type, config: e.config });
+        networks = await this.#observe(() => dp.listNetworks({ [LABEL.instance]: instance }), e.dp_id);
+        networksByPlane.set(e.dp_id, networks);
+      }
+      const cidrs = networks
+        .filter((n) => n.labels[LABEL.org] === e.org && n.labels[LABEL.environment] === e.name)
+        .map((n) => n.subnet);
+      if (cidrs.length === 0) continue;
+      const key = `${e.org}/${e.name}`;
+      const gw = internal.get(key) ?? {
+        environment: `${e.org}-${e.name}`,
+        port: settings.internalPortBase + e.gateway_slot,
+        allowedCidrs: [],
+        routes: [],
+      };
+      gw.allowedCidrs = cidrs.sort();
+      internal.set(key, gw);
+    }
+  }
+}
+
+export interface GatewaySyncDeps {
+  store: Store;
+  dataPlanes: DataPlaneRegistry;
+  admin: CaddyAdmin;
+  settings: GatewaySettings;
+  instance: string;
+  logger: Logger;
+}

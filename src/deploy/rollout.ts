@@ -1,0 +1,272 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { DataPlane, NetworkInfo, WorkloadInfo } from '../dataplane/data-plane.js';
+import { LABEL, networkLabels, networkName } from '../dataplane/labels.js';
+import type { Store } from '../store/store.js';
+import type { DataPlaneRegistry } from './data-plane-registry.js';
+import type { DeploymentSpec } from './deployment-spec.js';
+import { type GatewaySync, isServing } from './gateway-sync.js';
+import { type Probe, runProbe } from './probes.js';
+import { type DeploymentTarget, deploymentTargets } from './targets.js';
+
+export interface RolloutSettings {
+  readinessTimeoutMs: number;
+  /** How long old replicas keep their in-flight requests after the gateway has switched. */
+  drainMs: number;
+  /** SIGTERM → SIGKILL grace when stopping a replica. */
+  stopGraceSeconds: number;
+  internalPortBase: number;
+}
+
+export interface RolloutDeps {
+  store: Store;
+  dataPlanes: DataPlaneRegistry;
+  gateway: GatewaySync;
+  instance: string;
+  logger: Logger;
+  settings: RolloutSettings;
+  /** True once the control plane is shutting down: rollouts stop where they are and resume at the next start. */
+  isStopping: () => boolean;
+}
+
+class RolloutFailed extends Error {}
+
+/** The readiness probe (§6.4): TCP on the first endpoint port; none when there is no endpoint. */
+export function readinessProbe(spec: DeploymentSpec): Probe | undefined {
+  const first = spec.endpoints[0];
+  return first ? { kind: 'tcp', port: first.port } : undefined;
+}
+
+export function replicaLabels(
+  instance: string,
+  t: DeploymentTarget,
+  replica: number,
+): Record<string, string> {
+  return {
+    ...networkLabels({ instance, org: t.org, project: t.project, environment: t.environment }),
+    [LABEL.component]: t.component,
+    [LABEL.deployment]: t.id,
+    [LABEL.replica]: String(replica),
+  };
+}
+
+export function dataPlaneOf(deps: RolloutDeps, t: DeploymentTarget): DataPlane {
+  return deps.dataPlanes.for({ id: t.data_plane_id, type: t.data_plane_type, config: t.data_plane_config });
+}
+
+/**
+ * Rolls one deployment out (§6.4) and is safe to run again on the same deployment at any point:
+ * it reuses the replicas that already exist, so a control plane killed mid-rollout resumes.
+ * Steps: bring the replicas up (network, image, start, readiness, aliases) → mark active →
+ * switch the gateway → drain → stop the previous replicas. A failure before "mark active"
+ * removes the new replicas and leaves the old ones serving.
+ */
+export async function rollout(deps: RolloutDeps, deploymentId: string): Promise<void> {
+  const { store, logger } = deps;
+  const t = await deploymentTargets(store.db).where('d.id', '=', deploymentId).executeTakeFirst();
+  if (!t || (t.status !== 'pending' && t.status !== 'rolling-out')) return;
+  await setStatus(store, t.id, 'rolling-out', null);
+  const dp = dataPlaneOf(deps, t);
+  const log = logger.child({
+    deployment: t.id,
+    component: `${t.project}/${t.component}`,
+    environment: t.environment,
+  });
+  const started: WorkloadInfo[] = [];
+  try {
+    await bringUp(deps, dp, t, started);
+    await deps.gateway.sync(t.id);
+    await activate(store, t);
+    log.info({ replicas: started.length }, 'deployment active; draining the previous replicas');
+    await sleep(deps.settings.drainMs);
+    await stopOthers(deps, dp, t);
+  } catch (err) {
+    if (deps.isStopping()) return;
+    const reason = err instanceof Error ? err.message : String(err);
+    log.warn({ reason }, 'rollout failed; the previous deployment keeps serving');
+    const logs = await lastLogs(dp, started);
+    await Promise.all(started.map((w) => dp.removeWorkload(w.id, 1).catch(() => undefined)));
+    await setStatus(
+      store,
+      t.id,
+      'failed',
+      logs ? `${reason}\n--- last log lines of the new replicas ---\n${logs}` : reason,
+    );
+  }
+}
+
+/**
+ * Makes every replica of `t` run and serve: network, pinned image, missing replicas started,
+ * readiness, then aliases. Pushes each replica it runs into `replicas` as it goes, so a caller
+ * can clean up after a failure. Used by rollouts and by the reconciler to replace lost replicas.
+ */
+export async function bringUp(
+  deps: RolloutDeps,
+  dp: DataPlane,
+  t: DeploymentTarget,
+  replicas: WorkloadInfo[],
+): Promise<void> {
+  const spec = t.spec as unknown as DeploymentSpec;
+  const network = await dp.ensureNetwork(
+    networkName(deps.instance, t),
+    networkLabels({ instance: deps.instance, ...t }),
+  );
+  const imageId = spec.imageId ?? (await pinImage(deps, t.id, spec, dp));
+  replicas.push(...(await startReplicas(deps, dp, t, { ...spec, imageId }, network)));
+  await waitReady(deps, dp, replicas, spec);
+  const aliases = [t.component, `${t.component}.${t.project}`];
+  for (const w of replicas) if (!isServing(w)) await dp.attachAliases(w.id, network.name, aliases);
+}
+
+async function pinImage(deps: RolloutDeps, id: string, spec: DeploymentSpec, dp: DataPlane): Promise<string> {
+  const imageId = await dp.ensureImage(spec.image);
+  await deps.store.db
+    .updateTable('deployments')
+    .set({ spec: JSON.stringify({ ...spec, imageId }) })
+    .where('id', '=', id)
+    .execute();
+  return imageId;
+}
+
+async function startReplicas(
+  deps: RolloutDeps,
+  dp: DataPlane,
+  t: DeploymentTarget,
+  spec: DeploymentSpec & { imageId: string },
+  network: NetworkInfo,
+) {
+  const siblings = await dp.listWorkloads({
+    [LABEL.instance]: deps.instance,
+    [LABEL.org]: t.org,
+    [LABEL.project]: t.project,
+    [LABEL.component]: t.component,
+    [LABEL.environment]: t.environment,
+  });
+  const existing = siblings.filter((w) => w.labels[LABEL.deployment] === t.id);
+  // When nothing of this component serves yet, there is no traffic to protect: the replicas get
+  // their names at once and skip the reconnect (the gateway still waits for readiness).
+  const firstDeploy = !siblings.some((w) => w.labels[LABEL.deployment] !== t.id && isServing(w));
+  const aliases = firstDeploy ? [t.component, `${t.component}.${t.project}`] : [];
+  const replicas: WorkloadInfo[] = [];
+  const internalPort = t.gateway_slot === null ? undefined : deps.settings.internalPortBase + t.gateway_slot;
+  for (let i = 0; i < spec.replicas; i++) {
+    const found = existing.find((w) => w.labels[LABEL.replica] === String(i));
+    if (found && (found.state === 'running' || found.state === 'restarting')) {
+      replicas.push(found);
+      continue;
+    }
+    if (found) await dp.removeWorkload(found.id, 1);
+    replicas.push(
+      await dp.runWorkload({
+        name: `rondo-${deps.instance}.${t.org}.${t.project}.${t.component}.${t.environment}.${t.id.slice(-8)}-${i}`,
+        image: spec.imageId,
+        labels: replicaLabels(deps.instance, t, i),
+        network: network.name,
+        aliases,
+        env: {
+          ...spec.env,
+          ...(internalPort ? { RONDO_INTERNAL_GATEWAY: `http://rondo-gateway:${internalPort}` } : {}),
+        },
+        ports: spec.endpoints.map((e) => e.port),
+        restartPolicy: 'on-failure',
+        // The host answers on every bridge's gateway; this network's is the environment's way in.
+        extraHosts: [`rondo-gateway:${network.gateway}`],
+      }),
+    );
+  }
+  return replicas;
+}
+
+async function waitReady(
+  deps: RolloutDeps,
+  dp: DataPlane,
+  replicas: WorkloadInfo[],
+  spec: DeploymentSpec,
+): Promise<void> {
+  const probe = readinessProbe(spec);
+  const deadline = Date.now() + deps.settings.readinessTimeoutMs;
+  // Every replica is probed, even one that already has its names: a resumed rollout trusts nothing.
+  const pending = new Set(replicas.map((w) => w.id));
+  let pause = 20;
+  let lastReason = 'not started';
+  while (pending.size > 0) {
+    for (const id of [...pending]) {
+      const w = await dp.inspectWorkload(id);
+      if (!w || w.state === 'exited' || w.state === 'dead') {
+        throw new RolloutFailed(
+          `replica ${w?.name ?? id} exited with code ${w?.exitCode ?? '?'} before it became ready`,
+        );
+      }
+      if (!w.ip) continue;
+      const reason = probe
+        ? await runProbe(w.ip, probe)
+        : w.state === 'running'
+          ? undefined
+          : `state ${w.state}`;
+      if (reason === undefined) pending.delete(id);
+      else lastReason = reason;
+    }
+    if (pending.size === 0) return;
+    if (deps.isStopping()) throw new RolloutFailed('the control plane is shutting down');
+    if (Date.now() > deadline) {
+      throw new RolloutFailed(
+        `readiness did not pass within ${Math.round(deps.settings.readinessTimeoutMs / 1000)} s (${lastReason})`,
+      );
+    }
+    await sleep(pause);
+    pause = Math.min(pause * 2, 200);
+  }
+}
+
+/** Makes this deployment the active one of its (component, environment), superseding the previous. */
+async function activate(store: Store, t: DeploymentTarget): Promise<void> {
+  await store.db.transaction().execute(async (tx) => {
+    await tx
+      .updateTable('deployments')
+      .set({ status: 'superseded', updated_at: new Date() })
+      .where('component_id', '=', t.component_id)
+      .where('environment_id', '=', t.environment_id)
+      .where('status', '=', 'active')
+      .where('id', '!=', t.id)
+      .execute();
+    await tx
+      .updateTable('deployments')
+      .set({ status: 'active', status_reason: null, updated_at: new Date() })
+      .where('id', '=', t.id)
+      .execute();
+  });
+}
+
+/** Stops every replica of this component in this environment that does not belong to `t`. */
+async function stopOthers(deps: RolloutDeps, dp: DataPlane, t: DeploymentTarget): Promise<void> {
+  const all = await dp.listWorkloads({
+    [LABEL.instance]: deps.instance,
+    [LABEL.org]: t.org,
+    [LABEL.project]: t.project,
+    [LABEL.component]: t.component,
+    [LABEL.environment]: t.environment,
+  });
+  await Promise.all(
+    all
+      .filter((w) => w.labels[LABEL.deployment] !== t.id)
+      .map((w) => dp.removeWorkload(w.id, deps.settings.stopGraceSeconds)),
+  );
+}
+
+async function setStatus(store: Store, id: string, status: string, reason: string | null): Promise<void> {
+  await store.db
+    .updateTable('deployments')
+    .set({ status, status_reason: reason, updated_at: new Date() })
+    .where('id', '=', id)
+    .execute();
+}
+
+async function lastLogs(dp: DataPlane, replicas: WorkloadInfo[]): Promise<string> {
+  const parts = await Promise.all(
+    replicas.map(async (w) => {
+      const text = await dp.logs(w.id, { tail: 20 }).catch(() => '');
+      return text.trim() ? `[${w.name}]\n${text.trim()}` : '';
+    }),
+  );
+  return parts.filter(Boolean).join('\n');
+}

@@ -1,0 +1,140 @@
+/**
+ * The registry of Rondo's coded errors. Every code has an HTTP status, a title and a fix that
+ * tells the person what to do; `docs/errors.md` documents each one and a test keeps both in sync.
+ */
+export const errorRegistry = {
+  RONDO_ERR_INPUT_INVALID: {
+    status: 400,
+    title: 'The request is invalid',
+    fix: 'Correct the fields listed in `errors` and send the request again.',
+  },
+  RONDO_ERR_INPUT_MALFORMED_JSON: {
+    status: 400,
+    title: 'The request body is not valid JSON',
+    fix: 'Send a JSON document with `Content-Type: application/json`.',
+  },
+  RONDO_ERR_INPUT_UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    title: 'The request body has an unsupported content type',
+    fix: 'Send the body as `application/json`.',
+  },
+  RONDO_ERR_INPUT_BODY_TOO_LARGE: {
+    status: 413,
+    title: 'The request body is larger than 10 MB',
+    fix: 'Send a smaller body; Rondo accepts at most 10 MB per request.',
+  },
+  RONDO_ERR_AUTH_TOKEN_MISSING: {
+    status: 401,
+    title: 'No access token was sent',
+    fix: 'Send `Authorization: Bearer <token>`; `rondo login --with-token` stores one for the CLI.',
+  },
+  RONDO_ERR_AUTH_TOKEN_INVALID: {
+    status: 401,
+    title: 'The access token is not valid',
+    fix: 'Check that the whole token was copied, or create a new one with `rondo token create`.',
+  },
+  RONDO_ERR_AUTH_TOKEN_EXPIRED: {
+    status: 401,
+    title: 'The access token has expired',
+    fix: 'Create a new token with `rondo token create` and log in with it.',
+  },
+  RONDO_ERR_AUTH_TOKEN_REVOKED: {
+    status: 401,
+    title: 'The access token was revoked',
+    fix: 'Create a new token with `rondo token create` and log in with it.',
+  },
+  RONDO_ERR_AUTH_FORBIDDEN: {
+    status: 403,
+    title: 'Your role does not allow this action',
+    fix: 'Ask an organization admin for a role that allows it (see docs/access.md).',
+  },
+  RONDO_ERR_AUTH_SCOPE: {
+    status: 403,
+    title: 'The access token lacks the scope this action needs',
+    fix: 'Create a token with the scope named in the message.',
+  },
+  RONDO_ERR_NOT_FOUND: {
+    status: 404,
+    title: 'The resource does not exist',
+    fix: 'Check the name and the organization; list the resources to see what exists.',
+  },
+  RONDO_ERR_ROUTE_NOT_FOUND: {
+    status: 404,
+    title: 'No such API route',
+    fix: 'See /api/v1/openapi.json for the routes Rondo serves.',
+  },
+  RONDO_ERR_CONFLICT_EXISTS: {
+    status: 409,
+    title: 'A resource with this name already exists',
+    fix: 'Choose another name, or update the existing resource.',
+  },
+  RONDO_ERR_CONFLICT_IN_USE: {
+    status: 409,
+    title: 'The resource is still in use',
+    fix: 'Remove what uses it first; the message names it.',
+  },
+  RONDO_ERR_CONFLICT_IN_PROGRESS: {
+    status: 409,
+    title: 'Another operation on this resource is in progress',
+    fix: 'Wait until it finishes (the message says which), then try again.',
+  },
+  RONDO_ERR_CONFLICT_LAST_ADMIN: {
+    status: 409,
+    title: 'An organization must keep at least one admin',
+    fix: 'Make another member an admin first.',
+  },
+  RONDO_ERR_UNAVAILABLE: {
+    status: 503,
+    title: 'A part of the platform is unavailable',
+    fix: 'Run `rondo doctor` to see which part and how to fix it.',
+  },
+  RONDO_ERR_INTERNAL: {
+    status: 500,
+    title: 'Internal error',
+    fix: 'Retry; if it persists, report it with the request id from the `instance` field.',
+  },
+} as const satisfies Record<string, { status: number; title: string; fix: string }>;
+
+export type ErrorCode = keyof typeof errorRegistry;
+
+/** One invalid field: a JSON-pointer-like path (`buildConfigs.port`) and what is wrong with it. */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/**
+ * The one error type the domain and services throw. The HTTP layer maps `code` to a status and a
+ * problem+json body; the CLI prints `message`.
+ */
+export class RondoError extends Error {
+  readonly code: ErrorCode;
+  readonly fields: readonly FieldError[];
+
+  constructor(code: ErrorCode, message: string, options: { fields?: FieldError[]; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'RondoError';
+    this.code = code;
+    this.fields = options.fields ?? [];
+  }
+
+  get status(): number {
+    return errorRegistry[this.code].status;
+  }
+}
+
+/** An input error naming each field and the fix. */
+export function invalid(fields: FieldError[]): RondoError {
+  const summary = fields.map((f) => `${f.field}: ${f.message}`).join('; ');
+  return new RondoError('RONDO_ERR_INPUT_INVALID', summary, { fields });
+}
+
+export function notFound(kind: string, name: string): RondoError {
+  return new RondoError('RONDO_ERR_NOT_FOUND', `${kind} '${name}' was not found`);
+}
+
+export function alreadyExists(kind: string, name: string): RondoError {
+  return new RondoError('RONDO_ERR_CONFLICT_EXISTS', `${kind} '${name}' already exists`, {
+    fields: [{ field: 'name', message: `${kind} '${name}' already exists; choose another name` }],
+  });
+}

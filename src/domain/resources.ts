@@ -1,0 +1,154 @@
+import { z } from 'zod';
+import { ROLES, TOKEN_SCOPES } from './access.js';
+import { BUILD_PRESETS, COMPONENT_TYPES } from './component.js';
+import { ENDPOINT_TYPES, VISIBILITIES } from './endpoint.js';
+
+/**
+ * The shapes the API returns (camelCase, §12). The CLI's `-o json` prints the same shapes.
+ * Request schemas live with the routes; these are the resources themselves.
+ */
+const timestamps = { createdAt: z.string(), updatedAt: z.string() };
+
+export const Organization = z.object({
+  id: z.string(),
+  name: z.string(),
+  displayName: z.string(),
+  createdAt: z.string(),
+});
+export type Organization = z.infer<typeof Organization>;
+
+export const DataPlane = z.object({
+  id: z.string(),
+  name: z.string(),
+  type: z.enum(['docker', 'kubernetes']),
+  config: z.record(z.string(), z.unknown()),
+  createdAt: z.string(),
+});
+export type DataPlane = z.infer<typeof DataPlane>;
+
+export const Environment = z.object({
+  id: z.string(),
+  name: z.string(),
+  displayName: z.string(),
+  production: z.boolean(),
+  dataPlane: z.string(),
+  ...timestamps,
+});
+export type Environment = z.infer<typeof Environment>;
+
+export const Pipeline = z.object({
+  id: z.string(),
+  name: z.string(),
+  environments: z.array(z.string()),
+  isDefault: z.boolean(),
+  ...timestamps,
+});
+export type Pipeline = z.infer<typeof Pipeline>;
+
+export const Project = z.object({
+  id: z.string(),
+  name: z.string(),
+  displayName: z.string(),
+  description: z.string(),
+  pipeline: z.string(),
+  ...timestamps,
+});
+export type Project = z.infer<typeof Project>;
+
+export const ComponentSourceShape = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('git'), repoUrl: z.string(), branch: z.string(), path: z.string() }),
+  z.object({ kind: z.literal('image'), image: z.string() }),
+]);
+
+export const Endpoint = z.object({
+  name: z.string(),
+  port: z.number().int(),
+  type: z.enum(ENDPOINT_TYPES),
+  basePath: z.string(),
+  visibility: z.array(z.enum(VISIBILITIES)),
+});
+
+export const Component = z.object({
+  id: z.string(),
+  name: z.string(),
+  project: z.string(),
+  displayName: z.string(),
+  description: z.string(),
+  type: z.enum(COMPONENT_TYPES),
+  source: ComponentSourceShape,
+  buildPreset: z.enum(BUILD_PRESETS).nullable(),
+  buildConfigs: z.record(z.string(), z.string()),
+  autoBuild: z.boolean(),
+  autoDeploy: z.boolean(),
+  endpoints: z.array(Endpoint),
+  ...timestamps,
+});
+export type Component = z.infer<typeof Component>;
+
+export const Member = z.object({ user: z.string(), role: z.enum(ROLES), createdAt: z.string() });
+export type Member = z.infer<typeof Member>;
+
+export const User = z.object({
+  id: z.string(),
+  name: z.string(),
+  displayName: z.string(),
+  platformAdmin: z.boolean(),
+  defaultOrg: z.string().nullable(),
+  createdAt: z.string(),
+});
+export type User = z.infer<typeof User>;
+
+export const AccessToken = z.object({
+  id: z.string(),
+  name: z.string(),
+  user: z.string(),
+  scopes: z.array(z.enum(TOKEN_SCOPES)),
+  expiresAt: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+  lastUsedAt: z.string().nullable(),
+  createdAt: z.string(),
+});
+export type AccessToken = z.infer<typeof AccessToken>;
+
+export const AuditEvent = z.object({
+  id: z.string(),
+  org: z.string().nullable(),
+  actor: z.string(),
+  action: z.string(),
+  resourceType: z.string(),
+  resource: z.string(),
+  outcome: z.enum(['success', 'denied']),
+  requestId: z.string(),
+  sourceIp: z.string(),
+  detail: z.record(z.string(), z.unknown()),
+  createdAt: z.string(),
+});
+export type AuditEvent = z.infer<typeof AuditEvent>;
+
+export const DEPLOYMENT_STATUSES = ['pending', 'rolling-out', 'active', 'failed', 'superseded'] as const;
+
+export const Deployment = z.object({
+  id: z.string(),
+  project: z.string(),
+  component: z.string(),
+  environment: z.string(),
+  image: z.string(),
+  replicas: z.number().int(),
+  status: z.enum(DEPLOYMENT_STATUSES),
+  reason: z.string().nullable(),
+  endpoints: z.array(Endpoint),
+  createdBy: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type Deployment = z.infer<typeof Deployment>;
+
+export const EnvironmentStatus = z.object({
+  environment: z.string(),
+  active: Deployment.nullable(),
+  latest: Deployment.nullable(),
+  replicas: z.object({ desired: z.number(), running: z.number(), restarts: z.number() }),
+  events: z.array(z.object({ kind: z.string(), message: z.string(), createdAt: z.string() })),
+  urls: z.array(z.object({ endpoint: z.string(), visibility: z.enum(VISIBILITIES), url: z.string() })),
+});
+export type EnvironmentStatus = z.infer<typeof EnvironmentStatus>;

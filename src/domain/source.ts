@@ -1,0 +1,72 @@
+import { hasControlCharacters } from './text.js';
+
+/**
+ * Checks for the parts of a component's Git source. These strings later reach `git` as
+ * arguments, so anything that git could read as an option or a remote helper is refused here.
+ */
+
+const SCP_LIKE = /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~/-]+$/;
+const SCHEMES = new Set(['https:', 'http:', 'ssh:', 'git:', 'file:']);
+
+/** Says what is wrong with a repository URL, or `undefined` when git may fetch it. */
+export function checkRepoUrl(url: string): string | undefined {
+  if (url.length === 0) return 'must not be empty';
+  if (url.length > 2048) return 'must be at most 2048 characters';
+  if (url.startsWith('-')) return 'must not start with "-" (git would read it as an option)';
+  if (/^[A-Za-z][A-Za-z0-9+.-]*::/.test(url)) {
+    return 'remote-helper transports such as ext:: and fd:: are not allowed; use https://, ssh://, git:// or file://';
+  }
+  if (/\s/.test(url) || hasControlCharacters(url))
+    return 'must not contain spaces, newlines or control characters';
+  if (SCP_LIKE.test(url)) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'must be an https://, http://, ssh://, git:// or file:// URL, or user@host:path';
+  }
+  if (!SCHEMES.has(parsed.protocol)) {
+    return `scheme '${parsed.protocol.replace(/:$/, '')}' is not allowed; use https, http, ssh, git or file`;
+  }
+  if (parsed.protocol !== 'file:' && parsed.hostname === '') return 'must name a host';
+  if (parsed.hostname.startsWith('-')) return 'host must not start with "-"';
+  if (parsed.protocol === 'file:' && parsed.pathname.split('/').includes('..'))
+    return 'must not contain ".."';
+  return undefined;
+}
+
+/** Says what is wrong with a branch name (git's check-ref-format rules), or `undefined`. */
+export function checkGitRef(ref: string): string | undefined {
+  if (ref.length === 0) return 'must not be empty';
+  if (ref.length > 255) return 'must be at most 255 characters';
+  if (ref.startsWith('-')) return 'must not start with "-"';
+  if (ref.startsWith('/') || ref.endsWith('/') || ref.endsWith('.') || ref.endsWith('.lock')) {
+    return 'is not a valid branch name';
+  }
+  if (ref.includes('..') || ref.includes('//') || ref.includes('@{')) return 'is not a valid branch name';
+  if (hasControlCharacters(ref) || /[\s~^:?*[\\]/.test(ref))
+    return 'must not contain spaces, control characters or ~^:?*[\\';
+  return undefined;
+}
+
+/**
+ * Says what is wrong with a path that must stay inside a repository (component paths, Dockerfile
+ * paths), or `undefined`. `.` means the repository root.
+ */
+export function checkRelativePath(p: string): string | undefined {
+  if (p.length === 0) return 'must not be empty (use "." for the repository root)';
+  if (p.length > 1024) return 'must be at most 1024 characters';
+  if (p.startsWith('/') || /^[A-Za-z]:/.test(p))
+    return 'must be relative to the repository root, not absolute';
+  if (p.startsWith('-')) return 'must not start with "-"';
+  if (p.includes('\\')) return 'must use "/" as the separator';
+  if (hasControlCharacters(p)) return 'must not contain control characters';
+  if (p.split('/').includes('..')) return 'must not contain ".." (it must stay inside the repository)';
+  return undefined;
+}
+
+/** `./a//b/` → `a/b`; the repository root is `.`. Call only on paths `checkRelativePath` accepts. */
+export function normalizeRelativePath(p: string): string {
+  const parts = p.split('/').filter((s) => s !== '' && s !== '.');
+  return parts.length ? parts.join('/') : '.';
+}

@@ -1,0 +1,77 @@
+import { join } from 'node:path';
+import { type BaseImages, loadBaseImages } from './build/presets.js';
+import type { GatewaySettings } from './deploy/gateway-sync.js';
+import type { RolloutSettings } from './deploy/rollout.js';
+
+/** How the control plane reaches its local platform: the engine, the gateway, rollout timings. */
+export interface PlatformConfig {
+  dockerSocket: string;
+  gateway: GatewaySettings;
+  rollout: RolloutSettings;
+  resyncMs: number;
+  /** The platform registry (`host:port`) images are pushed to. */
+  registry: string;
+  builds: {
+    concurrency: number;
+    stepTimeoutMs: number;
+    workDir: string;
+    baseImages: BaseImages;
+    keepUndeployed: number;
+    /** The docker CLI with BuildKit (Debian's), for Dockerfiles that use RUN --mount. */
+    dockerCli: string;
+    caBundle: string;
+  };
+}
+
+const num = (v: string | undefined, fallback: number, what: string): number => {
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${what} must be a non-negative number, got '${v}'`);
+  return n;
+};
+
+/** Reads `RONDO_*` platform variables; `RONDO_PLATFORM=off` runs the control plane alone (no deploys). */
+export function loadPlatformConfig(
+  dataDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): PlatformConfig | undefined {
+  if (env.RONDO_PLATFORM === 'off') return undefined;
+  const internalPortBase = num(
+    env.RONDO_INTERNAL_GATEWAY_PORT_BASE,
+    7100,
+    'RONDO_INTERNAL_GATEWAY_PORT_BASE',
+  );
+  const publicPort = num(env.RONDO_GATEWAY_PORT, 8080, 'RONDO_GATEWAY_PORT');
+  return {
+    dockerSocket: env.RONDO_DOCKER_SOCKET || '/var/run/docker.sock',
+    gateway: {
+      adminListen: env.RONDO_GATEWAY_ADMIN || '127.0.0.1:7072',
+      publicListen: `:${publicPort}`,
+      publicPort,
+      baseDomain: env.RONDO_BASE_DOMAIN || 'localhost',
+      internalPortBase,
+      accessLogPath: join(dataDir === 'memory://' ? '/tmp' : dataDir, 'logs', 'gateway-access.log'),
+      bodyLimitBytes: 10 * 1024 * 1024,
+    },
+    rollout: {
+      readinessTimeoutMs:
+        num(env.RONDO_READINESS_TIMEOUT_SECONDS, 60, 'RONDO_READINESS_TIMEOUT_SECONDS') * 1000,
+      drainMs: num(env.RONDO_DRAIN_SECONDS, 2, 'RONDO_DRAIN_SECONDS') * 1000,
+      stopGraceSeconds: 10,
+      internalPortBase,
+    },
+    resyncMs: num(env.RONDO_RESYNC_SECONDS, 5, 'RONDO_RESYNC_SECONDS') * 1000,
+    registry: env.RONDO_REGISTRY_LISTEN || '127.0.0.1:7073',
+    builds: {
+      concurrency: num(env.RONDO_BUILD_CONCURRENCY, 2, 'RONDO_BUILD_CONCURRENCY'),
+      stepTimeoutMs:
+        num(env.RONDO_BUILD_STEP_TIMEOUT_SECONDS, 600, 'RONDO_BUILD_STEP_TIMEOUT_SECONDS') * 1000,
+      workDir: join(dataDir === 'memory://' ? '/tmp' : dataDir, 'builds'),
+      baseImages: loadBaseImages(join(dataDir, 'images.json')),
+      keepUndeployed: num(env.RONDO_BUILDS_KEEP, 5, 'RONDO_BUILDS_KEEP'),
+      // Debian's CLI has BuildKit built in; another docker CLI on PATH may not (MACHINE-NOTES).
+      dockerCli: env.RONDO_DOCKER_CLI || '/usr/bin/docker',
+      caBundle: env.RONDO_CA_BUNDLE || '/etc/ssl/certs/ca-certificates.crt',
+    },
+  };
+}

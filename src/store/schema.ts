@@ -1,0 +1,208 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { EndpointSpec } from '../domain/endpoint.js';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json<T> = ColumnType<T, string, string>;
+
+export interface UsersTable {
+  id: string;
+  name: string;
+  display_name: string;
+  platform_admin: Generated<boolean>;
+  default_org: string | null;
+  created_at: Timestamp;
+}
+
+export interface OrganizationsTable {
+  id: string;
+  name: string;
+  display_name: string;
+  created_at: Timestamp;
+}
+
+export interface MembershipsTable {
+  org_id: string;
+  user_id: string;
+  role: string;
+  created_at: Timestamp;
+}
+
+export interface TokensTable {
+  id: string;
+  user_id: string;
+  name: string;
+  /** SHA-256 of the token; the token itself is shown once and never stored. */
+  hash: string;
+  scopes: Json<string[]>;
+  expires_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+  last_used_at: Timestamp | null;
+  created_at: Timestamp;
+}
+
+export interface DataPlanesTable {
+  id: string;
+  org_id: string;
+  name: string;
+  type: string;
+  config: Json<Record<string, unknown>>;
+  created_at: Timestamp;
+}
+
+export interface EnvironmentsTable {
+  id: string;
+  org_id: string;
+  name: string;
+  display_name: string;
+  production: boolean;
+  data_plane_id: string;
+  /** Which internal-gateway listener (base port + slot) serves this environment. */
+  gateway_slot: number | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  resource_version: Generated<number>;
+}
+
+export interface PipelinesTable {
+  id: string;
+  org_id: string;
+  name: string;
+  /** Environment ids in promotion order. */
+  environment_ids: Json<string[]>;
+  is_default: boolean;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  resource_version: Generated<number>;
+}
+
+export interface ProjectsTable {
+  id: string;
+  org_id: string;
+  name: string;
+  display_name: string;
+  description: string;
+  pipeline_id: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  resource_version: Generated<number>;
+}
+
+export interface ComponentsTable {
+  id: string;
+  org_id: string;
+  project_id: string;
+  name: string;
+  display_name: string;
+  description: string;
+  type: string;
+  source: Json<Record<string, unknown>>;
+  build_preset: string | null;
+  build_configs: Json<Record<string, string>>;
+  auto_build: boolean;
+  auto_deploy: boolean;
+  endpoints: ColumnType<EndpointSpec[], string | undefined, string>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  resource_version: Generated<number>;
+}
+
+export interface DeploymentsTable {
+  id: string;
+  org_id: string;
+  component_id: string;
+  environment_id: string;
+  status: string;
+  image: string | null;
+  replicas: number | null;
+  /** What runs, frozen at creation: endpoints, env, command (see src/deploy/deployment-spec.ts). */
+  spec: Json<Record<string, unknown>> | null;
+  status_reason: string | null;
+  created_by: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface DeploymentEventsTable {
+  id: Generated<string>;
+  deployment_id: string;
+  kind: string;
+  message: string;
+  created_at: Timestamp;
+}
+
+export interface BuildsTable {
+  id: string;
+  org_id: string;
+  component_id: string;
+  /** Resolved in `init`; null until then. */
+  commit: string | null;
+  /** What was asked for: a commit id or `branch:<name>`. */
+  requested_ref: string;
+  /** Hash of the build settings (preset + build configs): same commit + same hash = same image. */
+  config_hash: string;
+  status: string;
+  steps: Json<BuildStepRecord[]>;
+  image: string | null;
+  descriptor: Json<Record<string, unknown>> | null;
+  reason: string | null;
+  created_by: string;
+  created_at: Timestamp;
+  finished_at: Timestamp | null;
+}
+
+export interface BuildStepRecord {
+  name: string;
+  status: 'queued' | 'running' | 'succeeded' | 'failed' | 'skipped';
+  startedAt?: string;
+  endedAt?: string;
+  log: string;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: Json<unknown>;
+}
+
+export interface AuditEventsTable {
+  id: Generated<string>;
+  org: string | null;
+  actor: string;
+  action: string;
+  resource_type: string;
+  resource: string;
+  outcome: string;
+  request_id: string;
+  source_ip: string;
+  detail: Json<Record<string, unknown>>;
+  created_at: Timestamp;
+}
+
+export interface Database {
+  users: UsersTable;
+  organizations: OrganizationsTable;
+  memberships: MembershipsTable;
+  tokens: TokensTable;
+  data_planes: DataPlanesTable;
+  environments: EnvironmentsTable;
+  pipelines: PipelinesTable;
+  projects: ProjectsTable;
+  components: ComponentsTable;
+  deployments: DeploymentsTable;
+  audit_events: AuditEventsTable;
+  settings: SettingsTable;
+  deployment_events: DeploymentEventsTable;
+  builds: BuildsTable;
+}
+
+export type UserRow = Selectable<UsersTable>;
+export type OrganizationRow = Selectable<OrganizationsTable>;
+export type TokenRow = Selectable<TokensTable>;
+export type DataPlaneRow = Selectable<DataPlanesTable>;
+export type EnvironmentRow = Selectable<EnvironmentsTable>;
+export type PipelineRow = Selectable<PipelinesTable>;
+export type ProjectRow = Selectable<ProjectsTable>;
+export type ComponentRow = Selectable<ComponentsTable>;
+export type AuditEventRow = Selectable<AuditEventsTable>;
+export type NewAuditEvent = Insertable<AuditEventsTable>;
+export type ComponentUpdate = Updateable<ComponentsTable>;
+export type DeploymentRow = Selectable<DeploymentsTable>;

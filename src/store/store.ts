@@ -1,0 +1,70 @@
+import { mkdirSync } from 'node:fs';
+import { Kysely, Migrator, PostgresDialect, type Transaction } from 'kysely';
+import pg from 'pg';
+import { migrations } from './migrations/index.js';
+import { PGlitePool } from './pglite-pool.js';
+import type { Database } from './schema.js';
+
+/** Where the store lives: embedded PGlite in a directory (or memory), or a PostgreSQL server. */
+export type StoreConfig = { driver: 'pglite'; dataDir: string } | { driver: 'postgres'; url: string };
+
+/** Anything queries can run on: the database or an open transaction. */
+export type Executor = Kysely<Database> | Transaction<Database>;
+
+export interface Store {
+  readonly db: Kysely<Database>;
+  readonly driver: StoreConfig['driver'];
+  close(): Promise<void>;
+}
+
+// int8 (bigserial ids, counts) as JS strings on both drivers: PGlite already does, pg must be told.
+pg.types.setTypeParser(20, (v: string) => v);
+
+/** Opens the store and applies pending migrations (forward-only) before returning it. */
+export interface StoreOptions {
+  /** Told when the server drops an idle PostgreSQL connection (the pool replaces it). */
+  onIdleConnectionError?: (err: Error) => void;
+}
+
+export async function openStore(config: StoreConfig, options: StoreOptions = {}): Promise<Store> {
+  let dialect: PostgresDialect;
+  if (config.driver === 'pglite') {
+    if (!config.dataDir.startsWith('memory://')) mkdirSync(config.dataDir, { recursive: true });
+    const pool = await PGlitePool.open(config.dataDir);
+    dialect = new PostgresDialect({ pool: pool as unknown as pg.Pool });
+  } else {
+    const pool = new pg.Pool({ connectionString: config.url, max: 10 });
+    // An idle connection that the server drops (restart, failover) is discarded by the pool and
+    // replaced on next use; without a listener the 'error' event would crash the process.
+    pool.on('error', (err) => options.onIdleConnectionError?.(err));
+    dialect = new PostgresDialect({ pool });
+  }
+  const db = new Kysely<Database>({ dialect });
+  try {
+    await migrate(db);
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return { db, driver: config.driver, close: () => db.destroy() };
+}
+
+async function migrate(db: Kysely<Database>): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations },
+    migrationTableName: 'rondo_migrations',
+    migrationLockTableName: 'rondo_migrations_lock',
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+    const reason =
+      error instanceof Error ? error.message || (error as NodeJS.ErrnoException).code : String(error);
+    // Never echo the database URL: it may carry a password.
+    const what = failed
+      ? `migration ${failed} failed`
+      : 'cannot reach the database (check RONDO_DATABASE_URL)';
+    throw new Error(`store: ${what}: ${reason}`, { cause: error });
+  }
+}

@@ -1,0 +1,160 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fetchSource } from '../../src/build/git-source.js';
+import { createRepo, type TestRepo } from '../helpers/git.js';
+import { freePort } from '../helpers/platform.js';
+
+/** Real repositories made by the test, fetched over file:// and git:// (git daemon). */
+describe('fetching a commit of a component', () => {
+  const root = mkdtempSync(join(tmpdir(), 'rondo-git-'));
+  const repo = join(root, 'repo');
+  let _g: TestRepo['git'];
+  let first = '';
+  let second = '';
+  let n = 0;
+  const checkout = () => join(root, `co-${n++}`, 'src');
+
+  beforeAll(() => {
+    const r = createRepo(repo);
+    _g = r.git;
+    first = r.commit({ 'services/api/server.js': 'v1' }, 'one');
+    symlinkSync('/etc', join(repo, 'escape'));
+    second = r.commit({ 'services/api/server.js': 'v2' }, 'two');
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('fetches the head of a branch and resolves the component directory', async () => {
+    const dir = checkout();
+    const got = await fetchSource({
+      repoUrl: `file://${repo}`,
+      ref: { branch: 'main' },
+      dir,
+      componentPath: 'services/api',
+      timeoutMs: 20_000,
+    });
+    expect(got.commit).toBe(second);
+    expect(readFileSync(join(got.componentDir, 'server.js'), 'utf8')).toBe('v2');
+  });
+
+  it('fetches an exact earlier commit', async () => {
+    const got = await fetchSource({
+      repoUrl: `file://${repo}`,
+      ref: { commit: first },
+      dir: checkout(),
+      componentPath: 'services/api',
+      timeoutMs: 20_000,
+    });
+    expect(got.commit).toBe(first);
+    expect(readFileSync(join(got.componentDir, 'server.js'), 'utf8')).toBe('v1');
+  });
+
+  it('says so when the commit does not exist', async () => {
+    await expect(
+      fetchSource({
+        repoUrl: `file://${repo}`,
+        ref: { commit: 'deadbeefdeadbeefdeadbeefdeadbeefdeadbeef' },
+        dir: checkout(),
+        componentPath: '.',
+        timeoutMs: 20_000,
+      }),
+    ).rejects.toThrow(/commit deadbeef[0-9a-f]* does not exist in file:\/\//);
+  });
+
+  it('refuses component paths that leave the repository, by .. or by symbolic link', async () => {
+    await expect(
+      fetchSource({
+        repoUrl: `file://${repo}`,
+        ref: { branch: 'main' },
+        dir: checkout(),
+        componentPath: 'escape',
+        timeoutMs: 20_000,
+      }),
+    ).rejects.toThrow(/leads outside the repository/);
+    await expect(
+      fetchSource({
+        repoUrl: `file://${repo}`,
+        ref: { branch: 'main' },
+        dir: checkout(),
+        componentPath: '../x',
+        timeoutMs: 20_000,
+      }),
+    ).rejects.toThrow(/must not contain/);
+    await expect(
+      fetchSource({
+        repoUrl: `file://${repo}`,
+        ref: { branch: 'main' },
+        dir: checkout(),
+        componentPath: 'nope',
+        timeoutMs: 20_000,
+      }),
+    ).rejects.toThrow(/does not exist/);
+  });
+
+  it('never runs a remote helper, even if a URL got past validation', async () => {
+    const marker = join(root, 'pwned');
+    await expect(
+      fetchSource({
+        repoUrl: `ext::sh -c touch% ${marker}`,
+        ref: { branch: 'main' },
+        dir: checkout(),
+        componentPath: '.',
+        timeoutMs: 20_000,
+      }),
+    ).rejects.toThrow(/remote-helper/);
+    expect(() => readFileSync(marker)).toThrow();
+  });
+
+  it('fetches over git:// from git daemon', async () => {
+    const port = await freePort();
+    const daemon = spawn(
+      'git',
+      [
+        'daemon',
+        '--reuseaddr',
+        `--base-path=${root}`,
+        '--export-all',
+        `--port=${port}`,
+        '--listen=127.0.0.1',
+        root,
+      ],
+      { stdio: 'ignore' },
+    );
+    try {
+      await sleep(500);
+      const got = await fetchSource({
+        repoUrl: `git://127.0.0.1:${port}/repo`,
+        ref: { branch: 'main' },
+        dir: checkout(),
+        componentPath: 'services/api',
+        timeoutMs: 20_000,
+      });
+      expect(got.commit).toBe(second);
+    } finally {
+      daemon.kill('SIGTERM');
+    }
+  });
+
+  it('times out on a repository that never answers, with a clear message', async () => {
+    const silent = createServer(() => undefined).listen(0, '127.0.0.1');
+    await new Promise((r) => silent.once('listening', r));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      await expect(
+        fetchSource({
+          repoUrl: `git://127.0.0.1:${port}/repo`,
+          ref: { branch: 'main' },
+          dir: checkout(),
+          componentPath: '.',
+          timeoutMs: 1500,
+        }),
+      ).rejects.toThrow(/timed out after 2 s; is the repository reachable\?/);
+    } finally {
+      silent.close();
+    }
+  });
+});

@@ -1,0 +1,135 @@
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildWebImage } from '../helpers/images.js';
+import {
+  type PlatformTestRondo,
+  startPlatformRondo,
+  viaGateway,
+  waitForDeployment,
+} from '../helpers/platform.js';
+
+describe('deploying an image component', () => {
+  let t: PlatformTestRondo;
+  beforeAll(async () => {
+    await buildWebImage('rondo-test-web:v1', { body: 'hello v1' });
+    t = await startPlatformRondo('pglite');
+    await t.call('POST', '/api/v1/orgs/default/projects', { body: { name: 'shop' } });
+  });
+  afterAll(() => t?.close());
+
+  it('deploys to development and answers through the gateway URL the status shows', async () => {
+    const c = await t.call('POST', '/api/v1/orgs/default/projects/shop/components', {
+      body: {
+        name: 'web',
+        type: 'service',
+        source: { image: 'rondo-test-web:v1' },
+        endpoints: [{ port: 8080, visibility: ['Public'] }],
+      },
+    });
+    expect(c.status).toBe(201);
+    const d = await t.call('POST', '/api/v1/orgs/default/projects/shop/components/web/deployments', {
+      body: { environment: 'development' },
+    });
+    expect(d.status).toBe(202);
+    expect(d.body).toMatchObject({
+      status: 'pending',
+      environment: 'development',
+      image: 'rondo-test-web:v1',
+      replicas: 1,
+    });
+    const done = await waitForDeployment(t, 'default', d.body.id);
+    expect(done).toMatchObject({ status: 'active', reason: null });
+
+    const status = await t.call('GET', '/api/v1/orgs/default/projects/shop/components/web/status');
+    const dev = status.body.items.find((e: { environment: string }) => e.environment === 'development');
+    expect(dev.replicas).toEqual({ desired: 1, running: 1, restarts: 0 });
+    const url = new URL(dev.urls.find((u: { visibility: string }) => u.visibility === 'Public').url);
+    expect(url.hostname).toBe('development.localhost');
+    expect(url.pathname).toBe('/default/shop/web/rest/');
+    const res = await viaGateway(t, url.host, url.pathname);
+    expect(res).toEqual({ status: 200, body: 'hello v1' });
+    const prod = status.body.items.find((e: { environment: string }) => e.environment === 'production');
+    expect(prod).toMatchObject({ active: null, urls: [] });
+  });
+
+  it('applies the gateway’s rules: base path, body limit, request id, JSON errors, access log outcomes', async () => {
+    await t.call('POST', '/api/v1/orgs/default/projects/shop/components', {
+      body: {
+        name: 'health',
+        type: 'service',
+        source: { image: 'rondo-test-web:v1' },
+        endpoints: [{ name: 'probe', port: 8080, basePath: '/healthz' }],
+      },
+    });
+    const d = await t.call('POST', '/api/v1/orgs/default/projects/shop/components/health/deployments', {
+      body: { environment: 'development' },
+    });
+    expect((await waitForDeployment(t, 'default', d.body.id)).status).toBe('active');
+    // The endpoint's path maps onto the service's base path.
+    expect(await viaGateway(t, 'development.localhost', '/default/shop/health/probe')).toEqual({
+      status: 200,
+      body: 'ok',
+    });
+
+    const big = await fetch(`${t.gatewayUrl}/default/shop/web/rest/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: Buffer.alloc(10 * 1024 * 1024 + 1),
+    });
+    expect(big.status).toBe(413);
+    expect(await big.json()).toMatchObject({ code: 'REQUEST_TOO_LARGE' });
+
+    const missing = await fetch(`${t.gatewayUrl}/nothing/here`);
+    expect(missing.status).toBe(404);
+    const requestId = missing.headers.get('x-request-id');
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await missing.json()).toEqual({
+      code: 'RESOURCE_NOT_FOUND',
+      message: 'no endpoint at this address',
+      requestId,
+    });
+
+    const log = readFileSync(t.platform.gateway.accessLogPath, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const outcome = (e: { resp_headers?: Record<string, string[]> }) =>
+      e.resp_headers?.['X-Rondo-Outcome']?.[0];
+    expect(log.find((e) => e.resp_headers?.['X-Request-Id']?.[0] === requestId)).toMatchObject({
+      status: 404,
+    });
+    expect(new Set(log.map(outcome))).toEqual(
+      new Set(['BACKEND_RESPONSE', 'RESOURCE_NOT_FOUND', 'REQUEST_TOO_LARGE']),
+    );
+  });
+
+  it('restarts a replica that stops answering its liveness probe, and shows the restart', async () => {
+    await buildWebImage('rondo-test-web:hangs', { body: 'hang', hangAfter: 3 });
+    await t.call('POST', '/api/v1/orgs/default/projects/shop/components', {
+      body: {
+        name: 'hangs',
+        type: 'service',
+        source: { image: 'rondo-test-web:hangs' },
+        endpoints: [{ port: 8080 }],
+      },
+    });
+    const d = await t.call('POST', '/api/v1/orgs/default/projects/shop/components/hangs/deployments', {
+      body: { environment: 'development' },
+    });
+    expect((await waitForDeployment(t, 'default', d.body.id)).status).toBe('active');
+    const deadline = Date.now() + 40_000;
+    let dev: { replicas: { restarts: number }; events: { kind: string; message: string }[] } | undefined;
+    while (Date.now() < deadline) {
+      const status = await t.call('GET', '/api/v1/orgs/default/projects/shop/components/hangs/status');
+      dev = status.body.items.find((e: { environment: string }) => e.environment === 'development');
+      if (dev && dev.replicas.restarts >= 1) break;
+      await sleep(500);
+    }
+    expect(dev?.replicas.restarts).toBeGreaterThanOrEqual(1);
+    expect(dev?.events[0]).toMatchObject({
+      kind: 'liveness-restart',
+      message: expect.stringMatching(/failed liveness 3 times \(tcp .*ECONNREFUSED\); restarted/),
+    });
+  });
+});

@@ -1,0 +1,156 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootstrapDebian, bootstrapStack } from '../../src/build/bootstrap-debian.js';
+import { DockerImages } from '../../src/dataplane/docker/docker-images.js';
+import { createRepo, type TestRepo } from '../helpers/git.js';
+import { docker, removeImagesLabelled } from '../helpers/images.js';
+import {
+  type PlatformTestRondo,
+  startPlatformRondo,
+  startRegistry,
+  viaGateway,
+} from '../helpers/platform.js';
+
+/**
+ * A language preset end to end on this machine, where no public registry answers: the Debian
+ * base and the node stack are bootstrapped from Debian's packages (as `rondo images bootstrap`
+ * does), then a Node.js service is built from its repository, deployed, and answers.
+ */
+describe('language presets on bootstrapped base images', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rondo-presets-e2e-'));
+  let t: PlatformTestRondo;
+  let registry: Awaited<ReturnType<typeof startRegistry>>;
+  let repo: TestRepo;
+
+  beforeAll(async () => {
+    registry = await startRegistry(dir);
+    const images = new DockerImages();
+    const debian = await bootstrapDebian(
+      images,
+      registry.addr,
+      'http://deb.debian.org/debian',
+      () => undefined,
+    );
+    const node = await bootstrapStack(images, registry.addr, debian, 'node', () => undefined);
+    const python = await bootstrapStack(images, registry.addr, debian, 'python', () => undefined);
+    t = await startPlatformRondo(
+      'pglite',
+      {},
+      { registry: registry.addr, baseImages: { ...node, ...python } },
+    );
+    repo = createRepo(join(dir, 'repo'));
+    repo.commit({
+      'api/package.json': JSON.stringify({
+        name: 'books',
+        version: '1.0.0',
+        private: true,
+        scripts: { start: 'node server.js' },
+      }),
+      'api/package-lock.json': JSON.stringify({
+        name: 'books',
+        version: '1.0.0',
+        lockfileVersion: 3,
+        requires: true,
+        packages: { '': { name: 'books', version: '1.0.0' } },
+      }),
+      'api/server.js': `require('http').createServer((q, s) => { s.setHeader('content-type', 'application/json'); s.end(JSON.stringify({ books: ['Dune'], path: q.url })); }).listen(8080);\n`,
+      'py/app.py': [
+        'from http.server import BaseHTTPRequestHandler, HTTPServer',
+        'class H(BaseHTTPRequestHandler):',
+        '    def do_GET(self):',
+        '        body = ("python says " + self.path).encode()',
+        '        self.send_response(200)',
+        '        self.send_header("Content-Length", str(len(body)))',
+        '        self.end_headers()',
+        '        self.wfile.write(body)',
+        'HTTPServer(("0.0.0.0", 8080), H).serve_forever()',
+        '',
+      ].join('\n'),
+    });
+    await t.call('POST', '/api/v1/orgs/default/projects', { body: { name: 'shop' } });
+  }, 600_000);
+  afterAll(async () => {
+    await t?.rondo.buildQueue?.idle();
+    await t?.close();
+    registry?.stop();
+    await removeImagesLabelled('rondo.build', 'rondo.base-image');
+    const imported = await docker.listImages({ filters: { reference: [`${registry.addr}/rondo/debian`] } });
+    await Promise.all(
+      imported.map((i) =>
+        docker
+          .getImage(i.Id)
+          .remove({ force: true })
+          .catch(() => undefined),
+      ),
+    );
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('builds a Node.js service with a lockfile (BuildKit, CA bundle as a secret), deploys it, and it answers', async () => {
+    const c = await t.call('POST', '/api/v1/orgs/default/projects/shop/components', {
+      body: {
+        name: 'books',
+        type: 'service',
+        source: { repoUrl: `file://${repo.path}`, path: 'api' },
+        buildPreset: 'nodejs',
+        buildConfigs: { buildPackLangVersion: '18' },
+        autoDeploy: true,
+      },
+    });
+    expect(c.status).toBe(201);
+    const res = await t.call('POST', '/api/v1/orgs/default/projects/shop/components/books/builds', {
+      body: {},
+    });
+    let build = res.body.build;
+    for (let i = 0; i < 600 && (build.status === 'queued' || build.status === 'running'); i++) {
+      await sleep(500);
+      build = (await t.call('GET', `/api/v1/orgs/default/builds/${build.id}`)).body;
+    }
+    expect(build.reason).toBeNull();
+    const buildLog = build.steps.find((s: { name: string }) => s.name === 'build').log;
+    expect(buildLog).toContain('building with BuildKit');
+    expect(buildLog).toMatch(
+      /COPY package.json package-lock.json \.\/\nRUN --mount=type=secret,id=ca[^\n]* npm ci\nCOPY \. \./,
+    );
+    for (let i = 0; i < 100; i++) {
+      const status = await t.call('GET', '/api/v1/orgs/default/projects/shop/components/books/status');
+      if (status.body.items[0]?.active?.status === 'active') break;
+      await sleep(300);
+    }
+    const answer = await viaGateway(t, 'development.localhost', '/default/shop/books/rest/list');
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body)).toEqual({ books: ['Dune'], path: '/list' });
+  }, 300_000);
+
+  it('builds a Python stdlib service with its runCommand, deploys it, and it answers', async () => {
+    await t.call('POST', '/api/v1/orgs/default/projects/shop/components', {
+      body: {
+        name: 'py',
+        type: 'service',
+        source: { repoUrl: `file://${repo.path}`, path: 'py' },
+        buildPreset: 'python',
+        buildConfigs: { buildPackLangVersion: '3.11', runCommand: 'python3 -u app.py' },
+        autoDeploy: true,
+      },
+    });
+    const res = await t.call('POST', '/api/v1/orgs/default/projects/shop/components/py/builds', { body: {} });
+    let build = res.body.build;
+    for (let i = 0; i < 600 && (build.status === 'queued' || build.status === 'running'); i++) {
+      await sleep(500);
+      build = (await t.call('GET', `/api/v1/orgs/default/builds/${build.id}`)).body;
+    }
+    expect(build.reason).toBeNull();
+    for (let i = 0; i < 100; i++) {
+      const status = await t.call('GET', '/api/v1/orgs/default/projects/shop/components/py/status');
+      if (status.body.items[0]?.active?.status === 'active') break;
+      await sleep(300);
+    }
+    expect(await viaGateway(t, 'development.localhost', '/default/shop/py/rest/hello')).toEqual({
+      status: 200,
+      body: 'python says /hello',
+    });
+  }, 300_000);
+});

@@ -1,0 +1,19 @@
+import Docker from 'dockerode';
+
+/** After the whole run: remove the images the tests built (labelled, so nothing else is touched). */
+export async function teardown(): Promise<void> {
+  const docker = new Docker({ socketPath: process.env.RONDO_DOCKER_SOCKET ?? '/var/run/docker.sock' });
+  try {
+    const images = await docker.listImages({ filters: { label: ['rondo.test-image=1'] } });
+    await Promise.all(
+      images.map((i) =>
+        docker
+          .getImage(i.Id)
+          .remove({ force: true })
+          .catch(() => undefined),
+      ),
+    );
+  } catch {
+    // no engine: nothing was built
+  }
+}

@@ -1,0 +1,86 @@
+import { request } from 'node:http';
+
+export interface LoadResult {
+  ok: number;
+  failed: number;
+  failures: string[];
+  /** Connections reset before any response byte, retried once (see the note on startLoad). */
+  resets: number;
+  /** Response bodies in the order they completed. */
+  bodies: string[];
+}
+
+type Outcome =
+  | { kind: 'response'; status: number; body: string }
+  | { kind: 'reset' }
+  | { kind: 'error'; message: string };
+
+function once(port: number, host: string, path: string): Promise<Outcome> {
+  return new Promise((resolve) => {
+    let gotResponse = false;
+    const req = request(
+      { host: '127.0.0.1', port, path, headers: { host }, agent: false, timeout: 10_000 },
+      (res) => {
+        gotResponse = true;
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ kind: 'response', status: res.statusCode ?? 0, body }));
+        res.on('error', (err) => resolve({ kind: 'error', message: err.message }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (!gotResponse && err.code === 'ECONNRESET') resolve({ kind: 'reset' });
+      else resolve({ kind: 'error', message: err.message });
+    });
+    req.end();
+  });
+}
+
+/**
+ * `clients` concurrent loops of GET requests through the gateway until `stop()`, each on a new
+ * connection. A connection reset before any response byte is retried once, as browsers and Go's
+ * HTTP client do for idempotent requests: Caddy 2.6 (Debian 12's) resets a few connections that
+ * arrive during a configuration reload (docs/decisions.md). Any other error, any non-200, or a
+ * second reset counts as a failure.
+ */
+export function startLoad(
+  port: number,
+  host: string,
+  path: string,
+  clients = 20,
+): { stop: () => Promise<LoadResult> } {
+  const result: LoadResult = { ok: 0, failed: 0, failures: [], resets: 0, bodies: [] };
+  let running = true;
+  const one = async () => {
+    let outcome = await once(port, host, path);
+    if (outcome.kind === 'reset') {
+      result.resets++;
+      outcome = await once(port, host, path);
+    }
+    if (outcome.kind === 'response' && outcome.status === 200) {
+      result.ok++;
+      result.bodies.push(outcome.body);
+      return;
+    }
+    result.failed++;
+    result.failures.push(
+      outcome.kind === 'response'
+        ? `${outcome.status} ${outcome.body.slice(0, 120)}`
+        : outcome.kind === 'reset'
+          ? 'reset twice'
+          : outcome.message,
+    );
+  };
+  const loops = Array.from({ length: clients }, async () => {
+    while (running) await one();
+  });
+  return {
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      return result;
+    },
+  };
+}

@@ -1,0 +1,201 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type BaseImages, DEFAULT_BASE_IMAGES } from '../../src/build/presets.js';
+import type { PlatformConfig } from '../../src/platform-config.js';
+import { cleanupInstance } from './images.js';
+import { startTestRondo, type TestRondo } from './rondo.js';
+import type { Driver } from './stores.js';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A Caddy of the test's own (its admin API on a free loopback port). */
+export async function startCaddy(dir: string): Promise<{ adminListen: string; stop: () => Promise<void> }> {
+  const adminListen = `127.0.0.1:${await freePort()}`;
+  const file = join(dir, 'caddy.json');
+  writeFileSync(file, JSON.stringify({ admin: { listen: adminListen } }));
+  const log = openSync(process.env.RONDO_TEST_CADDY_LOG ?? join(dir, 'caddy.log'), 'a');
+  const child: ChildProcess = spawn('caddy', ['run', '--config', file], { stdio: ['ignore', log, log] });
+  closeSync(log);
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`http://${adminListen}/config/`)).ok) break;
+    } catch {
+      await sleep(50);
+    }
+  }
+  return {
+    adminListen,
+    async stop() {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+export interface PlatformTestRondo extends TestRondo {
+  gatewayUrl: string;
+  publicPort: number;
+  platform: PlatformConfig;
+  instance: string;
+}
+
+/**
+ * A control plane with the real platform: the machine's Docker engine and a Caddy of its own.
+ * Everything it creates carries its own `rondo.instance` label and is removed by `close()`.
+ */
+export async function startPlatformRondo(
+  driver: Driver,
+  overrides: Partial<PlatformConfig['rollout']> = {},
+  options: { registry?: string; baseImages?: BaseImages; keepUndeployed?: number } = {},
+): Promise<PlatformTestRondo> {
+  const dir = mkdtempSync(join(tmpdir(), 'rondo-platform-'));
+  const caddy = await startCaddy(dir);
+  const publicPort = await freePort();
+  const internalPortBase = 20000 + Math.floor(Math.random() * 20000);
+  const platform: PlatformConfig = {
+    dockerSocket: '/var/run/docker.sock',
+    gateway: {
+      adminListen: caddy.adminListen,
+      publicListen: `:${publicPort}`,
+      publicPort,
+      baseDomain: 'localhost',
+      internalPortBase,
+      accessLogPath: join(dir, 'access.log'),
+      bodyLimitBytes: 10 * 1024 * 1024,
+    },
+    rollout: {
+      readinessTimeoutMs: 20_000,
+      drainMs: 1000,
+      stopGraceSeconds: 2,
+      internalPortBase,
+      ...overrides,
+    },
+    resyncMs: 2000,
+    registry: options.registry ?? '127.0.0.1:1',
+    builds: {
+      concurrency: 2,
+      stepTimeoutMs: 60_000,
+      workDir: join(dir, 'builds'),
+      baseImages: { ...DEFAULT_BASE_IMAGES, ...options.baseImages },
+      keepUndeployed: options.keepUndeployed ?? 5,
+      dockerCli: '/usr/bin/docker',
+      caBundle: '/etc/ssl/certs/ca-certificates.crt',
+    },
+  };
+  const base = await startTestRondo(driver, platform);
+  await base.rondo.listen();
+  const instance = base.rondo.instance!;
+  return {
+    ...base,
+    platform,
+    publicPort,
+    instance,
+    gatewayUrl: `http://127.0.0.1:${publicPort}`,
+    async close() {
+      // Stops the control plane and drops its database, then removes what it ran.
+      await base.close();
+      await cleanupInstance(instance);
+      await caddy.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls a deployment until it leaves pending/rolling-out. */
+export async function waitForDeployment(
+  t: TestRondo,
+  org: string,
+  id: string,
+  timeoutMs = 60_000,
+): Promise<{ status: string; reason: string | null }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await t.call('GET', `/api/v1/orgs/${org}/deployments/${id}`);
+    if (res.body.status !== 'pending' && res.body.status !== 'rolling-out') return res.body;
+    if (Date.now() > deadline) throw new Error(`deployment ${id} still ${res.body.status}`);
+    await sleep(200);
+  }
+}
+
+/** GET through the public gateway with a Host header. */
+export function viaGateway(
+  t: PlatformTestRondo,
+  host: string,
+  path: string,
+): Promise<{ status: number; body: string }> {
+  return gatewayGet(t.publicPort, host, path);
+}
+
+/** GET on 127.0.0.1:`port` with a Host header; fetch() does not let a caller set Host, node:http does. */
+export function gatewayGet(
+  port: number,
+  host: string,
+  path: string,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The environment of a `rondo server` process that runs with the platform: this Caddy, free ports. */
+export async function platformServerEnv(
+  adminListen: string,
+  dataDir: string,
+  token: string,
+): Promise<NodeJS.ProcessEnv & { RONDO_GATEWAY_PORT: string }> {
+  return {
+    RONDO_PLATFORM: 'on',
+    RONDO_DATA_DIR: dataDir,
+    RONDO_BOOTSTRAP_TOKEN: token,
+    RONDO_GATEWAY_ADMIN: adminListen,
+    RONDO_GATEWAY_PORT: String(await freePort()),
+    RONDO_INTERNAL_GATEWAY_PORT_BASE: String(20000 + Math.floor(Math.random() * 20000)),
+    RONDO_RESYNC_SECONDS: '1',
+    RONDO_DRAIN_SECONDS: '1',
+  };
+}
+
+/** A CNCF Distribution registry of the test's own, on a free loopback port. */
+export async function startRegistry(dir: string): Promise<{ addr: string; stop: () => void }> {
+  const addr = `127.0.0.1:${await freePort()}`;
+  const config = join(dir, 'registry.yml');
+  writeFileSync(
+    config,
+    `version: 0.1\nlog: { level: error }\nstorage: { filesystem: { rootdirectory: ${join(dir, 'registry')} }, delete: { enabled: true } }\nhttp: { addr: "${addr}" }\n`,
+  );
+  const child = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    if (
+      await fetch(`http://${addr}/v2/`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
+    await sleep(50);
+  }
+  return { addr, stop: () => child.kill('SIGTERM') };
+}

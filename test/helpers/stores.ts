@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import pg from 'pg';
+import type { Store, StoreConfig } from '../../src/store/store.js';
+import { openStore } from '../../src/store/store.js';
+
+/** Every store test runs on both drivers (the embedded default and a real PostgreSQL). */
+export const DRIVERS = ['pglite', 'postgres'] as const;
+export type Driver = (typeof DRIVERS)[number];
+
+const ADMIN_URL = process.env.RONDO_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** A fresh PostgreSQL database for this test file; `drop()` removes it. */
+export async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `rondo_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: ADMIN_URL });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+/** Where a test's store lives: an in-memory PGlite, or a fresh PostgreSQL database. */
+export async function testStoreConfig(
+  driver: Driver,
+): Promise<{ config: StoreConfig; cleanup: () => Promise<void> }> {
+  if (driver === 'pglite')
+    return { config: { driver: 'pglite', dataDir: 'memory://' }, cleanup: async () => {} };
+  const db = await createTestDatabase();
+  return { config: { driver: 'postgres', url: db.url }, cleanup: db.drop };
+}
+
+export async function openTestStore(driver: Driver): Promise<{ store: Store; cleanup: () => Promise<void> }> {
+  const { config, cleanup } = await testStoreConfig(driver);
+  const store = await openStore(config);
+  return {
+    store,
+    async cleanup() {
+      await store.close();
+      await cleanup();
+    },
+  };
+}
+
+const TABLES = [
+  'users',
+  'organizations',
+  'memberships',
+  'tokens',
+  'data_planes',
+  'environments',
+  'pipelines',
+  'projects',
+  'components',
+  'deployments',
+  'audit_events',
+  'settings',
+  'deployment_events',
+  'builds',
+] as const;
+
+/**
+ * Every row of every table, for asserting that a refused request changed nothing.
+ * `tokens.last_used_at` is left out: authenticating a request may touch it.
+ */
+export async function snapshot(store: Store): Promise<string> {
+  const parts: string[] = [];
+  for (const table of TABLES) {
+    const { rows } = await sql<Record<string, unknown>>`select * from ${sql.table(table)} order by 1`.execute(
+      store.db,
+    );
+    parts.push(table, JSON.stringify(rows.map((r) => ({ ...r, last_used_at: undefined }))));
+  }
+  return parts.join('\n');
+}
