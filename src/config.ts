@@ -12,6 +12,8 @@ export interface RondoConfig {
   bootstrapOrg: string;
   bootstrapToken?: string;
   logLevel: string;
+  /** Where the master key lives (§5); default `<dataDir>/master.key`, generated at first start. */
+  masterKeyFile?: string;
   /** The local platform (engine, gateway); absent when the control plane runs alone. */
   platform?: PlatformConfig;
 }
@@ -41,6 +43,7 @@ export function loadConfig(
   const platform = loadPlatformConfig(config.dataDir, env);
   if (platform) config.platform = platform;
   if (env.RONDO_DATABASE_URL) config.databaseUrl = env.RONDO_DATABASE_URL;
+  if (env.RONDO_MASTER_KEY_FILE) config.masterKeyFile = env.RONDO_MASTER_KEY_FILE;
   if (env.RONDO_BOOTSTRAP_TOKEN) config.bootstrapToken = env.RONDO_BOOTSTRAP_TOKEN;
   return config;
 }

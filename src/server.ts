@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { type Logger, pino } from 'pino';
@@ -18,6 +19,10 @@ import { GatewaySync } from './deploy/gateway-sync.js';
 import { Reconciler } from './deploy/reconciler.js';
 import { CaddyAdmin } from './gateway/caddy-admin.js';
 import type { PlatformConfig } from './platform-config.js';
+import { Keyring } from './secrets/envelope.js';
+import { MasterKeyFile } from './secrets/master-key.js';
+import { rewrapAll } from './secrets/rotation.js';
+import type { SecretDeps } from './secrets/secret-deps.js';
 import { openStore, type Store, type StoreConfig } from './store/store.js';
 
 /** A running control plane: what `rondo server` starts and tests drive. */
@@ -47,14 +52,29 @@ export function storeConfigOf(config: RondoConfig): StoreConfig {
       };
 }
 
-function createDeployEngine(store: Store, instance: string, platform: PlatformConfig, logger: Logger) {
+function createDeployEngine(
+  store: Store,
+  keyring: Keyring,
+  instance: string,
+  platform: PlatformConfig,
+  logger: Logger,
+) {
   let stopping = false;
   const dataPlanes = new DataPlaneRegistry(platform.dockerSocket);
   const admin = new CaddyAdmin(platform.gateway.adminListen);
   mkdirSync(dirname(platform.gateway.accessLogPath), { recursive: true });
   const gateway = new GatewaySync({ store, dataPlanes, admin, settings: platform.gateway, instance, logger });
   const reconciler = new Reconciler(
-    { store, dataPlanes, gateway, instance, logger, settings: platform.rollout, isStopping: () => stopping },
+    {
+      store,
+      dataPlanes,
+      gateway,
+      instance,
+      logger,
+      keyring,
+      settings: platform.rollout,
+      isStopping: () => stopping,
+    },
     { resyncMs: platform.resyncMs },
   );
   const deploy: DeployDeps = {
@@ -124,6 +144,25 @@ async function autoDeploy(deploy: DeployDeps, buildId: string, logger: Logger): 
   }
 }
 
+/**
+ * The master key (§5): from RONDO_MASTER_KEY_FILE, else `<dataDir>/master.key` (generated at first
+ * start, mode 0600); an in-memory store gets an in-memory key. A rotation cut short by a crash is
+ * finished here, before anything reads a value.
+ */
+async function openKeyring(config: RondoConfig, store: Store, logger: Logger): Promise<SecretDeps> {
+  const path =
+    config.masterKeyFile ?? (config.dataDir === 'memory://' ? undefined : join(config.dataDir, 'master.key'));
+  if (!path) return { keyring: new Keyring(randomBytes(32)) };
+  const masterKeyFile = new MasterKeyFile(path);
+  const { keyring, unfinishedRotation } = masterKeyFile.load();
+  if (unfinishedRotation) {
+    const n = await rewrapAll(store, keyring);
+    masterKeyFile.commitNext();
+    logger.warn({ rewrapped: n }, 'finished a master key rotation that was interrupted');
+  }
+  return { keyring, masterKeyFile };
+}
+
 /** The composition root: every part is built here from explicit dependencies, nowhere else. */
 export async function createRondo(
   config: RondoConfig,
@@ -139,8 +178,11 @@ export async function createRondo(
       ...(config.bootstrapToken ? { token: config.bootstrapToken } : {}),
     });
     const instance = await installationId(store);
-    const engine = config.platform ? createDeployEngine(store, instance, config.platform, logger) : undefined;
-    const api = await createApi({ store }, logger, engine?.deploy, engine?.builds);
+    const secrets = await openKeyring(config, store, logger);
+    const engine = config.platform
+      ? createDeployEngine(store, secrets.keyring, instance, config.platform, logger)
+      : undefined;
+    const api = await createApi({ store, ...secrets }, logger, engine?.deploy, engine?.builds);
     await api.ready();
     const generated = first && !config.bootstrapToken ? first.token : undefined;
     return {

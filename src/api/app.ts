@@ -13,10 +13,14 @@ import type { Actor, ControlDeps, RequestContext } from '../control/context.js';
 import { authenticate } from '../control/tokens.js';
 import type { DeployDeps } from '../deploy/deployments.js';
 import { RondoError } from '../domain/errors.js';
+import type { SecretDeps } from '../secrets/secret-deps.js';
 import { sendProblem, toRondoError } from './problem.js';
+import { adminRoutes } from './routes/admin.js';
+import { approvalRoutes } from './routes/approvals.js';
 import { auditRoutes } from './routes/audit.js';
 import { buildRoutes } from './routes/builds.js';
 import { componentRoutes } from './routes/components.js';
+import { configurationRoutes } from './routes/configuration.js';
 import { dataPlaneRoutes } from './routes/data-planes.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { environmentRoutes } from './routes/environments.js';
@@ -55,7 +59,7 @@ export function contextOf(request: FastifyRequest): RequestContext {
 
 /** Builds the REST API (`/api/v1`) over the control layer. No I/O happens until `ready()`. */
 export async function createApi(
-  deps: ControlDeps,
+  deps: ControlDeps & SecretDeps,
   logger: Logger,
   deploy?: DeployDeps,
   builds?: BuildUseDeps,
@@ -150,6 +154,9 @@ export async function createApi(
       componentRoutes(api, deps);
       auditRoutes(api, deps);
       deploymentRoutes(api, deploy);
+      approvalRoutes(api, deploy);
+      configurationRoutes(api, deps);
+      adminRoutes(api, deps);
       buildRoutes(api, builds);
     },
     { prefix: '/api/v1' },

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
 import { registerBuild } from './commands/build.js';
+import { registerConfig } from './commands/config.js';
 import { registerCreate, registerDelete, registerDescribe, registerList } from './commands/crud.js';
 import { registerDeploy } from './commands/deploy.js';
+import { registerRelease } from './commands/release.js';
 import { registerServer } from './commands/server.js';
 import { registerSession } from './commands/session.js';
 import { UsageError } from './errors.js';
@@ -24,6 +26,8 @@ registerDescribe(program);
 registerDelete(program);
 registerDeploy(program);
 registerBuild(program);
+registerRelease(program);
+registerConfig(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,5 +1,6 @@
 import type { Transaction } from 'kysely';
-import { alreadyExists, invalid, notFound, RondoError } from '../domain/errors.js';
+import { ROLES } from '../domain/access.js';
+import { alreadyExists, type FieldError, invalid, notFound, RondoError } from '../domain/errors.js';
 import type { Environment } from '../domain/resources.js';
 import type { Database } from '../store/schema.js';
 import type { Executor } from '../store/store.js';
@@ -202,4 +203,76 @@ export async function deleteEnvironment(
     await tx.deleteFrom('deployments').where('environment_id', '=', env.id).execute();
     await tx.deleteFrom('environments').where('id', '=', env.id).execute();
   });
+}
+
+export interface ApprovalPolicyInput {
+  users?: string[];
+  roles?: string[];
+  required: number;
+}
+
+/**
+ * Sets who must approve promotions into an environment (§6.5), or removes the requirement (null).
+ * Named users must be members of the organization; a policy that nobody could satisfy is refused.
+ */
+export async function setApprovalPolicy(
+  deps: ControlDeps,
+  ctx: RequestContext,
+  orgName: string,
+  name: string,
+  input: ApprovalPolicyInput | null,
+) {
+  const { org } = await readInOrg(deps, ctx, orgName);
+  await findEnvironment(deps.store.db, org.id, name);
+  const policy = input && {
+    users: [...new Set(input.users ?? [])],
+    roles: [...new Set(input.roles ?? [])],
+    required: input.required,
+  };
+  if (policy) {
+    const fields: FieldError[] = [];
+    if (policy.users.length === 0 && policy.roles.length === 0)
+      fields.push({ field: 'users', message: 'name at least one reviewer: users and/or roles' });
+    policy.roles.forEach((r, i) => {
+      if (!(ROLES as readonly string[]).includes(r))
+        fields.push({ field: `roles[${i}]`, message: `'${r}' is not a role; use ${ROLES.join(', ')}` });
+    });
+    const members = policy.users.length
+      ? await deps.store.db
+          .selectFrom('memberships as m')
+          .innerJoin('users as u', 'u.id', 'm.user_id')
+          .select('u.name')
+          .where('m.org_id', '=', org.id)
+          .where('u.name', 'in', policy.users)
+          .execute()
+      : [];
+    policy.users.forEach((u, i) => {
+      if (!members.some((m) => m.name === u))
+        fields.push({
+          field: `users[${i}]`,
+          message: `'${u}' is not a member of ${org.name}; add them first`,
+        });
+    });
+    if (policy.roles.length === 0 && policy.users.length < policy.required)
+      fields.push({
+        field: 'required',
+        message: `${policy.required} approvals are required but only ${policy.users.length} reviewer(s) are named`,
+      });
+    if (fields.length) throw invalid(fields);
+  }
+  const audit = {
+    permission: 'environment:write',
+    action: policy ? 'environment.approval-policy.set' : 'environment.approval-policy.remove',
+    resourceType: 'environment',
+    resource: name,
+  } as const;
+  await mutateInOrg(deps, ctx, orgName, audit, (tx) =>
+    tx
+      .updateTable('environments')
+      .set({ approval: policy ? JSON.stringify(policy) : null, updated_at: new Date() })
+      .where('org_id', '=', org.id)
+      .where('name', '=', name)
+      .execute(),
+  );
+  return toEnvironment(await findEnvironment(deps.store.db, org.id, name));
 }

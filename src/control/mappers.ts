@@ -45,6 +45,7 @@ export const toEnvironment = (r: EnvironmentRow & { data_plane_name: string }): 
   displayName: r.display_name,
   production: r.production,
   dataPlane: r.data_plane_name,
+  approvalPolicy: r.approval ?? null,
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });

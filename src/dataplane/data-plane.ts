@@ -24,8 +24,11 @@ export interface WorkloadSpec {
   args?: string[];
   /** Container ports the workload listens on (not published on the host). */
   ports: number[];
-  /** Files written into the container before it starts. */
-  files?: { path: string; content: string; mode?: number }[];
+  /**
+   * Files mounted read-only at absolute paths (configuration file mounts). Secret files are kept
+   * in memory (tmpfs), never in an image layer or the container's writable layer.
+   */
+  files?: { path: string; content: Buffer | string; secret?: boolean }[];
   cpus?: number;
   memoryMb?: number;
   restartPolicy: 'no' | 'on-failure' | 'always';

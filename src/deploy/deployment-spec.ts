@@ -1,4 +1,6 @@
+import type { ConfigDeclaration } from '../build/descriptor.js';
 import type { EndpointSpec } from '../domain/endpoint.js';
+import type { ConfigItem } from '../store/schema.js';
 
 /** What a deployment runs, frozen when it is created (deployments are immutable, §1). */
 export interface DeploymentSpec {
@@ -8,7 +10,18 @@ export interface DeploymentSpec {
   replicas: number;
   endpoints: EndpointSpec[];
   env: Record<string, string>;
+  /** Release config merged with the environment's (environment wins); values stay encrypted in the store. */
+  config?: ConfigItem[];
+}
+
+/** What a release carries besides its image: the component spec at the build's commit. */
+export interface ReleaseSpec {
+  endpoints: EndpointSpec[];
+  configurations: ConfigDeclaration[];
 }
 
 export type DeploymentStatus = 'pending' | 'rolling-out' | 'active' | 'failed' | 'superseded';
 export const IN_PROGRESS: readonly DeploymentStatus[] = ['pending', 'rolling-out'];
+
+/** deploy: a build or image (or pending config) into an environment; the rest start from a deployment. */
+export type DeploymentAction = 'deploy' | 'promote' | 'rollback' | 'redeploy';

@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { materialize, redact } from '../configuration/materialize.js';
 import type { DataPlane, NetworkInfo, WorkloadInfo } from '../dataplane/data-plane.js';
 import { LABEL, networkLabels, networkName } from '../dataplane/labels.js';
+import type { Keyring } from '../secrets/envelope.js';
 import type { Store } from '../store/store.js';
 import type { DataPlaneRegistry } from './data-plane-registry.js';
 import type { DeploymentSpec } from './deployment-spec.js';
@@ -27,6 +29,8 @@ export interface RolloutDeps {
   settings: RolloutSettings;
   /** True once the control plane is shutting down: rollouts stop where they are and resume at the next start. */
   isStopping: () => boolean;
+  /** Decrypts a deployment's configuration when its replicas start; nothing decrypted is stored. */
+  keyring: Keyring;
 }
 
 class RolloutFailed extends Error {}
@@ -84,7 +88,14 @@ export async function rollout(deps: RolloutDeps, deploymentId: string): Promise<
     if (deps.isStopping()) return;
     const reason = err instanceof Error ? err.message : String(err);
     log.warn({ reason }, 'rollout failed; the previous deployment keeps serving');
-    const logs = await lastLogs(dp, started);
+    const secrets = await materialize(
+      store.db,
+      deps.keyring,
+      (t.spec as unknown as DeploymentSpec).config ?? [],
+    )
+      .then((m) => m.secrets)
+      .catch(() => []);
+    const logs = redact(await lastLogs(dp, started), secrets);
     await Promise.all(started.map((w) => dp.removeWorkload(w.id, 1).catch(() => undefined)));
     await setStatus(
       store,
@@ -148,6 +159,7 @@ async function startReplicas(
   const firstDeploy = !siblings.some((w) => w.labels[LABEL.deployment] !== t.id && isServing(w));
   const aliases = firstDeploy ? [t.component, `${t.component}.${t.project}`] : [];
   const replicas: WorkloadInfo[] = [];
+  const config = await materialize(deps.store.db, deps.keyring, spec.config ?? []);
   const internalPort = t.gateway_slot === null ? undefined : deps.settings.internalPortBase + t.gateway_slot;
   for (let i = 0; i < spec.replicas; i++) {
     const found = existing.find((w) => w.labels[LABEL.replica] === String(i));
@@ -165,8 +177,10 @@ async function startReplicas(
         aliases,
         env: {
           ...spec.env,
+          ...config.env,
           ...(internalPort ? { RONDO_INTERNAL_GATEWAY: `http://rondo-gateway:${internalPort}` } : {}),
         },
+        files: config.files,
         ports: spec.endpoints.map((e) => e.port),
         restartPolicy: 'on-failure',
         // The host answers on every bridge's gateway; this network's is the environment's way in.

@@ -20,7 +20,11 @@ export type Permission =
   | 'organization:write'
   | 'audit:read'
   | 'deploy'
-  | 'deploy:production';
+  | 'deploy:production'
+  | 'config:write'
+  | 'config:write:production'
+  /** Deciding an approval request; the environment's policy says who may (§6.5). */
+  | 'approve';
 
 const GRANTS: Record<Role, readonly Permission[]> = {
   admin: [
@@ -35,10 +39,14 @@ const GRANTS: Record<Role, readonly Permission[]> = {
     'audit:read',
     'deploy',
     'deploy:production',
+    'config:write',
+    'config:write:production',
+    'approve',
   ],
   // Developers deploy and promote outside production (§10); production is for admins (and approvals, F4).
-  developer: ['read', 'project:write', 'component:write', 'deploy'],
-  viewer: ['read'],
+  // Configuration of a production environment is an admin's, like deploying there.
+  developer: ['read', 'project:write', 'component:write', 'deploy', 'config:write', 'approve'],
+  viewer: ['read', 'approve'],
 };
 
 export function roleAllows(role: Role, permission: Permission): boolean {

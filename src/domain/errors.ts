@@ -83,6 +83,26 @@ export const errorRegistry = {
     title: 'An organization must keep at least one admin',
     fix: 'Make another member an admin first.',
   },
+  RONDO_ERR_CONFLICT_REVISION: {
+    status: 409,
+    title: 'The resource changed since you read it',
+    fix: 'Read it again (the message gives the current revision), reapply your change and send it with that revision.',
+  },
+  RONDO_ERR_CONFLICT_STATE: {
+    status: 409,
+    title: 'The resource is not in a state that allows this action',
+    fix: 'Read the status of the resource; the message says what state it is in and what is possible.',
+  },
+  RONDO_ERR_CONFIG_MISSING: {
+    status: 422,
+    title: 'Required configuration has no value in the target environment',
+    fix: 'Set each listed name with `rondo config set` or `rondo secret set` (with `--env` for one environment), then deploy again.',
+  },
+  RONDO_ERR_APPROVAL_SELF: {
+    status: 403,
+    title: 'You cannot approve your own request',
+    fix: 'Ask another reviewer named in the approval policy of the environment.',
+  },
   RONDO_ERR_UNAVAILABLE: {
     status: 503,
     title: 'A part of the platform is unavailable',

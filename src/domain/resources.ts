@@ -32,6 +32,10 @@ export const Environment = z.object({
   displayName: z.string(),
   production: z.boolean(),
   dataPlane: z.string(),
+  approvalPolicy: z
+    .object({ users: z.array(z.string()), roles: z.array(z.string()), required: z.number().int() })
+    .nullable()
+    .describe('who must approve promotions into this environment; null: no approval needed'),
   ...timestamps,
 });
 export type Environment = z.infer<typeof Environment>;
@@ -129,6 +133,14 @@ export const DEPLOYMENT_STATUSES = ['pending', 'rolling-out', 'active', 'failed'
 
 export const Deployment = z.object({
   id: z.string(),
+  name: z
+    .string()
+    .nullable()
+    .describe('`YYYYMMDD-N.<configRevision>.<deployCount>`; `YYYYMMDD-N` is the release'),
+  release: z.string().nullable(),
+  commit: z.string().nullable(),
+  configRevision: z.number().int().nullable(),
+  action: z.enum(['deploy', 'promote', 'rollback', 'redeploy']).nullable(),
   project: z.string(),
   component: z.string(),
   environment: z.string(),
@@ -152,3 +164,29 @@ export const EnvironmentStatus = z.object({
   urls: z.array(z.object({ endpoint: z.string(), visibility: z.enum(VISIBILITIES), url: z.string() })),
 });
 export type EnvironmentStatus = z.infer<typeof EnvironmentStatus>;
+
+export const ApprovalRequest = z.object({
+  id: z.string(),
+  project: z.string(),
+  component: z.string(),
+  environment: z.string().describe('the environment the release is to be promoted into'),
+  from: z.string().describe('the environment the release was active in when requested'),
+  release: z.string(),
+  status: z.enum(['pending', 'approved', 'rejected', 'cancelled']),
+  required: z.number().int(),
+  approvals: z.number().int(),
+  requestedBy: z.string(),
+  comment: z.string(),
+  decisions: z.array(
+    z.object({
+      user: z.string(),
+      decision: z.enum(['approved', 'rejected']),
+      comment: z.string(),
+      at: z.string(),
+    }),
+  ),
+  deployment: z.string().nullable().describe('the promotion started when the request was approved'),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type ApprovalRequest = z.infer<typeof ApprovalRequest>;

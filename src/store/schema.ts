@@ -58,9 +58,17 @@ export interface EnvironmentsTable {
   data_plane_id: string;
   /** Which internal-gateway listener (base port + slot) serves this environment. */
   gateway_slot: number | null;
+  /** Who must approve promotions into this environment (§6.5); null = no approval needed. */
+  approval: ColumnType<ApprovalPolicy | null, string | null | undefined, string | null>;
   created_at: Timestamp;
   updated_at: Timestamp;
   resource_version: Generated<number>;
+}
+
+export interface ApprovalPolicy {
+  users: string[];
+  roles: string[];
+  required: number;
 }
 
 export interface PipelinesTable {
@@ -118,6 +126,94 @@ export interface DeploymentsTable {
   spec: Json<Record<string, unknown>> | null;
   status_reason: string | null;
   created_by: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  release_id: string | null;
+  /** `YYYYMMDD-N.<configRevision>.<deployCount>` (§1). */
+  name: string | null;
+  config_revision: number | null;
+  /** deploy | promote | rollback | redeploy */
+  action: string | null;
+  /** The deployment a promotion, rollback or redeploy started from. */
+  source_id: string | null;
+}
+
+/** One item of a frozen configuration: the value is a reference to an encrypted `config_values` row. */
+export interface ConfigItem {
+  key: string;
+  kind: 'env' | 'file';
+  secret: boolean;
+  valueId: string;
+  version: number;
+}
+
+export interface ConfigValuesTable {
+  id: string;
+  org_id: string;
+  component_id: string;
+  key_id: string;
+  wrapped_key: string;
+  ciphertext: string;
+  created_at: Timestamp;
+}
+
+export interface ConfigEntriesTable {
+  component_id: string;
+  /** '' = component scope (every environment). */
+  environment_id: string;
+  key: string;
+  kind: 'env' | 'file';
+  secret: boolean;
+  value_id: string;
+  version: number;
+  updated_by: string;
+  updated_at: Timestamp;
+}
+
+export interface ConfigScopesTable {
+  component_id: string;
+  environment_id: string;
+  revision: number;
+}
+
+export interface ReleasesTable {
+  id: string;
+  org_id: string;
+  component_id: string;
+  /** `YYYYMMDD-N`: stays the same across promotions. */
+  name: string;
+  build_id: string | null;
+  image: string;
+  commit: string | null;
+  spec: Json<Record<string, unknown>>;
+  /** The component-scope configuration frozen into the release. */
+  config: Json<ConfigItem[]>;
+  config_revision: number;
+  created_by: string;
+  created_at: Timestamp;
+}
+
+export interface ApprovalDecision {
+  user: string;
+  decision: 'approved' | 'rejected';
+  comment: string;
+  at: string;
+}
+
+export interface ApprovalRequestsTable {
+  id: string;
+  org_id: string;
+  component_id: string;
+  environment_id: string;
+  source_deployment_id: string;
+  release_id: string;
+  status: string;
+  required: number;
+  requested_by: string;
+  requested_by_id: string;
+  comment: string;
+  decisions: Json<ApprovalDecision[]>;
+  deployment_id: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -192,6 +288,11 @@ export interface Database {
   settings: SettingsTable;
   deployment_events: DeploymentEventsTable;
   builds: BuildsTable;
+  config_values: ConfigValuesTable;
+  config_entries: ConfigEntriesTable;
+  config_scopes: ConfigScopesTable;
+  releases: ReleasesTable;
+  approval_requests: ApprovalRequestsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

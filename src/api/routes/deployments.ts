@@ -1,13 +1,14 @@
 import { z } from 'zod';
+import { componentStatus } from '../../deploy/component-status.js';
 import {
-  componentStatus,
   createDeployment,
   type DeployDeps,
   getDeployment,
   listDeployments,
 } from '../../deploy/deployments.js';
+import { promote, rollback } from '../../deploy/promotions.js';
 import { RondoError } from '../../domain/errors.js';
-import { Deployment, EnvironmentStatus } from '../../domain/resources.js';
+import { ApprovalRequest, Deployment, EnvironmentStatus } from '../../domain/resources.js';
 import { type Api, contextOf } from '../app.js';
 import { Name, OrgParam, problemResponses } from '../schemas.js';
 import { orgName } from './org-param.js';
@@ -32,10 +33,17 @@ export function deploymentRoutes(app: Api, deploy: DeployDeps | undefined): void
       schema: {
         tags,
         description:
-          'Deploys an image to an environment; the rollout runs in the background (poll the deployment or the component status).',
+          'Deploys a build (or an image, or the pending configuration) to an environment as a new deployment of a release; the rollout runs in the background (poll the deployment or the component status).',
         params,
         body: z.strictObject({
           environment: Name,
+          buildId: z
+            .string()
+            .max(100)
+            .optional()
+            .describe(
+              'a succeeded build of this component; default: what runs there now, else the newest build',
+            ),
           image: z
             .string()
             .max(512)
@@ -58,6 +66,82 @@ export function deploymentRoutes(app: Api, deploy: DeployDeps | undefined): void
         req.body,
       );
       return reply.code(202).send(created);
+    },
+  );
+
+  app.post(
+    '/orgs/:org/projects/:project/components/:component/promotions',
+    {
+      schema: {
+        tags,
+        description:
+          'Promotes the release active in `from` to `to` (default: the next environment of the pipeline) with the target’s configuration. Into an environment with an approval policy, records an approval request instead.',
+        params,
+        body: z.strictObject({
+          from: Name.optional(),
+          to: Name.optional(),
+          force: z.boolean().optional().describe('admins: promote out of pipeline order'),
+          comment: z.string().max(2000).optional(),
+        }),
+        response: {
+          202: z.object({ deployment: Deployment.optional(), approvalRequest: ApprovalRequest.optional() }),
+          ...problemResponses,
+        },
+      },
+    },
+    async (req, reply) => {
+      const ctx = contextOf(req);
+      const { org, project, component } = req.params;
+      return reply
+        .code(202)
+        .send(await promote(need(), ctx, orgName(ctx, org), project, component, req.body));
+    },
+  );
+
+  app.post(
+    '/orgs/:org/projects/:project/components/:component/rollbacks',
+    {
+      schema: {
+        tags,
+        description:
+          'Makes an earlier deployment (exact image digest and configuration revision) active again; default: the one active before.',
+        params,
+        body: z.strictObject({
+          environment: Name,
+          to: z.string().max(100).optional().describe('a deployment id or name'),
+        }),
+        response: { 202: Deployment, ...problemResponses },
+      },
+    },
+    async (req, reply) => {
+      const ctx = contextOf(req);
+      const { org, project, component } = req.params;
+      return reply
+        .code(202)
+        .send(await rollback(need(), ctx, orgName(ctx, org), project, component, req.body));
+    },
+  );
+
+  app.post(
+    '/orgs/:org/projects/:project/components/:component/redeployments',
+    {
+      schema: {
+        tags,
+        description: 'The active release and configuration again, on fresh replicas (a rolling restart).',
+        params,
+        body: z.strictObject({ environment: Name }),
+        response: { 202: Deployment, ...problemResponses },
+      },
+    },
+    async (req, reply) => {
+      const ctx = contextOf(req);
+      const { org, project, component } = req.params;
+      return reply.code(202).send(
+        await rollback(need(), ctx, orgName(ctx, org), project, component, {
+          environment: req.body.environment,
+          redeploy: true,
+        }),
+      );
     },
   );
 

@@ -5,6 +5,7 @@ import {
   deleteEnvironment,
   getEnvironment,
   listEnvironments,
+  setApprovalPolicy,
   updateEnvironment,
 } from '../../control/environments.js';
 import { Environment } from '../../domain/resources.js';
@@ -99,6 +100,37 @@ export function environmentRoutes(app: Api, deps: ControlDeps): void {
       const ctx = contextOf(req);
       await deleteEnvironment(deps, ctx, orgName(ctx, req.params.org), req.params.env);
       return reply.code(204).send(null);
+    },
+  );
+
+  app.put(
+    '/orgs/:org/environments/:env/approval-policy',
+    {
+      schema: {
+        tags,
+        description:
+          'Promotions into this environment need `required` approvals from the named users or members with the named roles (§6.5).',
+        params: envParams,
+        body: z.strictObject({
+          users: z.array(z.string().max(100)).max(50).optional(),
+          roles: z.array(z.string().max(20)).max(3).optional(),
+          required: z.number().int().min(1).max(10),
+        }),
+        response: { 200: Environment, ...problemResponses },
+      },
+    },
+    async (req) => {
+      const ctx = contextOf(req);
+      return setApprovalPolicy(deps, ctx, orgName(ctx, req.params.org), req.params.env, req.body);
+    },
+  );
+
+  app.delete(
+    '/orgs/:org/environments/:env/approval-policy',
+    { schema: { tags, params: envParams, response: { 200: Environment, ...problemResponses } } },
+    async (req) => {
+      const ctx = contextOf(req);
+      return setApprovalPolicy(deps, ctx, orgName(ctx, req.params.org), req.params.env, null);
     },
   );
 }

@@ -17,6 +17,7 @@ import { UsageError } from '../errors.js';
 import { printList, printObject } from '../output.js';
 import { describeBuild, listBuilds } from './build.js';
 import { addEndpointOptions, endpointFromFlags, environmentLines } from './deploy.js';
+import { listApprovals, listDeployments } from './release.js';
 import {
   componentColumns,
   componentFields,
@@ -204,6 +205,8 @@ const LIST_KINDS = [
   'orgs',
   'users',
   'builds',
+  'deployments',
+  'approvals',
 ];
 
 export function registerList(program: Command): void {
@@ -214,13 +217,26 @@ export function registerList(program: Command): void {
     .addArgument(new Argument('<kind>', 'what to list').choices(LIST_KINDS))
     .option('--project <name>', 'components of this project only')
     .option('--type <type>', 'components of this type only')
-    .option('--component <name>', 'builds of this component (with --project)')
+    .option('--component <name>', 'builds or deployments of this component (with --project)')
+    .option('--env <environment>', 'deployments in this environment only')
+    .option(
+      '--status <status>',
+      'approval requests with this status (pending, approved, rejected, cancelled)',
+    )
     .option('--limit <n>', 'page size (default 50, at most 500)')
     .option('--cursor <cursor>', 'continue from a previous page')
     .action(
       async (
         kind: string,
-        o: { project?: string; type?: string; limit?: string; cursor?: string; component?: string },
+        o: {
+          project?: string;
+          type?: string;
+          limit?: string;
+          cursor?: string;
+          component?: string;
+          env?: string;
+          status?: string;
+        },
         cmd: Command,
       ) => {
         const api = clientFor(cmd);
@@ -238,6 +254,10 @@ export function registerList(program: Command): void {
         switch (kind) {
           case 'builds':
             return listBuilds(o.project, o.component, cmd);
+          case 'deployments':
+            return listDeployments(o.project, o.component, o.env, cmd);
+          case 'approvals':
+            return listApprovals(o.status, o.component, cmd);
           case 'projects': {
             const page = await api.request<Page<Project>>('GET', api.orgPath(`/projects${qs}`));
             printList(format, page.items, projectColumns, page);

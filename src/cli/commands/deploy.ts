@@ -56,6 +56,24 @@ export function environmentLines(items: EnvironmentStatus[]): string {
   return lines.join('\n');
 }
 
+/** Prints a deployment (after waiting for its rollout with `--wait`); a failed rollout exits 1. */
+export async function printDeployment(cmd: Command, api: ApiClient, created: Deployment, wait?: boolean) {
+  const d = wait ? await waitFor(api, created.id) : created;
+  printObject(globals(cmd).output, d, [
+    ['Deployment', d.name ?? d.id],
+    ['Id', d.id],
+    ['Component', `${d.project}/${d.component}`],
+    ['Environment', d.environment],
+    ['Release', d.release ?? '-'],
+    ['Image', d.image],
+    ['Commit', d.commit ?? '-'],
+    ['Replicas', String(d.replicas)],
+    ['Status', d.status],
+    ...(d.reason ? ([['Reason', d.reason]] as [string, string][]) : []),
+  ]);
+  if (wait && d.status === 'failed') process.exitCode = 1;
+}
+
 async function waitFor(api: ApiClient, id: string): Promise<Deployment> {
   for (;;) {
     const d = await api.request<Deployment>('GET', api.orgPath(`/deployments/${enc(id)}`));
@@ -72,13 +90,24 @@ export function registerDeploy(program: Command): void {
     .description('deploy an image to an environment (zero downtime, behind readiness)')
     .option('--project <name>', 'the component’s project (required)')
     .requiredOption('--env <environment>', 'target environment')
+    .option(
+      '--build-id <id>',
+      'a succeeded build of this component (default: what the environment runs, else the newest build)',
+    )
     .option('--image <ref>', 'image to deploy (default: the component’s image)')
     .option('--replicas <n>', 'replicas, 0-20 (default 1)')
     .option('--wait', 'wait until the rollout finishes; exit 1 if it fails')
     .action(
       async (
         component: string,
-        o: { project?: string; env: string; image?: string; replicas?: string; wait?: boolean },
+        o: {
+          project?: string;
+          env: string;
+          image?: string;
+          buildId?: string;
+          replicas?: string;
+          wait?: boolean;
+        },
         cmd: Command,
       ) => {
         const api = clientFor(cmd);
@@ -89,24 +118,15 @@ export function registerDeploy(program: Command): void {
         const body = {
           environment: o.env,
           ...(o.image ? { image: o.image } : {}),
+          ...(o.buildId ? { buildId: o.buildId } : {}),
           ...(replicas === undefined ? {} : { replicas }),
         };
-        let d = await api.request<Deployment>(
+        const d = await api.request<Deployment>(
           'POST',
           api.orgPath(`/projects/${enc(project)}/components/${enc(component)}/deployments`),
           body,
         );
-        if (o.wait) d = await waitFor(api, d.id);
-        printObject(globals(cmd).output, d, [
-          ['Deployment', d.id],
-          ['Component', `${d.project}/${d.component}`],
-          ['Environment', d.environment],
-          ['Image', d.image],
-          ['Replicas', String(d.replicas)],
-          ['Status', d.status],
-          ...(d.reason ? ([['Reason', d.reason]] as [string, string][]) : []),
-        ]);
-        if (o.wait && d.status === 'failed') process.exitCode = 1;
+        await printDeployment(cmd, api, d, o.wait);
       },
     );
 

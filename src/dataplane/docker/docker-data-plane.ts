@@ -1,5 +1,6 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import Docker from 'dockerode';
-import { pack } from 'tar-stream';
 import type {
   DataPlane,
   LogOptions,
@@ -14,6 +15,8 @@ import { engineMessage, engineUnavailable, isAlready, isNotFound } from './engin
 export interface DockerDataPlaneConfig {
   /** Docker's or Podman's API socket; default /var/run/docker.sock. */
   socketPath?: string;
+  /** Where replicas' mounted files live on the engine's host; default /dev/shm/rondo-files (tmpfs). */
+  filesDir?: string;
 }
 
 const labelFilter = (labels: Record<string, string>) => ({
@@ -32,22 +35,27 @@ function demux(buf: Buffer): string {
   return i === 0 ? buf.toString('utf8') : Buffer.concat(out).toString('utf8');
 }
 
-async function tarOf(files: NonNullable<WorkloadSpec['files']>): Promise<Buffer> {
-  const p = pack();
-  for (const f of files) p.entry({ name: f.path.replace(/^\/+/, ''), mode: f.mode ?? 0o644 }, f.content);
-  p.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of p) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
+/** Writes a replica's files under `dir` (0700, tmpfs by default) for read-only bind mounts. */
+function writeFiles(dir: string, files: NonNullable<WorkloadSpec['files']>) {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return files.map((f, i) => {
+    const source = join(dir, String(i));
+    // 0444: the replica may run as any user; the 0700 directory keeps other host users out.
+    writeFileSync(source, f.content, { mode: 0o444 });
+    return { Type: 'bind' as const, Source: source, Target: f.path, ReadOnly: true };
+  });
 }
 
 /** The Docker (or Podman) engine as a data plane, over its HTTP API (dockerode). */
 export class DockerDataPlane implements DataPlane {
   readonly #docker: Docker;
   readonly #socketPath: string;
+  readonly #filesDir: string;
 
   constructor(config: DockerDataPlaneConfig = {}) {
     this.#socketPath = config.socketPath ?? '/var/run/docker.sock';
+    this.#filesDir = config.filesDir ?? '/dev/shm/rondo-files';
     this.#docker = new Docker({ socketPath: this.#socketPath });
   }
 
@@ -134,6 +142,7 @@ export class DockerDataPlane implements DataPlane {
   }
 
   async runWorkload(spec: WorkloadSpec): Promise<WorkloadInfo> {
+    const mounts = spec.files?.length ? writeFiles(join(this.#filesDir, spec.name), spec.files) : [];
     const container = await this.#call(() =>
       this.#docker.createContainer({
         name: spec.name,
@@ -145,6 +154,7 @@ export class DockerDataPlane implements DataPlane {
         ExposedPorts: Object.fromEntries(spec.ports.map((p) => [`${p}/tcp`, {}])),
         HostConfig: {
           NetworkMode: spec.network,
+          ...(mounts.length ? { Mounts: mounts } : {}),
           RestartPolicy: {
             Name: spec.restartPolicy,
             ...(spec.restartPolicy === 'on-failure' ? { MaximumRetryCount: 10 } : {}),
@@ -160,7 +170,6 @@ export class DockerDataPlane implements DataPlane {
       }),
     );
     try {
-      if (spec.files?.length) await container.putArchive(await tarOf(spec.files), { path: '/' });
       await container.start();
     } catch (err) {
       await container.remove({ force: true }).catch(() => undefined);
@@ -218,6 +227,7 @@ export class DockerDataPlane implements DataPlane {
 
   async removeWorkload(id: string, graceSeconds = 10): Promise<void> {
     const c = this.#docker.getContainer(id);
+    const name = (await this.inspectWorkload(id))?.name;
     try {
       await this.#call(() => c.stop({ t: graceSeconds }));
     } catch (err) {
@@ -229,6 +239,7 @@ export class DockerDataPlane implements DataPlane {
     } catch (err) {
       if (!isNotFound(err) && !isAlready(err)) throw err;
     }
+    if (name) rmSync(join(this.#filesDir, name), { recursive: true, force: true });
   }
 
   async logs(id: string, options: LogOptions = {}): Promise<string> {

@@ -1,0 +1,98 @@
+import type { RequestContext } from '../control/context.js';
+import { readInOrg } from '../control/org-access.js';
+import { LABEL } from '../dataplane/labels.js';
+import type { EnvironmentStatus } from '../domain/resources.js';
+import { deploymentsOf, findComponent, toDeployment } from './deploy-queries.js';
+import type { DeployDeps } from './deployments.js';
+import { isServing } from './gateway-sync.js';
+import { endpointUrls } from './urls.js';
+
+/** Per environment of the project's pipeline: the active and latest deployments, replicas, URLs. */
+export async function componentStatus(
+  deps: DeployDeps,
+  ctx: RequestContext,
+  orgName: string,
+  project: string,
+  componentName: string,
+): Promise<EnvironmentStatus[]> {
+  const { org } = await readInOrg(deps, ctx, orgName);
+  const component = await findComponent(deps.store.db, org.id, project, componentName);
+  const pipeline = await deps.store.db
+    .selectFrom('pipelines')
+    .select('environment_ids')
+    .where('id', '=', component.pipeline_id)
+    .executeTakeFirstOrThrow();
+  const envs = await deps.store.db
+    .selectFrom('environments as e')
+    .innerJoin('data_planes as dp', 'dp.id', 'e.data_plane_id')
+    .select([
+      'e.id',
+      'e.name',
+      'e.gateway_slot',
+      'dp.id as dp_id',
+      'dp.type as dp_type',
+      'dp.config as dp_config',
+    ])
+    .where('e.org_id', '=', org.id)
+    .execute();
+  const order = (id: string) => {
+    const i = pipeline.environment_ids.indexOf(id);
+    return i === -1 ? Number.MAX_SAFE_INTEGER : i;
+  };
+  envs.sort((a, b) => order(a.id) - order(b.id) || a.name.localeCompare(b.name));
+  const deployments = await deploymentsOf(deps.store.db, org.id)
+    .where('d.component_id', '=', component.id)
+    .orderBy('d.created_at', 'desc')
+    .execute();
+  const out: EnvironmentStatus[] = [];
+  for (const env of envs) {
+    const mine = deployments.filter((d) => d.environment_id === env.id);
+    const active = mine.find((d) => d.status === 'active');
+    const latest = mine[0];
+    let running = 0;
+    let restarts = 0;
+    if (active) {
+      const dp = deps.dataPlanes.for({ id: env.dp_id, type: env.dp_type, config: env.dp_config });
+      const workloads = await dp
+        .listWorkloads({ [LABEL.instance]: deps.instance, [LABEL.deployment]: active.id })
+        .catch(() => []);
+      running = workloads.filter(isServing).length;
+      restarts = workloads.reduce((n, w) => n + w.restartCount, 0);
+    }
+    const events = active
+      ? await deps.store.db
+          .selectFrom('deployment_events')
+          .select(['kind', 'message', 'created_at'])
+          .where('deployment_id', '=', active.id)
+          .orderBy('id', 'desc')
+          .execute()
+      : [];
+    // Restarts by the engine (crashes) and by Rondo (liveness) both count.
+    restarts += events.filter((e) => e.kind === 'liveness-restart').length;
+    const activeView = active ? toDeployment(active) : null;
+    out.push({
+      environment: env.name,
+      active: activeView,
+      latest: latest ? toDeployment(latest) : null,
+      replicas: { desired: activeView?.replicas ?? 0, running, restarts },
+      events: events
+        .slice(0, 10)
+        .map((e) => ({ kind: e.kind, message: e.message, createdAt: e.created_at.toISOString() })),
+      urls: activeView
+        ? endpointUrls(
+            deps.urls,
+            {
+              org: org.name,
+              project,
+              component: componentName,
+              componentType: component.type,
+              environment: env.name,
+              gatewaySlot: env.gateway_slot,
+            },
+            activeView.endpoints,
+          )
+        : [],
+    });
+  }
+  return out;
+}

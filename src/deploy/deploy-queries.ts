@@ -1,0 +1,92 @@
+import type { DataPlane } from '../dataplane/data-plane.js';
+import { notFound, RondoError } from '../domain/errors.js';
+import type { Deployment } from '../domain/resources.js';
+import type { Executor } from '../store/store.js';
+import type { DeploymentSpec } from './deployment-spec.js';
+
+/** Deployments of one organization with the names a person reads (component, project, environment, release). */
+export function deploymentsOf(db: Executor, orgId: string) {
+  return db
+    .selectFrom('deployments as d')
+    .innerJoin('components as c', 'c.id', 'd.component_id')
+    .innerJoin('projects as p', 'p.id', 'c.project_id')
+    .innerJoin('environments as e', 'e.id', 'd.environment_id')
+    .leftJoin('releases as r', 'r.id', 'd.release_id')
+    .selectAll('d')
+    .select(['c.name as component', 'p.name as project', 'e.name as environment'])
+    .select(['r.name as release', 'r.commit'])
+    .where('d.org_id', '=', orgId);
+}
+
+export type DeploymentJoined = Awaited<
+  ReturnType<ReturnType<typeof deploymentsOf>['executeTakeFirstOrThrow']>
+>;
+
+export function toDeployment(r: DeploymentJoined): Deployment {
+  const spec = (r.spec ?? {}) as Partial<DeploymentSpec>;
+  return {
+    id: r.id,
+    name: r.name,
+    release: r.release,
+    commit: r.commit,
+    configRevision: r.config_revision,
+    action: r.action as Deployment['action'],
+    project: r.project,
+    component: r.component,
+    environment: r.environment,
+    image: r.image ?? spec.image ?? '',
+    replicas: r.replicas ?? spec.replicas ?? 0,
+    status: r.status as Deployment['status'],
+    reason: r.status_reason,
+    endpoints: spec.endpoints ?? [],
+    createdBy: r.created_by,
+    createdAt: r.created_at.toISOString(),
+    updatedAt: r.updated_at.toISOString(),
+  };
+}
+
+export async function findComponent(db: Executor, orgId: string, project: string, component: string) {
+  const row = await db
+    .selectFrom('components as c')
+    .innerJoin('projects as p', 'p.id', 'c.project_id')
+    .select(['c.id', 'c.name', 'c.type', 'c.source', 'c.endpoints', 'p.name as project', 'p.pipeline_id'])
+    .where('c.org_id', '=', orgId)
+    .where('p.name', '=', project)
+    .where('c.name', '=', component)
+    .executeTakeFirst();
+  if (!row) throw notFound('component', `${project}/${component}`);
+  return row;
+}
+
+export async function findEnvironment(db: Executor, orgId: string, name: string) {
+  const row = await db
+    .selectFrom('environments as e')
+    .innerJoin('data_planes as dp', 'dp.id', 'e.data_plane_id')
+    .select([
+      'e.id',
+      'e.name',
+      'e.production',
+      'e.gateway_slot',
+      'e.approval',
+      'dp.id as dp_id',
+      'dp.type as dp_type',
+      'dp.config as dp_config',
+      'dp.name as dp_name',
+    ])
+    .where('e.org_id', '=', orgId)
+    .where('e.name', '=', name)
+    .executeTakeFirst();
+  if (!row) throw notFound('environment', name);
+  return row;
+}
+
+export async function pingDataPlane(dp: DataPlane, name: string): Promise<void> {
+  try {
+    await dp.ping();
+  } catch (err) {
+    const detail = err instanceof RondoError ? err.message : String(err);
+    throw new RondoError('RONDO_ERR_UNAVAILABLE', `data plane '${name}' is unreachable: ${detail}`, {
+      cause: err,
+    });
+  }
+}
