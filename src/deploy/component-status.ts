@@ -1,11 +1,25 @@
+import { COMPONENT_SCOPE, draftItems, mergeConfig } from '../configuration/config-entries.js';
 import type { RequestContext } from '../control/context.js';
 import { readInOrg } from '../control/org-access.js';
 import { LABEL } from '../dataplane/labels.js';
 import type { EnvironmentStatus } from '../domain/resources.js';
+import type { ConfigItem } from '../store/schema.js';
 import { deploymentsOf, findComponent, toDeployment } from './deploy-queries.js';
+import type { DeploymentSpec } from './deployment-spec.js';
 import type { DeployDeps } from './deployments.js';
 import { isServing } from './gateway-sync.js';
 import { endpointUrls } from './urls.js';
+
+/** What deploying now would change in the configuration an environment runs (the Railway convention). */
+export function pendingChanges(draft: readonly ConfigItem[], running: readonly ConfigItem[]) {
+  const now = new Map(running.map((i) => [i.key, i.valueId]));
+  const next = new Map(draft.map((i) => [i.key, i.valueId]));
+  return {
+    added: [...next.keys()].filter((k) => !now.has(k)),
+    changed: [...next.keys()].filter((k) => now.has(k) && now.get(k) !== next.get(k)),
+    removed: [...now.keys()].filter((k) => !next.has(k)),
+  };
+}
 
 /** Per environment of the project's pipeline: the active and latest deployments, replicas, URLs. */
 export async function componentStatus(
@@ -44,6 +58,7 @@ export async function componentStatus(
     .where('d.component_id', '=', component.id)
     .orderBy('d.created_at', 'desc')
     .execute();
+  const draftComponent = await draftItems(deps.store.db, component.id, COMPONENT_SCOPE);
   const out: EnvironmentStatus[] = [];
   for (const env of envs) {
     const mine = deployments.filter((d) => d.environment_id === env.id);
@@ -70,6 +85,7 @@ export async function componentStatus(
     // Restarts by the engine (crashes) and by Rondo (liveness) both count.
     restarts += events.filter((e) => e.kind === 'liveness-restart').length;
     const activeView = active ? toDeployment(active) : null;
+    const draft = mergeConfig(draftComponent, await draftItems(deps.store.db, component.id, env.id));
     out.push({
       environment: env.name,
       active: activeView,
@@ -78,6 +94,10 @@ export async function componentStatus(
       events: events
         .slice(0, 10)
         .map((e) => ({ kind: e.kind, message: e.message, createdAt: e.created_at.toISOString() })),
+      pendingConfig: pendingChanges(
+        draft,
+        active ? ((active.spec as DeploymentSpec | null)?.config ?? []) : draft,
+      ),
       urls: activeView
         ? endpointUrls(
             deps.urls,

@@ -162,6 +162,9 @@ export const EnvironmentStatus = z.object({
   replicas: z.object({ desired: z.number(), running: z.number(), restarts: z.number() }),
   events: z.array(z.object({ kind: z.string(), message: z.string(), createdAt: z.string() })),
   urls: z.array(z.object({ endpoint: z.string(), visibility: z.enum(VISIBILITIES), url: z.string() })),
+  pendingConfig: z
+    .object({ added: z.array(z.string()), changed: z.array(z.string()), removed: z.array(z.string()) })
+    .describe('configuration keys that differ from what the active deployment runs; deploy to apply them'),
 });
 export type EnvironmentStatus = z.infer<typeof EnvironmentStatus>;
 

@@ -47,8 +47,14 @@ export function environmentLines(items: EnvironmentStatus[]): string {
     const state = a
       ? `${a.status} ${a.image}, ${e.replicas.running}/${e.replicas.desired} ready, ${e.replicas.restarts} restarts`
       : 'not deployed';
-    lines.push(`  ${e.environment}: ${state}${latest}`);
+    const name = a?.name ? ` ${a.name}` : '';
+    lines.push(`  ${e.environment}:${name} ${state}${latest}`);
     for (const u of e.urls) lines.push(`    ${u.visibility.padEnd(12)} ${u.url}`);
+    const p = e.pendingConfig;
+    if (a && p.added.length + p.changed.length + p.removed.length > 0)
+      lines.push(
+        `    pending config (deploy to apply): ${[...p.added.map((k) => `+${k}`), ...p.changed.map((k) => `~${k}`), ...p.removed.map((k) => `-${k}`)].join(' ')}`,
+      );
     for (const ev of e.events.slice(0, 3)) lines.push(`    event: ${ev.createdAt} ${ev.kind}: ${ev.message}`);
     if (e.latest?.status === 'failed' && e.latest.reason)
       lines.push(`    last failure: ${e.latest.reason.split('\n')[0]}`);
