@@ -134,7 +134,7 @@ async function autoDeploy(deploy: DeployDeps, buildId: string, logger: Logger): 
   try {
     await createDeployment(deploy, systemContext(`build-${buildId}`), b.org, b.project, b.component, {
       environment: env.name,
-      image: b.image,
+      buildId,
     });
   } catch (err) {
     logger.warn(

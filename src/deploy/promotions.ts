@@ -180,6 +180,11 @@ export async function startPromotion(
     .where('environment_id', '=', p.environment.id)
     .where('status', '=', 'active')
     .executeTakeFirst();
+  const source = await tx
+    .selectFrom('deployments')
+    .select('replicas')
+    .where('id', '=', p.sourceId)
+    .executeTakeFirst();
   return insertDeployment(tx, {
     orgId: p.orgId,
     componentId: p.componentId,
@@ -187,7 +192,8 @@ export async function startPromotion(
     release: p.release,
     config,
     configRevision: await scopeRevision(tx, p.componentId, p.environment.id),
-    replicas: current?.replicas ?? 1,
+    // The target keeps its own scale; a first promotion there starts with the source's.
+    replicas: current?.replicas ?? source?.replicas ?? 1,
     action: 'promote',
     sourceId: p.sourceId,
     createdBy: p.createdBy,

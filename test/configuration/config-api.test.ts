@@ -25,7 +25,11 @@ describe.each(DRIVERS)('configuration on %s', (driver) => {
         set: [
           { key: 'GREETING', value: 'hello' },
           { key: 'API_TOKEN', value: planted, secret: true },
-          { key: '/etc/app/logo.bin', value: Buffer.from([0, 1, 2, 255]).toString('base64'), encoding: 'base64' },
+          {
+            key: '/etc/app/logo.bin',
+            value: Buffer.from([0, 1, 2, 255]).toString('base64'),
+            encoding: 'base64',
+          },
         ],
       },
     });
@@ -47,7 +51,9 @@ describe.each(DRIVERS)('configuration on %s', (driver) => {
       'GREETING=hello dev',
     ]);
     // Overwriting a secret keeps it secret and bumps its version.
-    const again = await t.call('PATCH', CONFIG, { body: { set: [{ key: 'API_TOKEN', value: `${planted}-2` }] } });
+    const again = await t.call('PATCH', CONFIG, {
+      body: { set: [{ key: 'API_TOKEN', value: `${planted}-2` }] },
+    });
     expect(again.body.items.find((i: { key: string }) => i.key === 'API_TOKEN')).toMatchObject({
       secret: true,
       version: 2,
@@ -66,7 +72,9 @@ describe.each(DRIVERS)('configuration on %s', (driver) => {
   it('refuses a change made against an old revision and keeps the winner’s change whole', async () => {
     const before = await t.call('GET', CONFIG);
     const rev = before.body.revision;
-    const winner = await t.call('PATCH', CONFIG, { body: { revision: rev, set: [{ key: 'WINNER', value: '1' }] } });
+    const winner = await t.call('PATCH', CONFIG, {
+      body: { revision: rev, set: [{ key: 'WINNER', value: '1' }] },
+    });
     expect(winner.status).toBe(200);
     const loser = await t.call('PATCH', CONFIG, {
       body: { revision: rev, set: [{ key: 'LOSER', value: '1' }], unset: ['WINNER'] },
@@ -90,12 +98,39 @@ describe.each(DRIVERS)('configuration on %s', (driver) => {
       [{ set: [{ key: 'etc/app.yaml', value: 'x' }] }, 400, /not a valid environment variable name/],
       [{ set: [{ key: '/etc/../app.yaml', value: 'x' }] }, 400, /normalized absolute file path/],
       [{ set: [{ key: '/proc/self/x', value: 'x' }] }, 400, /runtime owns/],
-      [{ set: [{ key: '/etc/app', value: 'a' }, { key: '/etc/app/x.yaml', value: 'b' }] }, 400, /collide/],
-      [{ set: [{ key: '/etc/app/logo.bin', value: 'a' }, { key: '/etc/app/logo.bin/y', value: 'b' }] }, 400, /collide/],
+      [
+        {
+          set: [
+            { key: '/etc/app', value: 'a' },
+            { key: '/etc/app/x.yaml', value: 'b' },
+          ],
+        },
+        400,
+        /collide/,
+      ],
+      [
+        {
+          set: [
+            { key: '/etc/app/logo.bin', value: 'a' },
+            { key: '/etc/app/logo.bin/y', value: 'b' },
+          ],
+        },
+        400,
+        /collide/,
+      ],
       [{ set: [{ key: 'BIG', value: 'x'.repeat(1024 * 1024 + 1) }] }, 400, /at most 1 MB/],
       [{ set: [{ key: '/etc/bin', value: 'a\u0000b' }] }, 400, /base64/],
       [{ set: [{ key: '/etc/bin', value: '!!notbase64', encoding: 'base64' }] }, 400, /not valid base64/],
-      [{ set: [{ key: 'A', value: '1' }, { key: 'A', value: '2' }] }, 400, /set twice/],
+      [
+        {
+          set: [
+            { key: 'A', value: '1' },
+            { key: 'A', value: '2' },
+          ],
+        },
+        400,
+        /set twice/,
+      ],
       [{ unset: ['NOPE'] }, 404, /NOPE/],
       [{}, 400, /at least one key/],
       [{ set: [{ key: 'A', value: '1', extra: true }] }, 400, /extra/],
@@ -109,26 +144,49 @@ describe.each(DRIVERS)('configuration on %s', (driver) => {
     }
     // A component-scope mount that collides with an environment-scope one is refused too.
     expect(
-      (await t.call('PATCH', CONFIG, { body: { environment: 'development', set: [{ key: '/etc/app/logo.bin/z', value: 'x' }] } }))
-        .status,
+      (
+        await t.call('PATCH', CONFIG, {
+          body: { environment: 'development', set: [{ key: '/etc/app/logo.bin/z', value: 'x' }] },
+        })
+      ).status,
     ).toBe(400);
-    expect((await t.call('PATCH', '/api/v1/orgs/default/projects/shop/components/nope/config', { body: { set: [{ key: 'A', value: '1' }] } })).status).toBe(404);
+    expect(
+      (
+        await t.call('PATCH', '/api/v1/orgs/default/projects/shop/components/nope/config', {
+          body: { set: [{ key: 'A', value: '1' }] },
+        })
+      ).status,
+    ).toBe(404);
     expect(await snapshot(t.rondo.store)).toBe(state);
   });
 
   it('lets developers configure non-production environments but not production', async () => {
-    expect((await t.call('PATCH', CONFIG, { body: { environment: 'development', set: [{ key: 'D', value: '1' }] }, token: dev })).status).toBe(200);
-    const prod = await t.call('PATCH', CONFIG, { body: { environment: 'production', set: [{ key: 'D', value: '1' }] }, token: dev });
+    expect(
+      (
+        await t.call('PATCH', CONFIG, {
+          body: { environment: 'development', set: [{ key: 'D', value: '1' }] },
+          token: dev,
+        })
+      ).status,
+    ).toBe(200);
+    const prod = await t.call('PATCH', CONFIG, {
+      body: { environment: 'production', set: [{ key: 'D', value: '1' }] },
+      token: dev,
+    });
     expect(prod.status).toBe(403);
     expect(prod.body.detail).toMatch(/developer/);
   });
 
   it('rotates the master key: values stay readable, every data key is re-wrapped, only platform admins may', async () => {
     const keyIds = async () =>
-      new Set((await t.rondo.store.db.selectFrom('config_values').select('key_id').execute()).map((r) => r.key_id));
+      new Set(
+        (await t.rondo.store.db.selectFrom('config_values').select('key_id').execute()).map((r) => r.key_id),
+      );
     const before = await keyIds();
     expect(before.size).toBe(1);
-    expect((await t.call('POST', '/api/v1/admin/master-key/rotate', { body: {}, token: dev })).status).toBe(403);
+    expect((await t.call('POST', '/api/v1/admin/master-key/rotate', { body: {}, token: dev })).status).toBe(
+      403,
+    );
     const rotated = await t.call('POST', '/api/v1/admin/master-key/rotate', { body: {} });
     expect(rotated.status).toBe(200);
     expect(rotated.body.rewrapped).toBeGreaterThan(3);

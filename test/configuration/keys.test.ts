@@ -1,11 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { checkConfigKey, collisions, decodeValue, mountsCollide } from '../../src/domain/configuration.js';
 import { redact } from '../../src/configuration/materialize.js';
+import { checkConfigKey, collisions, decodeValue, mountsCollide } from '../../src/domain/configuration.js';
 
 describe('configuration keys and values', () => {
   it('accepts env names and normalized absolute paths', () => {
-    for (const ok of ['A', '_X1', 'db_url', '/etc/app/config.yaml', '/x']) expect(checkConfigKey(ok)).toBeUndefined();
-    for (const bad of ['', '9A', 'A-B', 'A B', 'RONDO_TOKEN', 'rel/path', '/a//b', '/a/./b', '/a/../b', '/a/', '/proc/x', '/dev/shm/y'])
+    for (const ok of ['A', '_X1', 'db_url', '/etc/app/config.yaml', '/x'])
+      expect(checkConfigKey(ok)).toBeUndefined();
+    for (const bad of [
+      '',
+      '9A',
+      'A-B',
+      'A B',
+      'RONDO_TOKEN',
+      'rel/path',
+      '/a//b',
+      '/a/./b',
+      '/a/../b',
+      '/a/',
+      '/proc/x',
+      '/dev/shm/y',
+    ])
       expect(checkConfigKey(bad), bad).toBeDefined();
   });
 

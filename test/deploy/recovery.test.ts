@@ -143,4 +143,42 @@ describe('recovery after the control plane is killed', () => {
     });
     expect(await viaGateway()).toBe('200 hello v2');
   });
+  it('converges to one active deployment when killed during a promotion', async () => {
+    const promoted = await api('POST', '/orgs/default/projects/shop/components/web/promotions', {});
+    expect(promoted.status).toBe(202);
+    const id = promoted.body.deployment.id;
+    expect(promoted.body.deployment.environment).toBe('production');
+    await waitFor('production replicas started', async () =>
+      (await containers()).some((c) => c.Labels['rondo.deployment'] === id),
+    );
+    await server!.stop('SIGKILL');
+    server = await startServer(env);
+    await waitFor(
+      'promotion active',
+      async () => (await api('GET', `/orgs/default/deployments/${id}`)).body.status === 'active',
+    );
+    const prod = await api(
+      'GET',
+      '/orgs/default/projects/shop/components/web/deployments?environment=production',
+    );
+    expect(
+      prod.body.items
+        .filter((d: { status: string }) => d.status === 'active')
+        .map((d: { id: string }) => d.id),
+    ).toEqual([id]);
+    const dev = await api(
+      'GET',
+      '/orgs/default/projects/shop/components/web/deployments?environment=development',
+    );
+    const devActive = dev.body.items.find((d: { status: string }) => d.status === 'active');
+    // The same release, so the same image: promotion never rebuilds.
+    expect(prod.body.items[0].release).toBe(devActive.release);
+    expect(prod.body.items[0].image).toBe(devActive.image);
+    const inProd = (await containers()).filter((c) => c.Labels['rondo.environment'] === 'production');
+    expect(inProd.map((c) => c.Labels['rondo.deployment'])).toEqual([id, id]);
+    expect(await gatewayGet(publicPort, 'production.localhost', '/default/shop/web/rest/')).toEqual({
+      status: 200,
+      body: 'hello v2',
+    });
+  });
 });

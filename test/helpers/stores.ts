@@ -52,7 +52,6 @@ export async function openTestStore(driver: Driver): Promise<{ store: Store; cle
   };
 }
 
-
 /**
  * Every row of every table, for asserting that a refused request changed nothing.
  * `tokens.last_used_at` is left out: authenticating a request may touch it.
