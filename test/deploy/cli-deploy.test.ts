@@ -65,7 +65,9 @@ describe('rondo deploy from the CLI', () => {
     expect(deployed.stdout).toMatch(/Status:\s+active/);
     expect(deployed.status).toBe(0);
     const described = await cli(['describe', 'component', 'hello', '--project', 'shop'], env);
-    expect(described.stdout).toMatch(/development: active rondo-test-web:v1, 1\/1 ready, 0 restarts/);
+    expect(described.stdout).toMatch(
+      /development: \d{8}-1\.0\.1 active rondo-test-web:v1, 1\/1 ready, 0 restarts/,
+    );
     const url = new URL(/Public\s+(http:\/\/\S+)/.exec(described.stdout)![1]!);
     expect(url.port).toBe(String(publicPort));
     expect(await gatewayGet(publicPort, url.hostname, url.pathname)).toEqual({
@@ -140,5 +142,92 @@ describe('rondo deploy from the CLI', () => {
     const cancel = await cli(['cancel', 'build', only.id], env);
     expect(cancel.status).toBe(1);
     expect(cancel.stderr).toMatch(/already ended \(succeeded\)/);
+  });
+  it('sets config and secrets, shows pending changes, promotes, rolls back and approves from the CLI', async () => {
+    const planted = `cli-planted-${Math.random().toString(36).slice(2)}`;
+    const run = async (args: string[], input?: string) => {
+      const res = await cli(args, env, input);
+      expect(res.stdout + res.stderr).not.toContain(planted);
+      return res;
+    };
+    const set = await run([
+      'config',
+      'set',
+      'hello',
+      'GREETING=hi',
+      'MODE=fast',
+      '--project',
+      'shop',
+      '--env',
+      'development',
+    ]);
+    expect(set.status).toBe(0);
+    expect(set.stdout).toMatch(/GREETING\s+env\s+hi\s+1/);
+    // Secret values come from stdin or a file; there is no way to give one on the command line.
+    expect(
+      (await run(['secret', 'set', 'hello', 'API_TOKEN', '--project', 'shop'], `${planted}\n`)).status,
+    ).toBe(0);
+    writeFileSync(join(dir, 'key.pem'), planted);
+    expect(
+      (
+        await run([
+          'secret',
+          'set',
+          'hello',
+          '/etc/app/key.pem',
+          '--from-file',
+          join(dir, 'key.pem'),
+          '--project',
+          'shop',
+        ])
+      ).status,
+    ).toBe(0);
+    expect((await run(['secret', 'set', 'hello', 'X', planted, '--project', 'shop'])).status).toBe(2);
+    const secrets = await run(['secret', 'list', 'hello', '--project', 'shop']);
+    expect(secrets.stdout).toMatch(/API_TOKEN\s+env\s+\(secret\)/);
+    expect(secrets.stdout).toMatch(/\/etc\/app\/key.pem\s+file\s+\(secret\)/);
+    const pending = await run(['describe', 'component', 'hello', '--project', 'shop']);
+    expect(pending.stdout).toMatch(
+      /pending config \(deploy to apply\): \+\/etc\/app\/key.pem \+API_TOKEN \+GREETING \+MODE/,
+    );
+
+    const applied = await run(['deploy', 'hello', '--project', 'shop', '--env', 'development', '--wait']);
+    // Release 2 was the image that failed to pull above; this is release 3 with development's revision 1.
+    expect(applied.stdout).toMatch(/Deployment:\s+\d{8}-3\.1\.1/);
+    const promoted = await run(['promote', 'hello', '--project', 'shop', '--wait']);
+    expect(promoted.status).toBe(0);
+    expect(promoted.stdout).toMatch(/Environment:\s+production/);
+    const rolled = await run(['rollback', 'hello', '--project', 'shop', '--env', 'development', '--wait']);
+    expect(rolled.status).toBe(0);
+    expect(rolled.stdout).toMatch(/Deployment:\s+\d{8}-1\.0\.2/);
+    const list = await run([
+      'list',
+      'deployments',
+      '--project',
+      'shop',
+      '--component',
+      'hello',
+      '--env',
+      'development',
+    ]);
+    expect(list.stdout).toMatch(/NAME\s+ENVIRONMENT\s+STATUS\s+ACTION/);
+    expect(list.stdout).toMatch(/\d{8}-1\.0\.2\s+development\s+active\s+rollback/);
+
+    const admins = await fetch(`${server.url}/api/v1/orgs/default/environments/production/approval-policy`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ roles: ['admin'], required: 1 }),
+    });
+    expect(admins.status).toBe(200);
+    const asked = await run(['promote', 'hello', '--project', 'shop', '--comment', 'please']);
+    expect(asked.stderr).toMatch(/needs approval/);
+    const id = /Approval request:\s+(apr_\S+)/.exec(asked.stdout)![1]!;
+    const approvals = await run(['list', 'approvals', '--status', 'pending']);
+    expect(approvals.stdout).toContain(id);
+    const self = await run(['approve', id]);
+    expect(self.status).toBe(1);
+    expect(self.stderr).toMatch(/another reviewer/);
+    const cancelled = await run(['approval', 'cancel', id]);
+    expect(cancelled.stdout).toMatch(/Status:\s+cancelled/);
   });
 });
