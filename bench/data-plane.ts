@@ -16,9 +16,9 @@ import { caddyConfig } from '../src/gateway/caddy-config.js';
 import { buildWebImage, docker } from '../test/helpers/images.js';
 import { freePort, startCaddy, startPlatformRondo, startRegistry } from '../test/helpers/platform.js';
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-function get(port: number, host: string, path: string, ip = '127.0.0.1'): Promise<number> {
+export function get(port: number, host: string, path: string, ip = '127.0.0.1'): Promise<number> {
   return new Promise((resolve) => {
     const req = request({ host: ip, port, path, headers: { host }, agent: false, timeout: 1000 }, (res) => {
       res.resume();
@@ -30,17 +30,17 @@ function get(port: number, host: string, path: string, ip = '127.0.0.1'): Promis
   });
 }
 
-async function until200(fn: () => Promise<number>): Promise<void> {
+export async function until200(fn: () => Promise<number>): Promise<void> {
   while ((await fn()) !== 200) await sleep(10);
 }
 
-async function pushToRegistry(local: string, remote: string): Promise<void> {
+export async function pushToRegistry(local: string, remote: string): Promise<void> {
   const [repo, tag] = remote.split(/:(?=[^:/]+$)/) as [string, string];
   await docker.getImage(local).tag({ repo, tag });
   execFileSync('docker', ['push', '-q', remote], { stdio: 'ignore' });
 }
 
-async function floorOnce(image: string): Promise<number> {
+export async function floorOnce(image: string): Promise<number> {
   const t0 = performance.now();
   const c = await docker.createContainer({ Image: image, Labels: { 'rondo.test-image': 'bench' } });
   await c.start();

@@ -3,6 +3,7 @@
 import { benchBuilds } from './builds.js';
 import { benchControlPlane } from './control-plane.js';
 import { benchDataPlane } from './data-plane.js';
+import { benchReleases } from './releases.js';
 
 const only = process.argv[2];
 if (!only || only === 'control-plane') {
@@ -16,4 +17,8 @@ if (!only || only === 'data-plane') {
 if (!only || only === 'builds') {
   console.log('\n# Builds (F3): dockerfile preset, real engine and registry');
   await benchBuilds();
+}
+if (!only || only === 'releases') {
+  console.log('\n# Releases (F4): promotion and config change, real engine and gateway');
+  await benchReleases();
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Rondo needs on Debian/Ubuntu when it is missing, and leaves what is there alone.
-#   runtime: what `make up` needs (Docker engine, Caddy, the CNCF registry, git)
+#   runtime: what `make up` needs (Docker engine, Caddy, the CNCF registry, git, debootstrap)
 #   test:    runtime + busybox-static (test images), a PostgreSQL server on 127.0.0.1:5432 and a
 #            running Docker engine (both started if they do not answer)
 set -euo pipefail
@@ -22,6 +22,8 @@ have git || need+=(git)
 have dockerd || need+=(docker.io)
 have caddy || need+=(caddy)
 have docker-registry || need+=(docker-registry)
+# `rondo images bootstrap` builds Debian base images with debootstrap.
+[[ -x /usr/sbin/debootstrap ]] || need+=(debootstrap)
 if [[ $mode == test ]]; then
   # Test images copy busybox into FROM scratch, so it must be the static build.
   if ! have busybox || ! { have file && file -L "$(command -v busybox)" | grep -q 'statically linked'; }; then

@@ -26,6 +26,11 @@ describe('deploy API refuses bad input before recording anything', () => {
     await t.call('POST', '/api/v1/orgs/default/environments', {
       body: { name: 'remote', dataPlane: 'gone' },
     });
+    // Deploys go to environments on the project's pipeline.
+    const pipeline = await t.call('PATCH', '/api/v1/orgs/default/pipelines/default', {
+      body: { environments: ['development', 'remote', 'production'] },
+    });
+    expect(pipeline.status).toBe(200);
   });
   afterAll(() => t?.close());
 
