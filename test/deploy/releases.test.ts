@@ -389,5 +389,34 @@ describe('releases, configuration, promotion, approvals, rollback', () => {
     await t.call('DELETE', '/api/v1/orgs/default/projects/shop/components/idle');
     await t.call('DELETE', '/api/v1/orgs/default/environments/qa');
     expect((await t.call('GET', `${COMPONENT}/deployments`)).body.items.length).toBe(deploymentsBefore);
+
+    // A developer may ask for production; only the named reviewer may decide; the asker may cancel.
+    const dana = await userWithRole(t, 'dana', 'developer');
+    await t.call('PUT', '/api/v1/orgs/default/environments/production/approval-policy', {
+      body: { users: ['rita'], required: 1 },
+    });
+    const asked = await t.call('POST', `${COMPONENT}/promotions`, { body: {}, token: dana });
+    expect(asked.status).toBe(202);
+    const id = asked.body.approvalRequest.id;
+    const notReviewer = await t.call('POST', `/api/v1/orgs/default/approvals/${id}/approve`, { body: {} });
+    expect(notReviewer.status).toBe(403);
+    expect(notReviewer.body.detail).toMatch(/not a reviewer for production: the policy names users \[rita\]/);
+    expect(
+      (await t.call('POST', `/api/v1/orgs/default/approvals/${id}/reject`, { body: {}, token: dana })).body
+        .code,
+    ).toBe('RONDO_ERR_APPROVAL_SELF');
+    const cancelled = await t.call('POST', `/api/v1/orgs/default/approvals/${id}/cancel`, {
+      body: {},
+      token: dana,
+    });
+    expect(cancelled.body.status).toBe('cancelled');
+    expect(
+      (await t.call('POST', `/api/v1/orgs/default/approvals/${id}/approve`, { body: {}, token: rita }))
+        .status,
+    ).toBe(409);
+    // Without a policy, production is for admins.
+    await t.call('DELETE', '/api/v1/orgs/default/environments/production/approval-policy');
+    expect((await t.call('POST', `${COMPONENT}/promotions`, { body: {}, token: dana })).status).toBe(403);
+    expect((await t.call('GET', `${COMPONENT}/deployments`)).body.items.length).toBe(deploymentsBefore);
   });
 });
