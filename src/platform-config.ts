@@ -14,6 +14,7 @@ export interface PlatformConfig {
   builds: {
     concurrency: number;
     stepTimeoutMs: number;
+    buildTimeoutMs: number;
     workDir: string;
     baseImages: BaseImages;
     keepUndeployed: number;
@@ -66,6 +67,7 @@ export function loadPlatformConfig(
       concurrency: num(env.RONDO_BUILD_CONCURRENCY, 2, 'RONDO_BUILD_CONCURRENCY'),
       stepTimeoutMs:
         num(env.RONDO_BUILD_STEP_TIMEOUT_SECONDS, 600, 'RONDO_BUILD_STEP_TIMEOUT_SECONDS') * 1000,
+      buildTimeoutMs: num(env.RONDO_BUILD_TIMEOUT_SECONDS, 1800, 'RONDO_BUILD_TIMEOUT_SECONDS') * 1000,
       workDir: join(dataDir === 'memory://' ? '/tmp' : dataDir, 'builds'),
       baseImages: loadBaseImages(join(dataDir, 'images.json')),
       keepUndeployed: num(env.RONDO_BUILDS_KEEP, 5, 'RONDO_BUILDS_KEEP'),

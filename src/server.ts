@@ -94,6 +94,7 @@ function createDeployEngine(
     buildkit: new BuildKitCli(platform.builds.dockerCli, platform.dockerSocket),
     caBundle: platform.builds.caBundle,
     stepTimeoutMs: platform.builds.stepTimeoutMs,
+    buildTimeoutMs: platform.builds.buildTimeoutMs,
     instance,
     logger,
     afterSuccess: (buildId) => autoDeploy(deploy, buildId, logger),

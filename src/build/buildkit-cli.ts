@@ -28,7 +28,12 @@ export class BuildKitCli {
     return existsSync(this.#cli);
   }
 
-  build(b: BuildKitBuild, log: (line: string) => void, timeoutMs: number): Promise<void> {
+  build(
+    b: BuildKitBuild,
+    log: (line: string) => void,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
     if (!this.available()) {
       return Promise.reject(
         new Error(
@@ -51,6 +56,8 @@ export class BuildKitCli {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      const abort = () => child.kill('SIGTERM');
+      signal?.addEventListener('abort', abort, { once: true });
       let tail: string[] = [];
       const onData = (chunk: Buffer) => {
         for (const line of chunk.toString().split('\n')) {
@@ -61,10 +68,12 @@ export class BuildKitCli {
       };
       child.stdout.on('data', onData);
       child.stderr.on('data', onData);
-      child.on('close', (code, signal) => {
+      child.on('close', (code, killedBy) => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', abort);
         if (code === 0) resolve();
-        else if (signal === 'SIGKILL')
+        else if (signal?.aborted) reject(new Error(String(signal.reason)));
+        else if (killedBy === 'SIGKILL')
           reject(new Error(`the build timed out after ${Math.round(timeoutMs / 1000)} s`));
         else reject(new Error(`docker build failed: ${tail.join(' | ').slice(-500)}`));
       });

@@ -25,6 +25,8 @@ export interface BuildDeps {
   /** Where checkouts go (one folder per build, removed afterwards). */
   workDir: string;
   stepTimeoutMs: number;
+  /** The whole build's limit (`RONDO_BUILD_TIMEOUT_SECONDS`); the running step is stopped when it passes. */
+  buildTimeoutMs: number;
   instance: string;
   logger: Logger;
   /** BuildKit through the docker CLI, for Dockerfiles with `RUN --mount`. */
@@ -79,6 +81,28 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
       .execute();
   await save({ status: 'running' });
   const dir = join(deps.workDir, buildId);
+  // One signal stops the running step: the build's deadline, or a cancel seen in the store.
+  const stop = new AbortController();
+  const deadline = setTimeout(
+    () =>
+      stop.abort(
+        new StepFailed(
+          `the build exceeded its ${Math.round(deps.buildTimeoutMs / 1000)} s limit (RONDO_BUILD_TIMEOUT_SECONDS) and was stopped`,
+        ),
+      ),
+    deps.buildTimeoutMs,
+  );
+  const watch = setInterval(() => {
+    void store.db
+      .selectFrom('builds')
+      .select('status')
+      .where('id', '=', buildId)
+      .executeTakeFirst()
+      .then((r) => {
+        if (r?.status === 'cancelled') stop.abort(new BuildCancelled());
+      })
+      .catch(() => undefined);
+  }, 1000);
   const state: {
     componentDir?: string;
     tag?: string;
@@ -111,10 +135,20 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
       }, 500);
     };
     try {
-      const skipped = await work(log);
+      if (stop.signal.aborted) throw stop.signal.reason;
+      const aborted = new Promise<never>((_, reject) =>
+        stop.signal.addEventListener('abort', () => reject(stop.signal.reason), { once: true }),
+      );
+      aborted.catch(() => undefined);
+      const skipped = await Promise.race([work(log), aborted]);
       s.status = typeof skipped === 'string' ? 'skipped' : 'succeeded';
       if (typeof skipped === 'string') log(skipped);
     } catch (err) {
+      if (err instanceof BuildCancelled) {
+        s.status = 'failed';
+        log('cancelled');
+        throw err;
+      }
       s.status = 'failed';
       log(err instanceof Error ? err.message : String(err));
       throw new StepFailed(`${name}: ${err instanceof Error ? err.message : String(err)}`);
@@ -214,12 +248,19 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
           },
           log,
           deps.stepTimeoutMs,
+          stop.signal,
         );
         return;
       }
       const started = Date.now();
       await deps.images.build(
-        { context: contextArchive(context), dockerfile: dockerfileInContext, tag: state.tag, labels },
+        {
+          context: contextArchive(context),
+          dockerfile: dockerfileInContext,
+          tag: state.tag,
+          labels,
+          signal: stop.signal,
+        },
         (line) => log(`${String(Date.now() - started).padStart(6)} ms  ${line}`),
       );
     });
@@ -277,6 +318,8 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
     deps.logger.warn({ build: buildId, reason }, 'build failed');
     await save({ status: 'failed', reason, finished_at: new Date() }).catch(() => undefined);
   } finally {
+    clearTimeout(deadline);
+    clearInterval(watch);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -61,7 +61,12 @@ export interface PlatformTestRondo extends TestRondo {
 export async function startPlatformRondo(
   driver: Driver,
   overrides: Partial<PlatformConfig['rollout']> = {},
-  options: { registry?: string; baseImages?: BaseImages; keepUndeployed?: number } = {},
+  options: {
+    registry?: string;
+    baseImages?: BaseImages;
+    keepUndeployed?: number;
+    buildTimeoutMs?: number;
+  } = {},
 ): Promise<PlatformTestRondo> {
   const dir = mkdtempSync(join(tmpdir(), 'rondo-platform-'));
   const caddy = await startCaddy(dir);
@@ -90,6 +95,7 @@ export async function startPlatformRondo(
     builds: {
       concurrency: 2,
       stepTimeoutMs: 60_000,
+      buildTimeoutMs: options.buildTimeoutMs ?? 600_000,
       workDir: join(dir, 'builds'),
       baseImages: { ...DEFAULT_BASE_IMAGES, ...options.baseImages },
       keepUndeployed: options.keepUndeployed ?? 5,

@@ -10,6 +10,8 @@ export interface ImageBuild {
   tag: string;
   labels: Record<string, string>;
   buildArgs?: Record<string, string>;
+  /** Aborting closes the connection, which makes the engine stop the build. */
+  signal?: AbortSignal;
 }
 
 interface ProgressEvent {
@@ -67,7 +69,16 @@ export class DockerImages {
     } catch (err) {
       throw engineUnavailable(err, this.#socketPath);
     }
-    await this.#follow(stream, log);
+    const stop = () =>
+      (stream as unknown as { destroy?: (err?: Error) => void }).destroy?.(
+        new Error(String(b.signal?.reason ?? 'aborted')),
+      );
+    b.signal?.addEventListener('abort', stop, { once: true });
+    try {
+      await this.#follow(stream, log);
+    } finally {
+      b.signal?.removeEventListener('abort', stop);
+    }
     return (await this.#docker.getImage(b.tag).inspect()).Id;
   }
 
