@@ -95,12 +95,18 @@ function createDeployEngine(
     caBundle: platform.builds.caBundle,
     stepTimeoutMs: platform.builds.stepTimeoutMs,
     buildTimeoutMs: platform.builds.buildTimeoutMs,
+    keyring,
     instance,
     logger,
     afterSuccess: (buildId) => autoDeploy(deploy, buildId, logger),
   };
   const buildQueue = new BuildQueue((id) => runBuild(buildDeps, id), platform.builds.concurrency, logger);
-  const builds: BuildUseDeps = { store, enqueueBuild: (id) => buildQueue.enqueue(id), gitTimeoutMs: 30_000 };
+  const builds: BuildUseDeps = {
+    store,
+    keyring,
+    enqueueBuild: (id) => buildQueue.enqueue(id),
+    gitTimeoutMs: 30_000,
+  };
   return {
     gateway,
     reconciler,

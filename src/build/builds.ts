@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
+import { sourceTokenOf } from '../configuration/source-token.js';
 import type { ControlDeps, RequestContext } from '../control/context.js';
 import { newId } from '../control/ids.js';
 import { mutateInOrg, readInOrg } from '../control/org-access.js';
 import type { ComponentSource } from '../domain/component.js';
 import { invalid, notFound, RondoError } from '../domain/errors.js';
+import type { Keyring } from '../secrets/envelope.js';
 import type { BuildStepRecord } from '../store/schema.js';
 import type { Executor } from '../store/store.js';
 import { resolveBranchHead, SourceError } from './git-source.js';
@@ -26,6 +28,8 @@ export interface Build {
 export interface BuildUseDeps extends ControlDeps {
   enqueueBuild: (id: string) => void;
   gitTimeoutMs: number;
+  /** Decrypts a private repository's token for `git ls-remote`. */
+  keyring: Keyring;
 }
 
 function buildsOf(db: Executor, orgId: string) {
@@ -97,7 +101,12 @@ export async function createBuild(
   let commit = input.commit;
   if (!commit) {
     try {
-      commit = await resolveBranchHead(source.repoUrl, input.branch ?? source.branch, deps.gitTimeoutMs);
+      commit = await resolveBranchHead(
+        source.repoUrl,
+        input.branch ?? source.branch,
+        deps.gitTimeoutMs,
+        await sourceTokenOf(deps.store.db, deps.keyring, c.id),
+      );
     } catch (err) {
       const message = err instanceof SourceError ? err.message : String(err);
       throw new RondoError('RONDO_ERR_INPUT_INVALID', message, {

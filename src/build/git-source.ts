@@ -34,8 +34,28 @@ export class SourceError extends Error {
 
 const COMMIT = /^[0-9a-f]{7,40}$/;
 
-function gitEnv(home: string): NodeJS.ProcessEnv {
+/** An http(s) URL's origin, so a token is sent only to the host it belongs to (not to submodules elsewhere). */
+function originOf(repoUrl: string): string | undefined {
+  try {
+    const u = new URL(repoUrl);
+    return u.protocol === 'https:' || u.protocol === 'http:' ? `${u.origin}/` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function gitEnv(home: string, auth?: { token: string; origin: string }): NodeJS.ProcessEnv {
+  // The token travels in git's environment (GIT_CONFIG_*), never in argv where `ps` would show it.
+  const token = auth?.token;
+  const header = auth
+    ? {
+        GIT_CONFIG_COUNT: '1',
+        GIT_CONFIG_KEY_0: `http.${auth.origin}.extraHeader`,
+        GIT_CONFIG_VALUE_0: `Authorization: Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`,
+      }
+    : {};
   return {
+    ...header,
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: home,
     // Remote helpers such as ext:: could run commands; only these transports are allowed.
@@ -48,12 +68,20 @@ function gitEnv(home: string): NodeJS.ProcessEnv {
   };
 }
 
-function git(args: string[], opts: { cwd: string; home: string; timeoutMs: number }): Promise<string> {
+function git(
+  args: string[],
+  opts: { cwd: string; home: string; timeoutMs: number; auth?: { token: string; origin: string } },
+): Promise<string> {
   return new Promise((resolvePromise, reject) => {
     execFile(
       'git',
       args,
-      { cwd: opts.cwd, env: gitEnv(opts.home), timeout: opts.timeoutMs, maxBuffer: 16 * 1024 * 1024 },
+      {
+        cwd: opts.cwd,
+        env: gitEnv(opts.home, opts.auth),
+        timeout: opts.timeoutMs,
+        maxBuffer: 16 * 1024 * 1024,
+      },
       (err, stdout, stderr) => {
         if (!err) return resolvePromise(stdout.trim());
         const e = err as NodeJS.ErrnoException & { killed?: boolean };
@@ -72,12 +100,6 @@ function git(args: string[], opts: { cwd: string; home: string; timeoutMs: numbe
       },
     );
   });
-}
-
-function authArgs(token: string | undefined): string[] {
-  if (!token) return [];
-  const basic = Buffer.from(`x-access-token:${token}`).toString('base64');
-  return ['-c', `http.extraHeader=Authorization: Basic ${basic}`];
 }
 
 /** Resolves the component directory inside the checkout, refusing anything that leaves it (`..`, symlinks). */
@@ -108,26 +130,20 @@ export async function fetchSource(o: FetchOptions): Promise<FetchedSource> {
     throw new SourceError(`'${o.ref.commit}' is not a commit id (7–40 hex digits)`);
   mkdirSync(o.dir, { recursive: true });
   const home = join(o.dir, '..');
-  const run = (args: string[]) => git(args, { cwd: o.dir, home, timeoutMs: o.timeoutMs });
+  const origin = originOf(o.repoUrl);
+  const auth = o.token && origin ? { auth: { token: o.token, origin } } : {};
+  const run = (args: string[]) => git(args, { cwd: o.dir, home, timeoutMs: o.timeoutMs, ...auth });
   await run(['init', '-q', '.']);
   const want = 'commit' in o.ref ? o.ref.commit : `refs/heads/${o.ref.branch}`;
   try {
-    await run([...authArgs(o.token), 'fetch', '-q', '--depth', '1', '--no-tags', '--', o.repoUrl, want]);
+    await run(['fetch', '-q', '--depth', '1', '--no-tags', '--', o.repoUrl, want]);
   } catch (err) {
     if (!('commit' in o.ref))
       throw new SourceError(
         `cannot fetch branch '${o.ref.branch}' of ${o.repoUrl}: ${(err as Error).message}`,
       );
     // Servers may refuse unadvertised (or abbreviated) commits; fall back to the branches.
-    await run([
-      ...authArgs(o.token),
-      'fetch',
-      '-q',
-      '--no-tags',
-      '--',
-      o.repoUrl,
-      '+refs/heads/*:refs/remotes/origin/*',
-    ]);
+    await run(['fetch', '-q', '--no-tags', '--', o.repoUrl, '+refs/heads/*:refs/remotes/origin/*']);
   }
   const target = 'commit' in o.ref ? o.ref.commit : 'FETCH_HEAD';
   try {
@@ -137,7 +153,7 @@ export async function fetchSource(o: FetchOptions): Promise<FetchedSource> {
   }
   const commit = await run(['rev-parse', 'HEAD']);
   if (existsSync(join(o.dir, '.gitmodules'))) {
-    await run([...authArgs(o.token), 'submodule', 'update', '-q', '--init', '--recursive', '--depth', '1']);
+    await run(['submodule', 'update', '-q', '--init', '--recursive', '--depth', '1']);
   }
   return { commit, componentDir: componentDirectory(o.dir, o.componentPath) };
 }
@@ -151,10 +167,11 @@ export async function resolveBranchHead(
 ): Promise<string> {
   const urlProblem = checkRepoUrl(repoUrl);
   if (urlProblem) throw new SourceError(`repository URL ${urlProblem}`);
-  const out = await git([...authArgs(token), 'ls-remote', '--', repoUrl, `refs/heads/${branch}`], {
+  const out = await git(['ls-remote', '--', repoUrl, `refs/heads/${branch}`], {
     cwd: '/',
     home: '/nonexistent',
     timeoutMs,
+    ...(token && originOf(repoUrl) ? { auth: { token, origin: originOf(repoUrl)! } } : {}),
   });
   const sha = out.split(/\s+/)[0];
   if (!sha || !/^[0-9a-f]{40}$/.test(sha))

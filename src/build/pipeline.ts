@@ -1,9 +1,11 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import type { Logger } from 'pino';
+import { sourceTokenOf } from '../configuration/source-token.js';
 import { normalizeEndpoints } from '../control/components.js';
 import type { DockerImages } from '../dataplane/docker/docker-images.js';
 import type { BuildPreset, ComponentSource } from '../domain/component.js';
+import type { Keyring } from '../secrets/envelope.js';
 import type { BuildStepRecord } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import type { BuildKitCli } from './buildkit-cli.js';
@@ -27,6 +29,8 @@ export interface BuildDeps {
   stepTimeoutMs: number;
   /** The whole build's limit (`RONDO_BUILD_TIMEOUT_SECONDS`); the running step is stopped when it passes. */
   buildTimeoutMs: number;
+  /** Decrypts a private repository's token for the fetch. */
+  keyring: Keyring;
   instance: string;
   logger: Logger;
   /** BuildKit through the docker CLI, for Dockerfiles with `RUN --mount`. */
@@ -164,13 +168,15 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
     if (source.kind !== 'git') throw new StepFailed('init: an image component is not built');
     await step('init', async (log) => {
       mkdirSync(dir, { recursive: true });
-      log(`fetching ${source.repoUrl} at ${b.commit}`);
+      const token = await sourceTokenOf(store.db, deps.keyring, b.component_id);
+      log(`fetching ${source.repoUrl} at ${b.commit}${token ? ' with the stored access token' : ''}`);
       const fetched = await fetchSource({
         repoUrl: source.repoUrl,
         ref: { commit: b.commit! },
         dir: join(dir, 'src'),
         componentPath: source.path,
         timeoutMs: deps.stepTimeoutMs,
+        ...(token ? { token } : {}),
       });
       state.componentDir = fetched.componentDir;
       state.descriptor = readDescriptor(fetched.componentDir, b.type);

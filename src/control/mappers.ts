@@ -83,6 +83,7 @@ export const toComponent = (r: ComponentRow & { project_name: string }): Compone
   autoBuild: r.auto_build,
   autoDeploy: r.auto_deploy,
   endpoints: r.endpoints,
+  sourceToken: r.source_token_value_id !== null,
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });

@@ -85,6 +85,9 @@ export const Component = z.object({
   autoBuild: z.boolean(),
   autoDeploy: z.boolean(),
   endpoints: z.array(Endpoint),
+  sourceToken: z
+    .boolean()
+    .describe('a token for the private repository is stored (encrypted; never returned)'),
   ...timestamps,
 });
 export type Component = z.infer<typeof Component>;

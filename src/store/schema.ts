@@ -109,6 +109,8 @@ export interface ComponentsTable {
   auto_build: boolean;
   auto_deploy: boolean;
   endpoints: ColumnType<EndpointSpec[], string | undefined, string>;
+  /** The private repository's token: a `config_values` row, never plaintext. */
+  source_token_value_id: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Timestamp;
   updated_at: Timestamp;
   resource_version: Generated<number>;

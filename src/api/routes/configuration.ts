@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type ConfigDeps, changeConfig, listConfig } from '../../configuration/config-entries.js';
+import { setSourceToken } from '../../configuration/source-token.js';
 import { type Api, contextOf } from '../app.js';
 import { OrgParam, problemResponses } from '../schemas.js';
 import { orgName } from './org-param.js';
@@ -47,6 +48,37 @@ export function configurationRoutes(app: Api, deps: ConfigDeps): void {
       const ctx = contextOf(req);
       const { org, project, component } = req.params;
       return listConfig(deps, ctx, orgName(ctx, org), project, component, req.query.environment);
+    },
+  );
+
+  app.put(
+    '/orgs/:org/projects/:project/components/:component/source-token',
+    {
+      schema: {
+        tags,
+        description:
+          'Stores the access token of the component’s private repository, encrypted; builds send it to that host only (HTTP basic auth, user x-access-token). Never returned.',
+        params,
+        body: z.strictObject({ token: z.string().min(1).max(4096) }),
+        response: { 204: z.null().describe('stored'), ...problemResponses },
+      },
+    },
+    async (req, reply) => {
+      const ctx = contextOf(req);
+      const { org, project, component } = req.params;
+      await setSourceToken(deps, ctx, orgName(ctx, org), project, component, req.body.token);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.delete(
+    '/orgs/:org/projects/:project/components/:component/source-token',
+    { schema: { tags, params, response: { 204: z.null().describe('removed'), ...problemResponses } } },
+    async (req, reply) => {
+      const ctx = contextOf(req);
+      const { org, project, component } = req.params;
+      await setSourceToken(deps, ctx, orgName(ctx, org), project, component, null);
+      return reply.code(204).send(null);
     },
   );
 

@@ -99,8 +99,39 @@ function revisionOf(o: { revision?: string }): number | undefined {
   return n;
 }
 
-/** `rondo config set|unset|list` and `rondo secret set|unset|list` (§5, §12). */
+/** `rondo config set|unset|list` and `rondo secret set|unset|list` (§5, §12), `rondo source-token`. */
 export function registerConfig(program: Command): void {
+  const token = program
+    .command('source-token')
+    .description('the access token of a component’s private repository');
+  token
+    .command('set <component>')
+    .description('store the token (read from stdin), encrypted; builds use it to fetch the source')
+    .option('--project <name>', 'the component’s project (required)')
+    .action(async (component: string, o: { project?: string }, cmd: Command) => {
+      const value = (await readStdinRaw()).toString('utf8').trim();
+      if (!value) throw new UsageError('no token on stdin');
+      const api = clientFor(cmd);
+      await api.request(
+        'PUT',
+        api.orgPath(`/projects/${enc(requireProject(o.project))}/components/${enc(component)}/source-token`),
+        { token: value },
+      );
+      process.stderr.write('Stored. The next build fetches the repository with it.\n');
+    });
+  token
+    .command('unset <component>')
+    .description('forget the token')
+    .option('--project <name>', 'the component’s project (required)')
+    .action(async (component: string, o: { project?: string }, cmd: Command) => {
+      const api = clientFor(cmd);
+      await api.request(
+        'DELETE',
+        api.orgPath(`/projects/${enc(requireProject(o.project))}/components/${enc(component)}/source-token`),
+      );
+      process.stderr.write('Removed.\n');
+    });
+
   for (const secret of [false, true]) {
     const noun = secret ? 'secret' : 'config';
     const group = program

@@ -1,0 +1,73 @@
+import type { RequestContext } from '../control/context.js';
+import { newId } from '../control/ids.js';
+import { mutateInOrg, readInOrg } from '../control/org-access.js';
+import { invalid } from '../domain/errors.js';
+import type { Keyring } from '../secrets/envelope.js';
+import type { Executor } from '../store/store.js';
+import { type ConfigDeps, findComponentIds } from './config-entries.js';
+
+/**
+ * The access token of a component's private repository (§4, F3): stored like a secret
+ * configuration value (encrypted, write-only), but never injected into replicas; only git sees it,
+ * through its environment, when a build fetches the source.
+ */
+export async function setSourceToken(
+  deps: ConfigDeps,
+  ctx: RequestContext,
+  orgName: string,
+  project: string,
+  component: string,
+  token: string | null,
+): Promise<void> {
+  if (token !== null && (!token.trim() || /[\0\r\n]/.test(token)))
+    throw invalid([{ field: 'token', message: 'must be one line of text, without control characters' }]);
+  const { org } = await readInOrg(deps, ctx, orgName);
+  const c = await findComponentIds(deps.store.db, org.id, project, component);
+  const audit = {
+    permission: 'component:write',
+    action: token === null ? 'component.source-token.remove' : 'component.source-token.set',
+    resourceType: 'component',
+    resource: `${project}/${component}`,
+  } as const;
+  await mutateInOrg(deps, ctx, orgName, audit, async (tx) => {
+    let valueId: string | null = null;
+    if (token !== null) {
+      valueId = newId('cfv');
+      const envelope = deps.keyring.encrypt(Buffer.from(token.trim()), valueId);
+      await tx
+        .insertInto('config_values')
+        .values({
+          id: valueId,
+          org_id: org.id,
+          component_id: c.id,
+          key_id: envelope.keyId,
+          wrapped_key: envelope.wrappedKey,
+          ciphertext: envelope.ciphertext,
+        })
+        .execute();
+    }
+    await tx
+      .updateTable('components')
+      .set({ source_token_value_id: valueId, updated_at: new Date() })
+      .where('id', '=', c.id)
+      .execute();
+  });
+}
+
+/** The decrypted token for a build, or undefined when the repository is public. */
+export async function sourceTokenOf(
+  db: Executor,
+  keyring: Keyring,
+  componentId: string,
+): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('components as c')
+    .innerJoin('config_values as v', 'v.id', 'c.source_token_value_id')
+    .select(['v.id', 'v.key_id', 'v.wrapped_key', 'v.ciphertext'])
+    .where('c.id', '=', componentId)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  return keyring
+    .decrypt({ keyId: row.key_id, wrappedKey: row.wrapped_key, ciphertext: row.ciphertext }, row.id)
+    .toString('utf8');
+}
