@@ -13,6 +13,7 @@ export interface BuildKitBuild {
   labels: Record<string, string>;
   /** id → file on the host, mounted with `RUN --mount=type=secret,id=…`. */
   secrets: Record<string, string>;
+  buildArgs?: Record<string, string>;
 }
 
 export class BuildKitCli {
@@ -44,6 +45,7 @@ export class BuildKitCli {
     const args = ['build', '--progress=plain', '-f', b.dockerfile, '-t', b.tag];
     for (const [k, v] of Object.entries(b.labels)) args.push('--label', `${k}=${v}`);
     for (const [id, src] of Object.entries(b.secrets)) args.push('--secret', `id=${id},src=${src}`);
+    for (const [k, v] of Object.entries(b.buildArgs ?? {})) args.push('--build-arg', `${k}=${v}`);
     args.push('--', b.contextDir);
     return new Promise((resolve, reject) => {
       const child = spawn(this.#cli, args, {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { BUILD_SCOPE, draftItems } from '../configuration/config-entries.js';
 import { sourceTokenOf } from '../configuration/source-token.js';
 import type { ControlDeps, RequestContext } from '../control/context.js';
 import { newId } from '../control/ids.js';
@@ -59,10 +60,16 @@ const toBuild = (r: BuildRow): Build => ({
 });
 
 /** Same commit + same build settings = same image (build once, §4). */
-export function configHash(preset: string | null, configs: Record<string, string>): string {
+export function configHash(
+  preset: string | null,
+  configs: Record<string, string>,
+  buildScope: readonly { key: string; valueId: string }[] = [],
+): string {
   const sorted = Object.fromEntries(Object.entries(configs).sort(([a], [b]) => a.localeCompare(b)));
+  // The build scope counts by value id: a changed build argument or secret is a different build.
+  const inputs = buildScope.map((i) => `${i.key}=${i.valueId}`).sort();
   return createHash('sha256')
-    .update(JSON.stringify({ preset, configs: sorted }))
+    .update(JSON.stringify(inputs.length ? { preset, configs: sorted, inputs } : { preset, configs: sorted }))
     .digest('hex')
     .slice(0, 16);
 }
@@ -114,7 +121,11 @@ export async function createBuild(
       });
     }
   }
-  const hash = configHash(c.build_preset, c.build_configs);
+  const hash = configHash(
+    c.build_preset,
+    c.build_configs,
+    await draftItems(deps.store.db, c.id, BUILD_SCOPE),
+  );
   if (!input.force) {
     const done = await buildsOf(deps.store.db, org.id)
       .where('b.component_id', '=', c.id)

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import type { Logger } from 'pino';
+import { redact } from '../configuration/materialize.js';
 import { sourceTokenOf } from '../configuration/source-token.js';
 import { normalizeEndpoints } from '../control/components.js';
 import type { DockerImages } from '../dataplane/docker/docker-images.js';
@@ -8,6 +9,7 @@ import type { BuildPreset, ComponentSource } from '../domain/component.js';
 import type { Keyring } from '../secrets/envelope.js';
 import type { BuildStepRecord } from '../store/schema.js';
 import type { Store } from '../store/store.js';
+import { loadBuildInputs, withBuildInputs } from './build-inputs.js';
 import type { BuildKitCli } from './buildkit-cli.js';
 import { contextArchive } from './context-archive.js';
 import { readDescriptor } from './descriptor-files.js';
@@ -200,8 +202,12 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
         `found ${findings.length} possible secret(s): ${where.join(', ')}; remove them from the repository, or list known false positives in .secretlintignore`,
       );
     });
-    await step('build', async (log) => {
+    await step('build', async (rawLog) => {
       const configs = b.build_configs;
+      const inputs = await loadBuildInputs(store.db, deps.keyring, b.component_id);
+      const secretValues = Object.values(inputs.secrets);
+      // A build that prints a secret shows *** instead (the step log is what people read).
+      const log = (line: string) => rawLog(redact(line, secretValues));
       let context: string;
       let dockerfileInContext: string;
       let text: string;
@@ -228,20 +234,29 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
           configs,
           deps.baseImages,
         );
-        text = generated.dockerfile;
+        text = withBuildInputs(generated.dockerfile, inputs);
         for (const from of generated.dockerfile.matchAll(/^FROM (\S+)/gm))
           await deps.images.ensure(from[1]!, log);
         state.presetPort = generated.port;
         context = state.componentDir!;
         dockerfileInContext = GENERATED_DOCKERFILE;
-        writeFileSync(join(context, GENERATED_DOCKERFILE), `${generated.dockerfile}\n`);
-        log(`generated Dockerfile:\n${generated.dockerfile}`);
+        writeFileSync(join(context, GENERATED_DOCKERFILE), `${text}\n`);
+        log(`generated Dockerfile:\n${text}`);
       }
       state.tag = `${deps.registry}/${b.org}/${b.project}/${b.component}:${b.commit!.slice(0, 12)}`;
       // Not `rondo.instance`: containers inherit image labels, and that label marks what the
       // reconciler owns (it would remove any container someone runs from this image).
       const labels = { 'rondo.build': buildId, 'rondo.built-by': deps.instance };
-      if (/--mount=/.test(text)) {
+      const names = [...Object.keys(inputs.args), ...Object.keys(inputs.secrets)];
+      if (names.length) log(`build scope: ${names.join(', ')}`);
+      // Secret files live beside the checkout, outside the context, only while the build runs.
+      const secretFiles: Record<string, string> = {};
+      if (secretValues.length) mkdirSync(join(dir, 'secrets'), { recursive: true, mode: 0o700 });
+      for (const [id, value] of Object.entries(inputs.secrets)) {
+        secretFiles[id] = join(dir, 'secrets', id);
+        writeFileSync(secretFiles[id]!, value, { mode: 0o600 });
+      }
+      if (/--mount=/.test(text) || secretValues.length) {
         // Mounts (the CA bundle as a secret) need BuildKit, which the Engine API path cannot drive.
         log('building with BuildKit (the Dockerfile uses RUN --mount)');
         await deps.buildkit.build(
@@ -250,7 +265,8 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
             dockerfile: join(context, dockerfileInContext),
             tag: state.tag,
             labels,
-            secrets: { ca: deps.caBundle },
+            secrets: { ca: deps.caBundle, ...secretFiles },
+            buildArgs: inputs.args,
           },
           log,
           deps.stepTimeoutMs,
@@ -265,6 +281,7 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
           dockerfile: dockerfileInContext,
           tag: state.tag,
           labels,
+          buildArgs: inputs.args,
           signal: stop.signal,
         },
         (line) => log(`${String(Date.now() - started).padStart(6)} ms  ${line}`),

@@ -22,6 +22,8 @@ export interface ConfigSetInput {
 export interface ConfigChange {
   /** Omitted: component scope (every environment). */
   environment?: string;
+  /** The build scope: build arguments and build secrets, never given to replicas. */
+  build?: boolean;
   /** The scope's revision the change was made against; a different current revision is a 409. */
   revision?: number;
   set?: ConfigSetInput[];
@@ -48,6 +50,8 @@ export interface ConfigScopeView {
 
 /** '' is the component scope in `config_entries.environment_id`. */
 export const COMPONENT_SCOPE = '';
+/** The build scope: env vars become build arguments, secrets BuildKit secrets (§4, F3). */
+export const BUILD_SCOPE = 'build';
 
 export async function findComponentIds(db: Executor, orgId: string, project: string, component: string) {
   const row = await db
@@ -134,6 +138,19 @@ function checkChange(change: ConfigChange): { decoded: Map<string, Buffer> } {
   });
   if (!change.set?.length && !change.unset?.length)
     fields.push({ field: 'set', message: 'give at least one key to set or unset' });
+  if (change.build && change.environment)
+    fields.push({
+      field: 'build',
+      message: 'the build scope belongs to no environment; give one or the other',
+    });
+  if (change.build)
+    (change.set ?? []).forEach((item, i) => {
+      if (kindOfKey(item.key) === 'file')
+        fields.push({
+          field: `set[${i}].key`,
+          message: 'the build scope holds build arguments and secrets by name, not files',
+        });
+    });
   if (fields.length) throw invalid(fields);
   return { decoded };
 }
@@ -157,12 +174,12 @@ export async function changeConfig(
   const env = change.environment
     ? await findEnvironmentId(deps.store.db, org.id, change.environment)
     : undefined;
-  const scope = env?.id ?? COMPONENT_SCOPE;
+  const scope = change.build ? BUILD_SCOPE : (env?.id ?? COMPONENT_SCOPE);
   const audit = {
     permission: env?.production ? 'config:write:production' : 'config:write',
     action: 'config.change',
     resourceType: 'configuration',
-    resource: `${project}/${component}@${change.environment ?? '*'}`,
+    resource: `${project}/${component}@${change.build ? 'build' : (change.environment ?? '*')}`,
   } as const;
   try {
     await mutateInOrg(deps, ctx, orgName, audit, async (tx) => {
@@ -188,7 +205,7 @@ export async function changeConfig(
       for (const k of change.unset ?? []) after.delete(k);
       for (const s of change.set ?? []) after.add(s.key);
       // Collisions count the other scope too: component + environment is what a replica gets.
-      const others = env ? await draftItems(tx, c.id, COMPONENT_SCOPE) : [];
+      const others = env && !change.build ? await draftItems(tx, c.id, COMPONENT_SCOPE) : [];
       const clash = collisions([...new Set([...after, ...others.map((o) => o.key)])]);
       if (clash.length) throw invalid(clash);
       if (change.unset?.length)
@@ -245,7 +262,7 @@ export async function changeConfig(
     if (isUniqueViolation(err)) throw revisionConflict(await scopeRevision(deps.store.db, c.id, scope));
     throw err;
   }
-  return readScope(deps, c.id, scope, change.environment);
+  return readScope(deps, c.id, scope, change.build ? 'build' : change.environment);
 }
 
 function revisionConflict(current: number): RondoError {
@@ -262,9 +279,11 @@ export async function listConfig(
   project: string,
   component: string,
   environment?: string,
+  build?: boolean,
 ): Promise<ConfigScopeView> {
   const { org } = await readInOrg(deps, ctx, orgName);
   const c = await findComponentIds(deps.store.db, org.id, project, component);
+  if (build) return readScope(deps, c.id, BUILD_SCOPE, 'build');
   const env = environment ? await findEnvironmentId(deps.store.db, org.id, environment) : undefined;
   return readScope(deps, c.id, env?.id ?? COMPONENT_SCOPE, environment);
 }

@@ -8,7 +8,7 @@ import { orgName } from './org-param.js';
 const tags = ['configuration'];
 
 const ConfigScope = z.object({
-  scope: z.string().describe('`component` (every environment) or an environment name'),
+  scope: z.string().describe('`component` (every environment), `build`, or an environment name'),
   revision: z
     .number()
     .int()
@@ -40,6 +40,10 @@ export function configurationRoutes(app: Api, deps: ConfigDeps): void {
         params,
         querystring: z.strictObject({
           environment: z.string().max(63).optional().describe('default: the component scope'),
+          build: z
+            .enum(['true', 'false'])
+            .optional()
+            .describe('the build scope (build arguments and secrets)'),
         }),
         response: { 200: ConfigScope, ...problemResponses },
       },
@@ -47,7 +51,15 @@ export function configurationRoutes(app: Api, deps: ConfigDeps): void {
     async (req) => {
       const ctx = contextOf(req);
       const { org, project, component } = req.params;
-      return listConfig(deps, ctx, orgName(ctx, org), project, component, req.query.environment);
+      return listConfig(
+        deps,
+        ctx,
+        orgName(ctx, org),
+        project,
+        component,
+        req.query.environment,
+        req.query.build === 'true',
+      );
     },
   );
 
@@ -92,6 +104,10 @@ export function configurationRoutes(app: Api, deps: ConfigDeps): void {
         params,
         body: z.strictObject({
           environment: z.string().max(63).optional(),
+          build: z
+            .boolean()
+            .optional()
+            .describe('the build scope: env vars become build arguments, secrets BuildKit secrets'),
           revision: z.number().int().min(0).optional(),
           set: z
             .array(

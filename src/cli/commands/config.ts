@@ -49,7 +49,7 @@ async function patch(
   api: ApiClient,
   project: string,
   component: string,
-  body: { environment?: string; revision?: number; set?: SetItem[]; unset?: string[] },
+  body: { environment?: string; build?: boolean; revision?: number; set?: SetItem[]; unset?: string[] },
 ): Promise<ConfigScope> {
   return api.request<ConfigScope>(
     'PATCH',
@@ -89,6 +89,7 @@ function scopeOptions(cmd: Command): Command {
   return cmd
     .option('--project <name>', 'the component’s project (required)')
     .option('--env <environment>', 'environment-specific (default: every environment)')
+    .option('--build', 'the build scope: build arguments (config) and build secrets (secret)')
     .option('--revision <n>', 'refuse the change if the scope is no longer at this revision');
 }
 
@@ -155,7 +156,7 @@ export function registerConfig(program: Command): void {
       async (
         component: string,
         arg: string | string[],
-        o: { project?: string; env?: string; revision?: string; fromFile?: string },
+        o: { project?: string; env?: string; build?: boolean; revision?: string; fromFile?: string },
         cmd: Command,
       ) => {
         const items: SetItem[] = [];
@@ -185,6 +186,8 @@ export function registerConfig(program: Command): void {
         const revision = revisionOf(o);
         const scope = await patch(api, requireProject(o.project), component, {
           ...(o.env ? { environment: o.env } : {}),
+          ...(o.build ? { build: true } : {}),
+          ...(o.build ? { build: true } : {}),
           ...(revision === undefined ? {} : { revision }),
           set: items,
         });
@@ -197,13 +200,15 @@ export function registerConfig(program: Command): void {
         async (
           component: string,
           keys: string[],
-          o: { project?: string; env?: string; revision?: string },
+          o: { project?: string; env?: string; build?: boolean; revision?: string },
           cmd: Command,
         ) => {
           const api = clientFor(cmd);
           const revision = revisionOf(o);
           const scope = await patch(api, requireProject(o.project), component, {
             ...(o.env ? { environment: o.env } : {}),
+            ...(o.build ? { build: true } : {}),
+            ...(o.build ? { build: true } : {}),
             ...(revision === undefined ? {} : { revision }),
             unset: keys,
           });
@@ -219,14 +224,19 @@ export function registerConfig(program: Command): void {
       )
       .option('--project <name>', 'the component’s project (required)')
       .option('--env <environment>', 'environment-specific (default: every environment)')
-      .action(async (component: string, o: { project?: string; env?: string }, cmd: Command) => {
-        const api = clientFor(cmd);
-        const q = o.env ? `?environment=${enc(o.env)}` : '';
-        const scope = await api.request<ConfigScope>(
-          'GET',
-          api.orgPath(`/projects/${enc(requireProject(o.project))}/components/${enc(component)}/config${q}`),
-        );
-        printScope(cmd, secret ? { ...scope, items: scope.items.filter((i) => i.secret) } : scope);
-      });
+      .option('--build', 'the build scope')
+      .action(
+        async (component: string, o: { project?: string; env?: string; build?: boolean }, cmd: Command) => {
+          const api = clientFor(cmd);
+          const q = o.build ? '?build=true' : o.env ? `?environment=${enc(o.env)}` : '';
+          const scope = await api.request<ConfigScope>(
+            'GET',
+            api.orgPath(
+              `/projects/${enc(requireProject(o.project))}/components/${enc(component)}/config${q}`,
+            ),
+          );
+          printScope(cmd, secret ? { ...scope, items: scope.items.filter((i) => i.secret) } : scope);
+        },
+      );
   }
 }
