@@ -20,6 +20,7 @@ up: build
 	@scripts/install-deps.sh runtime
 	@ln -sf "$(CURDIR)/bin/rondo" /usr/local/bin/rondo 2>/dev/null || echo "note: could not link /usr/local/bin/rondo; use ./bin/rondo"
 	@./bin/rondo up
+	@./bin/rondo images bootstrap --if-missing
 
 down:
 	@./bin/rondo down

@@ -1,8 +1,10 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { bootstrapDebian, bootstrapStack, DEBIAN_STACKS } from '../../build/bootstrap-debian.js';
 import { bootstrapStaticImage, recordBaseImages } from '../../build/bootstrap-images.js';
+import { DEFAULT_BASE_IMAGES } from '../../build/presets.js';
 import { defaultDataDir, loadConfig, type RondoConfig } from '../../config.js';
 import { generateToken } from '../../control/tokens.js';
 import { DockerImages } from '../../dataplane/docker/docker-images.js';
@@ -137,9 +139,31 @@ async function doctor(o: ServerFlags, cmd: Command): Promise<void> {
 }
 
 /** `rondo images bootstrap`: base images from the OS's packages, pushed to the platform registry. */
-async function bootstrapImages(o: ServerFlags & { stacks?: string; mirror?: string }): Promise<void> {
+async function bootstrapImages(
+  o: ServerFlags & { stacks?: string; mirror?: string; ifMissing?: boolean },
+): Promise<void> {
   const config = loadConfig(flagsOf(o));
   if (!config.platform) throw new UsageError('images need the platform; unset RONDO_PLATFORM=off');
+  if (o.ifMissing) {
+    const site = existsSync(join(config.dataDir, 'images.json'));
+    // A site that reaches the official images (or already bootstrapped) has nothing to do.
+    if (site) return void process.stderr.write('Base images are recorded in images.json; nothing to do.\n');
+    const probe = new DockerImages(config.platform.dockerSocket);
+    const reachable = await Promise.race([
+      probe
+        .ensure(DEFAULT_BASE_IMAGES.static!['1']!, () => undefined)
+        .then(
+          () => true,
+          () => false,
+        ),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 15_000).unref()),
+    ]);
+    if (reachable)
+      return void process.stderr.write('The official base images are reachable; nothing to do.\n');
+    process.stderr.write(
+      'No configured base image is reachable: building them from Debian packages (a few minutes, once).\n',
+    );
+  }
   const stacks = (o.stacks ?? Object.keys(DEBIAN_STACKS).join(','))
     .split(',')
     .map((s) => s.trim())
@@ -196,7 +220,10 @@ export function registerServer(program: Command): void {
       `Debian-based stacks to build (default all: ${Object.keys(DEBIAN_STACKS).join(',')}; '' for none)`,
     )
     .option('--mirror <url>', 'Debian mirror for debootstrap (default http://deb.debian.org/debian)')
-    .action((o: ServerFlags & { stacks?: string; mirror?: string }) => bootstrapImages(o));
+    .option('--if-missing', 'only when no base image is recorded and the official ones are unreachable')
+    .action((o: ServerFlags & { stacks?: string; mirror?: string; ifMissing?: boolean }) =>
+      bootstrapImages(o),
+    );
   common(
     program.command('doctor').description('check each part of the platform and say how to fix what is wrong'),
   ).action((o: ServerFlags, cmd: Command) => doctor(o, cmd));
