@@ -38,15 +38,12 @@ async function buildMarkImage(tag: string): Promise<void> {
 
 function body(port: number, host: string, path: string, ip = '127.0.0.1'): Promise<string> {
   return new Promise((resolve) => {
-    const req = request(
-      { host: ip, port, path, headers: { host }, agent: false, timeout: 1000 },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => resolve(res.statusCode === 200 ? text.trim() : ''));
-      },
-    );
+    const req = request({ host: ip, port, path, headers: { host }, agent: false, timeout: 1000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve(res.statusCode === 200 ? text.trim() : ''));
+    });
     req.on('error', () => resolve(''));
     req.on('timeout', () => req.destroy());
     req.end();

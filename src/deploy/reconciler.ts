@@ -114,9 +114,14 @@ export class Reconciler {
         continue;
       }
       // Replicas no live deployment owns: left by a crash, a superseded or a deleted deployment.
-      const orphans = workloads.filter(
-        (w) => !live.has(w.labels[LABEL.deployment] ?? '') && !this.#isBusy(w, targets, busy),
+      const candidates = workloads.filter(
+        (w) =>
+          !live.has(w.labels[LABEL.deployment] ?? '') &&
+          !this.#rollouts.has(w.labels[LABEL.deployment] ?? '') &&
+          !this.#isBusy(w, targets, busy),
       );
+      // A deployment created after this pass read the store may already have replicas: ask again.
+      const orphans = await this.#stillOrphans(candidates);
       await Promise.all(orphans.map((w) => dp.removeWorkload(w.id, this.#deps.settings.stopGraceSeconds)));
       for (const t of targets) {
         if (t.status !== 'active' || busy.has(`${t.component_id}/${t.environment_id}`)) continue;
@@ -142,6 +147,19 @@ export class Reconciler {
       }
     }
     await this.#deps.gateway.sync();
+  }
+
+  async #stillOrphans(candidates: WorkloadInfo[]): Promise<WorkloadInfo[]> {
+    const ids = [...new Set(candidates.map((w) => w.labels[LABEL.deployment] ?? ''))].filter(Boolean);
+    if (ids.length === 0) return candidates;
+    const liveNow = await this.#deps.store.db
+      .selectFrom('deployments')
+      .select('id')
+      .where('id', 'in', ids)
+      .where('status', 'in', ['pending', 'rolling-out', 'active'])
+      .execute();
+    const keep = new Set(liveNow.map((r) => r.id));
+    return candidates.filter((w) => !keep.has(w.labels[LABEL.deployment] ?? ''));
   }
 
   #isBusy(

@@ -278,7 +278,12 @@ async function setStatus(store: Store, id: string, status: string, reason: strin
 async function lastLogs(dp: DataPlane, replicas: WorkloadInfo[]): Promise<string> {
   const parts = await Promise.all(
     replicas.map(async (w) => {
-      const text = await dp.logs(w.id, { tail: 20 }).catch(() => '');
+      let text = await dp.logs(w.id, { tail: 20 }).catch(() => '');
+      // A replica that died a moment ago may not have its output in the engine's log yet.
+      for (let i = 0; i < 5 && !text.trim(); i++) {
+        await sleep(100);
+        text = await dp.logs(w.id, { tail: 20 }).catch(() => '');
+      }
       return text.trim() ? `[${w.name}]\n${text.trim()}` : '';
     }),
   );

@@ -21,6 +21,8 @@ describe('build inputs in a generated Dockerfile', () => {
 
   it('leaves a Dockerfile alone when the build scope is empty, and never writes values', () => {
     expect(withBuildInputs(dockerfile, { args: {}, secrets: {} })).toBe(dockerfile);
-    expect(withBuildInputs(dockerfile, { args: { A: 'value-1' }, secrets: { S: 'value-2' } })).not.toMatch(/value-/);
+    expect(withBuildInputs(dockerfile, { args: { A: 'value-1' }, secrets: { S: 'value-2' } })).not.toMatch(
+      /value-/,
+    );
   });
 });
