@@ -87,5 +87,8 @@ export async function bootstrapStack(
     log,
   );
   const digest = await images.push(tag, log);
-  return { [stack]: { [s.version]: `${registry}/rondo/${stack}@${digest}` } };
+  const recorded: BaseImages = { [stack]: { [s.version]: `${registry}/rondo/${stack}@${digest}` } };
+  // Go's runtime stage is distroless by default; here the Debian base runs the static binary.
+  if (stack === 'go') recorded.distroless = { '1': debian };
+  return recorded;
 }

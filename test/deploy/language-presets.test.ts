@@ -35,11 +35,15 @@ describe('language presets on bootstrapped base images', () => {
       () => undefined,
     );
     const node = await bootstrapStack(images, registry.addr, debian, 'node', () => undefined);
-    const python = await bootstrapStack(images, registry.addr, debian, 'python', () => undefined);
+    const stacks = await Promise.all(
+      ['python', 'go', 'php', 'ruby'].map((s) =>
+        bootstrapStack(images, registry.addr, debian, s, () => undefined),
+      ),
+    );
     t = await startPlatformRondo(
       'pglite',
       {},
-      { registry: registry.addr, baseImages: { ...node, ...python } },
+      { registry: registry.addr, baseImages: Object.assign({}, node, ...stacks) },
     );
     repo = createRepo(join(dir, 'repo'));
     repo.commit({
@@ -57,6 +61,30 @@ describe('language presets on bootstrapped base images', () => {
         packages: { '': { name: 'books', version: '1.0.0' } },
       }),
       'api/server.js': `require('http').createServer((q, s) => { s.setHeader('content-type', 'application/json'); s.end(JSON.stringify({ books: ['Dune'], path: q.url })); }).listen(8080);\n`,
+      'go/go.mod': 'module example.com/hello\n\ngo 1.19\n',
+      'go/main.go': [
+        'package main',
+        'import ("fmt"; "net/http")',
+        'func main() {',
+        '\thttp.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "go says %s", r.URL.Path) })',
+        '\thttp.ListenAndServe(":8080", nil)',
+        '}',
+        '',
+      ].join('\n'),
+      'php/index.php': '<?php echo "php says " . $_SERVER["REQUEST_URI"];\n',
+      'rb/app.rb': [
+        "require 'socket'",
+        'server = TCPServer.new("0.0.0.0", 8080)',
+        'loop do',
+        '  c = server.accept',
+        '  path = c.gets.to_s.split(" ")[1]',
+        '  while (line = c.gets) && line != "\r\n"; end',
+        '  body = "ruby says #{path}"',
+        '  c.print "HTTP/1.1 200 OK\r\nContent-Length: #{body.bytesize}\r\nConnection: close\r\n\r\n#{body}"',
+        '  c.close',
+        'end',
+        '',
+      ].join('\n'),
       'py/app.py': [
         'from http.server import BaseHTTPRequestHandler, HTTPServer',
         'class H(BaseHTTPRequestHandler):',
@@ -153,4 +181,40 @@ describe('language presets on bootstrapped base images', () => {
       body: 'python says /hello',
     });
   }, 300_000);
+  for (const [name, preset, configs, expected] of [
+    ['go', 'go', { buildPackLangVersion: '1.19' }, 'go says /hello'],
+    ['php', 'php', { buildPackLangVersion: '8.2' }, 'php says /hello'],
+    ['rb', 'ruby', { buildPackLangVersion: '3.1', runCommand: 'ruby app.rb' }, 'ruby says /hello'],
+  ] as const) {
+    it(`builds a ${preset} service from its repository, deploys it, and it answers`, async () => {
+      await t.call('POST', '/api/v1/orgs/default/projects/shop/components', {
+        body: {
+          name,
+          type: 'service',
+          source: { repoUrl: `file://${repo.path}`, path: name },
+          buildPreset: preset,
+          buildConfigs: configs,
+          autoDeploy: true,
+        },
+      });
+      const res = await t.call('POST', `/api/v1/orgs/default/projects/shop/components/${name}/builds`, {
+        body: {},
+      });
+      let build = res.body.build;
+      for (let i = 0; i < 600 && (build.status === 'queued' || build.status === 'running'); i++) {
+        await sleep(500);
+        build = (await t.call('GET', `/api/v1/orgs/default/builds/${build.id}`)).body;
+      }
+      expect(build.reason).toBeNull();
+      for (let i = 0; i < 100; i++) {
+        const status = await t.call('GET', `/api/v1/orgs/default/projects/shop/components/${name}/status`);
+        if (status.body.items[0]?.active?.status === 'active') break;
+        await sleep(300);
+      }
+      expect(await viaGateway(t, 'development.localhost', `/default/shop/${name}/rest/hello`)).toEqual({
+        status: 200,
+        body: expected,
+      });
+    }, 300_000);
+  }
 });

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import Docker from 'dockerode';
 import { pack } from 'tar-stream';
 
@@ -87,6 +88,11 @@ export async function cleanupInstance(instance: string): Promise<void> {
         .catch(() => undefined),
     ),
   );
+  // The replicas' mounted files (tmpfs), which removing containers behind Rondo's back leaves.
+  const files = '/dev/shm/rondo-files';
+  if (existsSync(files))
+    for (const name of readdirSync(files))
+      if (name.startsWith(`rondo-${instance}.`)) rmSync(join(files, name), { recursive: true, force: true });
 }
 
 /** Runs a command inside a running container and returns its exit code and output. */
