@@ -3,6 +3,7 @@
 import { benchBuilds } from './builds.js';
 import { benchControlPlane } from './control-plane.js';
 import { benchDataPlane } from './data-plane.js';
+import { benchNodeBuilds } from './node-builds.js';
 import { benchReleases } from './releases.js';
 
 const only = process.argv[2];
@@ -17,6 +18,12 @@ if (!only || only === 'data-plane') {
 if (!only || only === 'builds') {
   console.log('\n# Builds (F3): dockerfile preset, real engine and registry');
   await benchBuilds();
+}
+if (!only || only === 'node-builds') {
+  console.log(
+    '\n# Builds (F3): nodejs preset on bootstrapped base images, npm registry through the CA bundle',
+  );
+  await benchNodeBuilds();
 }
 if (!only || only === 'releases') {
   console.log('\n# Releases (F4): promotion and config change, real engine and gateway');

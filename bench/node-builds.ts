@@ -1,0 +1,148 @@
+/**
+ * F3 build benchmarks on a real Node.js service (nodejs preset, BuildKit, dependencies from the npm
+ * registry through the host's CA bundle), on base images bootstrapped from Debian's packages:
+ *  - second build after a source-only change (lockfile unchanged) as a share of the first;
+ *  - a build's total time (fetch, scan, build, push) against `docker build` of the same generated
+ *    Dockerfile and context, from scratch (`--no-cache`) on both sides, in the same run.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { bootstrapDebian, bootstrapStack } from '../src/build/bootstrap-debian.js';
+import { generateDockerfile } from '../src/build/presets.js';
+import { DockerImages } from '../src/dataplane/docker/docker-images.js';
+import { createRepo } from '../test/helpers/git.js';
+import { docker, removeImagesLabelled } from '../test/helpers/images.js';
+import { startPlatformRondo, startRegistry } from '../test/helpers/platform.js';
+
+const PACKAGE = {
+  name: 'books',
+  version: '1.0.0',
+  private: true,
+  scripts: { start: 'node server.js' },
+  dependencies: { ms: '2.1.3', 'left-pad': '1.3.0', express: '4.21.2' },
+};
+
+export async function benchNodeBuilds(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'rondo-bench-node-'));
+  const registry = await startRegistry(dir);
+  const images = new DockerImages();
+  process.stdout.write('(bootstrapping the Debian base and the node stack: about 2 minutes)\n');
+  const debian = await bootstrapDebian(
+    images,
+    registry.addr,
+    'http://deb.debian.org/debian',
+    () => undefined,
+  );
+  const node = await bootstrapStack(images, registry.addr, debian, 'node', () => undefined);
+  const t = await startPlatformRondo('pglite', {}, { registry: registry.addr, baseImages: node });
+  try {
+    const repo = createRepo(join(dir, 'repo'));
+    writeFileSync(join(repo.path, 'package.json'), JSON.stringify(PACKAGE, null, 2));
+    execFileSync('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], {
+      cwd: repo.path,
+      stdio: 'ignore',
+    });
+    const server = (v: number) => `require('http').createServer((q, s) => s.end('v${v}')).listen(8080);\n`;
+    repo.commit({ 'server.js': server(1) });
+    await t.call('POST', '/api/v1/orgs/default/projects', { body: { name: 'bench' } });
+    await t.call('POST', '/api/v1/orgs/default/projects/bench/components', {
+      body: {
+        name: 'api',
+        type: 'service',
+        source: { repoUrl: `file://${repo.path}` },
+        buildPreset: 'nodejs',
+        buildConfigs: { buildPackLangVersion: '18' },
+      },
+    });
+    const build = async () => {
+      const t0 = performance.now();
+      const res = await t.call('POST', '/api/v1/orgs/default/projects/bench/components/api/builds', {
+        body: {},
+      });
+      for (;;) {
+        const b = (await t.call('GET', `/api/v1/orgs/default/builds/${res.body.build.id}`)).body;
+        if (b.status === 'succeeded') return { ms: performance.now() - t0, build: b };
+        if (b.status === 'failed') throw new Error(`build failed: ${b.reason}`);
+        await sleep(20);
+      }
+    };
+    const first = await build();
+    repo.commit({ 'server.js': server(2) });
+    const second = await build();
+    const steps = (b: { steps: { name: string; startedAt?: string; endedAt?: string }[] }) =>
+      b.steps
+        .map((s) =>
+          s.startedAt && s.endedAt
+            ? `${s.name} ${Date.parse(s.endedAt) - Date.parse(s.startedAt)} ms`
+            : `${s.name} -`,
+        )
+        .join(', ');
+    console.log(
+      `first build (npm ci from the registry)   ${first.ms.toFixed(0)} ms   [${steps(first.build)}]`,
+    );
+    console.log(
+      `second build, source-only change        ${second.ms.toFixed(0)} ms   [${steps(second.build)}]`,
+    );
+    console.log(
+      `second / first                          ${((second.ms / first.ms) * 100).toFixed(0)}% (target ≤ 35%)`,
+    );
+
+    // Overhead: the same generated Dockerfile and context with `docker build`, no cache on either side.
+    const rondo: number[] = [];
+    const plain: number[] = [];
+    for (let i = 3; i < 6; i++) {
+      repo.commit({ 'server.js': server(i) });
+      execFileSync('/usr/bin/docker', ['builder', 'prune', '-af'], { stdio: 'ignore' });
+      rondo.push((await build()).ms);
+      const generated = generateDockerfile('nodejs', repo.path, { buildPackLangVersion: '18' }, node);
+      writeFileSync(join(dir, 'Dockerfile.plain'), generated.dockerfile);
+      execFileSync('/usr/bin/docker', ['builder', 'prune', '-af'], { stdio: 'ignore' });
+      const t0 = performance.now();
+      execFileSync(
+        '/usr/bin/docker',
+        [
+          'build',
+          '-q',
+          '--no-cache',
+          '--secret',
+          'id=ca,src=/etc/ssl/certs/ca-certificates.crt',
+          '-f',
+          join(dir, 'Dockerfile.plain'),
+          '-t',
+          `rondo-bench-plain:${i}`,
+          '--label',
+          'rondo.test-image=bench',
+          repo.path,
+        ],
+        { env: { ...process.env, DOCKER_BUILDKIT: '1' }, stdio: 'ignore' },
+      );
+      plain.push(performance.now() - t0);
+    }
+    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    console.log(
+      `build from scratch (fetch, scan, build, push)  median ${med(rondo).toFixed(0)} ms over 3 commits`,
+    );
+    console.log(`docker build (BuildKit) of the same, no cache  median ${med(plain).toFixed(0)} ms`);
+    console.log(
+      `ratio                                          ${(med(rondo) / med(plain)).toFixed(2)}× (target ≤ 1.2×)`,
+    );
+  } finally {
+    await t.rondo.buildQueue?.idle();
+    await t.close();
+    registry.stop();
+    await removeImagesLabelled('rondo.build', 'rondo.base-image', 'rondo.test-image=bench');
+    const imported = await docker.listImages({ filters: { reference: [`${registry.addr}/rondo/debian`] } });
+    await Promise.all(
+      imported.map((i) =>
+        docker
+          .getImage(i.Id)
+          .remove({ force: true })
+          .catch(() => undefined),
+      ),
+    );
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
