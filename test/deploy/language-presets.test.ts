@@ -36,7 +36,9 @@ describe('language presets on bootstrapped base images', () => {
     );
     const node = await bootstrapStack(images, registry.addr, debian, 'node', () => undefined);
     const stacks = await Promise.all(
-      ['python', 'go', 'php'].map((s) => bootstrapStack(images, registry.addr, debian, s, () => undefined)),
+      ['python', 'go', 'php', 'ruby'].map((s) =>
+        bootstrapStack(images, registry.addr, debian, s, () => undefined),
+      ),
     );
     t = await startPlatformRondo(
       'pglite',
@@ -70,6 +72,26 @@ describe('language presets on bootstrapped base images', () => {
         '',
       ].join('\n'),
       'php/index.php': '<?php echo "php says " . $_SERVER["REQUEST_URI"];\n',
+      // Escapes stay escapes: a literal CR LF in Ruby source reads as "\n".
+      'rb/app.rb': [
+        "require 'socket'",
+        'server = TCPServer.new("0.0.0.0", 8080)',
+        'loop do',
+        '  Thread.new(server.accept) do |c|',
+        '    begin',
+        '      path = c.gets.to_s.split(" ")[1]',
+        '      while (line = c.gets) && line != "\\r\\n"; end',
+        '      body = "ruby says #{path}"',
+        '      c.print "HTTP/1.1 200 OK\\r\\nContent-Length: #{body.bytesize}\\r\\nConnection: close\\r\\n\\r\\n#{body}"',
+        '    rescue StandardError',
+        '      nil',
+        '    ensure',
+        '      c.close',
+        '    end',
+        '  end',
+        'end',
+        '',
+      ].join('\n'),
       'py/app.py': [
         'from http.server import BaseHTTPRequestHandler, HTTPServer',
         'class H(BaseHTTPRequestHandler):',
@@ -169,6 +191,7 @@ describe('language presets on bootstrapped base images', () => {
   for (const [name, preset, configs, expected] of [
     ['go', 'go', { buildPackLangVersion: '1.19' }, 'go says /hello'],
     ['php', 'php', { buildPackLangVersion: '8.2' }, 'php says /hello'],
+    ['rb', 'ruby', { buildPackLangVersion: '3.1', runCommand: 'ruby app.rb' }, 'ruby says /hello'],
   ] as const) {
     it(`builds a ${preset} service from its repository, deploys it, and it answers`, async () => {
       await t.call('POST', '/api/v1/orgs/default/projects/shop/components', {
