@@ -251,7 +251,10 @@ async function activate(store: Store, t: DeploymentTarget): Promise<void> {
   });
 }
 
-/** Stops every replica of this component in this environment that does not belong to `t`. */
+/**
+ * Stops the replicas of this component in this environment that belong to neither `t` nor a newer
+ * deployment still rolling out: a deploy made while `t` drains must keep the replicas it started.
+ */
 async function stopOthers(deps: RolloutDeps, dp: DataPlane, t: DeploymentTarget): Promise<void> {
   const all = await dp.listWorkloads({
     [LABEL.instance]: deps.instance,
@@ -260,9 +263,17 @@ async function stopOthers(deps: RolloutDeps, dp: DataPlane, t: DeploymentTarget)
     [LABEL.component]: t.component,
     [LABEL.environment]: t.environment,
   });
+  const inProgress = await deps.store.db
+    .selectFrom('deployments')
+    .select('id')
+    .where('component_id', '=', t.component_id)
+    .where('environment_id', '=', t.environment_id)
+    .where('status', 'in', ['pending', 'rolling-out'])
+    .execute();
+  const keep = new Set([t.id, ...inProgress.map((d) => d.id)]);
   await Promise.all(
     all
-      .filter((w) => w.labels[LABEL.deployment] !== t.id)
+      .filter((w) => !keep.has(w.labels[LABEL.deployment] ?? ''))
       .map((w) => dp.removeWorkload(w.id, deps.settings.stopGraceSeconds)),
   );
 }
