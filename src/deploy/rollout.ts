@@ -252,8 +252,9 @@ async function activate(store: Store, t: DeploymentTarget): Promise<void> {
 }
 
 /**
- * Stops the replicas of this component in this environment that belong to neither `t` nor a newer
- * deployment still rolling out: a deploy made while `t` drains must keep the replicas it started.
+ * Stops the replicas of this component in this environment that belong to neither `t`, nor the
+ * active deployment, nor one still rolling out: a deploy made while `t` drains (and perhaps
+ * already active by the time the drain ends) keeps the replicas it started.
  */
 async function stopOthers(deps: RolloutDeps, dp: DataPlane, t: DeploymentTarget): Promise<void> {
   const all = await dp.listWorkloads({
@@ -268,7 +269,7 @@ async function stopOthers(deps: RolloutDeps, dp: DataPlane, t: DeploymentTarget)
     .select('id')
     .where('component_id', '=', t.component_id)
     .where('environment_id', '=', t.environment_id)
-    .where('status', 'in', ['pending', 'rolling-out'])
+    .where('status', 'in', ['pending', 'rolling-out', 'active'])
     .execute();
   const keep = new Set([t.id, ...inProgress.map((d) => d.id)]);
   await Promise.all(
