@@ -216,19 +216,7 @@ export async function changeConfig(
           .where('key', 'in', change.unset)
           .execute();
       for (const item of change.set ?? []) {
-        const valueId = newId('cfv');
-        const envelope = deps.keyring.encrypt(decoded.get(item.key)!, valueId);
-        await tx
-          .insertInto('config_values')
-          .values({
-            id: valueId,
-            org_id: org.id,
-            component_id: c.id,
-            key_id: envelope.keyId,
-            wrapped_key: envelope.wrappedKey,
-            ciphertext: envelope.ciphertext,
-          })
-          .execute();
+        const valueId = await storeValue(tx, deps.keyring, org.id, c.id, decoded.get(item.key)!);
         const before = byKey.get(item.key);
         const row = {
           kind: kindOfKey(item.key),
@@ -270,6 +258,30 @@ function revisionConflict(current: number): RondoError {
     'RONDO_ERR_CONFLICT_REVISION',
     `the configuration changed meanwhile (it is at revision ${current}); list it again, reapply your change and send revision ${current}`,
   );
+}
+
+/** Encrypts a value under a fresh data key and stores it; returns its id (the only way a value is written). */
+export async function storeValue(
+  tx: Executor,
+  keyring: Keyring,
+  orgId: string,
+  componentId: string,
+  plaintext: Buffer,
+): Promise<string> {
+  const id = newId('cfv');
+  const envelope = keyring.encrypt(plaintext, id);
+  await tx
+    .insertInto('config_values')
+    .values({
+      id,
+      org_id: orgId,
+      component_id: componentId,
+      key_id: envelope.keyId,
+      wrapped_key: envelope.wrappedKey,
+      ciphertext: envelope.ciphertext,
+    })
+    .execute();
+  return id;
 }
 
 export async function listConfig(

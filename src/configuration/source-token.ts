@@ -1,10 +1,9 @@
 import type { RequestContext } from '../control/context.js';
-import { newId } from '../control/ids.js';
 import { mutateInOrg, readInOrg } from '../control/org-access.js';
 import { invalid } from '../domain/errors.js';
 import type { Keyring } from '../secrets/envelope.js';
 import type { Executor } from '../store/store.js';
-import { type ConfigDeps, findComponentIds } from './config-entries.js';
+import { type ConfigDeps, findComponentIds, storeValue } from './config-entries.js';
 
 /**
  * The access token of a component's private repository (§4, F3): stored like a secret
@@ -31,21 +30,7 @@ export async function setSourceToken(
   } as const;
   await mutateInOrg(deps, ctx, orgName, audit, async (tx) => {
     let valueId: string | null = null;
-    if (token !== null) {
-      valueId = newId('cfv');
-      const envelope = deps.keyring.encrypt(Buffer.from(token.trim()), valueId);
-      await tx
-        .insertInto('config_values')
-        .values({
-          id: valueId,
-          org_id: org.id,
-          component_id: c.id,
-          key_id: envelope.keyId,
-          wrapped_key: envelope.wrappedKey,
-          ciphertext: envelope.ciphertext,
-        })
-        .execute();
-    }
+    if (token !== null) valueId = await storeValue(tx, deps.keyring, org.id, c.id, Buffer.from(token.trim()));
     await tx
       .updateTable('components')
       .set({ source_token_value_id: valueId, updated_at: new Date() })
