@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { type BaseImages, loadBaseImages } from './build/presets.js';
 import type { GatewaySettings } from './deploy/gateway-sync.js';
 import type { RolloutSettings } from './deploy/rollout.js';
+import type { ScheduleRules } from './domain/task.js';
 
 /** How the control plane reaches its local platform: the engine, the gateway, rollout timings. */
 export interface PlatformConfig {
@@ -22,6 +23,17 @@ export interface PlatformConfig {
     dockerCli: string;
     caBundle: string;
   };
+  tasks: TaskSettings;
+}
+
+/** Task executions (§8): schedule limits, log cap, history retention. */
+export interface TaskSettings {
+  scheduleRules: ScheduleRules;
+  logLimitBytes: number;
+  retentionDays: number;
+  retentionCount: number;
+  /** Seconds a cancelled run gets between SIGTERM and SIGKILL. */
+  cancelGraceSeconds: number;
 }
 
 const num = (v: string | undefined, fallback: number, what: string): number => {
@@ -74,6 +86,17 @@ export function loadPlatformConfig(
       // Debian's CLI has BuildKit built in; another docker CLI on PATH may not (MACHINE-NOTES).
       dockerCli: env.RONDO_DOCKER_CLI || '/usr/bin/docker',
       caBundle: env.RONDO_CA_BUNDLE || '/etc/ssl/certs/ca-certificates.crt',
+    },
+    tasks: {
+      scheduleRules: {
+        // Seconds-resolution schedules are for tests and benchmarks, not sites.
+        allowSeconds: env.RONDO_TASKS_SECONDS_SCHEDULES === 'test-only',
+        minIntervalSeconds: num(env.RONDO_TASKS_MIN_INTERVAL_SECONDS, 60, 'RONDO_TASKS_MIN_INTERVAL_SECONDS'),
+      },
+      logLimitBytes: num(env.RONDO_EXECUTION_LOG_LIMIT_BYTES, 1024 * 1024, 'RONDO_EXECUTION_LOG_LIMIT_BYTES'),
+      retentionDays: num(env.RONDO_EXECUTION_RETENTION_DAYS, 30, 'RONDO_EXECUTION_RETENTION_DAYS'),
+      retentionCount: num(env.RONDO_EXECUTION_RETENTION_COUNT, 1000, 'RONDO_EXECUTION_RETENTION_COUNT'),
+      cancelGraceSeconds: 5,
     },
   };
 }

@@ -24,6 +24,10 @@ import { MasterKeyFile } from './secrets/master-key.js';
 import { rewrapAll } from './secrets/rotation.js';
 import type { SecretDeps } from './secrets/secret-deps.js';
 import { openStore, type Store, type StoreConfig } from './store/store.js';
+import { ExecutionRunner } from './tasks/executions.js';
+import { ExecutionRetention } from './tasks/retention.js';
+import { Scheduler } from './tasks/scheduler.js';
+import type { TaskDeps } from './tasks/task-runs.js';
 
 /** A running control plane: what `rondo server` starts and tests drive. */
 export interface Rondo {
@@ -34,6 +38,8 @@ export interface Rondo {
   readonly reconciler?: Reconciler;
   readonly gateway?: GatewaySync;
   readonly buildQueue?: BuildQueue;
+  /** Task executions and schedules (§8). */
+  readonly tasks?: TaskDeps;
   readonly instance?: string;
   /** The admin token, only on the very first start and only when it was generated here. */
   readonly bootstrapToken?: string;
@@ -83,7 +89,25 @@ function createDeployEngine(
     enqueue: (id) => reconciler.enqueue(id),
     urls: platform.gateway,
     instance,
+    scheduleRules: platform.tasks.scheduleRules,
   };
+  const runner = new ExecutionRunner({
+    store,
+    dataPlanes,
+    keyring,
+    instance,
+    logger,
+    settings: platform.tasks,
+    internalPortBase: platform.rollout.internalPortBase,
+  });
+  const scheduler = new Scheduler({
+    store,
+    runner,
+    logger,
+    rules: platform.tasks.scheduleRules,
+    resyncMs: platform.resyncMs,
+  });
+  const tasks: TaskDeps = { store, runner, scheduler, dataPlanes };
   const buildDeps: BuildDeps = {
     store,
     images: new DockerImages(platform.dockerSocket),
@@ -101,6 +125,7 @@ function createDeployEngine(
     afterSuccess: (buildId) => autoDeploy(deploy, buildId, logger),
   };
   const buildQueue = new BuildQueue((id) => runBuild(buildDeps, id), platform.builds.concurrency, logger);
+  const retention = new ExecutionRetention(store, platform.tasks, logger);
   const builds: BuildUseDeps = {
     store,
     keyring,
@@ -113,8 +138,20 @@ function createDeployEngine(
     deploy,
     builds,
     buildQueue,
+    tasks,
+    async start() {
+      reconciler.start();
+      await buildQueue.recover(store);
+      await runner.recover();
+      scheduler.start();
+      retention.start();
+    },
     async stop() {
       stopping = true;
+      scheduler.stop();
+      retention.stop();
+      // Runs go on without the control plane; the next start reattaches to them.
+      runner.stop();
       await reconciler.stop();
     },
   };
@@ -189,7 +226,7 @@ export async function createRondo(
     const engine = config.platform
       ? createDeployEngine(store, secrets.keyring, instance, config.platform, logger)
       : undefined;
-    const api = await createApi({ store, ...secrets }, logger, engine?.deploy, engine?.builds);
+    const api = await createApi({ store, ...secrets }, logger, engine?.deploy, engine?.builds, engine?.tasks);
     await api.ready();
     const generated = first && !config.bootstrapToken ? first.token : undefined;
     return {
@@ -198,13 +235,17 @@ export async function createRondo(
       logger,
       instance,
       ...(engine
-        ? { reconciler: engine.reconciler, gateway: engine.gateway, buildQueue: engine.buildQueue }
+        ? {
+            reconciler: engine.reconciler,
+            gateway: engine.gateway,
+            buildQueue: engine.buildQueue,
+            tasks: engine.tasks,
+          }
         : {}),
       ...(generated ? { bootstrapToken: generated } : {}),
       async listen() {
         const url = await api.listen({ host: config.host, port: config.port });
-        engine?.reconciler.start();
-        await engine?.buildQueue.recover(store);
+        await engine?.start();
         return url;
       },
       async close() {

@@ -14,6 +14,7 @@ import { authenticate } from '../control/tokens.js';
 import type { DeployDeps } from '../deploy/deployments.js';
 import { RondoError } from '../domain/errors.js';
 import type { SecretDeps } from '../secrets/secret-deps.js';
+import type { TaskDeps } from '../tasks/task-runs.js';
 import { sendProblem, toRondoError } from './problem.js';
 import { adminRoutes } from './routes/admin.js';
 import { approvalRoutes } from './routes/approvals.js';
@@ -24,6 +25,7 @@ import { configurationRoutes } from './routes/configuration.js';
 import { dataPlaneRoutes } from './routes/data-planes.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { environmentRoutes } from './routes/environments.js';
+import { executionRoutes } from './routes/executions.js';
 import { identityRoutes } from './routes/identity.js';
 import { organizationRoutes } from './routes/organizations.js';
 import { pipelineRoutes } from './routes/pipelines.js';
@@ -63,6 +65,7 @@ export async function createApi(
   logger: Logger,
   deploy?: DeployDeps,
   builds?: BuildUseDeps,
+  tasks?: TaskDeps,
 ): Promise<Api> {
   const app = Fastify({
     loggerInstance: logger,
@@ -158,6 +161,7 @@ export async function createApi(
       configurationRoutes(api, deps);
       adminRoutes(api, deps);
       buildRoutes(api, builds);
+      executionRoutes(api, tasks);
     },
     { prefix: '/api/v1' },
   );

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pack } from 'tar-stream';
 import type { DockerImages } from '../dataplane/docker/docker-images.js';
@@ -8,9 +8,8 @@ import type { BaseImages } from './presets.js';
 /**
  * `rondo images bootstrap`: builds the base images a site needs from the OS's own packages when
  * no registry with official images is reachable, pushes them to the platform registry, and
- * records them in `images.json`. Today: the `static` stack (Debian's busybox-static, whose httpd
- * serves static sites and SPAs). The Debian-based language stacks (debootstrap, then apt) are
- * the next part of F3.
+ * records them in `images.json`. This is the `static` stack: Debian's caddy (with the shared
+ * libraries it links) serves static sites and SPAs, and busybox-static gives builds a shell.
  */
 export async function bootstrapStaticImage(
   images: DockerImages,
@@ -18,18 +17,26 @@ export async function bootstrapStaticImage(
   log: (line: string) => void,
 ): Promise<string> {
   const busybox = staticBusybox();
+  const caddy = '/usr/bin/caddy';
+  if (!existsSync(caddy))
+    throw new Error('caddy is not installed; install Debian’s caddy (apt-get install caddy)');
+  const libraries = sharedLibraries(caddy);
   const dockerfile = [
     'FROM scratch',
     'COPY busybox /bin/busybox',
     'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
-    'RUN ["/bin/busybox", "mkdir", "-p", "/etc", "/www", "/tmp"]',
-    'ENV PATH=/bin',
+    'RUN ["/bin/busybox", "mkdir", "-p", "/etc", "/www", "/tmp", "/usr/bin"]',
+    'RUN ["/bin/busybox", "chmod", "1777", "/tmp"]',
+    'COPY rootfs/ /',
+    'ENV PATH=/usr/bin:/bin',
   ].join('\n');
   const tar = pack();
   tar.entry({ name: 'Dockerfile' }, dockerfile);
   tar.entry({ name: 'busybox', mode: 0o755 }, readFileSync(busybox));
+  for (const file of [caddy, ...libraries])
+    tar.entry({ name: `rootfs${file}`, mode: 0o755 }, readFileSync(realpathSync(file)));
   tar.finalize();
-  const tag = `${registry}/rondo/static:1`;
+  const tag = `${registry}/rondo/static:2`;
   await images.build(
     {
       context: tar as unknown as Readable,
@@ -41,6 +48,22 @@ export async function bootstrapStaticImage(
   );
   const digest = await images.push(tag, log);
   return `${registry}/rondo/static@${digest}`;
+}
+
+/** The shared libraries (and the loader) an executable links, as ldd resolves them on this host. */
+export function sharedLibraries(executable: string): string[] {
+  let out: string;
+  try {
+    out = execFileSync('ldd', [executable], { encoding: 'utf8' });
+  } catch {
+    return []; // a static executable: ldd refuses it
+  }
+  const paths = new Set<string>();
+  for (const line of out.split('\n')) {
+    const m = /=>\s+(\/\S+)/.exec(line) ?? /^\s*(\/\S+)\s+\(/.exec(line);
+    if (m?.[1]) paths.add(m[1]);
+  }
+  return [...paths];
 }
 
 function staticBusybox(): string {

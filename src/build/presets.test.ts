@@ -97,19 +97,19 @@ describe('generated Dockerfiles', () => {
     expect(dotnet).toMatch(/dotnet restore[\s\S]*ENV ASPNETCORE_URLS=http:\/\/\+:5000\nUSER 10014/);
   });
 
-  it('static and SPA presets serve files with a small real web server; SPAs fall back to index.html', () => {
+  it('static and SPA presets serve files with Caddy, unprivileged; only SPAs fall back to index.html', () => {
     const s = generateDockerfile('static', project({ 'index.html': '' }), {});
     expect(s.port).toBe(8080);
-    expect(s.dockerfile).toMatch(
-      /^FROM busybox:1.36\nCOPY \. \/www\nRUN touch \/etc\/httpd.conf\nUSER 10014/,
-    );
+    expect(s.dockerfile).toMatch(/^FROM caddy:2\nCOPY \. \/www\nRUN printf .*'root \* \/www' 'file_server'/);
+    expect(s.dockerfile).toMatch(/USER 10014\nEXPOSE 8080\nCMD \["caddy", "run"/);
+    expect(s.dockerfile).not.toContain('try_files');
     const spa = generateDockerfile('react', project({ 'package.json': '{}', 'package-lock.json': '{}' }), {
       buildCommand: 'npm run build',
       outputDirectory: 'build',
       nodeVersion: '20',
     }).dockerfile;
     expect(spa).toMatch(
-      /FROM node:20-bookworm-slim AS build[\s\S]*RUN npm run build\nFROM busybox:1.36\nCOPY --from=build \/app\/build \/www\nRUN echo "E404:\/www\/index.html" > \/etc\/httpd.conf/,
+      /FROM node:20-bookworm-slim AS build[\s\S]*RUN npm run build\nFROM caddy:2\nCOPY --from=build \/app\/build \/www\nRUN printf .*'try_files \{path\} \{path\}\/ \/index.html'/,
     );
     expect(generateDockerfile('vue', project({ 'package.json': '{}' }), {}).dockerfile).toContain(
       'COPY --from=build /app/dist /www',

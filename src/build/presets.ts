@@ -21,7 +21,8 @@ export const DEFAULT_BASE_IMAGES: BaseImages = {
   'java-runtime': { '17': 'eclipse-temurin:17-jre', '21': 'eclipse-temurin:21-jre' },
   dotnet: { '8.0': 'mcr.microsoft.com/dotnet/sdk:8.0' },
   'dotnet-runtime': { '8.0': 'mcr.microsoft.com/dotnet/aspnet:8.0' },
-  static: { '1': 'busybox:1.36' },
+  // Caddy serves static sites and SPAs (try_files answers unknown paths with index.html, 200).
+  static: { '2': 'caddy:2' },
   distroless: { '1': 'gcr.io/distroless/static-debian12' },
 };
 
@@ -33,7 +34,7 @@ const DEFAULT_VERSION: Record<string, string> = {
   ruby: '3.1',
   java: '17',
   dotnet: '8.0',
-  static: '1',
+  static: '2',
 };
 
 export const RUNTIME_UID = 10014;
@@ -257,15 +258,30 @@ export function generateDockerfile(
   }
 }
 
-/** A small real web server (busybox httpd); `spa` answers unknown paths with index.html. */
+/**
+ * Caddy's file server, unprivileged, with its admin API off. `spa` answers paths that name no
+ * file with index.html and status 200, so client-side routes survive a reload.
+ */
 function staticRuntime(images: BaseImages, copy: string, spa = false): string {
+  const caddyfile = [
+    '{',
+    'admin off',
+    'auto_https off',
+    '}',
+    ':8080 {',
+    'root * /www',
+    ...(spa ? ['try_files {path} {path}/ /index.html'] : []),
+    'file_server',
+    '}',
+  ];
   return [
-    `FROM ${baseImage(images, 'static', '1')}`,
+    `FROM ${baseImage(images, 'static', undefined)}`,
     copy,
-    ...(spa ? ['RUN echo "E404:/www/index.html" > /etc/httpd.conf'] : ['RUN touch /etc/httpd.conf']),
+    `RUN printf '%s\\n' ${caddyfile.map((l) => `'${l}'`).join(' ')} > /etc/rondo-Caddyfile`,
+    'ENV XDG_CONFIG_HOME=/tmp XDG_DATA_HOME=/tmp HOME=/tmp',
     user(),
     'EXPOSE 8080',
-    'CMD ["httpd", "-f", "-p", "8080", "-h", "/www", "-c", "/etc/httpd.conf"]',
+    'CMD ["caddy", "run", "--adapter", "caddyfile", "--config", "/etc/rondo-Caddyfile"]',
   ].join('\n');
 }
 

@@ -7,6 +7,7 @@ import { registerDeploy } from './commands/deploy.js';
 import { registerRelease } from './commands/release.js';
 import { registerServer } from './commands/server.js';
 import { registerSession } from './commands/session.js';
+import { registerTasks } from './commands/tasks.js';
 import { UsageError } from './errors.js';
 
 const program = new Command('rondo')
@@ -28,6 +29,7 @@ registerDeploy(program);
 registerBuild(program);
 registerRelease(program);
 registerConfig(program);
+registerTasks(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -92,5 +92,9 @@ export interface DataPlane {
   removeWorkload(id: string, graceSeconds?: number): Promise<void>;
   /** The last lines of output (stdout and stderr interleaved). */
   logs(id: string, options?: LogOptions): Promise<string>;
+  /** Output from the start (or `since`) as it comes; the stream ends when the workload stops. */
+  followLogs(id: string, options?: { since?: Date; signal?: AbortSignal }): Promise<NodeJS.ReadableStream>;
+  /** Resolves with the exit code once the workload has stopped (at once if it already has). */
+  waitWorkload(id: string, signal?: AbortSignal): Promise<number>;
   stats(id: string): Promise<WorkloadStats>;
 }

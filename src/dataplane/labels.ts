@@ -11,7 +11,14 @@ export const LABEL = {
   component: 'rondo.component',
   deployment: 'rondo.deployment',
   replica: 'rondo.replica',
+  /** On a task execution's container, which the execution runner owns (not the reconciler). */
+  execution: 'rondo.execution',
 } as const;
+
+/** Execution containers come and go with their runs; replica bookkeeping leaves them alone. */
+export function isExecution(w: { labels: Record<string, string> }): boolean {
+  return w.labels[LABEL.execution] !== undefined;
+}
 
 export interface WorkloadOwner {
   instance: string;

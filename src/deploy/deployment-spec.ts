@@ -1,5 +1,6 @@
 import type { ConfigDeclaration } from '../build/descriptor.js';
 import type { EndpointSpec } from '../domain/endpoint.js';
+import type { TaskSpec } from '../domain/task.js';
 import type { ConfigItem } from '../store/schema.js';
 
 /** What a deployment runs, frozen when it is created (deployments are immutable, §1). */
@@ -12,6 +13,8 @@ export interface DeploymentSpec {
   env: Record<string, string>;
   /** Release config merged with the environment's (environment wins); values stay encrypted in the store. */
   config?: ConfigItem[];
+  /** Task components: how executions run. A task's deployment starts no replicas and serves nothing. */
+  task?: TaskSpec;
 }
 
 /** What a release carries besides its image: the component spec at the build's commit. */

@@ -6,6 +6,8 @@ import type { EndpointSpec } from '../domain/endpoint.js';
 import { invalid, notFound, RondoError } from '../domain/errors.js';
 import { checkImageReference } from '../domain/image-reference.js';
 import type { Deployment } from '../domain/resources.js';
+import type { ScheduleRules } from '../domain/task.js';
+import { resolveTaskSpec, type TaskInput } from '../tasks/task-spec.js';
 import type { DataPlaneRegistry } from './data-plane-registry.js';
 import {
   deploymentsOf,
@@ -25,6 +27,7 @@ export interface DeployDeps extends ControlDeps {
   enqueue: (deploymentId: string) => void;
   urls: UrlSettings;
   instance: string;
+  scheduleRules: ScheduleRules;
 }
 
 export interface DeployInput {
@@ -33,6 +36,8 @@ export interface DeployInput {
   buildId?: string;
   image?: string;
   replicas?: number;
+  /** Task components: schedule, concurrency policy, timeout. */
+  task?: TaskInput;
 }
 
 interface Artifact {
@@ -131,6 +136,7 @@ export async function createDeployment(
   const component = await findComponent(deps.store.db, org.id, project, componentName);
   const env = await findEnvironment(deps.store.db, org.id, input.environment);
   await requireInPipeline(deps, component.pipeline_id, env, 'environment');
+  const task = await resolveTaskSpec(deps.store.db, component, env.id, input.task, deps.scheduleRules);
   const artifact = await resolveArtifact(deps, component, env.id, input);
   await pingDataPlane(
     deps.dataPlanes.for({ id: env.dp_id, type: env.dp_type, config: env.dp_config }),
@@ -172,6 +178,7 @@ export async function createDeployment(
       action: 'deploy',
       sourceId: null,
       createdBy: ctx.actor.userName,
+      task,
     });
   });
   deps.enqueue(id);

@@ -3,6 +3,7 @@ import type { RequestContext } from '../control/context.js';
 import { mutateInOrg, readInOrg } from '../control/org-access.js';
 import { invalid, notFound, RondoError } from '../domain/errors.js';
 import type { ApprovalRequest, Deployment } from '../domain/resources.js';
+import type { TaskSpec } from '../domain/task.js';
 import type { ConfigItem } from '../store/schema.js';
 import { requestApproval } from './approvals.js';
 import {
@@ -175,14 +176,14 @@ export async function startPromotion(
   checkConfiguration(p.release, config, p.environment.name);
   const current = await tx
     .selectFrom('deployments')
-    .select('replicas')
+    .select(['replicas', 'spec'])
     .where('component_id', '=', p.componentId)
     .where('environment_id', '=', p.environment.id)
     .where('status', '=', 'active')
     .executeTakeFirst();
   const source = await tx
     .selectFrom('deployments')
-    .select('replicas')
+    .select(['replicas', 'spec'])
     .where('id', '=', p.sourceId)
     .executeTakeFirst();
   return insertDeployment(tx, {
@@ -197,6 +198,8 @@ export async function startPromotion(
     action: 'promote',
     sourceId: p.sourceId,
     createdBy: p.createdBy,
+    // A task keeps the target's own schedule; a first promotion there takes the source's.
+    task: taskOf(current?.spec) ?? taskOf(source?.spec),
   });
 }
 
@@ -285,8 +288,13 @@ export async function rollback(
       action,
       sourceId: target.id,
       createdBy: ctx.actor.userName,
+      task: spec.task,
     }),
   );
   deps.enqueue(id);
   return viewOf(deps, org.id, id);
+}
+
+function taskOf(spec: unknown): TaskSpec | undefined {
+  return (spec as DeploymentSpec | null | undefined)?.task;
 }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { DataPlane, WorkloadInfo } from '../dataplane/data-plane.js';
-import { LABEL } from '../dataplane/labels.js';
+import { isExecution, LABEL } from '../dataplane/labels.js';
 import type { DeploymentSpec } from './deployment-spec.js';
 import { isServing } from './gateway-sync.js';
 import { runProbe } from './probes.js';
@@ -105,7 +105,7 @@ export class Reconciler {
     for (const dp of planes.values()) {
       let workloads: WorkloadInfo[];
       try {
-        workloads = await dp.listWorkloads({ [LABEL.instance]: instance });
+        workloads = (await dp.listWorkloads({ [LABEL.instance]: instance })).filter((w) => !isExecution(w));
       } catch (err) {
         this.#log.warn(
           { err: err instanceof Error ? err.message : err },

@@ -2,6 +2,7 @@ import type { Selectable, Transaction } from 'kysely';
 import { isUniqueViolation, newId } from '../control/ids.js';
 import { collisions } from '../domain/configuration.js';
 import { invalid, RondoError } from '../domain/errors.js';
+import type { TaskSpec } from '../domain/task.js';
 import type { ConfigItem, Database, ReleasesTable } from '../store/schema.js';
 import type { Executor } from '../store/store.js';
 import type { DeploymentAction, DeploymentSpec, ReleaseSpec } from './deployment-spec.js';
@@ -116,6 +117,8 @@ export interface NewDeployment {
   action: DeploymentAction;
   sourceId: string | null;
   createdBy: string;
+  /** Set for task components (see src/tasks/task-spec.ts). */
+  task?: TaskSpec | undefined;
 }
 
 /**
@@ -131,12 +134,14 @@ export async function insertDeployment(tx: Executor, d: NewDeployment): Promise<
     .where('environment_id', '=', d.environmentId)
     .executeTakeFirstOrThrow();
   const releaseSpec = d.release.spec as unknown as ReleaseSpec;
+  const replicas = d.task ? 0 : d.replicas;
   const spec: DeploymentSpec = {
     image: d.release.image,
-    replicas: d.replicas,
-    endpoints: releaseSpec.endpoints,
+    replicas,
+    endpoints: d.task ? [] : releaseSpec.endpoints,
     env: {},
     config: d.config,
+    ...(d.task ? { task: d.task } : {}),
   };
   const id = newId('dep');
   try {
@@ -149,7 +154,7 @@ export async function insertDeployment(tx: Executor, d: NewDeployment): Promise<
         environment_id: d.environmentId,
         status: 'pending',
         image: d.release.image,
-        replicas: d.replicas,
+        replicas,
         spec: JSON.stringify(spec),
         created_by: d.createdBy,
         release_id: d.release.id,

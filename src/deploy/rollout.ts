@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { materialize, redact } from '../configuration/materialize.js';
 import type { DataPlane, NetworkInfo, WorkloadInfo } from '../dataplane/data-plane.js';
-import { LABEL, networkLabels, networkName } from '../dataplane/labels.js';
+import { isExecution, LABEL, networkLabels, networkName } from '../dataplane/labels.js';
 import type { Keyring } from '../secrets/envelope.js';
 import type { Store } from '../store/store.js';
 import type { DataPlaneRegistry } from './data-plane-registry.js';
@@ -34,6 +34,8 @@ export interface RolloutDeps {
 }
 
 class RolloutFailed extends Error {}
+
+const specOf = (t: DeploymentTarget) => t.spec as unknown as DeploymentSpec;
 
 /** The readiness probe (§6.4): TCP on the first endpoint port; none when there is no endpoint. */
 export function readinessProbe(spec: DeploymentSpec): Probe | undefined {
@@ -82,7 +84,8 @@ export async function rollout(deps: RolloutDeps, deploymentId: string): Promise<
     await deps.gateway.sync(t.id);
     await activate(store, t);
     log.info({ replicas: started.length }, 'deployment active; draining the previous replicas');
-    await sleep(deps.settings.drainMs);
+    // A task's deployment serves nothing, so there is nothing to drain.
+    if (specOf(t).replicas > 0) await sleep(deps.settings.drainMs);
     await stopOthers(deps, dp, t);
   } catch (err) {
     if (deps.isStopping()) return;
@@ -274,7 +277,7 @@ async function stopOthers(deps: RolloutDeps, dp: DataPlane, t: DeploymentTarget)
   const keep = new Set([t.id, ...inProgress.map((d) => d.id)]);
   await Promise.all(
     all
-      .filter((w) => !keep.has(w.labels[LABEL.deployment] ?? ''))
+      .filter((w) => !isExecution(w) && !keep.has(w.labels[LABEL.deployment] ?? ''))
       .map((w) => dp.removeWorkload(w.id, deps.settings.stopGraceSeconds)),
   );
 }

@@ -15,6 +15,7 @@ export function deploymentTargets(db: Executor) {
       'd.spec',
       'd.component_id',
       'd.environment_id',
+      'd.org_id',
       'd.created_at',
       'c.name as component',
       'c.type as component_type',

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ROLES, TOKEN_SCOPES } from './access.js';
 import { BUILD_PRESETS, COMPONENT_TYPES } from './component.js';
 import { ENDPOINT_TYPES, VISIBILITIES } from './endpoint.js';
+import { CONCURRENCY_POLICIES } from './task.js';
 
 /**
  * The shapes the API returns (camelCase, §12). The CLI's `-o json` prints the same shapes.
@@ -152,6 +153,15 @@ export const Deployment = z.object({
   status: z.enum(DEPLOYMENT_STATUSES),
   reason: z.string().nullable(),
   endpoints: z.array(Endpoint),
+  task: z
+    .object({
+      schedule: z.object({ cron: z.string(), timezone: z.string() }).optional(),
+      concurrencyPolicy: z.enum(CONCURRENCY_POLICIES),
+      timeoutSeconds: z.number().int(),
+      startingDeadlineSeconds: z.number().int(),
+    })
+    .optional()
+    .describe('task components: how this deployment runs its executions'),
   createdBy: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
@@ -196,3 +206,29 @@ export const ApprovalRequest = z.object({
   updatedAt: z.string(),
 });
 export type ApprovalRequest = z.infer<typeof ApprovalRequest>;
+
+export const Execution = z.object({
+  id: z.string(),
+  project: z.string(),
+  component: z.string(),
+  environment: z.string(),
+  trigger: z.enum(['schedule', 'manual', 'api']),
+  triggeredBy: z.string(),
+  triggeredAt: z.string(),
+  dueAt: z.string().nullable().describe('scheduled runs: the due time'),
+  revision: z.object({
+    deployment: z.string().nullable().describe('the deployment name whose image and configuration ran'),
+    deploymentId: z.string(),
+    build: z.string().nullable(),
+    commit: z.string().nullable(),
+  }),
+  args: z.array(z.string()),
+  status: z.enum(['running', 'succeeded', 'failed', 'timed-out', 'cancelled', 'skipped', 'missed']),
+  reason: z.string().nullable(),
+  exitCode: z.number().int().nullable(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  durationMs: z.number().int().nullable(),
+  logsTruncated: z.boolean(),
+});
+export type Execution = z.infer<typeof Execution>;

@@ -256,6 +256,36 @@ export interface BuildStepRecord {
   log: string;
 }
 
+/** One run of a task (§8); `logs` is kept after the container is gone, capped per execution. */
+export interface ExecutionsTable {
+  id: string;
+  org_id: string;
+  component_id: string;
+  environment_id: string;
+  deployment_id: string;
+  trigger: string;
+  triggered_by: string;
+  due_at: Timestamp | null;
+  args: Json<string[]>;
+  status: string;
+  status_reason: string | null;
+  exit_code: number | null;
+  workload_id: string | null;
+  logs: Generated<string>;
+  logs_truncated: Generated<boolean>;
+  created_at: Timestamp;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+}
+
+export interface TaskSchedulesTable {
+  component_id: string;
+  environment_id: string;
+  suspended: Generated<boolean>;
+  last_due_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 export interface SettingsTable {
   key: string;
   value: Json<unknown>;
@@ -295,6 +325,8 @@ export interface Database {
   config_scopes: ConfigScopesTable;
   releases: ReleasesTable;
   approval_requests: ApprovalRequestsTable;
+  executions: ExecutionsTable;
+  task_schedules: TaskSchedulesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -47,7 +47,7 @@ describe('build-time configuration', () => {
     t = await startPlatformRondo(
       'pglite',
       {},
-      { registry: registry.addr, baseImages: { static: { '1': staticBase } } },
+      { registry: registry.addr, baseImages: { static: { '2': staticBase } } },
     );
     const repo = createRepo(join(dir, 'repo'));
     repo.commit({

@@ -60,7 +60,7 @@ describe('builds (dockerfile preset)', () => {
     t = await startPlatformRondo(
       'pglite',
       {},
-      { registry: registry.addr, baseImages: { static: { '1': staticBase } }, keepUndeployed: 2 },
+      { registry: registry.addr, baseImages: { static: { '2': staticBase } }, keepUndeployed: 2 },
     );
     repoOf = createRepo(repo);
     mkdirSync(join(repo, 'web', 'www'), { recursive: true });

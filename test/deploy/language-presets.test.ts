@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapDebian, bootstrapStack } from '../../src/build/bootstrap-debian.js';
+import { bootstrapStaticImage } from '../../src/build/bootstrap-images.js';
 import { DockerImages } from '../../src/dataplane/docker/docker-images.js';
 import { createRepo, type TestRepo } from '../helpers/git.js';
 import { docker, removeImagesLabelled } from '../helpers/images.js';
@@ -40,10 +41,14 @@ describe('language presets on bootstrapped base images', () => {
         bootstrapStack(images, registry.addr, debian, s, () => undefined),
       ),
     );
+    const staticBase = await bootstrapStaticImage(images, registry.addr, () => undefined);
     t = await startPlatformRondo(
       'pglite',
       {},
-      { registry: registry.addr, baseImages: Object.assign({}, node, ...stacks) },
+      {
+        registry: registry.addr,
+        baseImages: Object.assign({ static: { '2': staticBase } }, node, ...stacks),
+      },
     );
     repo = createRepo(join(dir, 'repo'));
     repo.commit({
@@ -61,6 +66,20 @@ describe('language presets on bootstrapped base images', () => {
         packages: { '': { name: 'books', version: '1.0.0' } },
       }),
       'api/server.js': `require('http').createServer((q, s) => { s.setHeader('content-type', 'application/json'); s.end(JSON.stringify({ books: ['Dune'], path: q.url })); }).listen(8080);\n`,
+      // A single-page app whose build writes its bundle; routes live in the browser.
+      'spa/package.json': JSON.stringify({
+        name: 'spa',
+        version: '1.0.0',
+        private: true,
+        scripts: { build: 'node build.js' },
+      }),
+      'spa/build.js': [
+        "const fs = require('fs');",
+        "fs.mkdirSync('dist/assets', { recursive: true });",
+        'fs.writeFileSync(\'dist/index.html\', \'<div id="root">spa shell</div><script src="/assets/app.js"></script>\');',
+        "fs.writeFileSync('dist/assets/app.js', 'route(location.pathname)');",
+        '',
+      ].join('\n'),
       'go/go.mod': 'module example.com/hello\n\ngo 1.19\n',
       'go/main.go': [
         'package main',
@@ -235,4 +254,44 @@ describe('language presets on bootstrapped base images', () => {
       expect(answer).toEqual({ status: 200, body: expected });
     }, 300_000);
   }
+
+  it('builds a React-style SPA with its buildCommand and outputDirectory; deep links answer index.html with 200', async () => {
+    await t.call('POST', '/api/v1/orgs/default/projects/shop/components', {
+      body: {
+        name: 'spa',
+        type: 'web-app',
+        source: { repoUrl: `file://${repo.path}`, path: 'spa' },
+        buildPreset: 'react',
+        buildConfigs: { nodeVersion: '18', buildCommand: 'npm run build', outputDirectory: 'dist' },
+        autoDeploy: true,
+      },
+    });
+    const res = await t.call('POST', '/api/v1/orgs/default/projects/shop/components/spa/builds', {
+      body: {},
+    });
+    let build = res.body.build;
+    for (let i = 0; i < 600 && (build.status === 'queued' || build.status === 'running'); i++) {
+      await sleep(500);
+      build = (await t.call('GET', `/api/v1/orgs/default/builds/${build.id}`)).body;
+    }
+    expect(build.reason).toBeNull();
+    for (let i = 0; i < 100; i++) {
+      const status = await t.call('GET', '/api/v1/orgs/default/projects/shop/components/spa/status');
+      if (status.body.items[0]?.active?.status === 'active') break;
+      await sleep(300);
+    }
+    const host = 'spa.shop.default.development.localhost';
+    const shell = '<div id="root">spa shell</div><script src="/assets/app.js"></script>';
+    expect(await viaGateway(t, host, '/')).toEqual({ status: 200, body: shell });
+    expect(await viaGateway(t, host, '/orders/42')).toEqual({ status: 200, body: shell });
+    expect(await viaGateway(t, host, '/assets/app.js')).toEqual({
+      status: 200,
+      body: 'route(location.pathname)',
+    });
+    // The server runs unprivileged.
+    const [replica] = await docker.listContainers({
+      filters: { label: [`rondo.instance=${t.instance}`, 'rondo.component=spa'] },
+    });
+    expect((await docker.getContainer(replica!.Id).inspect()).Config.User).toBe('10014');
+  }, 300_000);
 });

@@ -63,7 +63,7 @@ describe('rondo up, doctor and down', () => {
     expect(res.status).toBe(0);
     expect(res.stderr).toMatch(/No configured base image is reachable/);
     const recorded = JSON.parse(readFileSync(join(dir, 'data', 'images.json'), 'utf8'));
-    expect(recorded.static['1']).toMatch(
+    expect(recorded.static['2']).toMatch(
       new RegExp(`^${env.RONDO_REGISTRY_LISTEN}/rondo/static@sha256:[0-9a-f]{64}$`),
     );
     const tags = (await (

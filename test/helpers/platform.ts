@@ -66,6 +66,7 @@ export async function startPlatformRondo(
     baseImages?: BaseImages;
     keepUndeployed?: number;
     buildTimeoutMs?: number;
+    tasks?: Partial<PlatformConfig['tasks']>;
   } = {},
 ): Promise<PlatformTestRondo> {
   const dir = mkdtempSync(join(tmpdir(), 'rondo-platform-'));
@@ -101,6 +102,15 @@ export async function startPlatformRondo(
       keepUndeployed: options.keepUndeployed ?? 5,
       dockerCli: '/usr/bin/docker',
       caBundle: '/etc/ssl/certs/ca-certificates.crt',
+    },
+    // Tests may schedule by the second (the test-only setting); sites may not.
+    tasks: {
+      scheduleRules: { allowSeconds: true, minIntervalSeconds: 1 },
+      logLimitBytes: 1024 * 1024,
+      retentionDays: 30,
+      retentionCount: 1000,
+      cancelGraceSeconds: 2,
+      ...options.tasks,
     },
   };
   const base = await startTestRondo(driver, platform);

@@ -9,6 +9,7 @@ import {
 import { promote, rollback } from '../../deploy/promotions.js';
 import { RondoError } from '../../domain/errors.js';
 import { ApprovalRequest, Deployment, EnvironmentStatus } from '../../domain/resources.js';
+import { CONCURRENCY_POLICIES } from '../../domain/task.js';
 import { type Api, contextOf } from '../app.js';
 import { Name, OrgParam, problemResponses } from '../schemas.js';
 import { orgName } from './org-param.js';
@@ -50,6 +51,26 @@ export function deploymentRoutes(app: Api, deploy: DeployDeps | undefined): void
             .optional()
             .describe('default: the image of a bring-your-own-image component'),
           replicas: z.number().int().min(0).max(20).optional().describe('default 1'),
+          cron: z
+            .string()
+            .max(200)
+            .optional()
+            .describe(
+              'scheduled tasks: 5-field cron expression; default: the environment’s current schedule',
+            ),
+          timezone: z.string().max(64).optional().describe('scheduled tasks: IANA time zone (default UTC)'),
+          concurrencyPolicy: z
+            .enum(CONCURRENCY_POLICIES)
+            .optional()
+            .describe('tasks: forbid (default) | allow | replace'),
+          timeoutSeconds: z.number().int().min(1).max(86_400).optional().describe('tasks: default 300'),
+          startingDeadlineSeconds: z
+            .number()
+            .int()
+            .min(0)
+            .max(86_400)
+            .optional()
+            .describe('scheduled tasks: how late a run missed during downtime may still start (default 300)'),
         }),
         response: { 202: Deployment, ...problemResponses, 503: problemResponses[409] },
       },
@@ -57,13 +78,16 @@ export function deploymentRoutes(app: Api, deploy: DeployDeps | undefined): void
     async (req, reply) => {
       const ctx = contextOf(req);
       const d = need();
+      const { cron, timezone, concurrencyPolicy, timeoutSeconds, startingDeadlineSeconds, ...rest } =
+        req.body;
+      const task = { cron, timezone, concurrencyPolicy, timeoutSeconds, startingDeadlineSeconds };
       const created = await createDeployment(
         d,
         ctx,
         orgName(ctx, req.params.org),
         req.params.project,
         req.params.component,
-        req.body,
+        { ...rest, task },
       );
       return reply.code(202).send(created);
     },

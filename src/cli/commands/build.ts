@@ -5,6 +5,7 @@ import type { ApiClient } from '../client.js';
 import { clientFor, globals, requireProject } from '../context.js';
 import { UsageError } from '../errors.js';
 import { printList, printObject } from '../output.js';
+import { cancelExecution } from './tasks.js';
 
 const enc = encodeURIComponent;
 
@@ -100,10 +101,12 @@ export function registerBuild(program: Command): void {
 
   program
     .command('cancel')
-    .description('cancel a queued or running build')
-    .argument('<kind>', 'build')
+    .description('cancel a queued or running build, or a running execution')
+    .argument('<kind>', 'build or execution')
     .argument('<id>')
-    .action(async (_kind: string, id: string, _o: unknown, cmd: Command) => {
+    .action(async (kind: string, id: string, _o: unknown, cmd: Command) => {
+      if (kind === 'execution') return cancelExecution(id, cmd);
+      if (kind !== 'build') throw new UsageError(`cancel takes build or execution (got '${kind}')`);
       const api = clientFor(cmd);
       const b = await api.request<Build>('POST', api.orgPath(`/builds/${enc(id)}/cancel`));
       printObject(globals(cmd).output, b, buildFields(b));

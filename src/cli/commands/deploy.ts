@@ -5,6 +5,7 @@ import type { ApiClient } from '../client.js';
 import { clientFor, globals, requireProject } from '../context.js';
 import { UsageError } from '../errors.js';
 import { printObject } from '../output.js';
+import { addTaskOptions, taskFlags } from './tasks.js';
 
 const enc = encodeURIComponent;
 
@@ -73,7 +74,15 @@ export async function printDeployment(cmd: Command, api: ApiClient, created: Dep
     ['Release', d.release ?? '-'],
     ['Image', d.image],
     ['Commit', d.commit ?? '-'],
-    ['Replicas', String(d.replicas)],
+    ...(d.task
+      ? ([
+          [
+            'Schedule',
+            d.task.schedule ? `${d.task.schedule.cron} (${d.task.schedule.timezone})` : 'on demand',
+          ],
+          ['Task', `concurrency ${d.task.concurrencyPolicy}, timeout ${d.task.timeoutSeconds} s`],
+        ] as [string, string][])
+      : ([['Replicas', String(d.replicas)]] as [string, string][])),
     ['Status', d.status],
     ...(d.reason ? ([['Reason', d.reason]] as [string, string][]) : []),
   ]);
@@ -90,7 +99,7 @@ async function waitFor(api: ApiClient, id: string): Promise<Deployment> {
 }
 
 export function registerDeploy(program: Command): void {
-  program
+  const deploy = program
     .command('deploy <component>')
     .alias('create-deployment')
     .description('deploy an image to an environment (zero downtime, behind readiness)')
@@ -102,39 +111,45 @@ export function registerDeploy(program: Command): void {
     )
     .option('--image <ref>', 'image to deploy (default: the component’s image)')
     .option('--replicas <n>', 'replicas, 0-20 (default 1)')
-    .option('--wait', 'wait until the rollout finishes; exit 1 if it fails')
-    .action(
-      async (
-        component: string,
-        o: {
-          project?: string;
-          env: string;
-          image?: string;
-          buildId?: string;
-          replicas?: string;
-          wait?: boolean;
-        },
-        cmd: Command,
-      ) => {
-        const api = clientFor(cmd);
-        const project = requireProject(o.project);
-        const replicas = o.replicas === undefined ? undefined : Number(o.replicas);
-        if (replicas !== undefined && !Number.isInteger(replicas))
-          throw new UsageError('--replicas takes a whole number 0-20');
-        const body = {
-          environment: o.env,
-          ...(o.image ? { image: o.image } : {}),
-          ...(o.buildId ? { buildId: o.buildId } : {}),
-          ...(replicas === undefined ? {} : { replicas }),
-        };
-        const d = await api.request<Deployment>(
-          'POST',
-          api.orgPath(`/projects/${enc(project)}/components/${enc(component)}/deployments`),
-          body,
-        );
-        await printDeployment(cmd, api, d, o.wait);
+    .option('--wait', 'wait until the rollout finishes; exit 1 if it fails');
+  addTaskOptions(deploy).action(
+    async (
+      component: string,
+      o: {
+        project?: string;
+        env: string;
+        image?: string;
+        buildId?: string;
+        replicas?: string;
+        wait?: boolean;
+        cron?: string;
+        timezone?: string;
+        concurrency?: string;
+        timeout?: string;
+        startingDeadline?: string;
       },
-    );
+      cmd: Command,
+    ) => {
+      const api = clientFor(cmd);
+      const project = requireProject(o.project);
+      const replicas = o.replicas === undefined ? undefined : Number(o.replicas);
+      if (replicas !== undefined && !Number.isInteger(replicas))
+        throw new UsageError('--replicas takes a whole number 0-20');
+      const body = {
+        environment: o.env,
+        ...(o.image ? { image: o.image } : {}),
+        ...(o.buildId ? { buildId: o.buildId } : {}),
+        ...(replicas === undefined ? {} : { replicas }),
+        ...taskFlags(o),
+      };
+      const d = await api.request<Deployment>(
+        'POST',
+        api.orgPath(`/projects/${enc(project)}/components/${enc(component)}/deployments`),
+        body,
+      );
+      await printDeployment(cmd, api, d, o.wait);
+    },
+  );
 
   const endpoints = program
     .command('endpoints')

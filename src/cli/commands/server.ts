@@ -151,7 +151,7 @@ async function bootstrapImages(
     const probe = new DockerImages(config.platform.dockerSocket);
     const reachable = await Promise.race([
       probe
-        .ensure(DEFAULT_BASE_IMAGES.static!['1']!, () => undefined)
+        .ensure(DEFAULT_BASE_IMAGES.static!['2']!, () => undefined)
         .then(
           () => true,
           () => false,
@@ -176,8 +176,8 @@ async function bootstrapImages(
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const file = join(config.dataDir, 'images.json');
   const staticRef = await bootstrapStaticImage(images, registry, log);
-  recordBaseImages(file, { static: { '1': staticRef } });
-  process.stdout.write(`static 1 → ${staticRef}\n`);
+  recordBaseImages(file, { static: { '2': staticRef } });
+  process.stdout.write(`static 2 → ${staticRef}\n`);
   if (stacks.length === 0) return;
   const debian = await bootstrapDebian(images, registry, o.mirror ?? 'http://deb.debian.org/debian', log);
   process.stdout.write(`debian 12 → ${debian}\n`);

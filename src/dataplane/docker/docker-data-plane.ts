@@ -1,5 +1,6 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import type {
   DataPlane,
@@ -253,6 +254,34 @@ export class DockerDataPlane implements DataPlane {
       }),
     );
     return demux(Buffer.isBuffer(buf) ? buf : Buffer.from(String(buf)));
+  }
+
+  async followLogs(
+    id: string,
+    options: { since?: Date; signal?: AbortSignal } = {},
+  ): Promise<NodeJS.ReadableStream> {
+    const raw = await this.#call(() =>
+      this.#docker.getContainer(id).logs({
+        stdout: true,
+        stderr: true,
+        follow: true,
+        ...(options.signal ? { abortSignal: options.signal } : {}),
+        ...(options.since ? { since: Math.floor(options.since.getTime() / 1000) } : {}),
+      }),
+    );
+    const out = new PassThrough();
+    // One stream for both: the order of stdout and stderr lines is kept.
+    this.#docker.modem.demuxStream(raw, out, out);
+    raw.on('end', () => out.end());
+    raw.on('error', (err: Error) => out.destroy(err));
+    return out;
+  }
+
+  async waitWorkload(id: string, signal?: AbortSignal): Promise<number> {
+    const result = (await this.#call(() =>
+      this.#docker.getContainer(id).wait(signal ? { abortSignal: signal } : {}),
+    )) as { StatusCode: number };
+    return result.StatusCode;
   }
 
   async stats(id: string): Promise<WorkloadStats> {

@@ -5,6 +5,7 @@ import * as deploymentEvents from './202611220200_deployment_events.js';
 import * as builds from './202611220300_builds.js';
 import * as releases from './202611220400_releases.js';
 import * as sourceTokens from './202611220500_source_tokens.js';
+import * as executions from './202611220600_executions.js';
 
 /** Every migration, by name; names sort in the order they apply. Forward-only: never edit one that shipped. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '202611220300_builds': builds,
   '202611220400_releases': releases,
   '202611220500_source_tokens': sourceTokens,
+  '202611220600_executions': executions,
 };
