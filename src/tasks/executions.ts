@@ -121,26 +121,28 @@ export class ExecutionRunner {
   }
 
   /**
-   * Ends a running execution (cancel, replace): the record says so first, then the container gets
-   * SIGTERM and, after the grace period, SIGKILL. Ending one that already ended changes nothing.
+   * Ends a running execution (cancel, replace, timeout): the container gets SIGTERM and, after
+   * the grace period, SIGKILL; its monitor then records the ending with the logs in one write,
+   * and this resolves once it has. A run no monitor here watches is recorded directly. Ending one
+   * that already ended changes nothing (false).
    */
-  async end(
-    id: string,
-    ending: Ending,
-    graceSeconds = this.#deps.settings.cancelGraceSeconds,
-  ): Promise<boolean> {
+  async end(id: string, ending: Ending, graceSeconds = this.#deps.settings.cancelGraceSeconds): Promise<boolean> {
     const row = await this.#deps.store.db
-      .updateTable('executions')
-      .set({ status: ending.status, status_reason: ending.reason, finished_at: new Date() })
+      .selectFrom('executions')
+      .select(['workload_id', 'environment_id', 'status'])
       .where('id', '=', id)
-      .where('status', '=', 'running')
-      .returning(['workload_id', 'environment_id'])
       .executeTakeFirst();
-    if (!row) return false;
-    this.#endings.set(id, ending);
+    if (!row || row.status !== 'running' || this.#endings.has(id)) return false;
+    const monitor = this.#monitors.get(id);
+    if (monitor) this.#endings.set(id, ending);
+    else {
+      const ended = await this.#finishIfRunning(id, ending);
+      if (!ended) return false;
+    }
     const dp = await this.#planeOfEnvironment(row.environment_id);
     const workload = row.workload_id ?? (await this.#findWorkload(dp, id));
     if (workload) await dp.removeWorkload(workload, graceSeconds).catch(() => undefined);
+    await monitor;
     return true;
   }
 
@@ -258,15 +260,15 @@ export class ExecutionRunner {
         .set({ workload_id: w.id, started_at: startedAt })
         .where('id', '=', id)
         .execute();
-      // Cancelled while it was starting: end it now that there is a container to stop.
-      const now = await this.#status(id);
-      if (now !== 'running') await dp.removeWorkload(w.id, 0).catch(() => undefined);
+      // Ended while it was starting: stop it now that there is a container to stop.
+      if (this.#endings.has(id)) await dp.removeWorkload(w.id, 0).catch(() => undefined);
       await this.#monitor(id, t, dp, w.id, secrets, startedAt);
     } catch (err) {
       if (this.#stop.signal.aborted) return;
       const reason = redact(err instanceof Error ? err.message : String(err), secrets);
       this.#log.warn({ execution: id, reason }, 'execution could not start');
-      await this.#finish(id, { status: 'failed', reason: `could not start: ${reason}` });
+      await this.#finish(id, this.#endings.get(id) ?? { status: 'failed', reason: `could not start: ${reason}` });
+      this.#endings.delete(id);
     }
   }
 
@@ -316,6 +318,7 @@ export class ExecutionRunner {
     if (signal.aborted) return; // shutting down: the run goes on and is reattached at the next start
     // The log stream ends with the container; a moment's grace for the engine to flush it.
     await Promise.race([output, new Promise((r) => setTimeout(r, 2000).unref())]);
+    tail.completeWith(await dp.logs(workloadId, { tail: 20 }).catch(() => ''));
     const ending = this.#endings.get(id);
     this.#endings.delete(id);
     await this.#finish(
@@ -333,38 +336,35 @@ export class ExecutionRunner {
     await dp.removeWorkload(workloadId, 0).catch(() => undefined);
   }
 
-  /** Writes how a run ended; a status already written (by cancel or timeout) is kept, the logs are added. */
+  /** Writes how a run ended, its exit code and its logs in one update, unless it had already ended. */
   async #finish(
     id: string,
     end: { status: ExecutionStatus; reason: string | null },
     exitCode?: number,
     logs?: { text: string; truncated: boolean },
   ): Promise<void> {
-    const db = this.#deps.store.db;
-    await db
-      .updateTable('executions')
-      .set({ status: end.status, status_reason: end.reason, finished_at: new Date() })
-      .where('id', '=', id)
-      .where('status', '=', 'running')
-      .execute();
-    await db
+    await this.#deps.store.db
       .updateTable('executions')
       .set({
+        status: end.status,
+        status_reason: end.reason,
+        finished_at: new Date(),
         ...(exitCode === undefined ? {} : { exit_code: exitCode }),
         ...(logs ? { logs: logs.text, logs_truncated: logs.truncated } : {}),
       })
       .where('id', '=', id)
-      .execute()
-      .catch(() => undefined);
+      .where('status', '=', 'running')
+      .execute();
   }
 
-  async #status(id: string): Promise<string | undefined> {
-    const row = await this.#deps.store.db
-      .selectFrom('executions')
-      .select('status')
+  async #finishIfRunning(id: string, end: Ending): Promise<boolean> {
+    const r = await this.#deps.store.db
+      .updateTable('executions')
+      .set({ status: end.status, status_reason: end.reason, finished_at: new Date() })
       .where('id', '=', id)
+      .where('status', '=', 'running')
       .executeTakeFirst();
-    return row?.status;
+    return Number(r.numUpdatedRows) > 0;
   }
 
   /** The secret values of a deployment's configuration, for redacting what its runs print. */

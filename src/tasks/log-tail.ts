@@ -31,6 +31,22 @@ export class LogTail {
     }
   }
 
+  /**
+   * Adds what `last` (the engine's final lines, read after the exit) has beyond the kept text:
+   * a follow stream can end before the engine flushes a last line that has no newline.
+   */
+  completeWith(last: string): void {
+    if (!last) return;
+    const kept = Buffer.concat(this.#chunks).toString('utf8');
+    for (let k = Math.min(last.length, kept.length); k > 0; k--) {
+      if (kept.endsWith(last.slice(0, k))) {
+        if (k < last.length) this.push(last.slice(k));
+        return;
+      }
+    }
+    this.push(last);
+  }
+
   get truncated(): boolean {
     return this.#dropped > 0;
   }

@@ -67,6 +67,61 @@ export async function buildWebImage(tag: string, spec: WebImage): Promise<string
   return tag;
 }
 
+/**
+ * A task image: busybox running /task.sh, which prints its arguments and acts on the first one
+ * (`sleep N`, `exit N`, `secret`, `spam N`, `wget URL`, `partial TEXT`); with no arguments it runs `$MODE`
+ * (from the configuration; default `echo`). ENTRYPOINT, so run arguments are appended.
+ */
+export async function buildTaskImage(tag: string): Promise<string> {
+  try {
+    await docker.getImage(tag).inspect();
+    return tag;
+  } catch {
+    // not built yet
+  }
+  const busybox = readFileSync(execFileSync('sh', ['-c', 'command -v busybox']).toString().trim());
+  const script = [
+    '/bin/busybox mkdir -p /tmp/bin && /bin/busybox --install -s /tmp/bin',
+    'export PATH=/tmp/bin:/bin',
+    '[ "$#" -eq 0 ] && set -- ${MODE:-echo} ${MODE_ARG:-}',
+    'echo "task says: $*"',
+    '[ -n "$GREETING" ] && echo "greeting=$GREETING"',
+    'case "$1" in',
+    '  sleep) echo "sleeping $2"; sleep "$2"; echo "slept $2";;',
+    '  exit) exit "$2";;',
+    '  secret) echo "the key is $API_KEY";;',
+    '  spam) i=0; while [ $i -lt "$2" ]; do echo "line $i of spam"; i=$((i+1)); done;;',
+    '  wget) wget -qO- "$2"; echo " (wget exit $?)";;',
+    '  partial) printf "%s" "$2";;',
+    'esac',
+    '',
+  ].join('\n');
+  const dockerfile = [
+    'FROM scratch',
+    'COPY busybox /bin/busybox',
+    'COPY task.sh /task.sh',
+    `LABEL ${TEST_IMAGE_LABEL}=1`,
+    'ENTRYPOINT ["/bin/busybox", "sh", "/task.sh"]',
+  ].join('\n');
+  const tar = pack();
+  tar.entry({ name: 'Dockerfile' }, dockerfile);
+  tar.entry({ name: 'busybox', mode: 0o755 }, busybox);
+  tar.entry({ name: 'task.sh' }, script);
+  tar.finalize();
+  const stream = await docker.buildImage(tar as unknown as NodeJS.ReadableStream, {
+    t: tag,
+    labels: { [TEST_IMAGE_LABEL]: '1' },
+  });
+  await new Promise<void>((resolve, reject) =>
+    docker.modem.followProgress(stream, (err: Error | null, out: { error?: string }[]) => {
+      const failed = out?.find((o) => o.error);
+      if (err || failed) reject(err ?? new Error(failed?.error));
+      else resolve();
+    }),
+  );
+  return tag;
+}
+
 /** Removes every container and network a Rondo instance created (by its label). */
 export async function cleanupInstance(instance: string): Promise<void> {
   const filters = { label: [`rondo.instance=${instance}`] };
