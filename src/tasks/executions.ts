@@ -126,7 +126,11 @@ export class ExecutionRunner {
    * and this resolves once it has. A run no monitor here watches is recorded directly. Ending one
    * that already ended changes nothing (false).
    */
-  async end(id: string, ending: Ending, graceSeconds = this.#deps.settings.cancelGraceSeconds): Promise<boolean> {
+  async end(
+    id: string,
+    ending: Ending,
+    graceSeconds = this.#deps.settings.cancelGraceSeconds,
+  ): Promise<boolean> {
     const row = await this.#deps.store.db
       .selectFrom('executions')
       .select(['workload_id', 'environment_id', 'status'])
@@ -267,7 +271,10 @@ export class ExecutionRunner {
       if (this.#stop.signal.aborted) return;
       const reason = redact(err instanceof Error ? err.message : String(err), secrets);
       this.#log.warn({ execution: id, reason }, 'execution could not start');
-      await this.#finish(id, this.#endings.get(id) ?? { status: 'failed', reason: `could not start: ${reason}` });
+      await this.#finish(
+        id,
+        this.#endings.get(id) ?? { status: 'failed', reason: `could not start: ${reason}` },
+      );
       this.#endings.delete(id);
     }
   }

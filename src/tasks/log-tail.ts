@@ -36,15 +36,8 @@ export class LogTail {
    * a follow stream can end before the engine flushes a last line that has no newline.
    */
   completeWith(last: string): void {
-    if (!last) return;
-    const kept = Buffer.concat(this.#chunks).toString('utf8');
-    for (let k = Math.min(last.length, kept.length); k > 0; k--) {
-      if (kept.endsWith(last.slice(0, k))) {
-        if (k < last.length) this.push(last.slice(k));
-        return;
-      }
-    }
-    this.push(last);
+    const missing = missingTail(Buffer.concat(this.#chunks).toString('utf8'), last);
+    if (missing) this.push(missing);
   }
 
   get truncated(): boolean {
@@ -57,4 +50,11 @@ export class LogTail {
     if (!this.truncated) return kept;
     return `[rondo: the first ${this.#dropped} bytes of this log were dropped; an execution keeps its last ${this.#limit} bytes]\n${kept}`;
   }
+}
+
+/** The part of `last` that `text` does not already end with (the longest overlap counts). */
+export function missingTail(text: string, last: string): string {
+  for (let k = Math.min(last.length, text.length); k > 0; k--)
+    if (text.endsWith(last.slice(0, k))) return last.slice(k);
+  return last;
 }

@@ -9,6 +9,7 @@ import type { Execution } from '../domain/resources.js';
 import { argProblems, EXECUTION_STATUSES, type ExecutionStatus, isTask } from '../domain/task.js';
 import type { Executor } from '../store/store.js';
 import type { ExecutionRunner } from './executions.js';
+
 import type { Scheduler } from './scheduler.js';
 
 /** What the task use cases need besides the store. */
@@ -386,7 +387,13 @@ export async function* executionLogText(
   id: string,
   follow: boolean,
 ): AsyncGenerator<string> {
-  const found = await executionLogs(deps, ctx, orgName, id);
+  let found = await executionLogs(deps, ctx, orgName, id);
+  // Just triggered: its container is being created (or its image pulled); follow waits for it.
+  for (let pause = 20; follow && !found.live && found.execution.status === 'running'; ) {
+    await new Promise((r) => setTimeout(r, pause));
+    pause = Math.min(pause * 2, 500);
+    found = await executionLogs(deps, ctx, orgName, id);
+  }
   if (!found.live) {
     yield found.logs;
     return;
@@ -402,11 +409,48 @@ export async function* executionLogText(
     return;
   }
   let partial = '';
-  for await (const chunk of stream) {
-    const text = partial + chunk.toString();
-    const cut = text.lastIndexOf('\n') + 1;
-    partial = text.slice(cut);
-    if (cut > 0) yield redact(text.slice(0, cut), secrets);
+  let sent = '';
+  try {
+    for await (const chunk of stream) {
+      const text = partial + chunk.toString();
+      const cut = text.lastIndexOf('\n') + 1;
+      partial = text.slice(cut);
+      if (cut > 0) {
+        const out = redact(text.slice(0, cut), secrets);
+        sent += out;
+        yield out;
+      }
+    }
+  } catch {
+    // The container went mid-stream (removed after its run): the stored log completes it below.
   }
-  if (partial) yield redact(partial, secrets);
+  if (partial) {
+    sent += redact(partial, secrets);
+    yield redact(partial, secrets);
+  }
+  // The engine can end a follow stream before its last lines: the stored log, once written, has them.
+  for (let i = 0; i < 100; i++) {
+    const row = await deps.store.db
+      .selectFrom('executions')
+      .select(['status', 'logs'])
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!row || row.status !== 'running') {
+      const missing = row ? unsentRest(sent, row.logs) : '';
+      if (missing) yield missing;
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * What the stored log has after the part a follower already got: found by the end of what was
+ * sent (the stored log may have dropped its start). Nothing when that end is not found.
+ */
+export function unsentRest(sent: string, stored: string): string {
+  if (!sent) return stored;
+  const anchor = sent.slice(-256);
+  const at = stored.lastIndexOf(anchor);
+  return at < 0 ? '' : stored.slice(at + anchor.length);
 }

@@ -130,7 +130,9 @@ describe.each(DRIVERS)('scheduler and retention on %s', (driver) => {
       (r) => r.dueAt.getUTCMonth() === 0 && r.dueAt.getUTCDate() === 1,
     );
     expect(yearlyMissed).toHaveLength(1);
-    expect(yearlyMissed[0]!.reason).toMatch(/^2 runs due from \d{4}-01-01T00:00:00.000Z to \d{4}-01-01T00:00:00.000Z were missed/);
+    expect(yearlyMissed[0]!.reason).toMatch(
+      /^2 runs due from \d{4}-01-01T00:00:00.000Z to \d{4}-01-01T00:00:00.000Z were missed/,
+    );
     const schedule = await t.rondo.store.db
       .selectFrom('task_schedules')
       .select('last_due_at')

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { argProblems, scheduleProblems } from '../../src/domain/task.js';
 import { LogTail } from '../../src/tasks/log-tail.js';
+import { unsentRest } from '../../src/tasks/task-runs.js';
 
 const site = { allowSeconds: false, minIntervalSeconds: 60 };
 
@@ -87,5 +88,17 @@ describe('LogTail', () => {
     const empty = new LogTail(1000);
     empty.completeWith('only line');
     expect(empty.text()).toBe('only line');
+  });
+});
+
+describe('unsentRest', () => {
+  it('gives a follower what the stored log has beyond what it got', () => {
+    expect(unsentRest('', 'all of it\n')).toBe('all of it\n');
+    expect(unsentRest('a\nb\n', 'a\nb\nc')).toBe('c');
+    expect(unsentRest('a\nb\nc', 'a\nb\nc')).toBe('');
+    // The stored log dropped its start: the end of what was sent still anchors it.
+    const long = `${'x'.repeat(1000)}tail\n`;
+    expect(unsentRest(long, `[rondo: dropped]\n${long.slice(-300)}last`)).toBe('last');
+    expect(unsentRest('never stored\n', 'something else')).toBe('');
   });
 });
