@@ -5,6 +5,7 @@ import { benchControlPlane } from './control-plane.js';
 import { benchDataPlane } from './data-plane.js';
 import { benchNodeBuilds } from './node-builds.js';
 import { benchReleases } from './releases.js';
+import { benchTasks } from './tasks.js';
 
 const only = process.argv[2];
 if (!only || only === 'control-plane') {
@@ -28,4 +29,8 @@ if (!only || only === 'node-builds') {
 if (!only || only === 'releases') {
   console.log('\n# Releases (F4): promotion and config change, real engine and gateway');
   await benchReleases();
+}
+if (!only || only === 'tasks') {
+  console.log('\n# Tasks (F5): scheduled and manual runs, real engine');
+  await benchTasks();
 }

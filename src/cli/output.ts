@@ -1,4 +1,7 @@
-import { stringify } from 'yaml';
+import { createRequire } from 'node:module';
+
+// yaml loads only for -o yaml: every CLI start would pay for it otherwise.
+const yaml = () => createRequire(import.meta.url)('yaml') as typeof import('yaml');
 
 export type OutputFormat = 'table' | 'json' | 'yaml';
 
@@ -37,9 +40,9 @@ export function printList<T>(
 /** Prints one resource: `key: value` lines for tables, the API shape for JSON/YAML. */
 export function printObject(format: OutputFormat, value: unknown, fields?: [string, string][]): void {
   if (format === 'json') process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-  else if (format === 'yaml') process.stdout.write(stringify(value));
+  else if (format === 'yaml') process.stdout.write(yaml().stringify(value));
   else if (fields) {
     const width = Math.max(...fields.map(([k]) => k.length)) + 1;
     process.stdout.write(`${fields.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}`).join('\n')}\n`);
-  } else process.stdout.write(stringify(value));
+  } else process.stdout.write(yaml().stringify(value));
 }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { materialize, redact } from '../configuration/materialize.js';
 import { newId } from '../control/ids.js';
-import type { DataPlane } from '../dataplane/data-plane.js';
+import type { DataPlane, NetworkInfo } from '../dataplane/data-plane.js';
 import { LABEL, networkLabels, networkName } from '../dataplane/labels.js';
 import type { DataPlaneRegistry } from '../deploy/data-plane-registry.js';
 import type { DeploymentSpec } from '../deploy/deployment-spec.js';
@@ -21,6 +21,13 @@ export interface ExecutionDeps {
   settings: TaskSettings;
   /** The environment's internal gateway port base (tasks call org-visible endpoints through it). */
   internalPortBase: number;
+}
+
+/** A run in progress as its followers need it. */
+export interface LiveRun {
+  dp: DataPlane;
+  workloadId: string;
+  secrets: string[];
 }
 
 export interface RunRequest {
@@ -49,6 +56,14 @@ export class ExecutionRunner {
   readonly #log: Logger;
   /** Monitors in this process, by execution id. */
   readonly #monitors = new Map<string, Promise<void>>();
+  /** Resolves once a launch here has its container (or gave up), by execution id. */
+  readonly #launched = new Map<string, Promise<void>>();
+  /** Where a run watched here runs, for followers (no store round trip, no decryption). */
+  readonly #live = new Map<string, LiveRun>();
+  /** Networks known to exist, by name: a run skips the engine round trip (a failed run forgets them). */
+  readonly #networks = new Map<string, NetworkInfo>();
+  /** Container removals after runs ended; `idle()` waits for them. */
+  readonly #removals = new Set<Promise<void>>();
   readonly #endings = new Map<string, Ending>();
   readonly #stop = new AbortController();
 
@@ -83,9 +98,15 @@ export class ExecutionRunner {
       .returning('id')
       .executeTakeFirst();
     if (!inserted) return undefined;
-    const launch = this.#launch(id, t, run.args);
+    let launched!: () => void;
+    this.#launched.set(id, new Promise<void>((resolve) => (launched = resolve)));
+    const launch = this.#launch(id, t, run.args, launched).finally(launched);
     this.#monitors.set(id, launch);
-    void launch.finally(() => this.#monitors.delete(id));
+    void launch.finally(() => {
+      this.#monitors.delete(id);
+      this.#launched.delete(id);
+      this.#live.delete(id);
+    });
     return id;
   }
 
@@ -217,22 +238,38 @@ export class ExecutionRunner {
     this.#stop.abort();
   }
 
-  /** Waits until no execution is being started or watched here (tests). */
-  async idle(): Promise<void> {
-    while (this.#monitors.size > 0) await Promise.allSettled([...this.#monitors.values()]);
+  /**
+   * For followers in this process: resolves when the run has its container (`started`) or has
+   * been recorded as ended (`ended`); undefined when no monitor here watches it.
+   */
+  watch(
+    id: string,
+  ): { started: Promise<void>; ended: Promise<void>; live: () => LiveRun | undefined } | undefined {
+    const ended = this.#monitors.get(id);
+    if (!ended) return undefined;
+    return {
+      started: this.#launched.get(id) ?? Promise.resolve(),
+      ended: ended.catch(() => undefined),
+      live: () => this.#live.get(id),
+    };
   }
 
-  async #launch(id: string, t: DeploymentTarget, args: string[]): Promise<void> {
+  /** Waits until no execution is being started or watched here (tests). */
+  async idle(): Promise<void> {
+    while (this.#monitors.size > 0 || this.#removals.size > 0)
+      await Promise.allSettled([...this.#monitors.values(), ...this.#removals]);
+  }
+
+  async #launch(id: string, t: DeploymentTarget, args: string[], launched: () => void): Promise<void> {
     const spec = t.spec as unknown as DeploymentSpec;
     const dp = this.#plane(t);
     let secrets: string[] = [];
     try {
-      const network = await dp.ensureNetwork(
-        networkName(this.#deps.instance, t),
-        networkLabels({ instance: this.#deps.instance, ...t }),
-      );
-      const image = spec.imageId ?? (await dp.ensureImage(spec.image));
-      const config = await materialize(this.#deps.store.db, this.#deps.keyring, spec.config ?? []);
+      const [network, image, config] = await Promise.all([
+        this.#network(dp, t),
+        spec.imageId ?? dp.ensureImage(spec.image),
+        materialize(this.#deps.store.db, this.#deps.keyring, spec.config ?? []),
+      ]);
       secrets = config.secrets;
       const internalPort = t.gateway_slot === null ? undefined : this.#deps.internalPortBase + t.gateway_slot;
       const w = await dp.runWorkload({
@@ -259,6 +296,8 @@ export class ExecutionRunner {
         extraHosts: [`rondo-gateway:${network.gateway}`],
       });
       const startedAt = w.startedAt ? new Date(w.startedAt) : new Date();
+      this.#live.set(id, { dp, workloadId: w.id, secrets });
+      launched();
       await this.#deps.store.db
         .updateTable('executions')
         .set({ workload_id: w.id, started_at: startedAt })
@@ -268,6 +307,7 @@ export class ExecutionRunner {
       if (this.#endings.has(id)) await dp.removeWorkload(w.id, 0).catch(() => undefined);
       await this.#monitor(id, t, dp, w.id, secrets, startedAt);
     } catch (err) {
+      this.#networks.delete(networkName(this.#deps.instance, t));
       if (this.#stop.signal.aborted) return;
       const reason = redact(err instanceof Error ? err.message : String(err), secrets);
       this.#log.warn({ execution: id, reason }, 'execution could not start');
@@ -340,7 +380,10 @@ export class ExecutionRunner {
       exitCode,
       { text: redact(tail.text(), secrets), truncated: tail.truncated },
     );
-    await dp.removeWorkload(workloadId, 0).catch(() => undefined);
+    // Followers wait for the record, not for the container to go.
+    const removal = dp.removeWorkload(workloadId, 0).catch(() => undefined);
+    this.#removals.add(removal);
+    void removal.finally(() => this.#removals.delete(removal));
   }
 
   /** Writes how a run ended, its exit code and its logs in one update, unless it had already ended. */
@@ -387,6 +430,15 @@ export class ExecutionRunner {
     return materialize(this.#deps.store.db, this.#deps.keyring, spec.config ?? [])
       .then((m) => m.secrets)
       .catch(() => []);
+  }
+
+  async #network(dp: DataPlane, t: DeploymentTarget): Promise<NetworkInfo> {
+    const name = networkName(this.#deps.instance, t);
+    const known = this.#networks.get(name);
+    if (known) return known;
+    const network = await dp.ensureNetwork(name, networkLabels({ instance: this.#deps.instance, ...t }));
+    this.#networks.set(name, network);
+    return network;
   }
 
   async #findWorkload(dp: DataPlane, id: string): Promise<string | undefined> {

@@ -388,10 +388,17 @@ export async function* executionLogText(
   follow: boolean,
 ): AsyncGenerator<string> {
   let found = await executionLogs(deps, ctx, orgName, id);
-  // Just triggered: its container is being created (or its image pulled); follow waits for it.
+  // Just triggered: its container is being created (or its image pulled); follow waits for it,
+  // told by the runner when it runs here, else by asking the store.
+  const watch = follow ? deps.runner.watch(id) : undefined;
+  if (watch && !found.live && found.execution.status === 'running') {
+    await watch.started;
+    const live = watch.live();
+    found = live ? { ...found, live } : await executionLogs(deps, ctx, orgName, id);
+  }
   for (let pause = 20; follow && !found.live && found.execution.status === 'running'; ) {
     await new Promise((r) => setTimeout(r, pause));
-    pause = Math.min(pause * 2, 500);
+    pause = Math.min(pause * 2, 200);
     found = await executionLogs(deps, ctx, orgName, id);
   }
   if (!found.live) {
@@ -429,6 +436,7 @@ export async function* executionLogText(
     yield redact(partial, secrets);
   }
   // The engine can end a follow stream before its last lines: the stored log, once written, has them.
+  await watch?.ended;
   for (let i = 0; i < 100; i++) {
     const row = await deps.store.db
       .selectFrom('executions')

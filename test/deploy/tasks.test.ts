@@ -76,6 +76,11 @@ describe('tasks', () => {
       await sleep(200);
     }
   };
+  /** The run's container, polled until it is gone: removal follows the record. */
+  const leftover = async (executionId: string) => {
+    for (let i = 0; i < 50 && (await containersOf(executionId)).length > 0; i++) await sleep(100);
+    return containersOf(executionId);
+  };
   const containersOf = async (executionId: string) =>
     docker.listContainers({ all: true, filters: { label: [`rondo.execution=${executionId}`] } });
 
@@ -172,7 +177,7 @@ describe('tasks', () => {
     expect(done).toMatchObject({ status: 'succeeded', exitCode: 0, revision: { deployment: d.name } });
     expect(done.durationMs).toBeGreaterThanOrEqual(0);
     expect(await logsOf(x.id)).toBe('task says: hello world $HOME ; echo injected\n');
-    expect(await containersOf(x.id)).toEqual([]);
+    expect(await leftover(x.id)).toEqual([]);
 
     // The last line is kept even without its newline.
     const partial = await ended((await run('job', ['partial', 'no newline at the end'])).id);
@@ -188,7 +193,7 @@ describe('tasks', () => {
     expect(timedOut).toMatchObject({ status: 'timed-out', reason: expect.stringMatching(/timeout of 3 s/) });
     expect(await logsOf(slow.id)).toContain('sleeping 30');
     expect(await logsOf(slow.id)).not.toContain('slept');
-    expect(await containersOf(slow.id)).toEqual([]);
+    expect(await leftover(slow.id)).toEqual([]);
 
     await deploy('job', { timeoutSeconds: 300 });
     const long = await run('job', ['sleep', '30']);
@@ -199,8 +204,7 @@ describe('tasks', () => {
     expect(cancel.body).toMatchObject({ status: 'cancelled', reason: 'cancelled by admin' });
     const after = await ended(long.id);
     expect(after.status).toBe('cancelled');
-    for (let i = 0; i < 50 && (await containersOf(long.id)).length > 0; i++) await sleep(100);
-    expect(await containersOf(long.id)).toEqual([]);
+    expect(await leftover(long.id)).toEqual([]);
     const again = await t.call('POST', `/api/v1/orgs/default/executions/${long.id}/cancel`);
     expect(again.status).toBe(409);
   });
