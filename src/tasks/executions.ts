@@ -157,7 +157,7 @@ export class ExecutionRunner {
       .select(['workload_id', 'environment_id', 'status'])
       .where('id', '=', id)
       .executeTakeFirst();
-    if (!row || row.status !== 'running' || this.#endings.has(id)) return false;
+    if (row?.status !== 'running' || this.#endings.has(id)) return false;
     const monitor = this.#monitors.get(id);
     if (monitor) this.#endings.set(id, ending);
     else {

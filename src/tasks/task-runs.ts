@@ -443,7 +443,7 @@ export async function* executionLogText(
       .select(['status', 'logs'])
       .where('id', '=', id)
       .executeTakeFirst();
-    if (!row || row.status !== 'running') {
+    if (row?.status !== 'running') {
       const missing = row ? unsentRest(sent, row.logs) : '';
       if (missing) yield missing;
       return;

@@ -80,6 +80,7 @@ export async function buildTaskImage(tag: string): Promise<string> {
     // not built yet
   }
   const busybox = readFileSync(execFileSync('sh', ['-c', 'command -v busybox']).toString().trim());
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
   const script = [
     '/bin/busybox mkdir -p /tmp/bin && /bin/busybox --install -s /tmp/bin',
     'export PATH=/tmp/bin:/bin',
