@@ -298,4 +298,31 @@ describe('tasks', () => {
     expect(x.status).toBe('succeeded');
     expect(await logsOf(x.id)).toContain('hello v1');
   });
+
+  it('promotes a task like a service: the same image and task settings, the target’s own configuration', async () => {
+    const dev = (await history('job')).items[0].revision.deployment;
+    await t.call('PATCH', `${P}/job/config`, {
+      body: { environment: 'production', set: [{ key: 'GREETING', value: 'prod' }] },
+    });
+    const promoted = await t.call('POST', `${P}/job/promotions`, {
+      body: { from: 'development', to: 'production' },
+    });
+    expect(promoted.status, JSON.stringify(promoted.body)).toBe(202);
+    const d = promoted.body.deployment;
+    expect(await waitForDeployment(t, 'default', d.id)).toMatchObject({ status: 'active' });
+    const view = (await t.call('GET', `/api/v1/orgs/default/deployments/${d.id}`)).body;
+    expect(view).toMatchObject({ replicas: 0, task: { timeoutSeconds: 300, concurrencyPolicy: 'forbid' } });
+    expect(view.release).toBe(dev.split('.')[0]);
+    const r = await t.call('POST', `${P}/job/executions`, {
+      body: { environment: 'production', args: ['x'] },
+    });
+    expect(r.status).toBe(202);
+    const x = await ended(r.body.id);
+    expect(x).toMatchObject({
+      status: 'succeeded',
+      environment: 'production',
+      revision: { deployment: view.name },
+    });
+    expect(await logsOf(x.id)).toBe('task says: x\ngreeting=prod\n');
+  });
 });

@@ -44,11 +44,12 @@ export async function runServer(o: ServerFlags): Promise<void> {
   delete process.env.RONDO_BOOTSTRAP_TOKEN;
   const rondo = await createRondo(config);
   const url = await rondo.listen();
-  rondo.logger.info({ url, store: rondo.store.driver }, 'rondo control plane ready');
+  // The token first: "ready" is the last line of start-up, so whoever waits for it has everything.
   if (rondo.bootstrapToken) {
     process.stdout.write(`\nAdmin token (shown once, store it now):\n\n  ${rondo.bootstrapToken}\n\n`);
     process.stdout.write(`Log in with:  echo <token> | rondo login --with-token --server ${url}\n\n`);
   }
+  rondo.logger.info({ url, store: rondo.store.driver }, 'rondo control plane ready');
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
