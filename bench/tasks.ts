@@ -60,6 +60,8 @@ export async function benchTasks(): Promise<void> {
     const cliEnv = cleanEnv({ HOME: dir, RONDO_SERVER: server.url, RONDO_TOKEN: TOKEN });
     const rondo: number[] = [];
     const plain: number[] = [];
+    const sameNetwork: number[] = [];
+    const [network] = await docker.listNetworks({ filters: { label: [`rondo.project=${PROJECT}`] } });
     for (let i = 0; i < 11; i++) {
       let t0 = performance.now();
       const r = spawnSync(
@@ -83,6 +85,23 @@ export async function benchTasks(): Promise<void> {
       );
       if (d.status !== 0) throw new Error(`docker run: ${d.stderr}`);
       plain.push(performance.now() - t0);
+      t0 = performance.now();
+      const n = spawnSync(
+        '/usr/bin/docker',
+        [
+          'run',
+          '--rm',
+          '--network',
+          network!.Name,
+          '--label',
+          'rondo.test-image=bench',
+          'rondo-test-task:v1',
+          'hi',
+        ],
+        { encoding: 'utf8' },
+      );
+      if (n.status !== 0) throw new Error(`docker run --network: ${n.stderr}`);
+      sameNetwork.push(performance.now() - t0);
     }
     const [r, d] = [median(rondo.slice(1)), median(plain.slice(1))];
     console.log(
@@ -90,6 +109,10 @@ export async function benchTasks(): Promise<void> {
     );
     console.log(`docker run --rm, same image         median ${d.toFixed(0)} ms over 10`);
     console.log(`ratio                               ${(r / d).toFixed(2)}× (target ≤ 1.5×)`);
+    const sn = median(sameNetwork.slice(1));
+    console.log(
+      `docker run --rm on the task's network median ${sn.toFixed(0)} ms over 10 (ratio ${(r / sn).toFixed(2)}×)`,
+    );
 
     // Schedule accuracy over 60 runs of an every-second schedule.
     await deploy('tick', { cron: '* * * * * *', concurrencyPolicy: 'allow' });

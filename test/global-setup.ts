@@ -4,7 +4,11 @@ import Docker from 'dockerode';
 export async function teardown(): Promise<void> {
   const docker = new Docker({ socketPath: process.env.RONDO_DOCKER_SOCKET ?? '/var/run/docker.sock' });
   try {
-    const images = await docker.listImages({ filters: { label: ['rondo.test-image=1'] } });
+    // The test images, and the task sandbox image the data plane built for the tests' runs.
+    const images = [
+      ...(await docker.listImages({ filters: { label: ['rondo.test-image=1'] } })),
+      ...(await docker.listImages({ filters: { label: ['rondo.sandbox=image'] } })),
+    ];
     await Promise.all(
       images.map((i) =>
         docker

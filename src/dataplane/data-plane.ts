@@ -35,6 +35,11 @@ export interface WorkloadSpec {
   ulimits?: Ulimit[];
   /** `name:ip` entries for /etc/hosts. */
   extraHosts?: string[];
+  /**
+   * A run to completion (a task execution), not a replica: it needs no address or DNS name of its
+   * own, so the data plane may start it in a shared per-network sandbox, which is much faster.
+   */
+  shortRun?: boolean;
 }
 
 export type WorkloadState = 'created' | 'running' | 'restarting' | 'exited' | 'paused' | 'dead' | 'removing';

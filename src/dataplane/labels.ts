@@ -13,11 +13,16 @@ export const LABEL = {
   replica: 'rondo.replica',
   /** On a task execution's container, which the execution runner owns (not the reconciler). */
   execution: 'rondo.execution',
+  /** On the per-network sandbox whose network namespace executions join (Docker data plane). */
+  sandbox: 'rondo.sandbox',
 } as const;
 
-/** Execution containers come and go with their runs; replica bookkeeping leaves them alone. */
+/**
+ * Execution containers come and go with their runs, and sandboxes serve them; replica
+ * bookkeeping (reconciler, rollouts) leaves both alone.
+ */
 export function isExecution(w: { labels: Record<string, string> }): boolean {
-  return w.labels[LABEL.execution] !== undefined;
+  return w.labels[LABEL.execution] !== undefined || w.labels[LABEL.sandbox] !== undefined;
 }
 
 export interface WorkloadOwner {

@@ -294,6 +294,7 @@ export class ExecutionRunner {
         ports: [],
         restartPolicy: 'no',
         extraHosts: [`rondo-gateway:${network.gateway}`],
+        shortRun: true,
       });
       const startedAt = w.startedAt ? new Date(w.startedAt) : new Date();
       this.#live.set(id, { dp, workloadId: w.id, secrets });

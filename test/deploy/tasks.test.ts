@@ -325,4 +325,32 @@ describe('tasks', () => {
     });
     expect(await logsOf(x.id)).toBe('task says: x\ngreeting=prod\n');
   });
+
+  it('starts runs in the network’s sandbox, and runs on when the sandbox is removed behind its back', async () => {
+    const x = await run('job', ['sleep', '2']);
+    for (let i = 0; i < 100 && (await containersOf(x.id)).length === 0; i++) await sleep(50);
+    const [c] = await containersOf(x.id);
+    const mode = (await docker.getContainer(c!.Id).inspect()).HostConfig.NetworkMode ?? '';
+    expect(mode).toMatch(/^container:[0-9a-f]{64}$/);
+    const sandbox = await docker.getContainer(mode.slice('container:'.length)).inspect();
+    expect(sandbox.Config.Labels).toMatchObject({
+      'rondo.instance': t.instance,
+      'rondo.project': 'ops',
+      'rondo.environment': 'development',
+    });
+    expect(Object.keys(sandbox.NetworkSettings.Networks)).toEqual([
+      `rondo.${t.instance}.default.ops.development`,
+    ]);
+    expect((await ended(x.id)).status).toBe('succeeded');
+
+    await docker.getContainer(sandbox.Id).remove({ force: true });
+    for (const args of [
+      ['wget', 'http://web:8080/'],
+      ['wget', 'http://web:8080/'],
+    ]) {
+      const y = await ended((await run('job', args)).id);
+      expect(y.status).toBe('succeeded');
+      expect(await logsOf(y.id)).toContain('hello v1 (wget exit 0)');
+    }
+  });
 });

@@ -11,7 +11,9 @@ import type {
   WorkloadState,
   WorkloadStats,
 } from '../data-plane.js';
+import { LABEL } from '../labels.js';
 import { engineMessage, engineUnavailable, isAlready, isNotFound } from './engine-errors.js';
+import { TaskSandboxes } from './task-sandbox.js';
 
 export interface DockerDataPlaneConfig {
   /** Docker's or Podman's API socket; default /var/run/docker.sock. */
@@ -53,11 +55,13 @@ export class DockerDataPlane implements DataPlane {
   readonly #docker: Docker;
   readonly #socketPath: string;
   readonly #filesDir: string;
+  readonly #sandboxes: TaskSandboxes;
 
   constructor(config: DockerDataPlaneConfig = {}) {
     this.#socketPath = config.socketPath ?? '/var/run/docker.sock';
     this.#filesDir = config.filesDir ?? '/dev/shm/rondo-files';
     this.#docker = new Docker({ socketPath: this.#socketPath });
+    this.#sandboxes = new TaskSandboxes(this.#docker);
   }
 
   async #call<T>(fn: () => Promise<T>): Promise<T> {
@@ -143,6 +147,28 @@ export class DockerDataPlane implements DataPlane {
   }
 
   async runWorkload(spec: WorkloadSpec): Promise<WorkloadInfo> {
+    const sandbox = spec.shortRun ? await this.#sandboxFor(spec).catch(() => undefined) : undefined;
+    if (sandbox) {
+      try {
+        return await this.#run(spec, sandbox);
+      } catch {
+        // The sandbox went (stopped, removed): this run joins the network itself.
+        this.#sandboxes.forget(spec.network);
+      }
+    }
+    return this.#run(spec, undefined);
+  }
+
+  #sandboxFor(spec: WorkloadSpec): Promise<string | undefined> {
+    const owner = [LABEL.instance, LABEL.managed, LABEL.org, LABEL.project, LABEL.environment];
+    const labels = Object.fromEntries(
+      Object.entries(spec.labels).filter(([k]) => owner.includes(k as never)),
+    );
+    return this.#sandboxes.for(spec.network, labels, spec.extraHosts);
+  }
+
+  /** Creates and starts one container: on `spec.network`, or in the network namespace of `sandbox`. */
+  async #run(spec: WorkloadSpec, sandbox: string | undefined): Promise<WorkloadInfo> {
     const mounts = spec.files?.length ? writeFiles(join(this.#filesDir, spec.name), spec.files) : [];
     const container = await this.#call(() =>
       this.#docker.createContainer({
@@ -152,9 +178,11 @@ export class DockerDataPlane implements DataPlane {
         Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
         ...(spec.command ? { Entrypoint: spec.command } : {}),
         ...(spec.args ? { Cmd: spec.args } : {}),
-        ExposedPorts: Object.fromEntries(spec.ports.map((p) => [`${p}/tcp`, {}])),
+        ...(spec.ports.length
+          ? { ExposedPorts: Object.fromEntries(spec.ports.map((p) => [`${p}/tcp`, {}])) }
+          : {}),
         HostConfig: {
-          NetworkMode: spec.network,
+          NetworkMode: sandbox ? `container:${sandbox}` : spec.network,
           ...(mounts.length ? { Mounts: mounts } : {}),
           RestartPolicy: {
             Name: spec.restartPolicy,
@@ -165,9 +193,12 @@ export class DockerDataPlane implements DataPlane {
           ...(spec.ulimits
             ? { Ulimits: spec.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })) }
             : {}),
-          ...(spec.extraHosts ? { ExtraHosts: spec.extraHosts } : {}),
+          // In a sandbox, /etc/hosts is the sandbox's (which has these entries).
+          ...(spec.extraHosts && !sandbox ? { ExtraHosts: spec.extraHosts } : {}),
         },
-        NetworkingConfig: { EndpointsConfig: { [spec.network]: { Aliases: spec.aliases } } },
+        ...(sandbox
+          ? {}
+          : { NetworkingConfig: { EndpointsConfig: { [spec.network]: { Aliases: spec.aliases } } } }),
       }),
     );
     try {
