@@ -181,5 +181,44 @@ describe('tasks across restarts and from the CLI', () => {
     const id = /exe_\w+/.exec(failed.stderr)![0];
     const logs = await cli(['logs', 'execution', id], cliEnv);
     expect(logs).toMatchObject({ status: 0, stdout: 'task says: exit 7\n' });
+
+    const badCron = await cli(
+      ['deploy', 'tick', '--project', 'ops', '--env', 'development', '--cron', 'every day'],
+      cliEnv,
+    );
+    expect(badCron.status).toBe(1);
+    expect(badCron.stderr).toMatch(/cron: 'every day' is not a cron expression/);
+    const deployed = await cli(
+      [
+        'deploy',
+        'tick',
+        '--project',
+        'ops',
+        '--env',
+        'development',
+        '--cron',
+        '0 3 * * *',
+        '--timezone',
+        'Asia/Tokyo',
+        '--wait',
+      ],
+      cliEnv,
+    );
+    expect(deployed.status, deployed.stderr).toBe(0);
+    expect(deployed.stdout).toMatch(/Schedule:\s+0 3 \* \* \* \(Asia\/Tokyo\)/);
+    const described = await cli(['describe', 'component', 'tick', '--project', 'ops'], cliEnv);
+    expect(described.stdout).toMatch(
+      /development: \S+ active .*runs on 0 3 \* \* \* \(Asia\/Tokyo\), concurrency forbid, timeout 300 s/,
+    );
+    const resumed = await cli(
+      ['schedule', 'resume', 'tick', '--project', 'ops', '--env', 'development'],
+      cliEnv,
+    );
+    expect(resumed.stdout).toMatch(/Suspended:\s+false/);
+    // The next 03:00 in Tokyo is 18:00 UTC.
+    expect(resumed.stdout).toMatch(/Next run:\s+\d{4}-\d{2}-\d{2}T18:00:00.000Z/);
+    const cancel = await cli(['cancel', 'execution', id], cliEnv);
+    expect(cancel.status).toBe(1);
+    expect(cancel.stderr).toMatch(/has already ended/);
   });
 });

@@ -45,9 +45,11 @@ export function environmentLines(items: EnvironmentStatus[]): string {
   for (const e of items) {
     const a = e.active;
     const latest = e.latest && e.latest.id !== a?.id ? ` (latest ${e.latest.id}: ${e.latest.status})` : '';
-    const state = a
-      ? `${a.status} ${a.image}, ${e.replicas.running}/${e.replicas.desired} ready, ${e.replicas.restarts} restarts`
-      : 'not deployed';
+    const state = !a
+      ? 'not deployed'
+      : a.task
+        ? `${a.status} ${a.image}, ${a.task.schedule ? `runs on ${a.task.schedule.cron} (${a.task.schedule.timezone})` : 'runs on demand'}, concurrency ${a.task.concurrencyPolicy}, timeout ${a.task.timeoutSeconds} s`
+        : `${a.status} ${a.image}, ${e.replicas.running}/${e.replicas.desired} ready, ${e.replicas.restarts} restarts`;
     const name = a?.name ? ` ${a.name}` : '';
     lines.push(`  ${e.environment}:${name} ${state}${latest}`);
     for (const u of e.urls) lines.push(`    ${u.visibility.padEnd(12)} ${u.url}`);
