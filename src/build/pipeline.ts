@@ -277,7 +277,7 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
       const started = Date.now();
       await deps.images.build(
         {
-          context: contextArchive(context),
+          context: contextArchive(context, dockerfileInContext),
           dockerfile: dockerfileInContext,
           tag: state.tag,
           labels,
