@@ -69,7 +69,7 @@ describe('rondo up, doctor and down', () => {
     const tags = (await (
       await fetch(`http://${env.RONDO_REGISTRY_LISTEN}/v2/rondo/static/tags/list`)
     ).json()) as { tags: string[] };
-    expect(tags.tags).toEqual(['1']);
+    expect(tags.tags).toEqual(['2']);
     const again = await cli(['images', 'bootstrap', '--if-missing'], env);
     expect(again.status).toBe(0);
     expect(again.stderr).toMatch(/recorded in images.json; nothing to do/);
