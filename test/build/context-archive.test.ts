@@ -25,7 +25,7 @@ async function entries(dir: string, dockerfile?: string): Promise<string[]> {
     stream.on('end', next);
     stream.resume();
   });
-  const done = new Promise((resolve) => x.on('finish', resolve));
+  const done = new Promise<void>((resolve) => x.on('finish', () => resolve()));
   contextArchive(dir, dockerfile).pipe(x);
   await done;
   return names.sort();

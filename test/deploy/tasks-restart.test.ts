@@ -20,6 +20,7 @@ describe('tasks across restarts and from the CLI', () => {
   let env: NodeJS.ProcessEnv;
   let server: ServerProcess | undefined;
   let instance = '';
+  const startedAt = new Date().toISOString();
 
   const api = async (method: string, path: string, payload?: unknown) => {
     const res = await fetch(`${server!.url}/api/v1${path}`, {
@@ -73,6 +74,12 @@ describe('tasks across restarts and from the CLI', () => {
   }, 120_000);
   afterAll(async () => {
     await server?.stop('SIGKILL');
+    // The instance from what it ran, even when the first test failed before it noted it.
+    if (!instance) {
+      const nets = await docker.listNetworks({ filters: { label: ['rondo.project=ops'] } });
+      const mine = nets.find((n) => n.Created > startedAt);
+      instance = mine?.Labels?.['rondo.instance'] ?? '';
+    }
     if (instance) await cleanupInstance(instance);
     await caddy?.stop();
     rmSync(dir, { recursive: true, force: true });

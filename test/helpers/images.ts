@@ -80,10 +80,10 @@ export async function buildTaskImage(tag: string): Promise<string> {
     // not built yet
   }
   const busybox = readFileSync(execFileSync('sh', ['-c', 'command -v busybox']).toString().trim());
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
   const script = [
     '/bin/busybox mkdir -p /tmp/bin && /bin/busybox --install -s /tmp/bin',
     'export PATH=/tmp/bin:/bin',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
     '[ "$#" -eq 0 ] && set -- ${MODE:-echo} ${MODE_ARG:-}',
     'echo "task says: $*"',
     '[ -n "$GREETING" ] && echo "greeting=$GREETING"',
