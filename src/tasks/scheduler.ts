@@ -209,6 +209,8 @@ export class Scheduler {
     this.#arm(key, a, late ? new Date() : due);
     try {
       await this.#setLastDue(a, due);
+      // Suspended (or its deployment gone) while this due time was being recorded: no run.
+      if (!this.#armed.has(key)) return;
       await this.#run(a, due);
     } catch (err) {
       this.#log.warn(
