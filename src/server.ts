@@ -226,7 +226,15 @@ export async function createRondo(
     const engine = config.platform
       ? createDeployEngine(store, secrets.keyring, instance, config.platform, logger)
       : undefined;
-    const api = await createApi({ store, ...secrets }, logger, engine?.deploy, engine?.builds, engine?.tasks);
+    const hooks = engine ? { builds: engine.builds, logger, gitTimeoutMs: 30_000 } : undefined;
+    const api = await createApi(
+      { store, ...secrets },
+      logger,
+      engine?.deploy,
+      engine?.builds,
+      engine?.tasks,
+      hooks,
+    );
     await api.ready();
     const generated = first && !config.bootstrapToken ? first.token : undefined;
     return {

@@ -13,6 +13,7 @@ import type { Actor, ControlDeps, RequestContext } from '../control/context.js';
 import { authenticate } from '../control/tokens.js';
 import type { DeployDeps } from '../deploy/deployments.js';
 import { RondoError } from '../domain/errors.js';
+import type { WebhookDeps } from '../git/webhook-receiver.js';
 import type { SecretDeps } from '../secrets/secret-deps.js';
 import type { TaskDeps } from '../tasks/task-runs.js';
 import { sendProblem, toRondoError } from './problem.js';
@@ -30,6 +31,7 @@ import { identityRoutes } from './routes/identity.js';
 import { organizationRoutes } from './routes/organizations.js';
 import { pipelineRoutes } from './routes/pipelines.js';
 import { projectRoutes } from './routes/projects.js';
+import { webhookReceiver, webhookRoutes } from './routes/webhooks.js';
 
 export const BODY_LIMIT = 10 * 1024 * 1024;
 
@@ -66,6 +68,7 @@ export async function createApi(
   deploy?: DeployDeps,
   builds?: BuildUseDeps,
   tasks?: TaskDeps,
+  hooks?: WebhookDeps,
 ): Promise<Api> {
   const app = Fastify({
     loggerInstance: logger,
@@ -162,8 +165,10 @@ export async function createApi(
       adminRoutes(api, deps);
       buildRoutes(api, builds);
       executionRoutes(api, tasks);
+      webhookRoutes(api, deps);
     },
     { prefix: '/api/v1' },
   );
+  await app.register(async (scope) => webhookReceiver(scope as unknown as Api, hooks));
   return app;
 }

@@ -85,7 +85,7 @@ export async function createBuild(
   orgName: string,
   project: string,
   componentName: string,
-  input: { commit?: string; branch?: string; force?: boolean },
+  input: { commit?: string; branch?: string; force?: boolean; requestedBy?: 'webhook' | 'poll' },
 ): Promise<{ build: Build; reused: boolean }> {
   if (input.commit && !/^[0-9a-f]{40}$/.test(input.commit)) {
     throw invalid([{ field: 'commit', message: 'must be a full 40-character commit id' }]);
@@ -151,7 +151,10 @@ export async function createBuild(
         org_id: org.id,
         component_id: c.id,
         commit,
-        requested_ref: input.commit ?? `branch:${input.branch ?? source.branch}`,
+        // Git automation marks its builds, so a later push can take over one still queued.
+        requested_ref: input.requestedBy
+          ? `${input.requestedBy}:${commit}`
+          : (input.commit ?? `branch:${input.branch ?? source.branch}`),
         config_hash: hash,
         status: 'queued',
         steps: JSON.stringify(STEP_NAMES.map((name) => ({ name, status: 'queued', log: '' }))),

@@ -178,3 +178,41 @@ export async function resolveBranchHead(
     throw new SourceError(`branch '${branch}' does not exist in ${repoUrl}`);
   return sha;
 }
+
+/**
+ * The files that differ between two commits (`before` null: every file of `after`), fetched
+ * without blobs into a scratch repository under `dir`. For webhook deliveries and polls whose
+ * payload does not list the files (Bitbucket, a push of many commits).
+ */
+export async function changedFiles(
+  repoUrl: string,
+  before: string | null,
+  after: string,
+  dir: string,
+  timeoutMs: number,
+  token?: string,
+): Promise<string[]> {
+  const urlProblem = checkRepoUrl(repoUrl);
+  if (urlProblem) throw new SourceError(`repository URL ${urlProblem}`);
+  mkdirSync(dir, { recursive: true });
+  const origin = originOf(repoUrl);
+  const auth = token && origin ? { auth: { token, origin } } : {};
+  const run = (args: string[]) => git(args, { cwd: dir, home: dir, timeoutMs, ...auth });
+  await run(['init', '-q', '--bare', '.']);
+  const wanted = before ? [before, after] : [after];
+  await run(['fetch', '-q', '--no-tags', '--filter=blob:none', '--', repoUrl, ...wanted]).catch(async () => {
+    await run([
+      'fetch',
+      '-q',
+      '--no-tags',
+      '--filter=blob:none',
+      '--',
+      repoUrl,
+      '+refs/heads/*:refs/heads/*',
+    ]);
+  });
+  const out = before
+    ? await run(['diff', '--name-only', '--no-renames', before, after, '--'])
+    : await run(['ls-tree', '-r', '--name-only', after]);
+  return out.split('\n').filter(Boolean);
+}

@@ -265,7 +265,7 @@ export async function storeValue(
   tx: Executor,
   keyring: Keyring,
   orgId: string,
-  componentId: string,
+  componentId: string | null,
   plaintext: Buffer,
 ): Promise<string> {
   const id = newId('cfv');

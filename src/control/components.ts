@@ -59,6 +59,10 @@ export interface ComponentInput {
   buildConfigs?: Record<string, string>;
   autoBuild?: boolean;
   autoDeploy?: boolean;
+  /** Paths besides the component's directory whose changes start a build (F6). */
+  watchPaths?: string[];
+  /** Tags start builds too (default: only the tracked branch). */
+  buildTags?: boolean;
   endpoints?: EndpointInput[];
 }
 
@@ -204,6 +208,8 @@ export async function createComponent(
         build_configs: JSON.stringify(buildConfigs),
         auto_build: input.autoBuild ?? false,
         auto_deploy: input.autoDeploy ?? false,
+        watch_paths: JSON.stringify(checkedWatchPaths(input.watchPaths ?? [])),
+        build_tags: input.buildTags ?? false,
         endpoints: JSON.stringify(endpoints),
       })
       .execute();
@@ -256,6 +262,8 @@ export async function updateComponent(
         build_configs: JSON.stringify(buildConfigs),
         auto_build: patch.autoBuild ?? current.auto_build,
         auto_deploy: patch.autoDeploy ?? current.auto_deploy,
+        watch_paths: JSON.stringify(checkedWatchPaths(patch.watchPaths ?? current.watch_paths)),
+        build_tags: patch.buildTags ?? current.build_tags,
         updated_at: new Date(),
         resource_version: eb('resource_version', '+', 1),
       }))
@@ -329,4 +337,15 @@ export async function setEndpoints(
       .execute();
     return toComponent(await findComponent(tx, org.id, project, name));
   });
+}
+
+/** Watch paths are directories or files inside the repository: relative, no `..`. */
+function checkedWatchPaths(paths: string[]): string[] {
+  const problems = paths.flatMap((p, i) =>
+    p.split('/').includes('..') || p.startsWith('/') || /[\0\n\r]/.test(p)
+      ? [{ field: `watchPaths[${i}]`, message: 'a path inside the repository: relative, without ..' }]
+      : [],
+  );
+  if (problems.length) throw invalid(problems);
+  return paths.map((p) => p.replace(/^\.\//, '').replace(/\/+$/, ''));
 }

@@ -82,6 +82,8 @@ export const toComponent = (r: ComponentRow & { project_name: string }): Compone
   buildConfigs: r.build_configs,
   autoBuild: r.auto_build,
   autoDeploy: r.auto_deploy,
+  watchPaths: r.watch_paths,
+  buildTags: r.build_tags,
   endpoints: r.endpoints,
   sourceToken: r.source_token_value_id !== null,
   createdAt: r.created_at.toISOString(),

@@ -85,6 +85,10 @@ export const Component = z.object({
   buildConfigs: z.record(z.string(), z.string()),
   autoBuild: z.boolean(),
   autoDeploy: z.boolean(),
+  watchPaths: z
+    .array(z.string())
+    .describe('paths besides the component directory whose changes start a build'),
+  buildTags: z.boolean().describe('pushed tags start builds too'),
   endpoints: z.array(Endpoint),
   sourceToken: z
     .boolean()

@@ -111,6 +111,9 @@ export interface ComponentsTable {
   endpoints: ColumnType<EndpointSpec[], string | undefined, string>;
   /** The private repository's token: a `config_values` row, never plaintext. */
   source_token_value_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Extra paths (beyond the component's directory) whose changes start a build (F6). */
+  watch_paths: ColumnType<string[], string | undefined, string>;
+  build_tags: Generated<boolean>;
   created_at: Timestamp;
   updated_at: Timestamp;
   resource_version: Generated<number>;
@@ -152,7 +155,8 @@ export interface ConfigItem {
 export interface ConfigValuesTable {
   id: string;
   org_id: string;
-  component_id: string;
+  /** Null for a value no component owns (a repository's webhook secret). */
+  component_id: string | null;
   key_id: string;
   wrapped_key: string;
   ciphertext: string;
@@ -286,6 +290,29 @@ export interface TaskSchedulesTable {
   updated_at: Timestamp;
 }
 
+/** A repository's webhook in one organization (F6); the secret is an encrypted config value. */
+export interface RepositoryHooksTable {
+  id: string;
+  org_id: string;
+  /** The repository URL normalized (src/git/push-matching.ts `repositoryKey`). */
+  repo_key: string;
+  secret_value_id: string;
+  created_at: Timestamp;
+  rotated_at: Timestamp;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  hook_id: string | null;
+  org_id: string | null;
+  provider: string;
+  delivery_id: string | null;
+  status: number;
+  outcome: string;
+  detail: Json<Record<string, unknown>>;
+  received_at: Timestamp;
+}
+
 export interface SettingsTable {
   key: string;
   value: Json<unknown>;
@@ -327,6 +354,8 @@ export interface Database {
   approval_requests: ApprovalRequestsTable;
   executions: ExecutionsTable;
   task_schedules: TaskSchedulesTable;
+  repository_hooks: RepositoryHooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -59,6 +59,8 @@ const mutable = {
   buildConfigs: BuildConfigs.optional(),
   autoBuild: z.boolean().optional(),
   autoDeploy: z.boolean().optional(),
+  watchPaths: z.array(z.string().min(1).max(255)).max(20).optional(),
+  buildTags: z.boolean().optional(),
 };
 
 export function componentRoutes(app: Api, deps: ControlDeps): void {

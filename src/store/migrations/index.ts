@@ -6,6 +6,7 @@ import * as builds from './202611220300_builds.js';
 import * as releases from './202611220400_releases.js';
 import * as sourceTokens from './202611220500_source_tokens.js';
 import * as executions from './202611220600_executions.js';
+import * as webhooks from './202611220700_webhooks.js';
 
 /** Every migration, by name; names sort in the order they apply. Forward-only: never edit one that shipped. */
 export const migrations: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '202611220400_releases': releases,
   '202611220500_source_tokens': sourceTokens,
   '202611220600_executions': executions,
+  '202611220700_webhooks': webhooks,
 };

@@ -1,0 +1,123 @@
+import { z } from 'zod';
+import { RondoError } from '../../domain/errors.js';
+import {
+  listDeliveries,
+  rotateWebhookSecret,
+  showWebhook,
+  type WebhookAdminDeps,
+} from '../../git/webhook-admin.js';
+import { PROVIDERS } from '../../git/webhook-events.js';
+import { receiveDelivery, type WebhookDeps } from '../../git/webhook-receiver.js';
+import { type Api, contextOf } from '../app.js';
+import { OrgParam, problemResponses } from '../schemas.js';
+import { orgName } from './org-param.js';
+
+const tags = ['webhooks'];
+
+/** Where providers reach this control plane: RONDO_PUBLIC_URL, else what the request was sent to. */
+function baseUrl(req: { protocol: string; headers: Record<string, string | string[] | undefined> }): string {
+  const host = req.headers.host;
+  return process.env.RONDO_PUBLIC_URL || `${req.protocol}://${typeof host === 'string' ? host : 'localhost'}`;
+}
+
+/** `/hooks/{provider}/{hook}` (public: the signature is the authentication) with the raw body it verifies. */
+export async function webhookReceiver(app: Api, hooks: WebhookDeps | undefined): Promise<void> {
+  // The signature covers the exact bytes: keep the body raw for this plugin's routes.
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.post(
+    '/hooks/:provider/:hook',
+    {
+      config: { public: true },
+      schema: {
+        hide: true,
+        params: z.object({ provider: z.enum(PROVIDERS), hook: z.string().max(100) }),
+      },
+    },
+    async (req, reply) => {
+      if (!hooks)
+        throw new RondoError(
+          'RONDO_ERR_UNAVAILABLE',
+          'this control plane runs without builds; start it with `rondo up`',
+        );
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const answer = await receiveDelivery(hooks, req.params.provider, req.params.hook, body, req.headers);
+      return reply.code(answer.status).send(answer.body);
+    },
+  );
+}
+
+export function webhookRoutes(app: Api, deps: WebhookAdminDeps): void {
+  const params = z.object({ org: OrgParam, project: z.string().max(63), component: z.string().max(63) });
+  const View = z.object({
+    repository: z.string(),
+    configured: z.boolean(),
+    urls: z.record(z.string(), z.string()),
+    setup: z.record(z.string(), z.string()),
+    rotatedAt: z.string().nullable(),
+  });
+  app.get(
+    '/orgs/:org/projects/:project/components/:component/webhook',
+    {
+      schema: {
+        tags,
+        description:
+          'The webhook of the component’s repository: its URL per provider and how to set it up (never the secret).',
+        params,
+        response: { 200: View, ...problemResponses },
+      },
+    },
+    async (req) => {
+      const ctx = contextOf(req);
+      const { org, project, component } = req.params;
+      return showWebhook(deps, ctx, orgName(ctx, org), project, component, baseUrl(req));
+    },
+  );
+  app.post(
+    '/orgs/:org/projects/:project/components/:component/webhook/secret',
+    {
+      schema: {
+        tags,
+        description:
+          'Creates the repository’s webhook or gives it a new secret; the secret is in this answer only.',
+        params,
+        response: { 200: View.extend({ secret: z.string() }), ...problemResponses },
+      },
+    },
+    async (req) => {
+      const ctx = contextOf(req);
+      const { org, project, component } = req.params;
+      return rotateWebhookSecret(deps, ctx, orgName(ctx, org), project, component, baseUrl(req));
+    },
+  );
+  app.get(
+    '/orgs/:org/webhook-deliveries',
+    {
+      schema: {
+        tags,
+        description: 'Recent webhook deliveries, newest first: outcome, builds started, or why not.',
+        params: z.object({ org: OrgParam }),
+        querystring: z.strictObject({ limit: z.coerce.number().int().min(1).max(500).optional() }),
+        response: {
+          200: z.object({
+            items: z.array(
+              z.object({
+                id: z.string(),
+                provider: z.string(),
+                deliveryId: z.string().nullable(),
+                status: z.number().int(),
+                outcome: z.string(),
+                detail: z.record(z.string(), z.unknown()),
+                receivedAt: z.string(),
+              }),
+            ),
+          }),
+          ...problemResponses,
+        },
+      },
+    },
+    async (req) => {
+      const ctx = contextOf(req);
+      return { items: await listDeliveries(deps, ctx, orgName(ctx, req.params.org), req.query.limit) };
+    },
+  );
+}

@@ -1,0 +1,173 @@
+import { randomBytes } from 'node:crypto';
+import { storeValue } from '../configuration/config-entries.js';
+import type { ControlDeps, RequestContext } from '../control/context.js';
+import { newId } from '../control/ids.js';
+import { mutateInOrg, readInOrg } from '../control/org-access.js';
+import { findComponent } from '../deploy/deploy-queries.js';
+import type { ComponentSource } from '../domain/component.js';
+import { invalid } from '../domain/errors.js';
+import type { SecretDeps } from '../secrets/secret-deps.js';
+import { repositoryKey } from './push-matching.js';
+import { PROVIDERS, type Provider } from './webhook-events.js';
+
+export type WebhookAdminDeps = ControlDeps & SecretDeps;
+
+export interface WebhookView {
+  repository: string;
+  configured: boolean;
+  urls: Partial<Record<Provider, string>>;
+  setup: Partial<Record<Provider, string>>;
+  rotatedAt: string | null;
+}
+
+const SETUP: Record<Provider, string> = {
+  github:
+    'Repository → Settings → Webhooks → Add webhook: Payload URL as above, Content type application/json, Secret = the secret Rondo printed, event "Just the push event".',
+  gitlab:
+    'Project → Settings → Webhooks: URL as above, Secret token = the secret Rondo printed, trigger "Push events" (and "Tag push events" for components that build tags).',
+  bitbucket:
+    'Repository settings → Webhooks → Add webhook: URL as above, Secret = the secret Rondo printed, trigger "Repository push".',
+  generic:
+    'POST the JSON {"ref","before","after","repository","changedFiles"?} with X-Rondo-Delivery (unique id), X-Rondo-Timestamp (Unix seconds) and X-Rondo-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>" keyed with the secret>.',
+};
+
+async function repositoryOf(deps: WebhookAdminDeps, orgId: string, project: string, component: string) {
+  const c = await findComponent(deps.store.db, orgId, project, component);
+  const source = c.source as ComponentSource;
+  if (source.kind !== 'git')
+    throw invalid([
+      {
+        field: 'component',
+        message: `${project}/${component} is built from an image, not a Git repository; it has no webhook`,
+      },
+    ]);
+  return { url: source.repoUrl, key: repositoryKey(source.repoUrl) };
+}
+
+function view(
+  base: string,
+  repository: string,
+  hook: { id: string; rotated_at: Date } | undefined,
+): WebhookView {
+  const urls = Object.fromEntries(
+    hook ? PROVIDERS.map((p) => [p, `${base.replace(/\/+$/, '')}/hooks/${p}/${hook.id}`]) : [],
+  );
+  return {
+    repository,
+    configured: hook !== undefined,
+    urls,
+    setup: hook ? SETUP : {},
+    rotatedAt: hook ? new Date(hook.rotated_at).toISOString() : null,
+  };
+}
+
+/** The repository webhook of a component: its URLs and how to set it up per provider; never the secret. */
+export async function showWebhook(
+  deps: WebhookAdminDeps,
+  ctx: RequestContext,
+  orgName: string,
+  project: string,
+  component: string,
+  base: string,
+): Promise<WebhookView> {
+  const { org } = await readInOrg(deps, ctx, orgName);
+  const repo = await repositoryOf(deps, org.id, project, component);
+  const hook = await deps.store.db
+    .selectFrom('repository_hooks')
+    .select(['id', 'rotated_at'])
+    .where('org_id', '=', org.id)
+    .where('repo_key', '=', repo.key)
+    .executeTakeFirst();
+  return view(base, repo.url, hook);
+}
+
+/**
+ * Creates the webhook of the component's repository, or gives it a new secret; the secret is in
+ * this answer only (stored encrypted, never shown again). Every component of the organization
+ * that builds from this repository shares the webhook.
+ */
+export async function rotateWebhookSecret(
+  deps: WebhookAdminDeps,
+  ctx: RequestContext,
+  orgName: string,
+  project: string,
+  component: string,
+  base: string,
+): Promise<WebhookView & { secret: string }> {
+  const { org } = await readInOrg(deps, ctx, orgName);
+  const repo = await repositoryOf(deps, org.id, project, component);
+  const secret = `whsec_${randomBytes(24).toString('base64url')}`;
+  const hook = await mutateInOrg(
+    deps,
+    ctx,
+    orgName,
+    {
+      permission: 'component:write',
+      action: 'webhook.rotate-secret',
+      resourceType: 'webhook',
+      resource: repo.url,
+    },
+    async (tx) => {
+      const valueId = await storeValue(tx, deps.keyring, org.id, null, Buffer.from(secret));
+      const now = new Date();
+      const previous = await tx
+        .selectFrom('repository_hooks')
+        .select(['id', 'secret_value_id'])
+        .where('org_id', '=', org.id)
+        .where('repo_key', '=', repo.key)
+        .executeTakeFirst();
+      if (previous) {
+        await tx
+          .updateTable('repository_hooks')
+          .set({ secret_value_id: valueId, rotated_at: now })
+          .where('id', '=', previous.id)
+          .execute();
+        await tx.deleteFrom('config_values').where('id', '=', previous.secret_value_id).execute();
+        return { id: previous.id, rotated_at: now };
+      }
+      const id = newId('hook');
+      await tx
+        .insertInto('repository_hooks')
+        .values({ id, org_id: org.id, repo_key: repo.key, secret_value_id: valueId, rotated_at: now })
+        .execute();
+      return { id, rotated_at: now };
+    },
+  );
+  return { ...view(base, repo.url, hook), secret };
+}
+
+export interface DeliveryView {
+  id: string;
+  provider: string;
+  deliveryId: string | null;
+  status: number;
+  outcome: string;
+  detail: Record<string, unknown>;
+  receivedAt: string;
+}
+
+/** The organization's recent webhook deliveries, newest first, with what each did and why. */
+export async function listDeliveries(
+  deps: WebhookAdminDeps,
+  ctx: RequestContext,
+  orgName: string,
+  limit = 50,
+): Promise<DeliveryView[]> {
+  const { org } = await readInOrg(deps, ctx, orgName);
+  const rows = await deps.store.db
+    .selectFrom('webhook_deliveries')
+    .selectAll()
+    .where('org_id', '=', org.id)
+    .orderBy('received_at', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    provider: r.provider,
+    deliveryId: r.delivery_id,
+    status: r.status,
+    outcome: r.outcome,
+    detail: r.detail,
+    receivedAt: new Date(r.received_at).toISOString(),
+  }));
+}

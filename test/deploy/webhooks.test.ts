@@ -1,0 +1,236 @@
+import { execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRepo, type TestRepo } from '../helpers/git.js';
+import { removeImagesLabelled } from '../helpers/images.js';
+import {
+  type PlatformTestRondo,
+  startPlatformRondo,
+  startRegistry,
+  viaGateway,
+} from '../helpers/platform.js';
+
+const BUSYBOX = execFileSync('sh', ['-c', 'command -v busybox']).toString().trim();
+const DOCKERFILE =
+  'FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\nUSER 10014\nENTRYPOINT ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]\n';
+const C = '/api/v1/orgs/default/projects/shop/components';
+
+// biome-ignore lint/suspicious/noExplicitAny: assertions read arbitrary JSON shapes
+type Json = any;
+
+/**
+ * Git automation (§9, F6) against a real repository made by the test: deliveries signed as the
+ * providers sign them, builds on the real engine and registry, auto-deploy through the gateway.
+ */
+describe('webhooks', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rondo-webhooks-'));
+  const repoPath = join(dir, 'shop');
+  let repo: TestRepo;
+  let t: PlatformTestRondo;
+  let registry: Awaited<ReturnType<typeof startRegistry>>;
+  let secret = '';
+  let urls: Record<string, string> = {};
+  let n = 0;
+
+  const builds = async (): Promise<Json[]> =>
+    (await t.rondo.store.db.selectFrom('builds').selectAll().orderBy('created_at').execute()) as Json[];
+  const deliver = async (
+    provider: string,
+    payload: unknown,
+    headers: Record<string, string> = {},
+    key = secret,
+  ) => {
+    const raw = typeof payload === 'string' ? payload : JSON.stringify(payload);
+    const sig = `sha256=${createHmac('sha256', key).update(raw).digest('hex')}`;
+    const signing: Record<string, Record<string, string>> = {
+      github: { 'x-github-event': 'push', 'x-github-delivery': `gh-${++n}`, 'x-hub-signature-256': sig },
+      gitlab: { 'x-gitlab-event': 'Push Hook', 'x-gitlab-event-uuid': `gl-${++n}`, 'x-gitlab-token': key },
+      bitbucket: { 'x-event-key': 'repo:push', 'x-request-uuid': `bb-${++n}`, 'x-hub-signature': sig },
+    };
+    const url = new URL(urls[provider] ?? `http://x/hooks/${provider}/hook_unknown`).pathname;
+    const res = await t.rondo.api.inject({
+      method: 'POST',
+      url,
+      headers: { 'content-type': 'application/json', ...signing[provider], ...headers },
+      payload: raw,
+    });
+    return { status: res.statusCode, body: res.body ? (JSON.parse(res.body) as Json) : undefined };
+  };
+  const githubPush = (before: string, after: string, files: string[]) => ({
+    ref: 'refs/heads/main',
+    before,
+    after,
+    repository: { clone_url: `file://${repoPath}`, html_url: `file://${repoPath}` },
+    commits: [{ id: after, added: [], removed: [], modified: files }],
+  });
+  const waitForBuild = async (id: string): Promise<Json> => {
+    for (let i = 0; i < 300; i++) {
+      const b = await t.call('GET', `/api/v1/orgs/default/builds/${id}`);
+      if (b.body.status === 'succeeded' || b.body.status === 'failed') return b.body;
+      await sleep(200);
+    }
+    throw new Error(`build ${id} did not finish`);
+  };
+
+  beforeAll(async () => {
+    registry = await startRegistry(dir);
+    t = await startPlatformRondo('pglite', {}, { registry: registry.addr });
+    repo = createRepo(repoPath);
+    for (const c of ['api', 'web']) {
+      mkdirSync(join(repoPath, c, 'www'), { recursive: true });
+      copyFileSync(BUSYBOX, join(repoPath, c, 'busybox'));
+    }
+    repo.commit({
+      'api/Dockerfile': DOCKERFILE,
+      'api/www/index.html': 'api v1',
+      'web/Dockerfile': DOCKERFILE,
+      'web/www/index.html': 'web v1',
+      'docs/README.md': 'docs',
+    });
+    await t.call('POST', '/api/v1/orgs/default/projects', { body: { name: 'shop' } });
+    for (const [name, autoDeploy] of [
+      ['api', true],
+      ['web', false],
+    ] as const) {
+      const c = await t.call('POST', C, {
+        body: {
+          name,
+          type: 'service',
+          source: { repoUrl: `file://${repoPath}`, branch: 'main', path: name },
+          buildPreset: 'dockerfile',
+          buildConfigs: { dockerFilePath: 'Dockerfile' },
+          endpoints: [{ port: 8080, visibility: ['Public'] }],
+          autoBuild: true,
+          autoDeploy,
+          ...(name === 'web' ? { watchPaths: ['shared/ui'] } : {}),
+        },
+      });
+      expect(c.status, JSON.stringify(c.body)).toBe(201);
+    }
+  }, 120_000);
+  afterAll(async () => {
+    await t?.rondo.buildQueue?.idle();
+    await t?.close();
+    registry?.stop();
+    await removeImagesLabelled('rondo.build');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('creates the repository’s webhook with a secret shown once; show never returns it', async () => {
+    const before = await t.call('GET', `${C}/api/webhook`);
+    expect(before.body).toMatchObject({ configured: false, urls: {} });
+    const created = await t.call('POST', `${C}/api/webhook/secret`);
+    expect(created.status).toBe(200);
+    secret = created.body.secret;
+    urls = created.body.urls;
+    expect(secret).toMatch(/^whsec_[\w-]{32}$/);
+    expect(urls.github).toMatch(/\/hooks\/github\/hook_\w+$/);
+    // Both components build from this repository: one webhook.
+    const shown = await t.call('GET', `${C}/web/webhook`);
+    expect(shown.body).toMatchObject({ configured: true, urls });
+    expect(JSON.stringify(shown.body)).not.toContain(secret);
+    expect(shown.body.setup.github).toMatch(/application\/json/);
+    const rows = await t.rondo.store.db.selectFrom('config_values').selectAll().execute();
+    expect(JSON.stringify(rows)).not.toContain(secret);
+  });
+
+  it('refuses bad, missing and replayed signatures, unknown hooks, malformed and oversized payloads; builds nothing', async () => {
+    const head = repo.git('rev-parse', 'HEAD');
+    const push = githubPush('0'.repeat(40), head, ['api/www/index.html']);
+    expect((await deliver('github', push, {}, 'not-the-secret')).status).toBe(401);
+    expect((await deliver('github', push, { 'x-hub-signature-256': '' })).status).toBe(401);
+    expect((await deliver('gitlab', push, { 'x-gitlab-token': 'wrong' })).status).toBe(401);
+    const unknown = await t.rondo.api.inject({
+      method: 'POST',
+      url: '/hooks/github/hook_nope',
+      headers: { 'content-type': 'application/json' },
+      payload: '{}',
+    });
+    expect(unknown.statusCode).toBe(404);
+    expect((await deliver('github', '{"ref": ')).status).toBe(400);
+    expect((await deliver('github', { ...push, ref: 'main' })).status).toBe(400);
+    const big = await deliver('github', { ...push, padding: 'x'.repeat(10 * 1024 * 1024) });
+    expect(big.status).toBe(413);
+    expect(await builds()).toEqual([]);
+    const ping = await deliver('github', { zen: 'hi', hook_id: 1 }, { 'x-github-event': 'ping' });
+    expect(ping).toMatchObject({ status: 200, body: { outcome: 'ping' } });
+  });
+
+  it('push → build → deploy → the new code answers through the gateway; a replay does nothing', async () => {
+    const before = repo.git('rev-parse', 'HEAD');
+    repo.commit({ 'api/www/index.html': 'api v2' });
+    const after = repo.git('rev-parse', 'HEAD');
+    const res = await deliver('github', githubPush(before, after, ['api/www/index.html']), {
+      'x-github-delivery': 'gh-fixed-1',
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    expect(res.body).toMatchObject({ outcome: 'built', builds: [{ component: 'shop/api' }] });
+    const build = await waitForBuild(res.body.builds[0].build);
+    expect(build).toMatchObject({ status: 'succeeded', commit: after });
+    let body = '';
+    for (let i = 0; i < 100 && body !== 'api v2'; i++) {
+      body = (await viaGateway(t, 'development.localhost', '/default/shop/api/rest/')).body;
+      if (body !== 'api v2') await sleep(200);
+    }
+    expect(body).toBe('api v2');
+    const replay = await deliver('github', githubPush(before, after, ['api/www/index.html']), {
+      'x-github-delivery': 'gh-fixed-1',
+    });
+    expect(replay.status).toBe(409);
+    expect((await builds()).length).toBe(1);
+  });
+
+  it('a monorepo push builds each component it touches (watch paths count) and nothing for the rest', async () => {
+    const before = repo.git('rev-parse', 'HEAD');
+    repo.commit({ 'api/www/index.html': 'api v3', 'shared/ui/button.css': 'b' });
+    const after = repo.git('rev-parse', 'HEAD');
+    const both = await deliver('gitlab', {
+      object_kind: 'push',
+      ref: 'refs/heads/main',
+      before,
+      after,
+      project: { git_http_url: `file://${repoPath}` },
+      commits: [
+        { id: after, added: ['shared/ui/button.css'], modified: ['api/www/index.html'], removed: [] },
+      ],
+      total_commits_count: 1,
+    });
+    expect(both.status, JSON.stringify(both.body)).toBe(202);
+    expect(both.body.builds.map((b: Json) => b.component).sort()).toEqual(['shop/api', 'shop/web']);
+    await Promise.all(both.body.builds.map((b: Json) => waitForBuild(b.build)));
+
+    const docsBefore = repo.git('rev-parse', 'HEAD');
+    repo.commit({ 'docs/README.md': 'more docs' });
+    const docs = await deliver('bitbucket', {
+      push: {
+        changes: [
+          {
+            new: { type: 'branch', name: 'main', target: { hash: repo.git('rev-parse', 'HEAD') } },
+            old: { type: 'branch', name: 'main', target: { hash: docsBefore } },
+          },
+        ],
+      },
+      repository: { links: { html: { href: `file://${repoPath}` } } },
+    });
+    // Bitbucket lists no files: Rondo asked Git, which says only docs changed.
+    expect(docs).toMatchObject({ status: 200, body: { outcome: 'nothing-matched' } });
+    const other = await deliver('github', {
+      ...githubPush(docsBefore, docsBefore, ['api/x']),
+      ref: 'refs/heads/dev',
+    });
+    expect(other.body.outcome).toBe('nothing-matched');
+    expect((await builds()).length).toBe(3);
+
+    const log = await t.call('GET', '/api/v1/orgs/default/webhook-deliveries?limit=50');
+    const outcomes = log.body.items.map((d: Json) => d.outcome);
+    expect(outcomes).toEqual(expect.arrayContaining(['built', 'nothing-matched', 'refused', 'ping']));
+    const skipped = log.body.items.find((d: Json) => d.provider === 'bitbucket').detail.skipped;
+    expect(skipped).toEqual(
+      expect.arrayContaining([{ component: 'shop/api', why: 'no changed file under api' }]),
+    );
+  });
+});
