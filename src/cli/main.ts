@@ -8,6 +8,7 @@ import { registerRelease } from './commands/release.js';
 import { registerServer } from './commands/server.js';
 import { registerSession } from './commands/session.js';
 import { registerTasks } from './commands/tasks.js';
+import { registerWebhooks } from './commands/webhooks.js';
 import { UsageError } from './errors.js';
 
 const program = new Command('rondo')
@@ -30,6 +31,7 @@ registerBuild(program);
 registerRelease(program);
 registerConfig(program);
 registerTasks(program);
+registerWebhooks(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -13,6 +13,7 @@ import {
   startRegistry,
   viaGateway,
 } from '../helpers/platform.js';
+import { cleanEnv, cli, ensureBuilt } from '../helpers/processes.js';
 
 const BUSYBOX = execFileSync('sh', ['-c', 'command -v busybox']).toString().trim();
 const DOCKERFILE =
@@ -77,6 +78,7 @@ describe('webhooks', () => {
   };
 
   beforeAll(async () => {
+    ensureBuilt();
     registry = await startRegistry(dir);
     t = await startPlatformRondo('pglite', {}, { registry: registry.addr });
     repo = createRepo(repoPath);
@@ -232,5 +234,46 @@ describe('webhooks', () => {
     expect(skipped).toEqual(
       expect.arrayContaining([{ component: 'shop/api', why: 'no changed file under api' }]),
     );
+  });
+
+  it('the CLI shows the webhook, rotates its secret (the old one stops working) and lists deliveries', async () => {
+    const env = cleanEnv({ HOME: dir, RONDO_SERVER: t.apiUrl, RONDO_TOKEN: t.adminToken });
+    const shown = await cli(['webhooks', 'show', 'api', '--project', 'shop'], env);
+    expect(shown.status, shown.stderr).toBe(0);
+    // URLs follow the address the request came to (RONDO_PUBLIC_URL overrides it).
+    expect(shown.stdout).toContain(`github: ${t.apiUrl}${new URL(urls.github!).pathname}\n`);
+    expect(shown.stdout).not.toContain(secret);
+    const rotated = await cli(['webhooks', 'rotate-secret', 'api', '--project', 'shop', '-o', 'json'], env);
+    expect(rotated.status, rotated.stderr).toBe(0);
+    const fresh = JSON.parse(rotated.stdout) as { secret: string; urls: Record<string, string> };
+    expect(fresh.secret).not.toBe(secret);
+    expect(new URL(fresh.urls.gitlab!).pathname).toBe(new URL(urls.gitlab!).pathname);
+    const ping = { zen: 'hi' };
+    expect((await deliver('github', ping, { 'x-github-event': 'ping' }, secret)).status).toBe(401);
+    expect((await deliver('github', ping, { 'x-github-event': 'ping' }, fresh.secret)).status).toBe(200);
+    secret = fresh.secret;
+    const settings = await cli(
+      [
+        'webhooks',
+        'settings',
+        'web',
+        '--project',
+        'shop',
+        '--watch-paths',
+        'shared/ui,lib',
+        '--build-tags',
+        'on',
+      ],
+      env,
+    );
+    expect(settings.stdout).toMatch(/Watch paths:\s+shared\/ui, lib\nBuild tags:\s+on/);
+    const bad = await cli(
+      ['webhooks', 'settings', 'web', '--project', 'shop', '--watch-paths', '../etc'],
+      env,
+    );
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/watchPaths\[0\]/);
+    const deliveries = await cli(['webhooks', 'deliveries', '--limit', '5'], env);
+    expect(deliveries.stdout).toMatch(/github\s+gh-\d+\s+200\s+ping/);
   });
 });

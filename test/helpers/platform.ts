@@ -49,6 +49,8 @@ export async function startCaddy(dir: string): Promise<{ adminListen: string; st
 
 export interface PlatformTestRondo extends TestRondo {
   gatewayUrl: string;
+  /** Where the API listens (for the CLI as its own process). */
+  apiUrl: string;
   publicPort: number;
   platform: PlatformConfig;
   instance: string;
@@ -114,7 +116,7 @@ export async function startPlatformRondo(
     },
   };
   const base = await startTestRondo(driver, platform);
-  await base.rondo.listen();
+  const apiUrl = await base.rondo.listen();
   const instance = base.rondo.instance!;
   return {
     ...base,
@@ -122,6 +124,7 @@ export async function startPlatformRondo(
     publicPort,
     instance,
     gatewayUrl: `http://127.0.0.1:${publicPort}`,
+    apiUrl,
     async close() {
       // Stops the control plane and drops its database, then removes what it ran.
       await base.close();
