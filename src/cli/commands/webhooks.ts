@@ -16,7 +16,10 @@ interface WebhookView {
 }
 
 function printWebhook(cmd: Command, w: WebhookView): void {
-  if (globals(cmd).output !== 'table') return printObject(globals(cmd).output, w, []);
+  if (globals(cmd).output !== 'table') {
+    printObject(globals(cmd).output, w, []);
+    return;
+  }
   const lines = [`Repository: ${w.repository}`];
   if (!w.configured)
     lines.push(
