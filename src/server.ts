@@ -18,6 +18,8 @@ import { createDeployment } from './deploy/deployments.js';
 import { GatewaySync } from './deploy/gateway-sync.js';
 import { Reconciler } from './deploy/reconciler.js';
 import { CaddyAdmin } from './gateway/caddy-admin.js';
+import { RepositoryPoller } from './git/repository-poller.js';
+import type { WebhookDeps } from './git/webhook-receiver.js';
 import type { PlatformConfig } from './platform-config.js';
 import { Keyring } from './secrets/envelope.js';
 import { MasterKeyFile } from './secrets/master-key.js';
@@ -132,6 +134,8 @@ function createDeployEngine(
     enqueueBuild: (id) => buildQueue.enqueue(id),
     gitTimeoutMs: 30_000,
   };
+  const hooks: WebhookDeps = { builds, logger, gitTimeoutMs: 30_000 };
+  const poller = new RepositoryPoller(hooks, platform.resyncMs);
   return {
     gateway,
     reconciler,
@@ -139,16 +143,19 @@ function createDeployEngine(
     builds,
     buildQueue,
     tasks,
+    hooks,
     async start() {
       reconciler.start();
       await buildQueue.recover(store);
       await runner.recover();
       scheduler.start();
       retention.start();
+      poller.start();
     },
     async stop() {
       stopping = true;
       scheduler.stop();
+      await poller.stop();
       retention.stop();
       // Runs go on without the control plane; the next start reattaches to them.
       runner.stop();

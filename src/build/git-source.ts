@@ -216,3 +216,29 @@ export async function changedFiles(
     : await run(['ls-tree', '-r', '--name-only', after]);
   return out.split('\n').filter(Boolean);
 }
+
+/** Every branch and tag of a repository with its commit (`git ls-remote`), without fetching. */
+export async function remoteRefs(
+  repoUrl: string,
+  timeoutMs: number,
+  token?: string,
+): Promise<Record<string, string>> {
+  const urlProblem = checkRepoUrl(repoUrl);
+  if (urlProblem) throw new SourceError(`repository URL ${urlProblem}`);
+  const origin = originOf(repoUrl);
+  const out = await git(['ls-remote', '--heads', '--tags', '--', repoUrl], {
+    cwd: '/',
+    home: '/nonexistent',
+    timeoutMs,
+    ...(token && origin ? { auth: { token, origin } } : {}),
+  });
+  const refs: Record<string, string> = {};
+  for (const line of out.split('\n')) {
+    const [sha, ref] = line.split('\t');
+    // Annotated tags appear twice; the peeled `^{}` line names the commit.
+    if (!sha || !ref) continue;
+    if (ref.endsWith('^{}')) refs[ref.slice(0, -3)] = sha;
+    else refs[ref] ??= sha;
+  }
+  return refs;
+}

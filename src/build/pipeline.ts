@@ -85,7 +85,16 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
       .set({ steps: JSON.stringify(steps), ...extra })
       .where('id', '=', buildId)
       .execute();
-  await save({ status: 'running' });
+  // Claimed atomically, with the commit as it is now: a push may move a queued build to a newer one.
+  const claimed = await store.db
+    .updateTable('builds')
+    .set({ status: 'running', steps: JSON.stringify(steps) })
+    .where('id', '=', buildId)
+    .where('status', '=', 'queued')
+    .returning('commit')
+    .executeTakeFirst();
+  if (!claimed) return;
+  b.commit = claimed.commit;
   const dir = join(deps.workDir, buildId);
   // One signal stops the running step: the build's deadline, or a cancel seen in the store.
   const stop = new AbortController();

@@ -7,6 +7,7 @@ import { findComponent } from '../deploy/deploy-queries.js';
 import type { ComponentSource } from '../domain/component.js';
 import { invalid } from '../domain/errors.js';
 import type { SecretDeps } from '../secrets/secret-deps.js';
+import type { Executor } from '../store/store.js';
 import { repositoryKey } from './push-matching.js';
 import { PROVIDERS, type Provider } from './webhook-events.js';
 
@@ -18,7 +19,30 @@ export interface WebhookView {
   urls: Partial<Record<Provider, string>>;
   setup: Partial<Record<Provider, string>>;
   rotatedAt: string | null;
+  polling: {
+    intervalSeconds: number;
+    polledAt: string | null;
+    failures: number;
+    error: string | null;
+  } | null;
 }
+
+type HookRow = {
+  id: string;
+  rotated_at: Date;
+  poll_interval_seconds: number | null;
+  polled_at: Date | null;
+  poll_failures: number;
+  poll_error: string | null;
+};
+const HOOK_COLUMNS = [
+  'id',
+  'rotated_at',
+  'poll_interval_seconds',
+  'polled_at',
+  'poll_failures',
+  'poll_error',
+] as const;
 
 const SETUP: Record<Provider, string> = {
   github:
@@ -44,11 +68,7 @@ async function repositoryOf(deps: WebhookAdminDeps, orgId: string, project: stri
   return { url: source.repoUrl, key: repositoryKey(source.repoUrl) };
 }
 
-function view(
-  base: string,
-  repository: string,
-  hook: { id: string; rotated_at: Date } | undefined,
-): WebhookView {
+function view(base: string, repository: string, hook: HookRow | undefined): WebhookView {
   const urls = Object.fromEntries(
     hook ? PROVIDERS.map((p) => [p, `${base.replace(/\/+$/, '')}/hooks/${p}/${hook.id}`]) : [],
   );
@@ -58,6 +78,15 @@ function view(
     urls,
     setup: hook ? SETUP : {},
     rotatedAt: hook ? new Date(hook.rotated_at).toISOString() : null,
+    polling:
+      hook?.poll_interval_seconds != null
+        ? {
+            intervalSeconds: hook.poll_interval_seconds,
+            polledAt: hook.polled_at ? new Date(hook.polled_at).toISOString() : null,
+            failures: hook.poll_failures,
+            error: hook.poll_error,
+          }
+        : null,
   };
 }
 
@@ -74,7 +103,7 @@ export async function showWebhook(
   const repo = await repositoryOf(deps, org.id, project, component);
   const hook = await deps.store.db
     .selectFrom('repository_hooks')
-    .select(['id', 'rotated_at'])
+    .select(HOOK_COLUMNS)
     .where('org_id', '=', org.id)
     .where('repo_key', '=', repo.key)
     .executeTakeFirst();
@@ -123,17 +152,81 @@ export async function rotateWebhookSecret(
           .where('id', '=', previous.id)
           .execute();
         await tx.deleteFrom('config_values').where('id', '=', previous.secret_value_id).execute();
-        return { id: previous.id, rotated_at: now };
+        return tx
+          .selectFrom('repository_hooks')
+          .select(HOOK_COLUMNS)
+          .where('id', '=', previous.id)
+          .executeTakeFirstOrThrow();
       }
-      const id = newId('hook');
-      await tx
-        .insertInto('repository_hooks')
-        .values({ id, org_id: org.id, repo_key: repo.key, secret_value_id: valueId, rotated_at: now })
-        .execute();
-      return { id, rotated_at: now };
+      return insertHook(tx, org.id, repo.key, valueId, now);
     },
   );
   return { ...view(base, repo.url, hook), secret };
+}
+
+async function insertHook(
+  tx: Executor,
+  orgId: string,
+  repoKey: string,
+  valueId: string,
+  now: Date,
+): Promise<HookRow> {
+  const id = newId('hook');
+  await tx
+    .insertInto('repository_hooks')
+    .values({ id, org_id: orgId, repo_key: repoKey, secret_value_id: valueId, rotated_at: now })
+    .execute();
+  return tx
+    .selectFrom('repository_hooks')
+    .select(HOOK_COLUMNS)
+    .where('id', '=', id)
+    .executeTakeFirstOrThrow();
+}
+
+/**
+ * Turns polling of the component's repository on (every `intervalSeconds`) or off (null). The
+ * repository's webhook record is created if needed (its secret stays unknown until rotated).
+ */
+export async function setPolling(
+  deps: WebhookAdminDeps,
+  ctx: RequestContext,
+  orgName: string,
+  project: string,
+  component: string,
+  intervalSeconds: number | null,
+  base: string,
+): Promise<WebhookView> {
+  const { org } = await readInOrg(deps, ctx, orgName);
+  const repo = await repositoryOf(deps, org.id, project, component);
+  const hook = await mutateInOrg(
+    deps,
+    ctx,
+    orgName,
+    { permission: 'component:write', action: 'webhook.polling', resourceType: 'webhook', resource: repo.url },
+    async (tx) => {
+      let row = await tx
+        .selectFrom('repository_hooks')
+        .select(HOOK_COLUMNS)
+        .where('org_id', '=', org.id)
+        .where('repo_key', '=', repo.key)
+        .executeTakeFirst();
+      if (!row) {
+        const valueId = await storeValue(tx, deps.keyring, org.id, null, randomBytes(24));
+        row = await insertHook(tx, org.id, repo.key, valueId, new Date());
+      }
+      await tx
+        .updateTable('repository_hooks')
+        .set({ poll_interval_seconds: intervalSeconds, polled_at: null, poll_failures: 0, poll_error: null })
+        .where('id', '=', row.id)
+        .execute();
+      return tx
+        .selectFrom('repository_hooks')
+        .select(HOOK_COLUMNS)
+        .where('id', '=', row.id)
+        .executeTakeFirstOrThrow();
+    },
+  );
+  return view(base, repo.url, hook);
 }
 
 export interface DeliveryView {

@@ -14,6 +14,7 @@ import {
   type Headers,
   type Parsed,
   type Provider,
+  type PushEvent,
   parseDelivery,
   verifyDelivery,
   WebhookRefused,
@@ -130,7 +131,43 @@ export async function receiveDelivery(
       repositories: push.repositoryUrls,
     });
 
-  const components = await store.db
+  const { matched, skipped } = await dispatchPush(
+    deps,
+    { id: hook.id, org_id: hook.org_id, org: hook.org, repo_key: hook.repo_key },
+    push,
+  );
+  if (matched.length === 0)
+    return finish(200, 'nothing-matched', 'no component with auto-build tracks what this push changed', {
+      skipped,
+    });
+  return finish(202, 'built', `building ${matched.map((m) => m.component).join(', ')}`, {
+    builds: matched,
+    skipped,
+  });
+}
+
+export interface HookRef {
+  id: string;
+  org_id: string;
+  org: string;
+  repo_key: string;
+}
+
+/**
+ * Matches a push to every component of the hook's organization that builds from its repository
+ * and starts (or coalesces) a build for each match with auto-build on. Shared by webhook
+ * deliveries and polling. Changed files come from the push, else from Git.
+ */
+export async function dispatchPush(
+  deps: WebhookDeps,
+  hook: HookRef,
+  push: PushEvent,
+  by: 'webhook' | 'poll' = 'webhook',
+): Promise<{
+  matched: { component: string; build: string }[];
+  skipped: { component: string; why: string }[];
+}> {
+  const components = await deps.builds.store.db
     .selectFrom('components as c')
     .innerJoin('projects as p', 'p.id', 'c.project_id')
     .select([
@@ -153,10 +190,10 @@ export async function receiveDelivery(
   const skipped: { component: string; why: string }[] = [];
   for (const c of tracking) {
     const source = c.source as Extract<ComponentSource, { kind: 'git' }>;
-    if (files === null && push.after && !push.ref.startsWith('refs/tags/')) {
+    if (files === null && push.after && push.ref === `refs/heads/${source.branch}`) {
       const scratch = join(tmpdir(), `rondo-hook-${randomBytes(6).toString('hex')}`);
       try {
-        const token = await sourceTokenOf(store.db, keyring, c.id);
+        const token = await sourceTokenOf(deps.builds.store.db, deps.builds.keyring, c.id);
         files = await gitChangedFiles(
           source.repoUrl,
           push.before,
@@ -185,17 +222,10 @@ export async function receiveDelivery(
       skipped.push({ component: name, why: 'auto-build is off' });
       continue;
     }
-    const build = await startOrCoalesce(deps, hook.org, c.project, c.name, c.id, push.after!);
+    const build = await startOrCoalesce(deps, hook.org, c.project, c.name, c.id, push.after!, by);
     matched.push({ component: name, build });
   }
-  if (matched.length === 0)
-    return finish(200, 'nothing-matched', 'no component with auto-build tracks what this push changed', {
-      skipped,
-    });
-  return finish(202, 'built', `building ${matched.map((m) => m.component).join(', ')}`, {
-    builds: matched,
-    skipped,
-  });
+  return { matched, skipped };
 }
 
 /**
@@ -209,27 +239,25 @@ async function startOrCoalesce(
   component: string,
   componentId: string,
   commit: string,
+  by: 'webhook' | 'poll',
 ): Promise<string> {
   const db = deps.builds.store.db;
   const queued = await db
     .updateTable('builds')
-    .set({ commit, requested_ref: `webhook:${commit}` })
+    .set({ commit, requested_ref: `${by}:${commit}` })
     .where('component_id', '=', componentId)
     .where('status', '=', 'queued')
-    .where('requested_ref', 'like', 'webhook:%')
+    .where((eb) => eb.or([eb('requested_ref', 'like', 'webhook:%'), eb('requested_ref', 'like', 'poll:%')]))
     .returning('id')
     .executeTakeFirst();
   if (queued) return queued.id;
   const { build } = await createBuild(
     deps.builds,
-    systemContext(`webhook-${commit.slice(0, 12)}`),
+    systemContext(`${by}-${commit.slice(0, 12)}`),
     org,
     project,
     component,
-    {
-      commit,
-      requestedBy: 'webhook',
-    },
+    { commit, requestedBy: by },
   );
   return build.id;
 }

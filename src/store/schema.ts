@@ -299,6 +299,12 @@ export interface RepositoryHooksTable {
   secret_value_id: string;
   created_at: Timestamp;
   rotated_at: Timestamp;
+  poll_interval_seconds: number | null;
+  polled_at: Timestamp | null;
+  poll_failures: Generated<number>;
+  poll_error: string | null;
+  /** ref → commit as the last poll saw them. */
+  poll_heads: ColumnType<Record<string, string>, string | undefined, string>;
 }
 
 export interface WebhookDeliveriesTable {

@@ -276,4 +276,59 @@ describe('webhooks', () => {
     const deliveries = await cli(['webhooks', 'deliveries', '--limit', '5'], env);
     expect(deliveries.stdout).toMatch(/github\s+gh-\d+\s+200\s+ping/);
   });
+
+  it('polling finds a new commit and builds it once; a failing repository records why and backs off', async () => {
+    const env = cleanEnv({ HOME: dir, RONDO_SERVER: t.apiUrl, RONDO_TOKEN: t.adminToken });
+    const on = await cli(['webhooks', 'poll', 'api', '--project', 'shop', '--every', '1'], env);
+    expect(on.status, on.stderr).toBe(0);
+    expect(on.stdout).toMatch(/Polling:\s+every 1 s/);
+    const polled = async () => (await t.call('GET', `${C}/api/webhook`)).body.polling;
+    for (let i = 0; i < 100 && !(await polled())?.polledAt; i++) await sleep(100);
+    const count = (await builds()).length;
+    repo.commit({ 'api/www/index.html': 'api v4' });
+    const head = repo.git('rev-parse', 'HEAD');
+    let mine: Json[] = [];
+    for (let i = 0; i < 150 && mine.length === 0; i++) {
+      mine = (await builds()).filter((b) => b.commit === head);
+      if (mine.length === 0) await sleep(200);
+    }
+    expect(mine).toHaveLength(1);
+    await waitForBuild(mine[0].id);
+    // More polls see nothing new.
+    const seen = (await polled()).polledAt;
+    for (let i = 0; i < 100 && (await polled()).polledAt === seen; i++) await sleep(100);
+    expect((await builds()).length).toBe(count + 1);
+    const log = await t.call('GET', '/api/v1/orgs/default/webhook-deliveries?limit=10');
+    expect(log.body.items.find((d: Json) => d.provider === 'poll')).toMatchObject({
+      outcome: 'built',
+      deliveryId: `poll:refs/heads/main:${head}`,
+    });
+    const off = await cli(['webhooks', 'poll', 'api', '--project', 'shop', '--every', 'off'], env);
+    expect(off.stdout).toMatch(/Polling:\s+off/);
+    expect((await cli(['webhooks', 'poll', 'api', '--project', 'shop', '--every', 'soon'], env)).status).toBe(
+      2,
+    );
+
+    await t.call('POST', C, {
+      body: {
+        name: 'ghost',
+        type: 'service',
+        source: { repoUrl: `file://${dir}/no-such-repo`, branch: 'main', path: '.' },
+        buildPreset: 'dockerfile',
+        buildConfigs: { dockerFilePath: 'Dockerfile' },
+      },
+    });
+    await t.call('PUT', `${C}/ghost/webhook/polling`, { body: { intervalSeconds: 1 } });
+    let ghost: Json = {};
+    for (let i = 0; i < 100 && !(ghost.polling?.failures >= 2); i++) {
+      ghost = (await t.call('GET', `${C}/ghost/webhook`)).body;
+      if (!(ghost.polling?.failures >= 2)) await sleep(200);
+    }
+    expect(ghost.polling).toMatchObject({ failures: 2, error: expect.stringMatching(/Could not read from remote repository/) });
+    // Two failures: the next poll waits 1 s × 2² = 4 s.
+    const at = Date.parse(ghost.polling.polledAt);
+    await sleep(2500);
+    expect(Date.parse((await t.call('GET', `${C}/ghost/webhook`)).body.polling.polledAt)).toBe(at);
+    await t.call('PUT', `${C}/ghost/webhook/polling`, { body: { intervalSeconds: null } });
+  });
 });

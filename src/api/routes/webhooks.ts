@@ -3,6 +3,7 @@ import { RondoError } from '../../domain/errors.js';
 import {
   listDeliveries,
   rotateWebhookSecret,
+  setPolling,
   showWebhook,
   type WebhookAdminDeps,
 } from '../../git/webhook-admin.js';
@@ -54,6 +55,14 @@ export function webhookRoutes(app: Api, deps: WebhookAdminDeps): void {
     urls: z.record(z.string(), z.string()),
     setup: z.record(z.string(), z.string()),
     rotatedAt: z.string().nullable(),
+    polling: z
+      .object({
+        intervalSeconds: z.number().int(),
+        polledAt: z.string().nullable(),
+        failures: z.number().int(),
+        error: z.string().nullable(),
+      })
+      .nullable(),
   });
   app.get(
     '/orgs/:org/projects/:project/components/:component/webhook',
@@ -87,6 +96,32 @@ export function webhookRoutes(app: Api, deps: WebhookAdminDeps): void {
       const ctx = contextOf(req);
       const { org, project, component } = req.params;
       return rotateWebhookSecret(deps, ctx, orgName(ctx, org), project, component, baseUrl(req));
+    },
+  );
+  app.put(
+    '/orgs/:org/projects/:project/components/:component/webhook/polling',
+    {
+      schema: {
+        tags,
+        description:
+          'Polls the component’s repository (`git ls-remote`) every intervalSeconds, for repositories that cannot send webhooks; null turns polling off.',
+        params,
+        body: z.strictObject({ intervalSeconds: z.number().int().min(1).max(86_400).nullable() }),
+        response: { 200: View, ...problemResponses },
+      },
+    },
+    async (req) => {
+      const ctx = contextOf(req);
+      const { org, project, component } = req.params;
+      return setPolling(
+        deps,
+        ctx,
+        orgName(ctx, org),
+        project,
+        component,
+        req.body.intervalSeconds,
+        baseUrl(req),
+      );
     },
   );
   app.get(

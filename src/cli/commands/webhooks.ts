@@ -71,6 +71,26 @@ export function registerWebhooks(program: Command): void {
       printWebhook(cmd, w);
     });
   webhooks
+    .command('poll <component>')
+    .description('poll the component’s repository (git ls-remote) for repositories that cannot send webhooks')
+    .option('--project <name>', 'the component’s project (required)')
+    .requiredOption('--every <seconds|off>', 'the interval in seconds (60 is a good start), or off')
+    .action(async (component: string, o: { project?: string; every: string }, cmd: Command) => {
+      const seconds = o.every === 'off' ? null : Number(o.every.replace(/s$/, ''));
+      if (seconds !== null && (!Number.isInteger(seconds) || seconds < 1))
+        throw new UsageError(`--every takes whole seconds or off (got '${o.every}')`);
+      const api = clientFor(cmd);
+      const w = await api.request<WebhookView & { polling: { intervalSeconds: number } | null }>(
+        'PUT',
+        api.orgPath(`${path(o.project, component)}/webhook/polling`),
+        { intervalSeconds: seconds },
+      );
+      printObject(globals(cmd).output, w, [
+        ['Repository', w.repository],
+        ['Polling', w.polling ? `every ${w.polling.intervalSeconds} s` : 'off'],
+      ]);
+    });
+  webhooks
     .command('deliveries')
     .description('recent deliveries: outcome, builds started, or why not')
     .option('--limit <n>', 'at most this many (default 50)')

@@ -15,6 +15,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('secret_value_id', 'text', (c) => c.notNull().references('config_values.id'))
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('rotated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+    // Polling, for repositories that cannot send webhooks: off while the interval is null.
+    .addColumn('poll_interval_seconds', 'integer')
+    .addColumn('polled_at', 'timestamptz')
+    .addColumn('poll_failures', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('poll_error', 'text')
+    .addColumn('poll_heads', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
     .addUniqueConstraint('repository_hooks_repo', ['org_id', 'repo_key'])
     .execute();
   await db.schema
