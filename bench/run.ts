@@ -6,6 +6,7 @@ import { benchDataPlane } from './data-plane.js';
 import { benchNodeBuilds } from './node-builds.js';
 import { benchReleases } from './releases.js';
 import { benchTasks } from './tasks.js';
+import { benchWebhooks } from './webhooks.js';
 
 const only = process.argv[2];
 if (!only || only === 'control-plane') {
@@ -33,4 +34,8 @@ if (!only || only === 'releases') {
 if (!only || only === 'tasks') {
   console.log('\n# Tasks (F5): scheduled and manual runs, real engine');
   await benchTasks();
+}
+if (!only || only === 'webhooks') {
+  console.log('\n# Git automation (F6): webhooks, real engine and registry');
+  await benchWebhooks();
 }
