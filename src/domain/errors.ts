@@ -93,6 +93,21 @@ export const errorRegistry = {
     title: 'The resource is not in a state that allows this action',
     fix: 'Read the status of the resource; the message says what state it is in and what is possible.',
   },
+  RONDO_ERR_WEBHOOK_SIGNATURE: {
+    status: 401,
+    title: 'The webhook delivery is not signed with this repository’s secret',
+    fix: 'Set the webhook’s secret in the provider to the one `rondo webhooks rotate-secret` printed (rotate again if it is lost).',
+  },
+  RONDO_ERR_WEBHOOK_PAYLOAD: {
+    status: 400,
+    title: 'The webhook delivery is not a push Rondo can read',
+    fix: 'Send the provider’s push event as JSON (Content type application/json); for the generic webhook see `rondo webhooks show`.',
+  },
+  RONDO_ERR_WEBHOOK_REPLAYED: {
+    status: 409,
+    title: 'This webhook delivery was received before',
+    fix: 'Nothing to do: each delivery is acted on once. Push again (a new delivery) to build again.',
+  },
   RONDO_ERR_CONFIG_MISSING: {
     status: 422,
     title: 'Required configuration has no value in the target environment',

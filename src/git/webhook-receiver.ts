@@ -27,6 +27,7 @@ export interface WebhookDeps {
 }
 
 export interface DeliveryAnswer {
+  /** 2xx: done (the body says what); 4xx: refused (the route answers problem+json). */
   status: number;
   body: { outcome: string; message: string; builds?: { component: string; build: string }[] };
 }

@@ -59,6 +59,7 @@ describe('webhooks', () => {
       headers: { 'content-type': 'application/json', ...signing[provider], ...headers },
       payload: raw,
     });
+    if (res.statusCode >= 400) expect(res.headers['content-type']).toContain('application/problem+json');
     return { status: res.statusCode, body: res.body ? (JSON.parse(res.body) as Json) : undefined };
   };
   const githubPush = (before: string, after: string, files: string[]) => ({
@@ -324,7 +325,10 @@ describe('webhooks', () => {
       ghost = (await t.call('GET', `${C}/ghost/webhook`)).body;
       if (!(ghost.polling?.failures >= 2)) await sleep(200);
     }
-    expect(ghost.polling).toMatchObject({ failures: 2, error: expect.stringMatching(/Could not read from remote repository/) });
+    expect(ghost.polling).toMatchObject({
+      failures: 2,
+      error: expect.stringMatching(/Could not read from remote repository/),
+    });
     // Two failures: the next poll waits 1 s × 2² = 4 s.
     const at = Date.parse(ghost.polling.polledAt);
     await sleep(2500);

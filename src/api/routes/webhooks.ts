@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RondoError } from '../../domain/errors.js';
+import { type ErrorCode, RondoError } from '../../domain/errors.js';
 import {
   listDeliveries,
   rotateWebhookSecret,
@@ -14,6 +14,14 @@ import { OrgParam, problemResponses } from '../schemas.js';
 import { orgName } from './org-param.js';
 
 const tags = ['webhooks'];
+
+const REFUSALS: Record<number, ErrorCode> = {
+  400: 'RONDO_ERR_WEBHOOK_PAYLOAD',
+  401: 'RONDO_ERR_WEBHOOK_SIGNATURE',
+  404: 'RONDO_ERR_NOT_FOUND',
+  409: 'RONDO_ERR_WEBHOOK_REPLAYED',
+  413: 'RONDO_ERR_INPUT_BODY_TOO_LARGE',
+};
 
 /** Where providers reach this control plane: RONDO_PUBLIC_URL, else what the request was sent to. */
 function baseUrl(req: { protocol: string; headers: Record<string, string | string[] | undefined> }): string {
@@ -42,6 +50,8 @@ export async function webhookReceiver(app: Api, hooks: WebhookDeps | undefined):
         );
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const answer = await receiveDelivery(hooks, req.params.provider, req.params.hook, body, req.headers);
+      if (answer.status >= 400)
+        throw new RondoError(REFUSALS[answer.status] ?? 'RONDO_ERR_WEBHOOK_PAYLOAD', answer.body.message);
       return reply.code(answer.status).send(answer.body);
     },
   );
