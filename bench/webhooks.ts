@@ -6,7 +6,7 @@
  *    start, and whether the newest commit is the one built last.
  */
 import { execFileSync } from 'node:child_process';
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,11 +73,16 @@ export async function benchWebhooks(): Promise<void> {
       return answer.builds[0]!.build;
     };
 
-    // Latency: deliveries of commits the repository does not have (their builds fail at init).
-    const latency: number[] = [];
+    // Latency: one delivery per real commit, in order, while the builds they start run.
+    const pushed: string[] = [repo.git('rev-parse', 'HEAD')];
     for (let i = 0; i < 210; i++) {
+      repo.commit({ 'api/www/index.html': `l${i}` });
+      pushed.push(repo.git('rev-parse', 'HEAD'));
+    }
+    const latency: number[] = [];
+    for (let i = 1; i < pushed.length; i++) {
       const t0 = performance.now();
-      await deliver(randomBytes(20).toString('hex'), randomBytes(20).toString('hex'));
+      await deliver(pushed[i - 1]!, pushed[i]!);
       latency.push(performance.now() - t0);
     }
     const sample = latency.slice(10);
