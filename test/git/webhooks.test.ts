@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { matchPush, repositoryKey } from '../../src/git/push-matching.js';
 import {
@@ -248,5 +249,47 @@ describe('matching a push to components', () => {
     expect(matchPush({ ...push, after: null }, ['services/api/x'], api).matches).toBe(false);
     expect(matchPush({ ...push, ref: 'refs/tags/v1' }, [], api).matches).toBe(false);
     expect(matchPush({ ...push, ref: 'refs/tags/v1' }, [], { ...api, buildTags: true }).matches).toBe(true);
+  });
+});
+
+describe('GitHub’s own example payloads (@octokit/webhooks-examples)', () => {
+  const definitions = createRequire(import.meta.url)('@octokit/webhooks-examples') as {
+    name: string;
+    examples: Record<string, unknown>[];
+  }[];
+  const examples = (name: string) => definitions.find((d) => d.name === name)!.examples;
+  const parse = (event: string, payload: unknown) => {
+    const { body, headers } = signed('github', payload, { 'x-github-event': event });
+    verifyDelivery('github', body, headers, SECRET);
+    return parseDelivery('github', body, headers);
+  };
+
+  it('reads every push example: branch pushes with their files, created and deleted tags', () => {
+    for (const example of examples('push')) {
+      const parsed = parse('push', example);
+      expect(parsed.kind).toBe('push');
+      if (parsed.kind !== 'push') continue;
+      expect(parsed.event.repositoryUrls).toContain('https://github.com/Codertocat/Hello-World.git');
+      if (example.deleted) expect(parsed.event.after).toBeNull();
+      else expect(parsed.event.after).toMatch(/^[0-9a-f]{40}$/);
+      if (parsed.event.ref === 'refs/heads/master') {
+        expect(parsed.event).toMatchObject({ before: null, changedFiles: ['README.md'] });
+        const root = {
+          repoUrl: 'git@github.com:Codertocat/Hello-World.git',
+          branch: 'master',
+          path: '.',
+          watchPaths: [],
+          buildTags: false,
+        };
+        expect(matchPush(parsed.event, parsed.event.changedFiles!, root)).toEqual({ matches: true });
+        expect(matchPush(parsed.event, parsed.event.changedFiles!, { ...root, path: 'src' }).matches).toBe(
+          false,
+        );
+      }
+    }
+  });
+
+  it('answers the ping example as a ping', () => {
+    expect(parse('ping', examples('ping')[0])).toMatchObject({ kind: 'ping' });
   });
 });
