@@ -6,24 +6,17 @@ import {
   type Verdict,
 } from '../../deploy/approvals.js';
 import type { DeployDeps } from '../../deploy/deployments.js';
-import { RondoError } from '../../domain/errors.js';
 import { ApprovalRequest } from '../../domain/resources.js';
 import { type Api, contextOf } from '../app.js';
 import { OrgParam, problemResponses } from '../schemas.js';
 import { orgName } from './org-param.js';
+import { platformOnly } from './platform-only.js';
 
 const tags = ['approvals'];
 
 /** Approval requests for promotions (§6.5). */
 export function approvalRoutes(app: Api, deploy: DeployDeps | undefined): void {
-  const need = (): DeployDeps => {
-    if (!deploy)
-      throw new RondoError(
-        'RONDO_ERR_UNAVAILABLE',
-        'this control plane runs without a data plane; start it with `rondo up`',
-      );
-    return deploy;
-  };
+  const need = platformOnly(deploy);
   const idParams = z.object({ org: OrgParam, id: z.string().max(100) });
 
   app.get(

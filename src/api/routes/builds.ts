@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import { z } from 'zod';
 import {
   type BuildUseDeps,
@@ -8,10 +7,10 @@ import {
   getBuild,
   listBuilds,
 } from '../../build/builds.js';
-import { RondoError } from '../../domain/errors.js';
 import { type Api, contextOf } from '../app.js';
 import { OrgParam, problemResponses } from '../schemas.js';
 import { orgName } from './org-param.js';
+import { platformOnly, sendTextStream } from './platform-only.js';
 
 const tags = ['builds'];
 const Step = z.object({
@@ -37,14 +36,7 @@ const Build = z.object({
 
 /** Build routes (F3, dockerfile preset for now); 503 without a data plane to build with. */
 export function buildRoutes(app: Api, deps: BuildUseDeps | undefined): void {
-  const need = (): BuildUseDeps => {
-    if (!deps)
-      throw new RondoError(
-        'RONDO_ERR_UNAVAILABLE',
-        'this control plane runs without a data plane to build with; start it with `rondo up`',
-      );
-    return deps;
-  };
+  const need = platformOnly(deps, 'a data plane to build with');
   const params = z.object({ org: OrgParam, project: z.string().max(63), component: z.string().max(63) });
 
   app.post(
@@ -137,14 +129,10 @@ export function buildRoutes(app: Api, deps: BuildUseDeps | undefined): void {
     async (req, reply) => {
       const ctx = contextOf(req);
       const follow = req.query.follow === '1' || req.query.follow === 'true';
-      const lines = buildLog(need(), ctx, orgName(ctx, req.params.org), req.params.id, follow);
-      // Read the first chunk here so an unknown build answers 404 rather than an empty stream.
-      const first = await lines.next();
-      async function* rest() {
-        if (!first.done) yield first.value;
-        yield* lines;
-      }
-      return reply.type('text/plain; charset=utf-8').send(Readable.from(rest()));
+      return sendTextStream(
+        reply,
+        buildLog(need(), ctx, orgName(ctx, req.params.org), req.params.id, follow),
+      );
     },
   );
 }

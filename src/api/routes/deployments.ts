@@ -7,25 +7,18 @@ import {
   listDeployments,
 } from '../../deploy/deployments.js';
 import { promote, rollback } from '../../deploy/promotions.js';
-import { RondoError } from '../../domain/errors.js';
 import { ApprovalRequest, Deployment, EnvironmentStatus } from '../../domain/resources.js';
 import { CONCURRENCY_POLICIES } from '../../domain/task.js';
 import { type Api, contextOf } from '../app.js';
 import { Name, OrgParam, problemResponses } from '../schemas.js';
 import { orgName } from './org-param.js';
+import { platformOnly } from './platform-only.js';
 
 const tags = ['deployments'];
 
 /** Deploy routes; without a data plane configured they answer 503 saying so. */
 export function deploymentRoutes(app: Api, deploy: DeployDeps | undefined): void {
-  const need = (): DeployDeps => {
-    if (!deploy)
-      throw new RondoError(
-        'RONDO_ERR_UNAVAILABLE',
-        'this control plane runs without a data plane; start it with `rondo up`',
-      );
-    return deploy;
-  };
+  const need = platformOnly(deploy);
   const params = z.object({ org: OrgParam, project: z.string().max(63), component: z.string().max(63) });
 
   app.post(

@@ -1,6 +1,4 @@
-import { Readable } from 'node:stream';
 import { z } from 'zod';
-import { RondoError } from '../../domain/errors.js';
 import { Execution } from '../../domain/resources.js';
 import { EXECUTION_STATUSES } from '../../domain/task.js';
 import {
@@ -15,19 +13,13 @@ import {
 import { type Api, contextOf } from '../app.js';
 import { Name, OrgParam, problemResponses } from '../schemas.js';
 import { orgName } from './org-param.js';
+import { platformOnly, sendTextStream } from './platform-only.js';
 
 const tags = ['tasks'];
 
 /** Task routes (§8): run, executions, logs, cancel, suspend/resume. */
 export function executionRoutes(app: Api, tasks: TaskDeps | undefined): void {
-  const need = (): TaskDeps => {
-    if (!tasks)
-      throw new RondoError(
-        'RONDO_ERR_UNAVAILABLE',
-        'this control plane runs without a data plane; start it with `rondo up`',
-      );
-    return tasks;
-  };
+  const need = platformOnly(tasks);
   const params = z.object({ org: OrgParam, project: z.string().max(63), component: z.string().max(63) });
   const idParams = z.object({ org: OrgParam, id: z.string().max(100) });
 
@@ -124,14 +116,10 @@ export function executionRoutes(app: Api, tasks: TaskDeps | undefined): void {
     async (req, reply) => {
       const ctx = contextOf(req);
       const follow = req.query.follow === '1' || req.query.follow === 'true';
-      const chunks = executionLogText(need(), ctx, orgName(ctx, req.params.org), req.params.id, follow);
-      // The first chunk is read here so an unknown execution answers 404, not an empty stream.
-      const first = await chunks.next();
-      async function* rest() {
-        if (!first.done) yield first.value;
-        yield* chunks;
-      }
-      return reply.type('text/plain; charset=utf-8').send(Readable.from(rest()));
+      return sendTextStream(
+        reply,
+        executionLogText(need(), ctx, orgName(ctx, req.params.org), req.params.id, follow),
+      );
     },
   );
 

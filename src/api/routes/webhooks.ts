@@ -12,6 +12,7 @@ import { receiveDelivery, type WebhookDeps } from '../../git/webhook-receiver.js
 import { type Api, contextOf } from '../app.js';
 import { OrgParam, problemResponses } from '../schemas.js';
 import { orgName } from './org-param.js';
+import { platformOnly } from './platform-only.js';
 
 const tags = ['webhooks'];
 
@@ -31,6 +32,7 @@ function baseUrl(req: { protocol: string; headers: Record<string, string | strin
 
 /** `/hooks/{provider}/{hook}` (public: the signature is the authentication) with the raw body it verifies. */
 export async function webhookReceiver(app: Api, hooks: WebhookDeps | undefined): Promise<void> {
+  const need = platformOnly(hooks, 'builds');
   // The signature covers the exact bytes: keep the body raw for this plugin's routes.
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   app.post(
@@ -43,13 +45,8 @@ export async function webhookReceiver(app: Api, hooks: WebhookDeps | undefined):
       },
     },
     async (req, reply) => {
-      if (!hooks)
-        throw new RondoError(
-          'RONDO_ERR_UNAVAILABLE',
-          'this control plane runs without builds; start it with `rondo up`',
-        );
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const answer = await receiveDelivery(hooks, req.params.provider, req.params.hook, body, req.headers);
+      const answer = await receiveDelivery(need(), req.params.provider, req.params.hook, body, req.headers);
       if (answer.status >= 400)
         throw new RondoError(REFUSALS[answer.status] ?? 'RONDO_ERR_WEBHOOK_PAYLOAD', answer.body.message);
       return reply.code(answer.status).send(answer.body);
