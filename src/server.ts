@@ -109,7 +109,7 @@ function createDeployEngine(
     rules: platform.tasks.scheduleRules,
     resyncMs: platform.resyncMs,
   });
-  const tasks: TaskDeps = { store, runner, scheduler, dataPlanes };
+  const tasks: TaskDeps = { store, runner, scheduler };
   const buildDeps: BuildDeps = {
     store,
     images: new DockerImages(platform.dockerSocket),

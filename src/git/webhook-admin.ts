@@ -101,13 +101,16 @@ export async function showWebhook(
 ): Promise<WebhookView> {
   const { org } = await readInOrg(deps, ctx, orgName);
   const repo = await repositoryOf(deps, org.id, project, component);
-  const hook = await deps.store.db
+  return view(base, repo.url, await findHook(deps.store.db, org.id, repo.key));
+}
+
+function findHook(db: Executor, orgId: string, repoKey: string) {
+  return db
     .selectFrom('repository_hooks')
-    .select(HOOK_COLUMNS)
-    .where('org_id', '=', org.id)
-    .where('repo_key', '=', repo.key)
+    .select([...HOOK_COLUMNS, 'secret_value_id'])
+    .where('org_id', '=', orgId)
+    .where('repo_key', '=', repoKey)
     .executeTakeFirst();
-  return view(base, repo.url, hook);
 }
 
 /**
@@ -139,24 +142,17 @@ export async function rotateWebhookSecret(
     async (tx) => {
       const valueId = await storeValue(tx, deps.keyring, org.id, null, Buffer.from(secret));
       const now = new Date();
-      const previous = await tx
-        .selectFrom('repository_hooks')
-        .select(['id', 'secret_value_id'])
-        .where('org_id', '=', org.id)
-        .where('repo_key', '=', repo.key)
-        .executeTakeFirst();
+      const previous = await findHook(tx, org.id, repo.key);
       if (previous) {
-        await tx
+        const rotated = await tx
           .updateTable('repository_hooks')
           .set({ secret_value_id: valueId, rotated_at: now })
           .where('id', '=', previous.id)
-          .execute();
-        await tx.deleteFrom('config_values').where('id', '=', previous.secret_value_id).execute();
-        return tx
-          .selectFrom('repository_hooks')
-          .select(HOOK_COLUMNS)
-          .where('id', '=', previous.id)
+          .returning(HOOK_COLUMNS)
           .executeTakeFirstOrThrow();
+        // The old secret goes once nothing points at it.
+        await tx.deleteFrom('config_values').where('id', '=', previous.secret_value_id).execute();
+        return rotated;
       }
       return insertHook(tx, org.id, repo.key, valueId, now);
     },
@@ -171,15 +167,16 @@ async function insertHook(
   valueId: string,
   now: Date,
 ): Promise<HookRow> {
-  const id = newId('hook');
-  await tx
-    .insertInto('repository_hooks')
-    .values({ id, org_id: orgId, repo_key: repoKey, secret_value_id: valueId, rotated_at: now })
-    .execute();
   return tx
-    .selectFrom('repository_hooks')
-    .select(HOOK_COLUMNS)
-    .where('id', '=', id)
+    .insertInto('repository_hooks')
+    .values({
+      id: newId('hook'),
+      org_id: orgId,
+      repo_key: repoKey,
+      secret_value_id: valueId,
+      rotated_at: now,
+    })
+    .returning(HOOK_COLUMNS)
     .executeTakeFirstOrThrow();
 }
 
@@ -204,25 +201,20 @@ export async function setPolling(
     orgName,
     { permission: 'component:write', action: 'webhook.polling', resourceType: 'webhook', resource: repo.url },
     async (tx) => {
-      let row = await tx
-        .selectFrom('repository_hooks')
-        .select(HOOK_COLUMNS)
-        .where('org_id', '=', org.id)
-        .where('repo_key', '=', repo.key)
-        .executeTakeFirst();
-      if (!row) {
-        const valueId = await storeValue(tx, deps.keyring, org.id, null, randomBytes(24));
-        row = await insertHook(tx, org.id, repo.key, valueId, new Date());
-      }
-      await tx
+      const row =
+        (await findHook(tx, org.id, repo.key)) ??
+        (await insertHook(
+          tx,
+          org.id,
+          repo.key,
+          await storeValue(tx, deps.keyring, org.id, null, randomBytes(24)),
+          new Date(),
+        ));
+      return tx
         .updateTable('repository_hooks')
         .set({ poll_interval_seconds: intervalSeconds, polled_at: null, poll_failures: 0, poll_error: null })
         .where('id', '=', row.id)
-        .execute();
-      return tx
-        .selectFrom('repository_hooks')
-        .select(HOOK_COLUMNS)
-        .where('id', '=', row.id)
+        .returning(HOOK_COLUMNS)
         .executeTakeFirstOrThrow();
     },
   );

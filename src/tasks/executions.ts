@@ -164,7 +164,7 @@ export class ExecutionRunner {
       const ended = await this.#finishIfRunning(id, ending);
       if (!ended) return false;
     }
-    const dp = await this.#planeOfEnvironment(row.environment_id);
+    const dp = await this.planeOfEnvironment(row.environment_id);
     const workload = row.workload_id ?? (await this.#findWorkload(dp, id));
     if (workload) await dp.removeWorkload(workload, graceSeconds).catch(() => undefined);
     await monitor;
@@ -457,7 +457,8 @@ export class ExecutionRunner {
     });
   }
 
-  async #planeOfEnvironment(environmentId: string): Promise<DataPlane> {
+  /** The data plane an environment's runs use. */
+  async planeOfEnvironment(environmentId: string): Promise<DataPlane> {
     const row = await this.#deps.store.db
       .selectFrom('environments as e')
       .innerJoin('data_planes as dp', 'dp.id', 'e.data_plane_id')

@@ -2,8 +2,8 @@ import { redact } from '../configuration/materialize.js';
 import type { ControlDeps, RequestContext } from '../control/context.js';
 import { mutateInOrg, readInOrg } from '../control/org-access.js';
 import type { DataPlane } from '../dataplane/data-plane.js';
-import type { DataPlaneRegistry } from '../deploy/data-plane-registry.js';
 import { findComponent, findEnvironment } from '../deploy/deploy-queries.js';
+import type { DeploymentSpec } from '../deploy/deployment-spec.js';
 import { invalid, notFound, RondoError } from '../domain/errors.js';
 import type { Execution } from '../domain/resources.js';
 import { argProblems, EXECUTION_STATUSES, type ExecutionStatus, isTask } from '../domain/task.js';
@@ -16,7 +16,6 @@ import type { Scheduler } from './scheduler.js';
 export interface TaskDeps extends ControlDeps {
   runner: ExecutionRunner;
   scheduler: Scheduler;
-  dataPlanes: DataPlaneRegistry;
 }
 
 function executionsOf(db: Executor, orgId: string) {
@@ -49,6 +48,7 @@ function executionsOf(db: Executor, orgId: string) {
       'c.name as component',
       'p.name as project',
       'e.name as environment',
+      'e.production',
     ])
     .where('x.org_id', '=', orgId);
 }
@@ -92,7 +92,7 @@ async function activeTaskDeployment(
 ) {
   const active = await deps.store.db
     .selectFrom('deployments')
-    .select(['id', 'name'])
+    .select(['id', 'name', 'spec'])
     .where('component_id', '=', component.id)
     .where('environment_id', '=', env.id)
     .where('status', '=', 'active')
@@ -212,16 +212,24 @@ export function parseSince(since: string): Date | null {
   return /^\d{4}-\d{2}-\d{2}/.test(since) && Number.isFinite(t) ? new Date(t) : null;
 }
 
+/** An execution of the caller's organization with its stored log, or 404. */
+async function findExecution(deps: TaskDeps, ctx: RequestContext, orgName: string, id: string) {
+  const { org } = await readInOrg(deps, ctx, orgName);
+  const row = await executionsOf(deps.store.db, org.id)
+    .select('x.logs')
+    .where('x.id', '=', id)
+    .executeTakeFirst();
+  if (!row) throw notFound('execution', id);
+  return { org, row };
+}
+
 export async function getExecution(
   deps: TaskDeps,
   ctx: RequestContext,
   orgName: string,
   id: string,
 ): Promise<Execution> {
-  const { org } = await readInOrg(deps, ctx, orgName);
-  const row = await executionsOf(deps.store.db, org.id).where('x.id', '=', id).executeTakeFirst();
-  if (!row) throw notFound('execution', id);
-  return toExecution(row);
+  return toExecution((await findExecution(deps, ctx, orgName, id)).row);
 }
 
 /**
@@ -238,27 +246,14 @@ export async function executionLogs(
   logs: string;
   live?: { dp: DataPlane; workloadId: string; secrets: string[] };
 }> {
-  const { org } = await readInOrg(deps, ctx, orgName);
-  const row = await executionsOf(deps.store.db, org.id).where('x.id', '=', id).executeTakeFirst();
-  if (!row) throw notFound('execution', id);
-  const stored = await deps.store.db
-    .selectFrom('executions')
-    .select('logs')
-    .where('id', '=', id)
-    .executeTakeFirstOrThrow();
+  const { row } = await findExecution(deps, ctx, orgName, id);
   const execution = toExecution(row);
-  if (row.status !== 'running' || !row.workload_id) return { execution, logs: stored.logs };
-  const plane = await deps.store.db
-    .selectFrom('environments as e')
-    .innerJoin('data_planes as dp', 'dp.id', 'e.data_plane_id')
-    .select(['dp.id', 'dp.type', 'dp.config'])
-    .where('e.id', '=', row.environment_id)
-    .executeTakeFirstOrThrow();
+  if (row.status !== 'running' || !row.workload_id) return { execution, logs: row.logs };
   return {
     execution,
-    logs: stored.logs,
+    logs: row.logs,
     live: {
-      dp: deps.dataPlanes.for(plane),
+      dp: await deps.runner.planeOfEnvironment(row.environment_id),
       workloadId: row.workload_id,
       secrets: await deps.runner.secretsOfDeployment(row.deployment_id),
     },
@@ -272,16 +267,13 @@ export async function cancelExecution(
   orgName: string,
   id: string,
 ): Promise<Execution> {
-  const { org } = await readInOrg(deps, ctx, orgName);
-  const row = await executionsOf(deps.store.db, org.id).where('x.id', '=', id).executeTakeFirst();
-  if (!row) throw notFound('execution', id);
-  const env = await findEnvironment(deps.store.db, org.id, row.environment);
+  const { org, row } = await findExecution(deps, ctx, orgName, id);
   await mutateInOrg(
     deps,
     ctx,
     orgName,
     {
-      permission: env.production ? 'deploy:production' : 'deploy',
+      permission: row.production ? 'deploy:production' : 'deploy',
       action: 'execution.cancel',
       resourceType: 'execution',
       resource: id,
@@ -294,7 +286,9 @@ export async function cancelExecution(
   });
   if (!ended)
     throw new RondoError('RONDO_ERR_CONFLICT_STATE', `execution ${id} has already ended (${row.status})`);
-  return getExecution(deps, ctx, orgName, id);
+  return toExecution(
+    await executionsOf(deps.store.db, org.id).where('x.id', '=', id).executeTakeFirstOrThrow(),
+  );
 }
 
 /**
@@ -327,12 +321,7 @@ export async function setScheduleSuspended(
     ]);
   const env = await findEnvironment(deps.store.db, org.id, environment);
   const active = await activeTaskDeployment(deps, component, env);
-  const spec = await deps.store.db
-    .selectFrom('deployments')
-    .select('spec')
-    .where('id', '=', active.id)
-    .executeTakeFirstOrThrow();
-  const schedule = (spec.spec as { task?: { schedule?: { cron: string; timezone: string } } }).task?.schedule;
+  const schedule = (active.spec as DeploymentSpec | null)?.task?.schedule;
   await mutateInOrg(
     deps,
     ctx,

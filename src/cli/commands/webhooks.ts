@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { Component } from '../../domain/resources.js';
+import type { DeliveryView } from '../../git/webhook-admin.js';
 import { clientFor, globals, requireProject } from '../context.js';
 import { UsageError } from '../errors.js';
 import { printList, printObject } from '../output.js';
@@ -97,15 +98,7 @@ export function registerWebhooks(program: Command): void {
     .action(async (o: { limit?: string }, cmd: Command) => {
       const api = clientFor(cmd);
       const r = await api.request<{
-        items: {
-          id: string;
-          provider: string;
-          deliveryId: string | null;
-          status: number;
-          outcome: string;
-          detail: Record<string, unknown>;
-          receivedAt: string;
-        }[];
+        items: DeliveryView[];
       }>('GET', api.orgPath(`/webhook-deliveries${o.limit ? `?limit=${enc(o.limit)}` : ''}`));
       printList(
         globals(cmd).output,
