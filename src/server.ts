@@ -154,9 +154,7 @@ function createDeployEngine(
     },
     async stop() {
       stopping = true;
-      scheduler.stop();
-      await poller.stop();
-      retention.stop();
+      await Promise.all([scheduler.stop(), poller.stop(), retention.stop()]);
       // Runs go on without the control plane; the next start reattaches to them.
       runner.stop();
       await reconciler.stop();

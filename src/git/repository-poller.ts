@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { remoteRefs } from '../build/git-source.js';
 import { sourceTokenOf } from '../configuration/source-token.js';
 import { newId } from '../control/ids.js';
+import { Periodic } from '../control/periodic.js';
 import type { ComponentSource } from '../domain/component.js';
 import { repositoryKey } from './push-matching.js';
 import { dispatchPush, type WebhookDeps } from './webhook-receiver.js';
@@ -19,37 +20,26 @@ const MAX_BACKOFF_SECONDS = 3600;
  */
 export class RepositoryPoller {
   readonly #deps: WebhookDeps;
-  readonly #tickMs: number;
   readonly #log: Logger;
-  #timer: NodeJS.Timeout | undefined;
-  #pass: Promise<void> = Promise.resolve();
-  #stopped = false;
+  readonly #periodic: Periodic;
 
   constructor(deps: WebhookDeps, tickMs: number) {
     this.#deps = deps;
-    this.#tickMs = tickMs;
     this.#log = deps.logger.child({ part: 'poller' });
+    this.#periodic = new Periodic(
+      () => this.pollDue(),
+      tickMs,
+      (err) => this.#log.warn({ err: String(err) }, 'poll pass failed'),
+    );
   }
 
   start(): void {
-    this.#stopped = false;
-    const tick = () => {
-      this.#pass = this.pollDue()
-        .catch((err: unknown) => this.#log.warn({ err: String(err) }, 'poll pass failed'))
-        .finally(() => {
-          if (!this.#stopped) {
-            this.#timer = setTimeout(tick, this.#tickMs);
-            this.#timer.unref();
-          }
-        });
-    };
-    tick();
+    this.#periodic.start();
   }
 
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    await this.#pass;
+  /** Stops polling; a poll in progress finishes first. */
+  stop(): Promise<void> {
+    return this.#periodic.stop();
   }
 
   /** Polls every repository whose turn it is (one pass). */

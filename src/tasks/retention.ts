@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { Periodic } from '../control/periodic.js';
 import type { TaskSettings } from '../platform-config.js';
 import type { Store } from '../store/store.js';
 
@@ -13,7 +14,14 @@ export class ExecutionRetention {
   readonly #store: Store;
   readonly #settings: Pick<TaskSettings, 'retentionDays' | 'retentionCount'>;
   readonly #log: Logger;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #periodic = new Periodic(
+    async () => {
+      const n = await this.prune();
+      if (n > 0) this.#log.info({ deleted: n }, 'pruned execution history');
+    },
+    HOUR_MS,
+    (err) => this.#log.warn({ err: String(err) }, 'execution pruning failed'),
+  );
 
   constructor(
     store: Store,
@@ -26,21 +34,12 @@ export class ExecutionRetention {
   }
 
   start(): void {
-    const tick = () => {
-      void this.prune()
-        .then((n) => n > 0 && this.#log.info({ deleted: n }, 'pruned execution history'))
-        .catch((err: unknown) => this.#log.warn({ err: String(err) }, 'execution pruning failed'))
-        .finally(() => {
-          this.#timer = setTimeout(tick, HOUR_MS);
-          this.#timer.unref();
-        });
-    };
-    tick();
+    this.#periodic.start();
   }
 
-  stop(): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
+  /** Stops pruning; a pass in progress finishes first. */
+  stop(): Promise<void> {
+    return this.#periodic.stop();
   }
 
   /** Deletes what retention no longer keeps; returns how many executions went. */

@@ -1,5 +1,6 @@
 import type { Cron } from 'croner';
 import type { Logger } from 'pino';
+import { Periodic } from '../control/periodic.js';
 import type { DeploymentSpec } from '../deploy/deployment-spec.js';
 import { cronOf, type ScheduleRules, type TaskSpec } from '../domain/task.js';
 import type { Store } from '../store/store.js';
@@ -40,7 +41,7 @@ export class Scheduler {
   readonly #deps: SchedulerDeps;
   readonly #log: Logger;
   readonly #armed = new Map<string, Armed>();
-  #resync: NodeJS.Timeout | undefined;
+  readonly #periodic: Periodic;
   #firstSync = true;
   #stopped = false;
   #pass: Promise<void> = Promise.resolve();
@@ -48,28 +49,23 @@ export class Scheduler {
   constructor(deps: SchedulerDeps) {
     this.#deps = deps;
     this.#log = deps.logger.child({ part: 'scheduler' });
+    this.#periodic = new Periodic(
+      () => this.sync(),
+      deps.resyncMs,
+      (err) =>
+        this.#log.warn({ err: err instanceof Error ? err.message : err }, 'schedule sync failed; will retry'),
+    );
   }
 
   start(): void {
     this.#stopped = false;
-    const tick = () => {
-      void this.sync()
-        .catch((err: unknown) =>
-          this.#log.warn(
-            { err: err instanceof Error ? err.message : err },
-            'schedule sync failed; will retry',
-          ),
-        )
-        .finally(() => {
-          if (!this.#stopped) this.#resync = setTimeout(tick, this.#deps.resyncMs);
-        });
-    };
-    tick();
+    this.#periodic.start();
   }
 
-  stop(): void {
+  /** Disarms every schedule; a sync in progress finishes first. */
+  async stop(): Promise<void> {
     this.#stopped = true;
-    if (this.#resync) clearTimeout(this.#resync);
+    await this.#periodic.stop();
     for (const a of this.#armed.values()) if (a.timer) clearTimeout(a.timer);
     this.#armed.clear();
   }
