@@ -14,6 +14,7 @@ import {
   startRegistry,
   viaGateway,
   waitForDeployment,
+  waitForBuild as waitForEnd,
 } from '../helpers/platform.js';
 import { plantedAwsKey } from '../helpers/secrets.js';
 
@@ -33,14 +34,7 @@ describe('builds (dockerfile preset)', () => {
   let repoOf: TestRepo;
   const g = (...args: string[]) => repoOf.git(...args);
   const commit = (files: Record<string, string>) => repoOf.commit(files);
-  const waitForBuild = async (id: string) => {
-    for (let i = 0; i < 300; i++) {
-      const b = await t.call('GET', `/api/v1/orgs/default/builds/${id}`);
-      if (b.body.status === 'succeeded' || b.body.status === 'failed') return b.body;
-      await sleep(200);
-    }
-    throw new Error(`build ${id} did not finish`);
-  };
+  const waitForBuild = (id: string) => waitForEnd(t, id);
   const component = (name: string, path: string) =>
     t.call('POST', '/api/v1/orgs/default/projects/shop/components', {
       body: {

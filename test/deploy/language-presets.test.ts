@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapDebian, bootstrapStack } from '../../src/build/bootstrap-debian.js';
 import { bootstrapStaticImage } from '../../src/build/bootstrap-images.js';
@@ -13,6 +12,8 @@ import {
   startPlatformRondo,
   startRegistry,
   viaGateway,
+  waitForActive,
+  waitForBuild,
 } from '../helpers/platform.js';
 
 /**
@@ -25,6 +26,26 @@ describe('language presets on bootstrapped base images', () => {
   let t: PlatformTestRondo;
   let registry: Awaited<ReturnType<typeof startRegistry>>;
   let repo: TestRepo;
+
+  /** Creates the component, builds its branch head, and waits for the build and the auto-deploy. */
+  // biome-ignore lint/suspicious/noExplicitAny: assertions read arbitrary JSON shapes
+  const buildAndDeploy = async (component: Record<string, unknown>): Promise<any> => {
+    const c = await t.call('POST', '/api/v1/orgs/default/projects/shop/components', {
+      body: { type: 'service', autoDeploy: true, ...component },
+    });
+    expect(c.status).toBe(201);
+    const res = await t.call(
+      'POST',
+      `/api/v1/orgs/default/projects/shop/components/${component.name}/builds`,
+      {
+        body: {},
+      },
+    );
+    const build = await waitForBuild(t, res.body.build.id, 300_000);
+    expect(build.reason).toBeNull();
+    await waitForActive(t, 'shop', component.name as string);
+    return build;
+  };
 
   beforeAll(async () => {
     registry = await startRegistry(dir);
@@ -144,64 +165,29 @@ describe('language presets on bootstrapped base images', () => {
   });
 
   it('builds a Node.js service with a lockfile (BuildKit, CA bundle as a secret), deploys it, and it answers', async () => {
-    const c = await t.call('POST', '/api/v1/orgs/default/projects/shop/components', {
-      body: {
-        name: 'books',
-        type: 'service',
-        source: { repoUrl: `file://${repo.path}`, path: 'api' },
-        buildPreset: 'nodejs',
-        buildConfigs: { buildPackLangVersion: '18' },
-        autoDeploy: true,
-      },
+    const build = await buildAndDeploy({
+      name: 'books',
+      source: { repoUrl: `file://${repo.path}`, path: 'api' },
+      buildPreset: 'nodejs',
+      buildConfigs: { buildPackLangVersion: '18' },
     });
-    expect(c.status).toBe(201);
-    const res = await t.call('POST', '/api/v1/orgs/default/projects/shop/components/books/builds', {
-      body: {},
-    });
-    let build = res.body.build;
-    for (let i = 0; i < 600 && (build.status === 'queued' || build.status === 'running'); i++) {
-      await sleep(500);
-      build = (await t.call('GET', `/api/v1/orgs/default/builds/${build.id}`)).body;
-    }
-    expect(build.reason).toBeNull();
     const buildLog = build.steps.find((s: { name: string }) => s.name === 'build').log;
     expect(buildLog).toContain('building with BuildKit');
     expect(buildLog).toMatch(
       /COPY package.json package-lock.json \.\/\nRUN --mount=type=secret,id=ca[^\n]* npm ci\nCOPY \. \./,
     );
-    for (let i = 0; i < 100; i++) {
-      const status = await t.call('GET', '/api/v1/orgs/default/projects/shop/components/books/status');
-      if (status.body.items[0]?.active?.status === 'active') break;
-      await sleep(300);
-    }
     const answer = await viaGateway(t, 'development.localhost', '/default/shop/books/rest/list');
     expect(answer.status).toBe(200);
     expect(JSON.parse(answer.body)).toEqual({ books: ['Dune'], path: '/list' });
   }, 300_000);
 
   it('builds a Python stdlib service with its runCommand, deploys it, and it answers', async () => {
-    await t.call('POST', '/api/v1/orgs/default/projects/shop/components', {
-      body: {
-        name: 'py',
-        type: 'service',
-        source: { repoUrl: `file://${repo.path}`, path: 'py' },
-        buildPreset: 'python',
-        buildConfigs: { buildPackLangVersion: '3.11', runCommand: 'python3 -u app.py' },
-        autoDeploy: true,
-      },
+    await buildAndDeploy({
+      name: 'py',
+      source: { repoUrl: `file://${repo.path}`, path: 'py' },
+      buildPreset: 'python',
+      buildConfigs: { buildPackLangVersion: '3.11', runCommand: 'python3 -u app.py' },
     });
-    const res = await t.call('POST', '/api/v1/orgs/default/projects/shop/components/py/builds', { body: {} });
-    let build = res.body.build;
-    for (let i = 0; i < 600 && (build.status === 'queued' || build.status === 'running'); i++) {
-      await sleep(500);
-      build = (await t.call('GET', `/api/v1/orgs/default/builds/${build.id}`)).body;
-    }
-    expect(build.reason).toBeNull();
-    for (let i = 0; i < 100; i++) {
-      const status = await t.call('GET', '/api/v1/orgs/default/projects/shop/components/py/status');
-      if (status.body.items[0]?.active?.status === 'active') break;
-      await sleep(300);
-    }
     expect(await viaGateway(t, 'development.localhost', '/default/shop/py/rest/hello')).toEqual({
       status: 200,
       body: 'python says /hello',
@@ -213,30 +199,12 @@ describe('language presets on bootstrapped base images', () => {
     ['rb', 'ruby', { buildPackLangVersion: '3.1', runCommand: 'ruby app.rb' }, 'ruby says /hello'],
   ] as const) {
     it(`builds a ${preset} service from its repository, deploys it, and it answers`, async () => {
-      await t.call('POST', '/api/v1/orgs/default/projects/shop/components', {
-        body: {
-          name,
-          type: 'service',
-          source: { repoUrl: `file://${repo.path}`, path: name },
-          buildPreset: preset,
-          buildConfigs: configs,
-          autoDeploy: true,
-        },
+      const build = await buildAndDeploy({
+        name,
+        source: { repoUrl: `file://${repo.path}`, path: name },
+        buildPreset: preset,
+        buildConfigs: configs,
       });
-      const res = await t.call('POST', `/api/v1/orgs/default/projects/shop/components/${name}/builds`, {
-        body: {},
-      });
-      let build = res.body.build;
-      for (let i = 0; i < 600 && (build.status === 'queued' || build.status === 'running'); i++) {
-        await sleep(500);
-        build = (await t.call('GET', `/api/v1/orgs/default/builds/${build.id}`)).body;
-      }
-      expect(build.reason).toBeNull();
-      for (let i = 0; i < 100; i++) {
-        const status = await t.call('GET', `/api/v1/orgs/default/projects/shop/components/${name}/status`);
-        if (status.body.items[0]?.active?.status === 'active') break;
-        await sleep(300);
-      }
       const answer = await viaGateway(t, 'development.localhost', `/default/shop/${name}/rest/hello`);
       if (answer.status !== 200) {
         // What the replica said, so a failure here explains itself.
@@ -256,30 +224,13 @@ describe('language presets on bootstrapped base images', () => {
   }
 
   it('builds a React-style SPA with its buildCommand and outputDirectory; deep links answer index.html with 200', async () => {
-    await t.call('POST', '/api/v1/orgs/default/projects/shop/components', {
-      body: {
-        name: 'spa',
-        type: 'web-app',
-        source: { repoUrl: `file://${repo.path}`, path: 'spa' },
-        buildPreset: 'react',
-        buildConfigs: { nodeVersion: '18', buildCommand: 'npm run build', outputDirectory: 'dist' },
-        autoDeploy: true,
-      },
+    await buildAndDeploy({
+      name: 'spa',
+      type: 'web-app',
+      source: { repoUrl: `file://${repo.path}`, path: 'spa' },
+      buildPreset: 'react',
+      buildConfigs: { nodeVersion: '18', buildCommand: 'npm run build', outputDirectory: 'dist' },
     });
-    const res = await t.call('POST', '/api/v1/orgs/default/projects/shop/components/spa/builds', {
-      body: {},
-    });
-    let build = res.body.build;
-    for (let i = 0; i < 600 && (build.status === 'queued' || build.status === 'running'); i++) {
-      await sleep(500);
-      build = (await t.call('GET', `/api/v1/orgs/default/builds/${build.id}`)).body;
-    }
-    expect(build.reason).toBeNull();
-    for (let i = 0; i < 100; i++) {
-      const status = await t.call('GET', '/api/v1/orgs/default/projects/shop/components/spa/status');
-      if (status.body.items[0]?.active?.status === 'active') break;
-      await sleep(300);
-    }
     const host = 'spa.shop.default.development.localhost';
     const shell = '<div id="root">spa shell</div><script src="/assets/app.js"></script>';
     expect(await viaGateway(t, host, '/')).toEqual({ status: 200, body: shell });

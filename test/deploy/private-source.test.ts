@@ -2,12 +2,16 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRepo } from '../helpers/git.js';
 import { serveGitHttp } from '../helpers/git-http.js';
 import { docker, removeImagesLabelled } from '../helpers/images.js';
-import { type PlatformTestRondo, startPlatformRondo, startRegistry } from '../helpers/platform.js';
+import {
+  type PlatformTestRondo,
+  startPlatformRondo,
+  startRegistry,
+  waitForBuild as waitForEnd,
+} from '../helpers/platform.js';
 import { snapshot } from '../helpers/stores.js';
 
 const BUSYBOX = execFileSync('sh', ['-c', 'command -v busybox']).toString().trim();
@@ -21,14 +25,7 @@ describe('private repositories and submodules', () => {
   let registry: Awaited<ReturnType<typeof startRegistry>>;
   let host: Awaited<ReturnType<typeof serveGitHttp>>;
 
-  const waitForBuild = async (id: string) => {
-    for (let i = 0; i < 300; i++) {
-      const b = await t.call('GET', `/api/v1/orgs/default/builds/${id}`);
-      if (b.body.status === 'succeeded' || b.body.status === 'failed') return b.body;
-      await sleep(200);
-    }
-    throw new Error(`build ${id} did not finish`);
-  };
+  const waitForBuild = (id: string) => waitForEnd(t, id);
 
   beforeAll(async () => {
     registry = await startRegistry(dir);

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWebImage, cleanupInstance, docker } from '../helpers/images.js';
 import { gatewayGet, platformServerEnv, startCaddy } from '../helpers/platform.js';
-import { ensureBuilt, type ServerProcess, startServer } from '../helpers/processes.js';
+import { ensureBuilt, type ServerProcess, serverApi, startServer } from '../helpers/processes.js';
 
 const TOKEN = 'rondo_recovery_test_admin_token_0123456789';
 
@@ -18,19 +18,7 @@ describe('recovery after the control plane is killed', () => {
   let instance = '';
   let publicPort = 0;
 
-  const api = async (method: string, path: string, payload?: unknown) => {
-    const res = await fetch(`${server!.url}/api/v1${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${TOKEN}`,
-        ...(payload ? { 'content-type': 'application/json' } : {}),
-      },
-      ...(payload ? { body: JSON.stringify(payload) } : {}),
-    });
-    // biome-ignore lint/suspicious/noExplicitAny: assertions read arbitrary JSON shapes
-    const body: any = res.status === 204 ? undefined : await res.json();
-    return { status: res.status, body };
-  };
+  const api = serverApi(() => server, TOKEN);
   const containers = async () =>
     docker.listContainers({
       all: true,

@@ -5,7 +5,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTaskImage, cleanupInstance, docker } from '../helpers/images.js';
 import { platformServerEnv, startCaddy } from '../helpers/platform.js';
-import { cleanEnv, cli, ensureBuilt, type ServerProcess, startServer } from '../helpers/processes.js';
+import {
+  cleanEnv,
+  cli,
+  ensureBuilt,
+  type ServerProcess,
+  serverApi,
+  startServer,
+} from '../helpers/processes.js';
 
 const TOKEN = 'rondo_tasks_restart_test_admin_token_0123456789';
 const P = '/orgs/default/projects/ops/components';
@@ -22,19 +29,7 @@ describe('tasks across restarts and from the CLI', () => {
   let instance = '';
   const startedAt = new Date().toISOString();
 
-  const api = async (method: string, path: string, payload?: unknown) => {
-    const res = await fetch(`${server!.url}/api/v1${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${TOKEN}`,
-        ...(payload ? { 'content-type': 'application/json' } : {}),
-      },
-      ...(payload ? { body: JSON.stringify(payload) } : {}),
-    });
-    // biome-ignore lint/suspicious/noExplicitAny: assertions read arbitrary JSON shapes
-    const body: any = res.status === 204 ? undefined : await res.json();
-    return { status: res.status, body };
-  };
+  const api = serverApi(() => server, TOKEN);
   const waitFor = async (what: string, check: () => Promise<boolean>, timeoutMs = 60_000) => {
     const deadline = Date.now() + timeoutMs;
     while (!(await check())) {

@@ -270,8 +270,6 @@ describe('tasks', () => {
     const items = await waitHistory('slow', 'a skipped run', (xs) => xs.some((x) => x.status === 'skipped'));
     const skipped = items.find((x) => x.status === 'skipped');
     expect(skipped.reason).toMatch(/^execution exe_\w+ was still running \(concurrency policy forbid\)$/);
-    const running = items.filter((x) => x.status === 'running' || x.status === 'succeeded');
-    expect(running.length).toBeLessThanOrEqual(items.length);
     // Never two at once: the started runs' lifetimes do not overlap.
     const started = (await history('slow')).items.filter((x: Json) => x.startedAt);
     const spans = started.map((x: Json) => [

@@ -12,6 +12,7 @@ import {
   startPlatformRondo,
   startRegistry,
   viaGateway,
+  waitForBuild as waitForEnd,
 } from '../helpers/platform.js';
 import { cleanEnv, cli, ensureBuilt } from '../helpers/processes.js';
 
@@ -69,14 +70,7 @@ describe('webhooks', () => {
     repository: { clone_url: `file://${repoPath}`, html_url: `file://${repoPath}` },
     commits: [{ id: after, added: [], removed: [], modified: files }],
   });
-  const waitForBuild = async (id: string): Promise<Json> => {
-    for (let i = 0; i < 300; i++) {
-      const b = await t.call('GET', `/api/v1/orgs/default/builds/${id}`);
-      if (b.body.status === 'succeeded' || b.body.status === 'failed') return b.body;
-      await sleep(200);
-    }
-    throw new Error(`build ${id} did not finish`);
-  };
+  const waitForBuild = (id: string) => waitForEnd(t, id);
 
   beforeAll(async () => {
     ensureBuilt();

@@ -7,6 +7,9 @@ import { pack } from 'tar-stream';
 /** Label on every image the tests build, so teardown removes exactly those. */
 export const TEST_IMAGE_LABEL = 'rondo.test-image';
 
+/** Debian's static busybox: test images run it in `FROM scratch`. */
+const BUSYBOX = execFileSync('sh', ['-c', 'command -v busybox']).toString().trim();
+
 export const docker = new Docker({ socketPath: process.env.RONDO_DOCKER_SOCKET ?? '/var/run/docker.sock' });
 
 export interface WebImage {
@@ -25,13 +28,7 @@ export interface WebImage {
  * registry needed). Built once per tag.
  */
 export async function buildWebImage(tag: string, spec: WebImage): Promise<string> {
-  try {
-    await docker.getImage(tag).inspect();
-    return tag;
-  } catch {
-    // not built yet
-  }
-  const busybox = readFileSync(execFileSync('sh', ['-c', 'command -v busybox']).toString().trim());
+  if (await built(tag)) return tag;
   const serve = spec.neverReady
     ? 'exec sleep 100000'
     : spec.hangAfter !== undefined
@@ -47,24 +44,7 @@ export async function buildWebImage(tag: string, spec: WebImage): Promise<string
     'ENV PATH=/bin',
     `CMD ["/bin/busybox --install -s /bin; ${serve}"]`,
   ].join('\n');
-  const tar = pack();
-  tar.entry({ name: 'Dockerfile' }, dockerfile);
-  tar.entry({ name: 'busybox', mode: 0o755 }, busybox);
-  tar.entry({ name: 'www/index.html' }, spec.body);
-  tar.entry({ name: 'www/healthz' }, 'ok');
-  tar.finalize();
-  const stream = await docker.buildImage(tar as unknown as NodeJS.ReadableStream, {
-    t: tag,
-    labels: { [TEST_IMAGE_LABEL]: '1' },
-  });
-  await new Promise<void>((resolve, reject) =>
-    docker.modem.followProgress(stream, (err: Error | null, out: { error?: string }[]) => {
-      const failed = out?.find((o) => o.error);
-      if (err || failed) reject(err ?? new Error(failed?.error));
-      else resolve();
-    }),
-  );
-  return tag;
+  return buildBusyboxImage(tag, dockerfile, { 'www/index.html': spec.body, 'www/healthz': 'ok' });
 }
 
 /**
@@ -73,13 +53,7 @@ export async function buildWebImage(tag: string, spec: WebImage): Promise<string
  * (from the configuration; default `echo`). ENTRYPOINT, so run arguments are appended.
  */
 export async function buildTaskImage(tag: string): Promise<string> {
-  try {
-    await docker.getImage(tag).inspect();
-    return tag;
-  } catch {
-    // not built yet
-  }
-  const busybox = readFileSync(execFileSync('sh', ['-c', 'command -v busybox']).toString().trim());
+  if (await built(tag)) return tag;
   const script = [
     '/bin/busybox mkdir -p /tmp/bin && /bin/busybox --install -s /tmp/bin',
     'export PATH=/tmp/bin:/bin',
@@ -104,10 +78,19 @@ export async function buildTaskImage(tag: string): Promise<string> {
     `LABEL ${TEST_IMAGE_LABEL}=1`,
     'ENTRYPOINT ["/bin/busybox", "sh", "/task.sh"]',
   ].join('\n');
+  return buildBusyboxImage(tag, dockerfile, { 'task.sh': script });
+}
+
+/** Builds `tag` (labelled as a test image) from a Dockerfile, the host's static busybox and `files`. */
+async function buildBusyboxImage(
+  tag: string,
+  dockerfile: string,
+  files: Record<string, string>,
+): Promise<string> {
   const tar = pack();
   tar.entry({ name: 'Dockerfile' }, dockerfile);
-  tar.entry({ name: 'busybox', mode: 0o755 }, busybox);
-  tar.entry({ name: 'task.sh' }, script);
+  tar.entry({ name: 'busybox', mode: 0o755 }, readFileSync(BUSYBOX));
+  for (const [name, content] of Object.entries(files)) tar.entry({ name }, content);
   tar.finalize();
   const stream = await docker.buildImage(tar as unknown as NodeJS.ReadableStream, {
     t: tag,
@@ -121,6 +104,17 @@ export async function buildTaskImage(tag: string): Promise<string> {
     }),
   );
   return tag;
+}
+
+/** True when `tag` is already built (test images are built once per run). */
+async function built(tag: string): Promise<boolean> {
+  return docker
+    .getImage(tag)
+    .inspect()
+    .then(
+      () => true,
+      () => false,
+    );
 }
 
 /** Removes every container and network a Rondo instance created (by its label). */

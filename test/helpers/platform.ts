@@ -151,6 +151,35 @@ export async function waitForDeployment(
   }
 }
 
+/** Polls a build until it has ended (anything but queued or running) and returns it. */
+export async function waitForBuild(
+  t: TestRondo,
+  id: string,
+  timeoutMs = 60_000,
+  // biome-ignore lint/suspicious/noExplicitAny: assertions read arbitrary JSON shapes
+): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const b = (await t.call('GET', `/api/v1/orgs/default/builds/${id}`)).body;
+    if (b.status !== 'queued' && b.status !== 'running') return b;
+    if (Date.now() > deadline) throw new Error(`build ${id} did not finish`);
+    await sleep(200);
+  }
+}
+
+/** Polls a component's status until its deployment in `environment` (default the first) is active. */
+export async function waitForActive(t: TestRondo, project: string, component: string, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await t.call(
+      'GET',
+      `/api/v1/orgs/default/projects/${project}/components/${component}/status`,
+    );
+    if (status.body.items[0]?.active?.status === 'active' || Date.now() > deadline) return status.body;
+    await sleep(200);
+  }
+}
+
 /** GET through the public gateway with a Host header. */
 export function viaGateway(
   t: PlatformTestRondo,

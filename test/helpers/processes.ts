@@ -76,3 +76,23 @@ export function cli(args: string[], env: NodeJS.ProcessEnv, input?: string): Pro
     child.on('exit', (status) => resolve({ status, stdout, stderr }));
   });
 }
+
+/**
+ * JSON calls to a `rondo server` process as `token`; `server` is read at each call, since tests
+ * restart the process.
+ */
+export function serverApi(server: () => ServerProcess | undefined, token: string) {
+  return async (method: string, path: string, payload?: unknown) => {
+    const res = await fetch(`${server()!.url}/api/v1${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(payload ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(payload ? { body: JSON.stringify(payload) } : {}),
+    });
+    // biome-ignore lint/suspicious/noExplicitAny: assertions read arbitrary JSON shapes
+    const body: any = res.status === 204 ? undefined : await res.json();
+    return { status: res.status, body };
+  };
+}

@@ -61,6 +61,19 @@ describe.each(DRIVERS)('scheduler and retention on %s', (driver) => {
     return { component: c.body.id as string, deployment };
   };
 
+  /** What a control plane's first schedule pass (at start) does, with `runner` recording it. */
+  const syncOnce = async (runner: RecordingRunner) => {
+    const scheduler = new Scheduler({
+      store: t.rondo.store,
+      runner: runner as unknown as ExecutionRunner,
+      logger,
+      rules: { allowSeconds: false, minIntervalSeconds: 60 },
+      resyncMs: 60_000,
+    });
+    await scheduler.sync();
+    await scheduler.stop();
+  };
+
   beforeAll(async () => {
     t = await startTestRondo(driver);
     await t.call('POST', '/api/v1/orgs/default/projects', { body: { name: 'ops' } });
@@ -102,15 +115,7 @@ describe.each(DRIVERS)('scheduler and retention on %s', (driver) => {
       new Date(Date.UTC(new Date().getUTCFullYear() - 2, 5, 1)),
     );
     const runner = new RecordingRunner();
-    const scheduler = new Scheduler({
-      store: t.rondo.store,
-      runner: runner as unknown as ExecutionRunner,
-      logger,
-      rules: { allowSeconds: false, minIntervalSeconds: 60 },
-      resyncMs: 60_000,
-    });
-    await scheduler.sync();
-    scheduler.stop();
+    await syncOnce(runner);
 
     // every minute: 9 or 10 due times passed; the newest (under a minute ago) runs, the rest are one record.
     const run = runner.started.find((s) => s.deploymentId === every.deployment);
@@ -142,15 +147,7 @@ describe.each(DRIVERS)('scheduler and retention on %s', (driver) => {
 
     // A second start finds nothing new to catch up.
     const again = new RecordingRunner();
-    const next = new Scheduler({
-      store: t.rondo.store,
-      runner: again as unknown as ExecutionRunner,
-      logger,
-      rules: { allowSeconds: false, minIntervalSeconds: 60 },
-      resyncMs: 60_000,
-    });
-    await next.sync();
-    next.stop();
+    await syncOnce(again);
     expect(again.recorded.filter((r) => r.dueAt.getTime() < run!.run.dueAt!.getTime())).toEqual([]);
   });
 
