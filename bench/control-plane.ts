@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { SERVER_NODE_FLAGS } from '../src/cli/commands/server-actions.js';
 import { createTestDatabase } from '../test/helpers/stores.js';
 
 const MAIN = join(import.meta.dirname, '..', 'dist', 'cli', 'main.js');
@@ -21,17 +22,21 @@ async function start(
   extraEnv: NodeJS.ProcessEnv = {},
 ): Promise<{ child: ChildProcess; readyMs: number }> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [MAIN, 'server', '--port', String(PORT), '--data-dir', dataDir], {
-    // The control plane alone: the data plane has its own benchmark.
-    env: {
-      ...process.env,
-      RONDO_BOOTSTRAP_TOKEN: TOKEN,
-      RONDO_LOG_LEVEL: 'warn',
-      RONDO_PLATFORM: 'off',
-      ...extraEnv,
+  const child = spawn(
+    process.execPath,
+    [...SERVER_NODE_FLAGS, MAIN, 'server', '--port', String(PORT), '--data-dir', dataDir],
+    {
+      // The control plane alone: the data plane has its own benchmark.
+      env: {
+        ...process.env,
+        RONDO_BOOTSTRAP_TOKEN: TOKEN,
+        RONDO_LOG_LEVEL: 'warn',
+        RONDO_PLATFORM: 'off',
+        ...extraEnv,
+      },
+      stdio: 'ignore',
     },
-    stdio: 'ignore',
-  });
+  );
   for (;;) {
     try {
       if ((await fetch(`${BASE}/api/v1/healthz`)).ok) return { child, readyMs: performance.now() - t0 };

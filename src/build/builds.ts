@@ -4,13 +4,13 @@ import { sourceTokenOf } from '../configuration/source-token.js';
 import type { ControlDeps, RequestContext } from '../control/context.js';
 import { newId } from '../control/ids.js';
 import { mutateInOrg, readInOrg } from '../control/org-access.js';
+import { STEP_NAMES } from '../domain/build.js';
 import type { ComponentSource } from '../domain/component.js';
 import { invalid, notFound, RondoError } from '../domain/errors.js';
 import type { Keyring } from '../secrets/envelope.js';
 import type { BuildStepRecord } from '../store/schema.js';
 import type { Executor } from '../store/store.js';
 import { resolveBranchHead, SourceError } from './git-source.js';
-import { STEP_NAMES } from './pipeline.js';
 
 export interface Build {
   id: string;

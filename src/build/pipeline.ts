@@ -5,6 +5,7 @@ import { redact } from '../configuration/materialize.js';
 import { sourceTokenOf } from '../configuration/source-token.js';
 import { normalizeEndpoints } from '../control/components.js';
 import type { DockerImages } from '../dataplane/docker/docker-images.js';
+import { type BuildStepName, STEP_NAMES } from '../domain/build.js';
 import type { BuildPreset, ComponentSource } from '../domain/component.js';
 import type { Keyring } from '../secrets/envelope.js';
 import type { BuildStepRecord } from '../store/schema.js';
@@ -18,8 +19,6 @@ import { componentDirectory, fetchSource } from './git-source.js';
 import { type BaseImages, generateDockerfile } from './presets.js';
 import { collectBuilds } from './retention.js';
 import { scanForSecrets } from './secret-scan.js';
-
-export const STEP_NAMES = ['init', 'scan-source', 'build', 'scan-image', 'push', 'update-endpoints'] as const;
 
 export interface BuildDeps {
   store: Store;
@@ -126,10 +125,7 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
     presetPort?: number;
   } = {};
 
-  const step = async (
-    name: (typeof STEP_NAMES)[number],
-    work: (log: (line: string) => void) => Promise<unknown>,
-  ) => {
+  const step = async (name: BuildStepName, work: (log: (line: string) => void) => Promise<unknown>) => {
     const s = steps.find((x) => x.name === name)!;
     const current = await store.db
       .selectFrom('builds')

@@ -1,4 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
+import { initialiseInChild, PGLITE_START_PARAMS } from './pglite-init.js';
 
 /**
  * PGlite behind the subset of `pg.Pool` that Kysely's PostgresDialect uses. PGlite has a single
@@ -15,11 +16,8 @@ export class PGlitePool {
 
   /** Opens (and on first use initialises) the database in `dataDir`, or in memory for `memory://`. */
   static async open(dataDir: string): Promise<PGlitePool> {
-    // PGlite's default shared_buffers (128 MB) is most of its resident memory; Rondo's working
-    // set is small, so 16 MB keeps the embedded control plane light without slowing queries.
-    const db = await PGlite.create(dataDir, {
-      startParams: [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'],
-    });
+    if (!dataDir.startsWith('memory://')) await initialiseInChild(dataDir);
+    const db = await PGlite.create(dataDir, { startParams: PGLITE_START_PARAMS });
     return new PGlitePool(db);
   }
 

@@ -1,8 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { Kysely, Migrator, PostgresDialect, type Transaction } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import { migrations } from './migrations/index.js';
-import { PGlitePool } from './pglite-pool.js';
 import type { Database } from './schema.js';
 
 /** Where the store lives: embedded PGlite in a directory (or memory), or a PostgreSQL server. */
@@ -17,9 +16,6 @@ export interface Store {
   close(): Promise<void>;
 }
 
-// int8 (bigserial ids, counts) as JS strings on both drivers: PGlite already does, pg must be told.
-pg.types.setTypeParser(20, (v: string) => v);
-
 /** Opens the store and applies pending migrations (forward-only) before returning it. */
 export interface StoreOptions {
   /** Told when the server drops an idle PostgreSQL connection (the pool replaces it). */
@@ -30,9 +26,14 @@ export async function openStore(config: StoreConfig, options: StoreOptions = {})
   let dialect: PostgresDialect;
   if (config.driver === 'pglite') {
     if (!config.dataDir.startsWith('memory://')) mkdirSync(config.dataDir, { recursive: true });
+    // Each driver is loaded only when chosen: PGlite's WebAssembly and pg are both sizeable.
+    const { PGlitePool } = await import('./pglite-pool.js');
     const pool = await PGlitePool.open(config.dataDir);
     dialect = new PostgresDialect({ pool: pool as unknown as pg.Pool });
   } else {
+    const { default: pg } = await import('pg');
+    // int8 (bigserial ids, counts) as JS strings on both drivers: PGlite already does, pg must be told.
+    pg.types.setTypeParser(20, (v: string) => v);
     const pool = new pg.Pool({ connectionString: config.url, max: 10 });
     // An idle connection that the server drops (restart, failover) is discarded by the pool and
     // replaced on next use; without a listener the 'error' event would crash the process.

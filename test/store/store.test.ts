@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrap } from '../../src/control/bootstrap.js';
 import { migrations } from '../../src/store/migrations/index.js';
+import { initialiseInChild } from '../../src/store/pglite-init.js';
 import { openStore } from '../../src/store/store.js';
 import { createTestDatabase, DRIVERS, openTestStore } from '../helpers/stores.js';
 
@@ -99,6 +100,32 @@ describe('PGlite data directory', () => {
     await b.close();
     expect(row?.name).toBe('persisted');
     expect(rows[0]?.n).toBe(Object.keys(migrations).length);
+  });
+
+  it('creates a new cluster in a child process, with the sizes the server runs with', async () => {
+    const fresh = join(dir, 'fresh');
+    const store = await openStore({ driver: 'pglite', dataDir: fresh });
+    try {
+      expect(existsSync(join(fresh, 'PG_VERSION'))).toBe(true);
+      const { rows } = await sql<{ name: string; setting: string }>`
+        select name, setting from pg_settings where name in ('shared_buffers', 'max_connections') order by name
+      `.execute(store.db);
+      // shared_buffers is counted in 8 kB pages.
+      expect(rows).toEqual([
+        { name: 'max_connections', setting: '8' },
+        { name: 'shared_buffers', setting: '1024' },
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('says which directory it could not initialise, and why', async () => {
+    const file = join(dir, 'not-a-directory');
+    writeFileSync(file, 'x');
+    await expect(initialiseInChild(join(file, 'store'))).rejects.toThrow(
+      /initialising the embedded store in .*not-a-directory\/store failed: .+/,
+    );
   });
 });
 

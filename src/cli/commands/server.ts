@@ -4,6 +4,7 @@ import type { ServerFlags } from './server-actions.js';
 
 /** The server-side commands' work pulls in the whole control plane; other commands start without it. */
 const actions = () => import('./server-actions.js');
+const imageActions = () => import('./image-actions.js');
 
 const STACKS = Object.keys(DEBIAN_STACKS).join(',');
 
@@ -36,7 +37,7 @@ export function registerServer(program: Command): void {
     .option('--mirror <url>', 'Debian mirror for debootstrap (default http://deb.debian.org/debian)')
     .option('--if-missing', 'only when no base image is recorded and the official ones are unreachable')
     .action(async (o: ServerFlags & { stacks?: string; mirror?: string; ifMissing?: boolean }) =>
-      (await actions()).bootstrapImages(o),
+      (await imageActions()).bootstrapImages(o),
     );
   common(
     program.command('doctor').description('check each part of the platform and say how to fix what is wrong'),
