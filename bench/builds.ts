@@ -61,6 +61,10 @@ export async function benchBuilds(): Promise<void> {
       const b = await wait(res.body.build.id);
       if (b.status !== 'succeeded') throw new Error(`build failed: ${b.reason}`);
       rondo.push(performance.now() - t0);
+      if (process.env.RONDO_BENCH_VERBOSE) {
+        const log: string = b.steps.find((st: { name: string }) => st.name === 'build').log;
+        console.log(`build ${i}: ${log.split('\n').filter((l) => /Step 1\/|Successfully built/.test(l)).join(' | ')}`);
+      }
       if (i === 4) {
         const steps = b.steps.map((st: { name: string; startedAt?: string; endedAt?: string }) =>
           st.startedAt && st.endedAt

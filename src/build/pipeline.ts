@@ -282,10 +282,9 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
       const started = Date.now();
       await deps.images.build(
         {
-          context: contextArchive(context, dockerfileInContext),
+          context: contextArchive(context, dockerfileInContext, labels),
           dockerfile: dockerfileInContext,
           tag: state.tag,
-          labels,
           buildArgs: inputs.args,
           signal: stop.signal,
         },

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { extract } from 'tar-stream';
@@ -68,5 +68,29 @@ describe('build context for the engine API', () => {
       'a.txt',
       'build/Dockerfile.prod',
     ]);
+  });
+
+  it('adds labels to the Dockerfile it sends as one LABEL instruction, and leaves the file alone', async () => {
+    const dir = tree('labelled', { 'docker/app.Dockerfile': 'FROM scratch\nCMD ["x"]', 'a.txt': 'a' });
+    const sent: Record<string, string> = {};
+    const x = extract();
+    x.on('entry', (header, stream, next) => {
+      let body = '';
+      stream.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      stream.on('end', () => {
+        sent[header.name] = body;
+        next();
+      });
+    });
+    const done = new Promise<void>((resolve) => x.on('finish', () => resolve()));
+    contextArchive(dir, 'docker/app.Dockerfile', { 'rondo.build': 'bld_1', 'rondo.built-by': 'a b' }).pipe(x);
+    await done;
+    expect(sent['docker/app.Dockerfile']).toBe(
+      'FROM scratch\nCMD ["x"]\nLABEL rondo.build="bld_1" rondo.built-by="a b"\n',
+    );
+    expect(sent['a.txt']).toBe('a');
+    expect(readFileSync(join(dir, 'docker/app.Dockerfile'), 'utf8')).toBe('FROM scratch\nCMD ["x"]');
   });
 });

@@ -8,7 +8,8 @@ export interface ImageBuild {
   /** Path of the Dockerfile inside the context. */
   dockerfile: string;
   tag: string;
-  labels: Record<string, string>;
+  /** Each label is a build step of its own; prefer a LABEL instruction in the Dockerfile. */
+  labels?: Record<string, string>;
   buildArgs?: Record<string, string>;
   /** Aborting closes the connection, which makes the engine stop the build. */
   signal?: AbortSignal;
@@ -61,7 +62,7 @@ export class DockerImages {
       stream = await this.#docker.buildImage(b.context, {
         t: b.tag,
         dockerfile: b.dockerfile,
-        labels: b.labels,
+        labels: b.labels ?? {},
         buildargs: b.buildArgs ?? {},
         rm: true,
         forcerm: true,
