@@ -24,6 +24,18 @@ describe('secret scanning', () => {
     expect(await scanForSecrets(root)).toEqual([]);
   });
 
+  it('leaves nothing behind in the process: no performance marks pile up across scans', async () => {
+    const dir = join(root, 'many');
+    mkdirSync(dir);
+    for (let i = 0; i < 20; i++) writeFileSync(join(dir, `f${i}.js`), `export const x${i} = ${i};\n`);
+    performance.clearMarks();
+    for (let i = 0; i < 3; i++) expect(await scanForSecrets(dir)).toEqual([]);
+    // Let a PerformanceObserver's queued callbacks run before counting.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(performance.getEntriesByType('mark')).toHaveLength(0);
+    expect(performance.getEntriesByType('measure')).toHaveLength(0);
+  });
+
   it('matches ignore patterns the way .gitignore does', () => {
     const m = ignoreMatcher('fixtures/\n*.pem\n/top.txt\ndocs/**/*.md\n');
     expect(m('fixtures/a.js')).toBe(true);
