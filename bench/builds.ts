@@ -63,7 +63,12 @@ export async function benchBuilds(): Promise<void> {
       rondo.push(performance.now() - t0);
       if (process.env.RONDO_BENCH_VERBOSE) {
         const log: string = b.steps.find((st: { name: string }) => st.name === 'build').log;
-        console.log(`build ${i}: ${log.split('\n').filter((l) => /Step 1\/|Successfully built/.test(l)).join(' | ')}`);
+        console.log(
+          `build ${i}: ${log
+            .split('\n')
+            .filter((l) => /Step 1\/|Successfully built/.test(l))
+            .join(' | ')}`,
+        );
       }
       if (i === 4) {
         const steps = b.steps.map((st: { name: string; startedAt?: string; endedAt?: string }) =>

@@ -204,7 +204,10 @@ async function waitReady(
   const deadline = Date.now() + deps.settings.readinessTimeoutMs;
   // Every replica is probed, even one that already has its names: a resumed rollout trusts nothing.
   const pending = new Set(replicas.map((w) => w.id));
-  let pause = 20;
+  // Most services answer within a second of starting: poll every 10 ms until then (a probe is
+  // one local connection), then back off to 200 ms for slow starters.
+  const fastUntil = Date.now() + 1000;
+  let pause = 10;
   let lastReason = 'not started';
   while (pending.size > 0) {
     for (const id of [...pending]) {
@@ -231,7 +234,7 @@ async function waitReady(
       );
     }
     await sleep(pause);
-    pause = Math.min(pause * 2, 200);
+    if (Date.now() > fastUntil) pause = Math.min(pause * 2, 200);
   }
 }
 

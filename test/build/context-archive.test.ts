@@ -76,8 +76,8 @@ describe('build context for the engine API', () => {
     const x = extract();
     x.on('entry', (header, stream, next) => {
       let body = '';
-      stream.on('data', (c: Buffer) => {
-        body += c.toString();
+      stream.on('data', (c) => {
+        body += String(c);
       });
       stream.on('end', () => {
         sent[header.name] = body;
