@@ -131,7 +131,8 @@ export async function benchBuilds(): Promise<void> {
     await t.rondo.buildQueue?.idle();
     await t.close();
     registry.stop();
-    await removeImagesLabelled('rondo.build', 'rondo.base-image', 'rondo.test-image=bench');
+    // Children first: the engine refuses to remove an image that others are built on.
+    await removeImagesLabelled('rondo.build', 'rondo.test-image=bench', 'rondo.base-image');
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -133,7 +133,8 @@ export async function benchNodeBuilds(): Promise<void> {
     await t.rondo.buildQueue?.idle();
     await t.close();
     registry.stop();
-    await removeImagesLabelled('rondo.build', 'rondo.base-image', 'rondo.test-image=bench');
+    // Children first: the engine refuses to remove an image that others are built on.
+    await removeImagesLabelled('rondo.build', 'rondo.test-image=bench', 'rondo.base-image');
     const imported = await docker.listImages({ filters: { reference: [`${registry.addr}/rondo/debian`] } });
     await Promise.all(
       imported.map((i) =>
