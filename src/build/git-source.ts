@@ -133,7 +133,8 @@ export async function fetchSource(o: FetchOptions): Promise<FetchedSource> {
   const origin = originOf(o.repoUrl);
   const auth = o.token && origin ? { auth: { token: o.token, origin } } : {};
   const run = (args: string[]) => git(args, { cwd: o.dir, home, timeoutMs: o.timeoutMs, ...auth });
-  await run(['init', '-q', '.']);
+  // No template: the sample hooks are files to write (slow on some disks) that nothing here uses.
+  await run(['init', '-q', '--template=', '.']);
   const want = 'commit' in o.ref ? o.ref.commit : `refs/heads/${o.ref.branch}`;
   try {
     await run(['fetch', '-q', '--depth', '1', '--no-tags', '--', o.repoUrl, want]);
@@ -151,7 +152,10 @@ export async function fetchSource(o: FetchOptions): Promise<FetchedSource> {
   } catch {
     throw new SourceError(`commit ${target} does not exist in ${o.repoUrl}`);
   }
-  const commit = await run(['rev-parse', 'HEAD']);
+  const commit =
+    'commit' in o.ref && /^[0-9a-f]{40}$/.test(o.ref.commit)
+      ? o.ref.commit
+      : await run(['rev-parse', 'HEAD']);
   if (existsSync(join(o.dir, '.gitmodules'))) {
     await run(['submodule', 'update', '-q', '--init', '--recursive', '--depth', '1']);
   }
