@@ -3,6 +3,7 @@ import type { DataPlane, WorkloadInfo } from '../dataplane/data-plane.js';
 import { isExecution, LABEL } from '../dataplane/labels.js';
 import type { DeploymentSpec } from './deployment-spec.js';
 import { isServing } from './gateway-sync.js';
+import { collectNetworks } from './network-collection.js';
 import { runProbe } from './probes.js';
 import { bringUp, dataPlaneOf, type RolloutDeps, readinessProbe, rollout } from './rollout.js';
 import { deploymentTargets } from './targets.js';
@@ -19,8 +20,8 @@ export interface ReconcilerSettings {
  * Converges the data plane and the gateway to the store (§6.6), on start, on every deploy, and
  * periodically. It is told nothing about what happened: each pass reads the desired state
  * (deployments), observes what runs (labels), and acts — resuming rollouts a crash interrupted,
- * replacing replicas that are gone or gave up restarting, removing what nothing owns, and
- * reloading the gateway.
+ * replacing replicas that are gone or gave up restarting, removing what nothing owns (replicas,
+ * and the networks of deleted projects and environments), and reloading the gateway.
  */
 export class Reconciler {
   readonly #deps: RolloutDeps;
@@ -123,6 +124,9 @@ export class Reconciler {
       // A deployment created after this pass read the store may already have replicas: ask again.
       const orphans = await this.#stillOrphans(candidates);
       await Promise.all(orphans.map((w) => dp.removeWorkload(w.id, this.#deps.settings.stopGraceSeconds)));
+      await collectNetworks(store, dp, instance, this.#log).catch((err: unknown) =>
+        this.#log.warn({ err: err instanceof Error ? err.message : err }, 'network collection failed'),
+      );
       for (const t of targets) {
         if (t.status !== 'active' || busy.has(`${t.component_id}/${t.environment_id}`)) continue;
         if (dataPlaneOf(this.#deps, t) !== dp) continue;

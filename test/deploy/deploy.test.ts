@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildWebImage } from '../helpers/images.js';
+import { LABEL, networkLabels, networkName } from '../../src/dataplane/labels.js';
+import { buildWebImage, docker } from '../helpers/images.js';
 import {
   type PlatformTestRondo,
   startPlatformRondo,
@@ -131,5 +132,34 @@ describe('deploying an image component', () => {
       kind: 'liveness-restart',
       message: expect.stringMatching(/failed liveness 3 times \(tcp .*ECONNREFUSED\); restarted/),
     });
+  });
+
+  it('removes the network and task sandbox of a deleted project, and keeps those of live ones', async () => {
+    const owner = (project: string) => ({ org: 'default', project, environment: 'development' });
+    const create = async (project: string) => {
+      const name = networkName(t.instance, owner(project));
+      await docker
+        .createNetwork({
+          Name: name,
+          CheckDuplicate: true,
+          Labels: networkLabels({ instance: t.instance, ...owner(project) }),
+        })
+        .catch(() => undefined);
+      return name;
+    };
+    // As a deleted project leaves them: its network, and the sandbox its task runs joined.
+    const gone = await create('gone');
+    const sandbox = await docker.createContainer({
+      Image: 'rondo-test-web:v1',
+      Labels: { ...networkLabels({ instance: t.instance, ...owner('gone') }), [LABEL.sandbox]: gone },
+      HostConfig: { NetworkMode: gone },
+    });
+    await sandbox.start();
+    const live = await create('shop');
+    await t.rondo.reconciler!.reconcile();
+    const names = (await docker.listNetworks()).map((n) => n.Name);
+    expect(names).not.toContain(gone);
+    expect(names).toContain(live);
+    await expect(sandbox.inspect()).rejects.toThrow(/no such container/i);
   });
 });

@@ -117,7 +117,8 @@ export class DockerDataPlane implements DataPlane {
 
   async listNetworks(labels: Record<string, string>): Promise<NetworkInfo[]> {
     const list = await this.#call(() => this.#docker.listNetworks({ filters: labelFilter(labels) }));
-    const infos = await Promise.all(list.map((n) => this.#inspectNetwork(n.Name)));
+    // By id: names need not be unique in the engine, and a duplicate would make a name ambiguous.
+    const infos = await Promise.all(list.map((n) => this.#inspectNetwork(n.Id)));
     return infos.filter((n): n is NetworkInfo => n !== undefined);
   }
 
