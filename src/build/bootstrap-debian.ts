@@ -51,7 +51,7 @@ export async function bootstrapDebian(
     await run('debootstrap', ['--variant=minbase', 'bookworm', root, mirror], log);
     const tar = spawn('tar', ['-C', root, '-c', '.'], { stdio: ['ignore', 'pipe', 'ignore'] });
     const tag = `${registry}/rondo/debian:12`;
-    await images.importRootfs(tar.stdout, tag, log);
+    await images.importRootfs(tar.stdout, tag, log, { 'rondo.base-image': 'debian' });
     const digest = await images.push(tag, log);
     return `${registry}/rondo/debian@${digest}`;
   } finally {

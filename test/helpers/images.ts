@@ -209,14 +209,19 @@ export async function httpFrom(containerId: string, host: string, port: number, 
 /** Removes every image carrying one of these labels (`key` or `key=value`): what a test or bench built. */
 export async function removeImagesLabelled(...labels: string[]): Promise<void> {
   for (const label of labels) {
-    const images = await docker.listImages({ filters: { label: [label] } });
-    await Promise.all(
-      images.map((i) =>
-        docker
-          .getImage(i.Id)
-          .remove({ force: true })
-          .catch(() => undefined),
-      ),
-    );
+    // An image others are built on is refused until they are gone: repeat while passes remove some.
+    for (let left = Infinity; ; ) {
+      const images = await docker.listImages({ filters: { label: [label] } });
+      if (images.length === 0 || images.length >= left) break;
+      left = images.length;
+      await Promise.all(
+        images.map((i) =>
+          docker
+            .getImage(i.Id)
+            .remove({ force: true })
+            .catch(() => undefined),
+        ),
+      );
+    }
   }
 }

@@ -93,16 +93,19 @@ export class DockerImages {
     return digest;
   }
 
-  /** Imports a root filesystem tarball as image `ref` (docker import). */
+  /** Imports a root filesystem tarball as image `ref` (docker import), with `labels`. */
   async importRootfs(
     tarball: NodeJS.ReadableStream,
     ref: string,
     log: (line: string) => void,
+    labels: Record<string, string> = {},
   ): Promise<void> {
     const colon = ref.lastIndexOf(':');
     const stream = await this.#docker.importImage(tarball, {
       repo: ref.slice(0, colon),
       tag: ref.slice(colon + 1),
+      // Dockerfile instructions applied to the imported image (`docker import --change`).
+      changes: Object.entries(labels).map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`),
     });
     await this.#follow(stream, log);
   }
