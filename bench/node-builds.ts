@@ -14,7 +14,7 @@ import { bootstrapDebian, bootstrapStack } from '../src/build/bootstrap-debian.j
 import { generateDockerfile } from '../src/build/presets.js';
 import { DockerImages } from '../src/dataplane/docker/docker-images.js';
 import { createRepo } from '../test/helpers/git.js';
-import { docker, removeImagesLabelled } from '../test/helpers/images.js';
+import { removeImagesLabelled } from '../test/helpers/images.js';
 import { startPlatformRondo, startRegistry } from '../test/helpers/platform.js';
 
 const PACKAGE = {
@@ -151,15 +151,6 @@ export async function benchNodeBuilds(): Promise<void> {
     registry.stop();
     // Children first: the engine refuses to remove an image that others are built on.
     await removeImagesLabelled('rondo.build', 'rondo.test-image=bench', 'rondo.base-image');
-    const imported = await docker.listImages({ filters: { reference: [`${registry.addr}/rondo/debian`] } });
-    await Promise.all(
-      imported.map((i) =>
-        docker
-          .getImage(i.Id)
-          .remove({ force: true })
-          .catch(() => undefined),
-      ),
-    );
     rmSync(dir, { recursive: true, force: true });
   }
 }

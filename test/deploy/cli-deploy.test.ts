@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRepo } from '../helpers/git.js';
-import { buildWebImage, cleanupInstance, docker } from '../helpers/images.js';
+import { buildWebImage, cleanupInstance, docker, removeImagesLabelled } from '../helpers/images.js';
 import { gatewayGet, platformServerEnv, startCaddy, startRegistry } from '../helpers/platform.js';
 import { cleanEnv, cli, ensureBuilt, type ServerProcess, startServer } from '../helpers/processes.js';
 
@@ -39,15 +39,7 @@ describe('rondo deploy from the CLI', () => {
     if (c) await cleanupInstance(c.Labels['rondo.instance']!);
     await caddy?.stop();
     registry?.stop();
-    const built = await docker.listImages({ filters: { label: ['rondo.build'] } });
-    await Promise.all(
-      built.map((i) =>
-        docker
-          .getImage(i.Id)
-          .remove({ force: true })
-          .catch(() => undefined),
-      ),
-    );
+    await removeImagesLabelled('rondo.build');
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -152,15 +152,6 @@ describe('language presets on bootstrapped base images', () => {
     await t?.close();
     registry?.stop();
     await removeImagesLabelled('rondo.build', 'rondo.base-image');
-    const imported = await docker.listImages({ filters: { reference: [`${registry.addr}/rondo/debian`] } });
-    await Promise.all(
-      imported.map((i) =>
-        docker
-          .getImage(i.Id)
-          .remove({ force: true })
-          .catch(() => undefined),
-      ),
-    );
     rmSync(dir, { recursive: true, force: true });
   });
 

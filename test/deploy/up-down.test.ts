@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { docker } from '../helpers/images.js';
+import { removeImagesLabelled } from '../helpers/images.js';
 import { freePort } from '../helpers/platform.js';
 import { cleanEnv, cli, ensureBuilt } from '../helpers/processes.js';
 
@@ -13,15 +13,7 @@ describe('rondo up, doctor and down', () => {
   let env: NodeJS.ProcessEnv;
   afterAll(async () => {
     if (env) await cli(['down', '--data-dir', join(dir, 'data')], env);
-    const base = await docker.listImages({ filters: { label: ['rondo.base-image'] } });
-    await Promise.all(
-      base.map((i) =>
-        docker
-          .getImage(i.Id)
-          .remove({ force: true })
-          .catch(() => undefined),
-      ),
-    );
+    await removeImagesLabelled('rondo.base-image');
     rmSync(dir, { recursive: true, force: true });
   });
 
