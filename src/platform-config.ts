@@ -24,6 +24,8 @@ export interface PlatformConfig {
     caBundle: string;
   };
   tasks: TaskSettings;
+  /** Webhook deliveries (§9) are kept this many days, then deleted. */
+  webhookDeliveryRetentionDays: number;
 }
 
 /** Task executions (§8): schedule limits, log cap, history retention. */
@@ -98,5 +100,10 @@ export function loadPlatformConfig(
       retentionCount: num(env.RONDO_EXECUTION_RETENTION_COUNT, 1000, 'RONDO_EXECUTION_RETENTION_COUNT'),
       cancelGraceSeconds: 5,
     },
+    webhookDeliveryRetentionDays: num(
+      env.RONDO_WEBHOOK_DELIVERY_RETENTION_DAYS,
+      30,
+      'RONDO_WEBHOOK_DELIVERY_RETENTION_DAYS',
+    ),
   };
 }

@@ -13,6 +13,7 @@ import { createDeployment } from './deploy/deployments.js';
 import { GatewaySync } from './deploy/gateway-sync.js';
 import { Reconciler } from './deploy/reconciler.js';
 import { CaddyAdmin } from './gateway/caddy-admin.js';
+import { DeliveryRetention } from './git/delivery-retention.js';
 import { RepositoryPoller } from './git/repository-poller.js';
 import type { WebhookDeps } from './git/webhook-receiver.js';
 import type { PlatformConfig } from './platform-config.js';
@@ -106,6 +107,7 @@ export function createDeployEngine(
   };
   const hooks: WebhookDeps = { builds, logger, gitTimeoutMs: 30_000 };
   const poller = new RepositoryPoller(hooks, platform.resyncMs);
+  const deliveries = new DeliveryRetention(store, platform.webhookDeliveryRetentionDays, logger);
   return {
     gateway,
     reconciler,
@@ -121,10 +123,11 @@ export function createDeployEngine(
       scheduler.start();
       retention.start();
       poller.start();
+      deliveries.start();
     },
     async stop() {
       stopping = true;
-      await Promise.all([scheduler.stop(), poller.stop(), retention.stop()]);
+      await Promise.all([scheduler.stop(), poller.stop(), retention.stop(), deliveries.stop()]);
       // Runs go on without the control plane; the next start reattaches to them.
       runner.stop();
       await reconciler.stop();

@@ -114,6 +114,7 @@ export async function startPlatformRondo(
       cancelGraceSeconds: 2,
       ...options.tasks,
     },
+    webhookDeliveryRetentionDays: 30,
   };
   const base = await startTestRondo(driver, platform);
   const apiUrl = await base.rondo.listen();
