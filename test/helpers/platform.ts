@@ -30,6 +30,8 @@ export async function startCaddy(dir: string): Promise<{ adminListen: string; st
   const log = openSync(process.env.RONDO_TEST_CADDY_LOG ?? join(dir, 'caddy.log'), 'a');
   const child: ChildProcess = spawn('caddy', ['run', '--config', file], { stdio: ['ignore', log, log] });
   closeSync(log);
+  const kill = () => child.kill('SIGTERM');
+  process.once('exit', kill);
   for (let i = 0; i < 100; i++) {
     try {
       if ((await fetch(`http://${adminListen}/config/`)).ok) break;
@@ -40,8 +42,10 @@ export async function startCaddy(dir: string): Promise<{ adminListen: string; st
   return {
     adminListen,
     async stop() {
+      process.off('exit', kill);
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
+      kill();
       await exited;
     },
   };
@@ -236,6 +240,9 @@ export async function startRegistry(dir: string): Promise<{ addr: string; stop: 
     `version: 0.1\nlog: { level: error }\nstorage: { filesystem: { rootdirectory: ${join(dir, 'registry')} }, delete: { enabled: true } }\nhttp: { addr: "${addr}" }\n`,
   );
   const child = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
+  // A run that fails before its cleanup (a bench's setup, an aborted test) must not leave it behind.
+  const kill = () => child.kill('SIGTERM');
+  process.once('exit', kill);
   for (let i = 0; i < 100; i++) {
     if (
       await fetch(`http://${addr}/v2/`).then(
@@ -246,5 +253,11 @@ export async function startRegistry(dir: string): Promise<{ addr: string; stop: 
       break;
     await sleep(50);
   }
-  return { addr, stop: () => child.kill('SIGTERM') };
+  return {
+    addr,
+    stop: () => {
+      process.off('exit', kill);
+      kill();
+    },
+  };
 }
