@@ -6,6 +6,7 @@ import { BuildKitCli } from './build/buildkit-cli.js';
 import type { BuildUseDeps } from './build/builds.js';
 import { type BuildDeps, runBuild } from './build/pipeline.js';
 import { systemContext } from './control/context.js';
+import { Pruning } from './control/pruning.js';
 import { DockerImages } from './dataplane/docker/docker-images.js';
 import { DataPlaneRegistry } from './deploy/data-plane-registry.js';
 import type { DeployDeps } from './deploy/deployments.js';
@@ -13,14 +14,14 @@ import { createDeployment } from './deploy/deployments.js';
 import { GatewaySync } from './deploy/gateway-sync.js';
 import { Reconciler } from './deploy/reconciler.js';
 import { CaddyAdmin } from './gateway/caddy-admin.js';
-import { DeliveryRetention } from './git/delivery-retention.js';
+import { pruneDeliveries } from './git/delivery-retention.js';
 import { RepositoryPoller } from './git/repository-poller.js';
 import type { WebhookDeps } from './git/webhook-receiver.js';
 import type { PlatformConfig } from './platform-config.js';
 import type { Keyring } from './secrets/envelope.js';
 import type { Store } from './store/store.js';
 import { ExecutionRunner } from './tasks/executions.js';
-import { ExecutionRetention } from './tasks/retention.js';
+import { pruneExecutions } from './tasks/retention.js';
 import { Scheduler } from './tasks/scheduler.js';
 import type { TaskDeps } from './tasks/task-runs.js';
 
@@ -98,7 +99,6 @@ export function createDeployEngine(
     afterSuccess: (buildId) => autoDeploy(deploy, buildId, logger),
   };
   const buildQueue = new BuildQueue((id) => runBuild(buildDeps, id), platform.builds.concurrency, logger);
-  const retention = new ExecutionRetention(store, platform.tasks, logger);
   const builds: BuildUseDeps = {
     store,
     keyring,
@@ -107,7 +107,16 @@ export function createDeployEngine(
   };
   const hooks: WebhookDeps = { builds, logger, gitTimeoutMs: 30_000 };
   const poller = new RepositoryPoller(hooks, platform.resyncMs);
-  const deliveries = new DeliveryRetention(store, platform.webhookDeliveryRetentionDays, logger);
+  const pruning = new Pruning(
+    [
+      { what: 'execution history', prune: () => pruneExecutions(store, platform.tasks) },
+      {
+        what: 'webhook deliveries',
+        prune: () => pruneDeliveries(store, platform.webhookDeliveryRetentionDays),
+      },
+    ],
+    logger,
+  );
   return {
     gateway,
     reconciler,
@@ -121,13 +130,12 @@ export function createDeployEngine(
       await buildQueue.recover(store);
       await runner.recover();
       scheduler.start();
-      retention.start();
       poller.start();
-      deliveries.start();
+      pruning.start();
     },
     async stop() {
       stopping = true;
-      await Promise.all([scheduler.stop(), poller.stop(), retention.stop(), deliveries.stop()]);
+      await Promise.all([scheduler.stop(), poller.stop(), pruning.stop()]);
       // Runs go on without the control plane; the next start reattaches to them.
       runner.stop();
       await reconciler.stop();

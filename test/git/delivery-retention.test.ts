@@ -1,6 +1,5 @@
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeliveryRetention } from '../../src/git/delivery-retention.js';
+import { pruneDeliveries } from '../../src/git/delivery-retention.js';
 import { DRIVERS, openTestStore } from '../helpers/stores.js';
 
 describe.each(DRIVERS)('webhook delivery retention on %s', (driver) => {
@@ -32,10 +31,9 @@ describe.each(DRIVERS)('webhook delivery retention on %s', (driver) => {
         delivery('whd_new', daysAgo(1)),
       ])
       .execute();
-    const retention = new DeliveryRetention(handle.store, 30, pino({ level: 'silent' }));
-    expect(await retention.prune(now)).toBe(1);
+    expect(await pruneDeliveries(handle.store, 30, now)).toBe(1);
     const left = await handle.store.db.selectFrom('webhook_deliveries').select('id').orderBy('id').execute();
     expect(left.map((r) => r.id)).toEqual(['whd_edge', 'whd_new']);
-    expect(await retention.prune(now)).toBe(0);
+    expect(await pruneDeliveries(handle.store, 30, now)).toBe(0);
   });
 });

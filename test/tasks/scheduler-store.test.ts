@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/control/ids.js';
 import type { ExecutionRunner, RunRequest } from '../../src/tasks/executions.js';
-import { ExecutionRetention } from '../../src/tasks/retention.js';
+import { pruneExecutions } from '../../src/tasks/retention.js';
 import { Scheduler } from '../../src/tasks/scheduler.js';
 import { startTestRondo, type TestRondo } from '../helpers/rondo.js';
 import { DRIVERS } from '../helpers/stores.js';
@@ -184,9 +184,9 @@ describe.each(DRIVERS)('scheduler and retention on %s', (driver) => {
         ...Array.from({ length: 6 }, (_, i) => row('succeeded', i)),
       ])
       .execute();
-    const retention = new ExecutionRetention(t.rondo.store, { retentionDays: 30, retentionCount: 4 }, logger);
+    const settings = { retentionDays: 30, retentionCount: 4 };
     // 2 too old (not the running one), then 2 beyond the newest 4 of the 7 left (the running one is kept).
-    expect(await retention.prune()).toBe(4);
+    expect(await pruneExecutions(t.rondo.store, settings)).toBe(4);
     const left = await db
       .selectFrom('executions')
       .select(['status', 'created_at'])
