@@ -10,10 +10,14 @@ describe('Pruning', () => {
       { level: 'info' },
       { write: (line: string) => lines.push(JSON.parse(line) as (typeof lines)[number]) },
     );
+    const job = (name: string, deleted: number) => async () => {
+      calls.push(name);
+      return deleted;
+    };
     const pruning = new Pruning(
       [
-        { what: 'old things', prune: async () => (calls.push('old'), 3) },
-        { what: 'nothing', prune: async () => (calls.push('none'), 0) },
+        { what: 'old things', prune: job('old', 3) },
+        { what: 'nothing', prune: job('none', 0) },
         {
           what: 'broken things',
           prune: async () => {
