@@ -83,7 +83,8 @@ export interface DataPlane {
   /** Creates the network if missing; an existing network with other labels is an error, not reused. */
   ensureNetwork(name: string, labels: Record<string, string>): Promise<NetworkInfo>;
   listNetworks(labels: Record<string, string>): Promise<NetworkInfo[]>;
-  removeNetwork(name: string): Promise<void>;
+  /** By name or id. */
+  removeNetwork(nameOrId: string): Promise<void>;
   /** Makes `ref` present in the engine (pulling it when needed) and returns its image id. */
   ensureImage(ref: string): Promise<string>;
   /** Creates and starts one replica. */

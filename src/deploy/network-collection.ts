@@ -41,7 +41,8 @@ export async function collectNetworks(
     try {
       const sandboxes = await dp.listWorkloads({ [LABEL.instance]: instance, [LABEL.sandbox]: n.name });
       await Promise.all(sandboxes.map((w) => dp.removeWorkload(w.id, 0)));
-      await dp.removeNetwork(n.name);
+      // By id: a name another network shares would be ambiguous.
+      await dp.removeNetwork(n.id);
       removed.push(n.name);
     } catch (err) {
       // Something is still attached (or the engine hiccuped): the next pass tries again.

@@ -100,15 +100,7 @@ export class DockerDataPlane implements DataPlane {
 
   async #inspectNetwork(name: string): Promise<NetworkInfo | undefined> {
     try {
-      const n = await this.#call(() => this.#docker.getNetwork(name).inspect());
-      const ipam = n.IPAM?.Config?.[0] ?? {};
-      return {
-        id: n.Id,
-        name: n.Name,
-        labels: n.Labels ?? {},
-        subnet: ipam.Subnet ?? '',
-        gateway: ipam.Gateway ?? '',
-      };
+      return networkInfo(await this.#call(() => this.#docker.getNetwork(name).inspect()));
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
@@ -116,10 +108,9 @@ export class DockerDataPlane implements DataPlane {
   }
 
   async listNetworks(labels: Record<string, string>): Promise<NetworkInfo[]> {
+    // The list carries labels and addresses already: one call, not one inspect per network.
     const list = await this.#call(() => this.#docker.listNetworks({ filters: labelFilter(labels) }));
-    // By id: names need not be unique in the engine, and a duplicate would make a name ambiguous.
-    const infos = await Promise.all(list.map((n) => this.#inspectNetwork(n.Id)));
-    return infos.filter((n): n is NetworkInfo => n !== undefined);
+    return list.map(networkInfo);
   }
 
   async removeNetwork(name: string): Promise<void> {
@@ -331,4 +322,15 @@ export class DockerDataPlane implements DataPlane {
       restarts: info?.restartCount ?? 0,
     };
   }
+}
+
+function networkInfo(n: Docker.NetworkInspectInfo): NetworkInfo {
+  const ipam = n.IPAM?.Config?.[0] ?? {};
+  return {
+    id: n.Id,
+    name: n.Name,
+    labels: n.Labels ?? {},
+    subnet: ipam.Subnet ?? '',
+    gateway: ipam.Gateway ?? '',
+  };
 }
