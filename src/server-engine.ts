@@ -8,6 +8,7 @@ import { type BuildDeps, runBuild } from './build/pipeline.js';
 import { systemContext } from './control/context.js';
 import { Pruning } from './control/pruning.js';
 import { DockerImages } from './dataplane/docker/docker-images.js';
+import { NameServer } from './dataplane/docker/name-server.js';
 import { DataPlaneRegistry } from './deploy/data-plane-registry.js';
 import type { DeployDeps } from './deploy/deployments.js';
 import { createDeployment } from './deploy/deployments.js';
@@ -40,7 +41,9 @@ export function createDeployEngine(
   logger: Logger,
 ) {
   let stopping = false;
-  const dataPlanes = new DataPlaneRegistry(platform.dockerSocket);
+  // Replicas' names on this host's networks (port 53 of each bridge's gateway address).
+  const names = new NameServer();
+  const dataPlanes = new DataPlaneRegistry(platform.dockerSocket, names);
   const admin = new CaddyAdmin(platform.gateway.adminListen);
   mkdirSync(dirname(platform.gateway.accessLogPath), { recursive: true });
   const gateway = new GatewaySync({ store, dataPlanes, admin, settings: platform.gateway, instance, logger });
@@ -139,6 +142,7 @@ export function createDeployEngine(
       // Runs go on without the control plane; the next start reattaches to them.
       runner.stop();
       await reconciler.stop();
+      names.close();
     },
   };
 }

@@ -17,8 +17,8 @@ export interface WorkloadSpec {
   image: string;
   labels: Record<string, string>;
   network: string;
-  /** DNS names on `network`; empty until the replica is ready (see `attachAliases`). */
-  aliases: string[];
+  /** The DNS names it answers to on `network` once it is ready (`markReady`); none for a task run. */
+  names: string[];
   env: Record<string, string>;
   command?: string[];
   args?: string[];
@@ -51,7 +51,8 @@ export interface WorkloadInfo {
   state: WorkloadState;
   /** Address on its workload network, reachable from the control plane's host. */
   ip?: string;
-  aliases: string[];
+  /** Passed readiness (`markReady`): it may take traffic and answer to its names. */
+  ready: boolean;
   restartCount: number;
   exitCode?: number;
   startedAt?: string;
@@ -64,6 +65,9 @@ export interface NetworkInfo {
   subnet: string;
   gateway: string;
 }
+
+/** One network's names: `<component>` and `<component>.<project>` → the addresses of ready replicas. */
+export type NetworkNames = Record<string, string[]>;
 
 export interface WorkloadStats {
   cpuPercent: number;
@@ -89,8 +93,16 @@ export interface DataPlane {
   ensureImage(ref: string): Promise<string>;
   /** Creates and starts one replica. */
   runWorkload(spec: WorkloadSpec): Promise<WorkloadInfo>;
-  /** Gives a running replica its DNS aliases on `network` (it is ready to take traffic). */
-  attachAliases(id: string, network: string, aliases: string[]): Promise<WorkloadInfo>;
+  /**
+   * Records that a replica passed readiness, where a restarted control plane will see it; where
+   * the data plane cannot serve names itself, this also gives the replica its `names` on `network`.
+   */
+  markReady(id: string, network: string, names: string[]): Promise<WorkloadInfo>;
+  /**
+   * Replaces the names every network of this data plane answers, keyed by network name (absent:
+   * none). Level-based: the gateway sync calls it with the whole state, with the gateway switch.
+   */
+  publishNames(tables: Map<string, NetworkNames>): Promise<void>;
   listWorkloads(labels: Record<string, string>): Promise<WorkloadInfo[]>;
   inspectWorkload(id: string): Promise<WorkloadInfo | undefined>;
   restartWorkload(id: string): Promise<void>;

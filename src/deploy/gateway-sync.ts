@@ -1,13 +1,13 @@
 import type { Logger } from 'pino';
-import type { WorkloadInfo } from '../dataplane/data-plane.js';
-import { LABEL } from '../dataplane/labels.js';
+import type { DataPlane, NetworkNames, WorkloadInfo } from '../dataplane/data-plane.js';
+import { LABEL, networkName } from '../dataplane/labels.js';
 import type { CaddyAdmin } from '../gateway/caddy-admin.js';
 import { type CaddySettings, caddyConfig } from '../gateway/caddy-config.js';
 import type { GatewayState, InternalGateway, PathRoute } from '../gateway/routes.js';
 import type { Store } from '../store/store.js';
 import type { DataPlaneRegistry } from './data-plane-registry.js';
 import type { DeploymentSpec } from './deployment-spec.js';
-import { deploymentTargets } from './targets.js';
+import { deploymentTargets, replicaNames } from './targets.js';
 
 export interface GatewaySettings extends CaddySettings {
   publicPort: number;
@@ -15,14 +15,21 @@ export interface GatewaySettings extends CaddySettings {
   internalPortBase: number;
 }
 
-/** A replica takes traffic once the rollout has given it its aliases, which it does only after readiness. */
-export const isServing = (w: WorkloadInfo) =>
-  w.state === 'running' && w.ip !== undefined && w.aliases.length > 0;
+/** A replica takes traffic, and answers to its names, once the rollout has marked it ready. */
+export const isServing = (w: WorkloadInfo) => w.state === 'running' && w.ip !== undefined && w.ready;
+
+/** What a sync applies: the gateway's routes, and each data plane's names per network. */
+export interface TrafficState {
+  gateway: GatewayState;
+  names: Map<DataPlane, Map<string, NetworkNames>>;
+}
 
 /**
- * Computes the gateway's routes from the active deployments and the replicas that serve them,
- * and loads them into Caddy in one step. Level-based: it never applies a diff, so running it
- * again (after a crash, or on a timer) converges to the same configuration.
+ * Computes the gateway's routes and the networks' names from the active deployments and the
+ * replicas that serve them, and applies both together (Caddy in one load, names in one publish
+ * per data plane), so the gateway and the names switch at the same moment (§6.4). Level-based:
+ * it never applies a diff, so running it again (after a crash, or on a timer) converges to the
+ * same configuration.
  */
 export class GatewaySync {
   readonly #deps: GatewaySyncDeps;
@@ -45,13 +52,22 @@ export class GatewaySync {
   }
 
   async #syncOnce(promote?: string): Promise<void> {
-    const state = await this.desiredState(promote);
-    const changed = await this.#deps.admin.load(caddyConfig(state, this.#deps.settings));
+    const { gateway, names } = await this.desiredState(promote);
+    const [changed] = await Promise.all([
+      this.#deps.admin.load(caddyConfig(gateway, this.#deps.settings)),
+      ...[...names].map(([dp, tables]) =>
+        dp
+          .publishNames(tables)
+          .catch((err: unknown) =>
+            this.#deps.logger.warn({ err: err instanceof Error ? err.message : err }, 'names not published'),
+          ),
+      ),
+    ]);
     if (changed)
-      this.#deps.logger.debug({ routes: state.publicGateway.environments.length }, 'gateway routes loaded');
+      this.#deps.logger.debug({ routes: gateway.publicGateway.environments.length }, 'gateway routes loaded');
   }
 
-  async desiredState(promote?: string): Promise<GatewayState> {
+  async desiredState(promote?: string): Promise<TrafficState> {
     const { store, dataPlanes, settings, instance } = this.#deps;
     let active = await deploymentTargets(store.db).where('d.status', '=', 'active').execute();
     if (promote) {
@@ -67,15 +83,17 @@ export class GatewaySync {
     const internal = new Map<string, InternalGateway>();
     const webApps: GatewayState['publicGateway']['webApps'] = [];
     const byPlane = new Map<string, WorkloadInfo[]>();
+    // Every data plane in use gets its whole table, so names of what no longer runs go away.
+    const names = new Map(dataPlanes.clients().map((dp) => [dp, new Map<string, NetworkNames>()]));
 
     for (const t of active) {
+      const dp = dataPlanes.for({
+        id: t.data_plane_id,
+        type: t.data_plane_type,
+        config: t.data_plane_config,
+      });
       let workloads = byPlane.get(t.data_plane_id);
       if (!workloads) {
-        const dp = dataPlanes.for({
-          id: t.data_plane_id,
-          type: t.data_plane_type,
-          config: t.data_plane_config,
-        });
         workloads = await this.#observe(
           () => dp.listWorkloads({ [LABEL.instance]: instance }),
           t.data_plane_id,
@@ -83,6 +101,12 @@ export class GatewaySync {
         byPlane.set(t.data_plane_id, workloads);
       }
       const serving = workloads.filter((w) => w.labels[LABEL.deployment] === t.id && isServing(w));
+      const tables = names.get(dp) ?? new Map<string, NetworkNames>();
+      names.set(dp, tables);
+      const network = networkName(instance, t);
+      const table = tables.get(network) ?? {};
+      for (const name of replicaNames(t)) table[name] = serving.flatMap((w) => (w.ip ? [w.ip] : []));
+      tables.set(network, table);
       const spec = t.spec as unknown as DeploymentSpec;
       const envKey = `${t.org}/${t.environment}`;
       for (const ep of spec.endpoints) {
@@ -114,10 +138,11 @@ export class GatewaySync {
       }
     }
     await this.#addListeners(internal);
-    return {
+    const gateway: GatewayState = {
       publicGateway: { environments: [...envHosts].map(([host, routes]) => ({ host, routes })), webApps },
       internal: [...internal.values()],
     };
+    return { gateway, names };
   }
 
   /**

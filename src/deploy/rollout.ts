@@ -7,9 +7,9 @@ import type { Keyring } from '../secrets/envelope.js';
 import type { Store } from '../store/store.js';
 import type { DataPlaneRegistry } from './data-plane-registry.js';
 import type { DeploymentSpec } from './deployment-spec.js';
-import { type GatewaySync, isServing } from './gateway-sync.js';
+import type { GatewaySync } from './gateway-sync.js';
 import { type Probe, runProbe } from './probes.js';
-import { type DeploymentTarget, deploymentTargets } from './targets.js';
+import { type DeploymentTarget, deploymentTargets, replicaNames } from './targets.js';
 
 export interface RolloutSettings {
   readinessTimeoutMs: number;
@@ -128,10 +128,9 @@ export async function bringUp(
   const imageId = spec.imageId ?? (await pinImage(deps, t.id, spec, dp));
   replicas.push(...(await startReplicas(deps, dp, t, { ...spec, imageId }, network)));
   await waitReady(deps, dp, replicas, spec);
-  const aliases = [t.component, `${t.component}.${t.project}`];
-  // None of them takes traffic yet, so all get their names at once (a reconnect each, ~100 ms).
+  // The gateway sync that follows routes to them and publishes their names.
   await Promise.all(
-    replicas.filter((w) => !isServing(w)).map((w) => dp.attachAliases(w.id, network.name, aliases)),
+    replicas.filter((w) => !w.ready).map((w) => dp.markReady(w.id, network.name, replicaNames(t))),
   );
 }
 
@@ -152,18 +151,7 @@ async function startReplicas(
   spec: DeploymentSpec & { imageId: string },
   network: NetworkInfo,
 ) {
-  const siblings = await dp.listWorkloads({
-    [LABEL.instance]: deps.instance,
-    [LABEL.org]: t.org,
-    [LABEL.project]: t.project,
-    [LABEL.component]: t.component,
-    [LABEL.environment]: t.environment,
-  });
-  const existing = siblings.filter((w) => w.labels[LABEL.deployment] === t.id);
-  // When nothing of this component serves yet, there is no traffic to protect: the replicas get
-  // their names at once and skip the reconnect (the gateway still waits for readiness).
-  const firstDeploy = !siblings.some((w) => w.labels[LABEL.deployment] !== t.id && isServing(w));
-  const aliases = firstDeploy ? [t.component, `${t.component}.${t.project}`] : [];
+  const existing = await dp.listWorkloads({ [LABEL.instance]: deps.instance, [LABEL.deployment]: t.id });
   const replicas: WorkloadInfo[] = [];
   const config = await materialize(deps.store.db, deps.keyring, spec.config ?? []);
   const internalPort = t.gateway_slot === null ? undefined : deps.settings.internalPortBase + t.gateway_slot;
@@ -180,7 +168,7 @@ async function startReplicas(
         image: spec.imageId,
         labels: replicaLabels(deps.instance, t, i),
         network: network.name,
-        aliases,
+        names: replicaNames(t),
         env: {
           ...spec.env,
           ...config.env,
@@ -205,7 +193,7 @@ async function waitReady(
 ): Promise<void> {
   const probe = readinessProbe(spec);
   const deadline = Date.now() + deps.settings.readinessTimeoutMs;
-  // Every replica is probed, even one that already has its names: a resumed rollout trusts nothing.
+  // Every replica is probed, even one already marked ready: a resumed rollout trusts nothing.
   const pending = new Set(replicas.map((w) => w.id));
   // Most services answer within a second of starting: poll every 10 ms until then (a probe is
   // one local connection), then back off to 200 ms for slow starters.

@@ -32,3 +32,9 @@ export function deploymentTargets(db: Executor) {
 export type DeploymentTarget = Awaited<
   ReturnType<ReturnType<typeof deploymentTargets>['executeTakeFirstOrThrow']>
 >;
+
+/** What a replica answers to on its (project, environment) network (§6.4). */
+export const replicaNames = (t: Pick<DeploymentTarget, 'component' | 'project'>) => [
+  t.component,
+  `${t.component}.${t.project}`,
+];

@@ -281,7 +281,7 @@ export class ExecutionRunner {
           [LABEL.execution]: id,
         },
         network: network.name,
-        aliases: [],
+        names: [],
         env: {
           ...spec.env,
           ...config.env,

@@ -37,7 +37,7 @@ describe('DockerDataPlane', () => {
       image: 'rondo-test-web:v1',
       labels: { ...labels, 'rondo.component': 'probe' },
       network: net,
-      aliases: ['probe'],
+      names: ['probe'],
       env: { GREETING: 'hi there' },
       args: [
         '/bin/busybox --install -s /bin; echo started $GREETING; cat /etc/app/conf.txt; exec httpd -f -p 8080 -h /www',
@@ -50,7 +50,14 @@ describe('DockerDataPlane', () => {
       ulimits: [{ name: 'nofile', soft: 1024, hard: 2048 }],
       extraHosts: ['rondo-gateway:10.1.2.3'],
     });
-    expect(w).toMatchObject({ state: 'running', aliases: ['probe'], restartCount: 0 });
+    // A replica starts unready; its container name says so until `markReady`.
+    expect(w).toMatchObject({
+      state: 'running',
+      ready: false,
+      restartCount: 0,
+      name: `rondo-${instance}-contract-0`,
+    });
+    expect((await docker.getContainer(w.id).inspect()).Name).toBe(`/rondo-${instance}-contract-0.starting`);
     expect(w.ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
     const inspect = await docker.getContainer(w.id).inspect();
     expect(inspect.HostConfig.NanoCpus).toBe(500_000_000);
@@ -73,10 +80,16 @@ describe('DockerDataPlane', () => {
     expect(stats.restarts).toBe(0);
   });
 
-  it('moves a replica’s names by reconnecting it, and removes idempotently', async () => {
+  it('marks a replica ready (without a name server: Docker aliases, by a reconnect), and removes idempotently', async () => {
     const [w] = await dp.listWorkloads({ 'rondo.instance': instance, 'rondo.component': 'probe' });
-    const moved = await dp.attachAliases(w!.id, net, ['probe', 'probe.proj']);
-    expect(moved.aliases).toEqual(expect.arrayContaining(['probe', 'probe.proj']));
+    const ready = await dp.markReady(w!.id, net, ['probe', 'probe.proj']);
+    expect(ready).toMatchObject({ ready: true, name: `rondo-${instance}-contract-0` });
+    const inspect = await docker.getContainer(w!.id).inspect();
+    expect(inspect.Name).toBe(`/rondo-${instance}-contract-0`);
+    expect(inspect.NetworkSettings.Networks[net]?.Aliases).toEqual(
+      expect.arrayContaining(['probe', 'probe.proj']),
+    );
+    expect((await dp.markReady(w!.id, net, ['probe'])).ready).toBe(true);
     await dp.removeWorkload(w!.id, 1);
     await dp.removeWorkload(w!.id, 1);
     expect(await dp.inspectWorkload(w!.id)).toBeUndefined();

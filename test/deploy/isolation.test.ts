@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildWebImage, httpFrom, replicaOf } from '../helpers/images.js';
+import { buildWebImage, docker, httpFrom, replicaOf } from '../helpers/images.js';
 import {
   type PlatformTestRondo,
   startPlatformRondo,
@@ -72,6 +72,11 @@ describe('isolation between projects and environments', () => {
   it('lets a project reach its own components by name in the same environment', async () => {
     expect(await httpFrom(id['alpha/web@development']!, 'pub', 8080)).toMatch(/200 OK[\s\S]*iso$/);
     expect(await httpFrom(id['alpha/web@development']!, 'pub.alpha', 8080)).toMatch(/200 OK/);
+    // The names come from Rondo's name server on the network's gateway, not from Docker aliases.
+    const pub = await docker.getContainer(id['alpha/pub@development']!).inspect();
+    const [network] = Object.entries(pub.NetworkSettings.Networks);
+    expect(network?.[1].Aliases ?? []).not.toContain('pub');
+    expect(pub.HostConfig.Dns?.[0]).toBe(network?.[1].Gateway);
   });
 
   it('keeps development away from production: not by IP, not by name, not through its internal gateway', async () => {

@@ -1,4 +1,5 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
@@ -6,6 +7,7 @@ import type {
   DataPlane,
   LogOptions,
   NetworkInfo,
+  NetworkNames,
   WorkloadInfo,
   WorkloadSpec,
   WorkloadState,
@@ -13,6 +15,7 @@ import type {
 } from '../data-plane.js';
 import { LABEL } from '../labels.js';
 import { engineMessage, engineUnavailable, isAlready, isNotFound } from './engine-errors.js';
+import type { NameServer } from './name-server.js';
 import { TaskSandboxes } from './task-sandbox.js';
 
 export interface DockerDataPlaneConfig {
@@ -20,6 +23,32 @@ export interface DockerDataPlaneConfig {
   socketPath?: string;
   /** Where replicas' mounted files live on the engine's host; default /dev/shm/rondo-files (tmpfs). */
   filesDir?: string;
+  /**
+   * Answers replicas' names on each network (one per host, shared by its data planes). Without
+   * it, or where it cannot listen, a replica gets its names as Docker aliases, by a reconnect.
+   */
+  names?: NameServer;
+  /** The host's resolver file: the servers a replica asks after Rondo's; default /etc/resolv.conf. */
+  resolvConf?: string;
+}
+
+/**
+ * Suffix of a replica's container name until it passes readiness. Docker has no mutable label;
+ * a rename is cheap and in place, and a restarted control plane reads it back from the engine.
+ */
+const STARTING = '.starting';
+const baseName = (name: string) => (name.endsWith(STARTING) ? name.slice(0, -STARTING.length) : name);
+
+/** The name servers of `resolvConf`; Docker forwards to three at most, and Rondo's is the first. */
+function hostNameservers(resolvConf: string): string[] {
+  let text = '';
+  try {
+    text = readFileSync(resolvConf, 'utf8');
+  } catch {
+    return [];
+  }
+  const found = text.split('\n').map((line) => /^\s*nameserver\s+(\S+)/.exec(line)?.[1] ?? '');
+  return found.filter((ip) => isIP(ip) !== 0).slice(0, 2);
 }
 
 const labelFilter = (labels: Record<string, string>) => ({
@@ -56,12 +85,31 @@ export class DockerDataPlane implements DataPlane {
   readonly #socketPath: string;
   readonly #filesDir: string;
   readonly #sandboxes: TaskSandboxes;
+  /** Without the host's name servers a replica could resolve nothing outside: no names then. */
+  readonly #names: NameServer | undefined;
+  readonly #upstreams: string[];
+  /** Networks this data plane has seen, by name: their gateways are where names are served. */
+  readonly #networks = new Map<string, NetworkInfo>();
 
   constructor(config: DockerDataPlaneConfig = {}) {
     this.#socketPath = config.socketPath ?? '/var/run/docker.sock';
     this.#filesDir = config.filesDir ?? '/dev/shm/rondo-files';
     this.#docker = new Docker({ socketPath: this.#socketPath });
     this.#sandboxes = new TaskSandboxes(this.#docker);
+    this.#upstreams = hostNameservers(config.resolvConf ?? '/etc/resolv.conf');
+    this.#names = this.#upstreams.length > 0 ? config.names : undefined;
+  }
+
+  /** Where a replica on `network` asks for names: Rondo's first, then the host's; undefined: Docker's default. */
+  #dnsFor(network: string): string[] | undefined {
+    const n = this.#networks.get(network);
+    return n && this.#names?.serves(network) ? [n.gateway, ...this.#upstreams] : undefined;
+  }
+
+  async #serveNames(n: NetworkInfo): Promise<NetworkInfo> {
+    this.#networks.set(n.name, n);
+    if (this.#names && n.gateway && n.subnet) await this.#names.listen(n);
+    return n;
   }
 
   async #call<T>(fn: () => Promise<T>): Promise<T> {
@@ -84,7 +132,7 @@ export class DockerDataPlane implements DataPlane {
         throw new Error(
           `network ${name} exists but is not Rondo's (label ${foreign[0]} differs); remove or rename it`,
         );
-      return existing;
+      return this.#serveNames(existing);
     }
     try {
       await this.#call(() =>
@@ -95,7 +143,7 @@ export class DockerDataPlane implements DataPlane {
     }
     const created = await this.#inspectNetwork(name);
     if (!created) throw new Error(`network ${name} vanished right after it was created`);
-    return created;
+    return this.#serveNames(created);
   }
 
   async #inspectNetwork(name: string): Promise<NetworkInfo | undefined> {
@@ -113,11 +161,16 @@ export class DockerDataPlane implements DataPlane {
     return list.map(networkInfo);
   }
 
-  async removeNetwork(name: string): Promise<void> {
+  async removeNetwork(nameOrId: string): Promise<void> {
     try {
-      await this.#call(() => this.#docker.getNetwork(name).remove());
+      await this.#call(() => this.#docker.getNetwork(nameOrId).remove());
     } catch (err) {
       if (!isNotFound(err)) throw err;
+    }
+    for (const n of this.#networks.values()) {
+      if (n.name !== nameOrId && n.id !== nameOrId) continue;
+      this.#names?.forget(n.name);
+      this.#networks.delete(n.name);
     }
   }
 
@@ -156,15 +209,21 @@ export class DockerDataPlane implements DataPlane {
     const labels = Object.fromEntries(
       Object.entries(spec.labels).filter(([k]) => owner.includes(k as never)),
     );
-    return this.#sandboxes.for(spec.network, labels, spec.extraHosts);
+    const dns = this.#dnsFor(spec.network);
+    return this.#sandboxes.for(spec.network, labels, {
+      ...(spec.extraHosts ? { extraHosts: spec.extraHosts } : {}),
+      ...(dns ? { dns } : {}),
+    });
   }
 
   /** Creates and starts one container: on `spec.network`, or in the network namespace of `sandbox`. */
   async #run(spec: WorkloadSpec, sandbox: string | undefined): Promise<WorkloadInfo> {
     const mounts = spec.files?.length ? writeFiles(join(this.#filesDir, spec.name), spec.files) : [];
+    const dns = sandbox ? undefined : this.#dnsFor(spec.network);
     const container = await this.#call(() =>
       this.#docker.createContainer({
-        name: spec.name,
+        // A replica is named as starting until readiness; a run to completion has no names to gate.
+        name: spec.names.length > 0 ? `${spec.name}${STARTING}` : spec.name,
         Image: spec.image,
         Labels: spec.labels,
         Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
@@ -187,10 +246,8 @@ export class DockerDataPlane implements DataPlane {
             : {}),
           // In a sandbox, /etc/hosts is the sandbox's (which has these entries).
           ...(spec.extraHosts && !sandbox ? { ExtraHosts: spec.extraHosts } : {}),
+          ...(dns ? { Dns: dns } : {}),
         },
-        ...(sandbox
-          ? {}
-          : { NetworkingConfig: { EndpointsConfig: { [spec.network]: { Aliases: spec.aliases } } } }),
       }),
     );
     try {
@@ -204,14 +261,32 @@ export class DockerDataPlane implements DataPlane {
     return info;
   }
 
-  async attachAliases(id: string, network: string, aliases: string[]): Promise<WorkloadInfo> {
-    const net = this.#docker.getNetwork(network);
-    // Docker cannot change aliases in place; reconnecting gives the replica its names (and a new address).
-    await this.#call(() => net.disconnect({ Container: id, Force: true }));
-    await this.#call(() => net.connect({ Container: id, EndpointConfig: { Aliases: aliases } }));
+  async markReady(id: string, network: string, names: string[]): Promise<WorkloadInfo> {
+    const before = await this.inspectWorkload(id);
+    if (!before) throw new Error(`container ${id} vanished before it was marked ready`);
+    if (before.ready) return before;
+    if (names.length > 0 && !this.#names?.serves(network)) {
+      // Docker cannot change aliases in place: a reconnect gives them (and a new address), ~100 ms.
+      const net = this.#docker.getNetwork(network);
+      await this.#call(() => net.disconnect({ Container: id, Force: true }));
+      await this.#call(() => net.connect({ Container: id, EndpointConfig: { Aliases: names } }));
+    }
+    // Last: a control plane killed before this point probes the replica again.
+    await this.#call(() => this.#docker.getContainer(id).rename({ name: before.name }));
     const info = await this.inspectWorkload(id);
-    if (!info) throw new Error(`container ${id} vanished while its aliases were set`);
+    if (!info) throw new Error(`container ${id} vanished while it was marked ready`);
     return info;
+  }
+
+  async publishNames(tables: Map<string, NetworkNames>): Promise<void> {
+    if (!this.#names) return;
+    for (const name of tables.keys()) {
+      if (this.#names.serves(name)) continue;
+      // After a restart the networks are known only to the engine.
+      const n = this.#networks.get(name) ?? (await this.#inspectNetwork(name));
+      if (n) await this.#serveNames(n);
+    }
+    this.#names.publish(tables, this.#networks.keys());
   }
 
   async listWorkloads(labels: Record<string, string>): Promise<WorkloadInfo[]> {
@@ -229,10 +304,10 @@ export class DockerDataPlane implements DataPlane {
       const primary = nets[0];
       const info: WorkloadInfo = {
         id: c.Id,
-        name: c.Name.replace(/^\//, ''),
+        name: baseName(c.Name.replace(/^\//, '')),
         labels: c.Config.Labels ?? {},
         state: c.State.Status as WorkloadState,
-        aliases: ((primary?.Aliases ?? []) as string[]).filter((a) => !c.Id.startsWith(a)),
+        ready: !c.Name.endsWith(STARTING),
         restartCount: c.RestartCount ?? 0,
       };
       if (primary?.IPAddress) info.ip = primary.IPAddress;
@@ -263,7 +338,7 @@ export class DockerDataPlane implements DataPlane {
     } catch (err) {
       if (!isNotFound(err) && !isAlready(err)) throw err;
     }
-    if (name) rmSync(join(this.#filesDir, name), { recursive: true, force: true });
+    if (name) rmSync(join(this.#filesDir, baseName(name)), { recursive: true, force: true });
   }
 
   async logs(id: string, options: LogOptions = {}): Promise<string> {

@@ -33,7 +33,7 @@ export class TaskSandboxes {
   async for(
     network: string,
     labels: Record<string, string>,
-    extraHosts: string[] | undefined,
+    host: { extraHosts?: string[]; dns?: string[] },
   ): Promise<string | undefined> {
     const known = this.#byNetwork.get(network);
     if (known) return known;
@@ -49,7 +49,8 @@ export class TaskSandboxes {
         HostConfig: {
           NetworkMode: network,
           RestartPolicy: { Name: 'unless-stopped' },
-          ...(extraHosts ? { ExtraHosts: extraHosts } : {}),
+          ...(host.extraHosts ? { ExtraHosts: host.extraHosts } : {}),
+          ...(host.dns ? { Dns: host.dns } : {}),
         },
       });
       await c.start();
