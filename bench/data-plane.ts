@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import { CaddyAdmin } from '../src/gateway/caddy-admin.js';
 import { caddyConfig } from '../src/gateway/caddy-config.js';
-import { buildWebImage, docker } from '../test/helpers/images.js';
+import { buildWebImage, docker, removeImages } from '../test/helpers/images.js';
 import { freePort, startCaddy, startPlatformRondo, startRegistry } from '../test/helpers/platform.js';
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -90,6 +90,7 @@ export async function benchDataPlane(): Promise<void> {
   } finally {
     await t.close();
     registry.stop();
+    await removeImages('rondo-test-web:bench', `${registry.addr}/bench/web:1`);
     const leftovers = await docker.listContainers({
       all: true,
       filters: { label: ['rondo.test-image=bench'] },

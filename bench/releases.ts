@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pack } from 'tar-stream';
-import { docker } from '../test/helpers/images.js';
+import { docker, removeImages } from '../test/helpers/images.js';
 import { startPlatformRondo, startRegistry } from '../test/helpers/platform.js';
 import { floorOnce, median, pushToRegistry } from './data-plane.js';
 
@@ -157,6 +157,7 @@ export async function benchReleases(): Promise<void> {
   } finally {
     await t.close();
     registry.stop();
+    await removeImages('rondo-bench-mark:1', `${registry.addr}/bench/mark:1`);
     const leftovers = await docker.listContainers({
       all: true,
       filters: { label: ['rondo.test-image=bench'] },

@@ -18,6 +18,12 @@ export interface GatewaySettings extends CaddySettings {
 /** A replica takes traffic, and answers to its names, once the rollout has marked it ready. */
 export const isServing = (w: WorkloadInfo) => w.state === 'running' && w.ip !== undefined && w.ready;
 
+/** A deployment to route before the store records it active, and its replicas that passed readiness. */
+export interface Promotion {
+  deployment: string;
+  ready: string[];
+}
+
 /** What a sync applies: the gateway's routes, and each data plane's names per network. */
 export interface TrafficState {
   gateway: GatewayState;
@@ -42,16 +48,17 @@ export class GatewaySync {
   /**
    * Serialized: concurrent callers wait for the sync in progress, then run their own. With
    * `promote`, that deployment is routed as if it were already active (replacing its
-   * component's active one): a rollout switches the gateway first and records the switch after,
-   * so a crash in between leaves the store pointing at replicas that still run.
+   * component's active one), to its `ready` replicas (probed, perhaps not yet marked): a rollout
+   * switches the gateway first and records the switch after, so a crash in between leaves the
+   * store pointing at replicas that still run.
    */
-  sync(promote?: string): Promise<void> {
+  sync(promote?: Promotion): Promise<void> {
     const next = this.#running.catch(() => undefined).then(() => this.#syncOnce(promote));
     this.#running = next;
     return next;
   }
 
-  async #syncOnce(promote?: string): Promise<void> {
+  async #syncOnce(promote?: Promotion): Promise<void> {
     const { gateway, names } = await this.desiredState(promote);
     const [changed] = await Promise.all([
       this.#deps.admin.load(caddyConfig(gateway, this.#deps.settings)),
@@ -67,11 +74,13 @@ export class GatewaySync {
       this.#deps.logger.debug({ routes: gateway.publicGateway.environments.length }, 'gateway routes loaded');
   }
 
-  async desiredState(promote?: string): Promise<TrafficState> {
+  async desiredState(promote?: Promotion): Promise<TrafficState> {
     const { store, dataPlanes, settings, instance } = this.#deps;
     let active = await deploymentTargets(store.db).where('d.status', '=', 'active').execute();
     if (promote) {
-      const next = await deploymentTargets(store.db).where('d.id', '=', promote).executeTakeFirst();
+      const next = await deploymentTargets(store.db)
+        .where('d.id', '=', promote.deployment)
+        .executeTakeFirst();
       if (next) {
         active = active.filter(
           (a) => !(a.component_id === next.component_id && a.environment_id === next.environment_id),
@@ -100,7 +109,12 @@ export class GatewaySync {
         );
         byPlane.set(t.data_plane_id, workloads);
       }
-      const serving = workloads.filter((w) => w.labels[LABEL.deployment] === t.id && isServing(w));
+      const probed = t.id === promote?.deployment ? new Set(promote.ready) : new Set<string>();
+      const serving = workloads.filter(
+        (w) =>
+          w.labels[LABEL.deployment] === t.id &&
+          (isServing(w) || (probed.has(w.id) && w.state === 'running' && w.ip !== undefined)),
+      );
       const tables = names.get(dp) ?? new Map<string, NetworkNames>();
       names.set(dp, tables);
       const network = networkName(instance, t);

@@ -5,7 +5,7 @@ import type { DeploymentSpec } from './deployment-spec.js';
 import { isServing } from './gateway-sync.js';
 import { collectNetworks } from './network-collection.js';
 import { runProbe } from './probes.js';
-import { bringUp, dataPlaneOf, type RolloutDeps, readinessProbe, rollout } from './rollout.js';
+import { bringUp, dataPlaneOf, markReady, type RolloutDeps, readinessProbe, rollout } from './rollout.js';
 import { deploymentTargets } from './targets.js';
 
 /** Passes in a row a replica may fail liveness before it is restarted. */
@@ -234,6 +234,7 @@ export class Reconciler {
     const dp = dataPlaneOf(this.#deps, t);
     const started: WorkloadInfo[] = [];
     const run = bringUp(this.#deps, dp, t, started)
+      .then(() => markReady(this.#deps, dp, t, started))
       .then(() => this.#deps.gateway.sync())
       .catch(async (err: unknown) => {
         this.#log.warn(

@@ -63,9 +63,9 @@ export function dataPlaneOf(deps: RolloutDeps, t: DeploymentTarget): DataPlane {
 /**
  * Rolls one deployment out (§6.4) and is safe to run again on the same deployment at any point:
  * it reuses the replicas that already exist, so a control plane killed mid-rollout resumes.
- * Steps: bring the replicas up (network, image, start, readiness, aliases) → mark active →
- * switch the gateway → drain → stop the previous replicas. A failure before "mark active"
- * removes the new replicas and leaves the old ones serving.
+ * Steps: bring the replicas up (network, image, start, readiness) → mark them ready while the
+ * gateway and the names switch to them → mark active → drain → stop the previous replicas. A
+ * failure before "mark active" removes the new replicas and leaves the old ones serving.
  */
 export async function rollout(deps: RolloutDeps, deploymentId: string): Promise<void> {
   const { store, logger } = deps;
@@ -81,7 +81,10 @@ export async function rollout(deps: RolloutDeps, deploymentId: string): Promise<
   const started: WorkloadInfo[] = [];
   try {
     await bringUp(deps, dp, t, started);
-    await deps.gateway.sync(t.id);
+    // The switch need not wait for the marks: a crash before they land leaves this deployment
+    // rolling out, and the restarted rollout probes and marks its replicas again.
+    const ready = started.map((w) => w.id);
+    await Promise.all([markReady(deps, dp, t, started), deps.gateway.sync({ deployment: t.id, ready })]);
     await activate(store, t);
     log.info({ replicas: started.length }, 'deployment active; draining the previous replicas');
     // A task's deployment serves nothing, so there is nothing to drain.
@@ -110,9 +113,10 @@ export async function rollout(deps: RolloutDeps, deploymentId: string): Promise<
 }
 
 /**
- * Makes every replica of `t` run and serve: network, pinned image, missing replicas started,
- * readiness, then aliases. Pushes each replica it runs into `replicas` as it goes, so a caller
- * can clean up after a failure. Used by rollouts and by the reconciler to replace lost replicas.
+ * Makes every replica of `t` run and pass readiness: network, pinned image, missing replicas
+ * started, probes. Pushes each replica it runs into `replicas` as it goes, so a caller can clean
+ * up after a failure. Used by rollouts and by the reconciler to replace lost replicas; both then
+ * `markReady` them.
  */
 export async function bringUp(
   deps: RolloutDeps,
@@ -128,9 +132,18 @@ export async function bringUp(
   const imageId = spec.imageId ?? (await pinImage(deps, t.id, spec, dp));
   replicas.push(...(await startReplicas(deps, dp, t, { ...spec, imageId }, network)));
   await waitReady(deps, dp, replicas, spec);
-  // The gateway sync that follows routes to them and publishes their names.
+}
+
+/** Records that `replicas` passed readiness, so gateway syncs route to them and publish their names. */
+export async function markReady(
+  deps: RolloutDeps,
+  dp: DataPlane,
+  t: DeploymentTarget,
+  replicas: WorkloadInfo[],
+): Promise<void> {
+  const network = networkName(deps.instance, t);
   await Promise.all(
-    replicas.filter((w) => !w.ready).map((w) => dp.markReady(w.id, network.name, replicaNames(t))),
+    replicas.filter((w) => !w.ready).map((w) => dp.markReady(w.id, network, replicaNames(t))),
   );
 }
 
