@@ -42,7 +42,7 @@ export function createDeployEngine(
 ) {
   let stopping = false;
   // Replicas' names on this host's networks (port 53 of each bridge's gateway address).
-  const names = new NameServer();
+  const names = new NameServer({ warn: (message) => logger.warn(message) });
   const dataPlanes = new DataPlaneRegistry(platform.dockerSocket, names);
   const admin = new CaddyAdmin(platform.gateway.adminListen);
   mkdirSync(dirname(platform.gateway.accessLogPath), { recursive: true });

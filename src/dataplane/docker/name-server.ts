@@ -31,10 +31,12 @@ interface Listener {
 export class NameServer {
   readonly #port: number;
   readonly #listeners = new Map<string, Listener>();
+  readonly #warn: (message: string) => void;
 
   /** `port` is 53 for real (Docker always asks port 53); tests may use another. */
-  constructor(options: { port?: number } = {}) {
+  constructor(options: { port?: number; warn?: (message: string) => void } = {}) {
     this.#port = options.port ?? 53;
+    this.#warn = options.warn ?? (() => undefined);
   }
 
   /** True when `network` has a listener; replicas started on it then get this server as DNS. */
@@ -63,8 +65,12 @@ export class NameServer {
     try {
       await bindUdp(listener.udp, network.gateway, this.#port);
       await bindTcp(listener.tcp, network.gateway, this.#port);
-    } catch {
+    } catch (err) {
       closeListener(listener);
+      const code = (err as NodeJS.ErrnoException).code ?? String(err);
+      this.#warn(
+        `cannot serve names on ${network.gateway}:${this.#port} (${code}); replicas on ${network.name} get Docker aliases instead, a reconnect of about 100 ms at each rollout`,
+      );
       return false;
     }
     // Another caller may have bound it meanwhile (same process): keep one.
