@@ -160,6 +160,7 @@ async function benchGateway(dir: string): Promise<void> {
     console.log(
       `gateway p50 overhead              ${(gw.latency.p50 - direct.latency.p50).toFixed(2)} ms (target < 1 ms)`,
     );
+
     const one = (url: string, headers: Record<string, string> = {}) =>
       autocannon({ url, connections: 1, duration: 5, headers });
     const d1 = await one(`http://127.0.0.1:${backendPort}/`);
@@ -168,6 +169,27 @@ async function benchGateway(dir: string): Promise<void> {
     });
     console.log(
       `1 connection: direct p50 ${d1.latency.p50} ms (${Math.round(d1.requests.average)} req/s), gateway p50 ${g1.latency.p50} ms (${Math.round(g1.requests.average)} req/s); per-request overhead ${(1000 / g1.requests.average - 1000 / d1.requests.average).toFixed(3)} ms`,
+    );
+    // The same Caddy with nothing of Rondo's: one reverse_proxy route. What Caddy itself costs here.
+    await new CaddyAdmin(caddy.adminListen).load({
+      admin: { listen: caddy.adminListen },
+      apps: {
+        http: {
+          servers: {
+            bare: {
+              listen: [`:${publicPort}`],
+              routes: [
+                { handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: `127.0.0.1:${backendPort}` }] }] },
+              ],
+            },
+          },
+        },
+      },
+    });
+    const bare = await run(`http://127.0.0.1:${publicPort}/`);
+    console.log(line('bare Caddy reverse_proxy (50 conns)', bare));
+    console.log(
+      `bare Caddy throughput             ${((bare.requests.average / direct.requests.average) * 100).toFixed(0)}% of direct; Rondo's routes reach ${((gw.requests.average / bare.requests.average) * 100).toFixed(0)}% of it`,
     );
   } finally {
     backend.kill('SIGTERM');

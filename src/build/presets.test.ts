@@ -26,7 +26,7 @@ describe('generated Dockerfiles', () => {
     expect(l).toContain('FROM node:18-bookworm-slim');
     expect(l.indexOf('COPY package.json package-lock.json ./')).toBeLessThan(l.indexOf('COPY . .'));
     expect(dockerfile).toMatch(
-      /RUN --mount=type=secret,id=ca,target=\/etc\/ssl\/certs\/ca-certificates.crt npm ci/,
+      /RUN --mount=type=secret,id=ca,target=\/etc\/ssl\/certs\/ca-certificates.crt --mount=type=tmpfs,target=\/tmp npm ci/,
     );
     expect(l.at(-2)).toBe('USER 10014');
     expect(l.at(-1)).toBe('CMD ["npm","start"]');

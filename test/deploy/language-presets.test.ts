@@ -6,7 +6,7 @@ import { bootstrapDebian, bootstrapStack } from '../../src/build/bootstrap-debia
 import { bootstrapStaticImage } from '../../src/build/bootstrap-images.js';
 import { DockerImages } from '../../src/dataplane/docker/docker-images.js';
 import { createRepo, type TestRepo } from '../helpers/git.js';
-import { docker, removeImagesLabelled } from '../helpers/images.js';
+import { docker, execIn, removeImagesLabelled, replicaOf } from '../helpers/images.js';
 import {
   type PlatformTestRondo,
   startPlatformRondo,
@@ -78,13 +78,23 @@ describe('language presets on bootstrapped base images', () => {
         version: '1.0.0',
         private: true,
         scripts: { start: 'node server.js' },
+        dependencies: { ms: '2.1.3' },
       }),
+      // One real package from the npm registry: fetched through the CA bundle, cached by npm.
       'api/package-lock.json': JSON.stringify({
         name: 'books',
         version: '1.0.0',
         lockfileVersion: 3,
         requires: true,
-        packages: { '': { name: 'books', version: '1.0.0' } },
+        packages: {
+          '': { name: 'books', version: '1.0.0', dependencies: { ms: '2.1.3' } },
+          'node_modules/ms': {
+            version: '2.1.3',
+            resolved: 'https://registry.npmjs.org/ms/-/ms-2.1.3.tgz',
+            integrity:
+              'sha512-6FlzubTLZG3J2a/NVCAleEhjzq5oxgHyaCU9yYXvcLsvoVaHJq/s5xXI6/XXP6tz7R9xAOtHnSO/tXtF3WRTlA==',
+          },
+        },
       }),
       'api/server.js': `require('http').createServer((q, s) => { s.setHeader('content-type', 'application/json'); s.end(JSON.stringify({ books: ['Dune'], path: q.url })); }).listen(8080);\n`,
       // A single-page app whose build writes its bundle; routes live in the browser.
@@ -170,6 +180,12 @@ describe('language presets on bootstrapped base images', () => {
     const answer = await viaGateway(t, 'development.localhost', '/default/shop/books/rest/list');
     expect(answer.status).toBe(200);
     expect(JSON.parse(answer.body)).toEqual({ books: ['Dune'], path: '/list' });
+    // npm's cache (a tmpfs during the install) is not in the image.
+    const replica = await replicaOf(t.instance, 'shop', 'books', 'development');
+    expect(
+      (await execIn(replica.id, ['sh', '-c', 'ls -A /tmp/.npm; test -e /tmp/.npm/_cacache'])).exitCode,
+    ).toBe(1);
+    expect((await execIn(replica.id, ['sh', '-c', 'test -d /app/node_modules/ms'])).exitCode).toBe(0);
   }, 300_000);
 
   it('builds a Python stdlib service with its runCommand, deploys it, and it answers', async () => {
