@@ -53,7 +53,8 @@ export interface WorkloadInfo {
   ip?: string;
   /** Passed readiness (`markReady`): it may take traffic and answer to its names. */
   ready: boolean;
-  restartCount: number;
+  /** Known from `inspectWorkload` (and `runWorkload`); a listing leaves it out. */
+  restartCount?: number;
   exitCode?: number;
   startedAt?: string;
 }

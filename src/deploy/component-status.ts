@@ -72,7 +72,10 @@ export async function componentStatus(
         .listWorkloads({ [LABEL.instance]: deps.instance, [LABEL.deployment]: active.id })
         .catch(() => []);
       running = workloads.filter(isServing).length;
-      restarts = workloads.reduce((n, w) => n + w.restartCount, 0);
+      const inspected = await Promise.all(
+        workloads.map((w) => dp.inspectWorkload(w.id).catch(() => undefined)),
+      );
+      restarts = inspected.reduce((n, w) => n + (w?.restartCount ?? 0), 0);
     }
     const events = active
       ? await deps.store.db

@@ -63,9 +63,9 @@ export function dataPlaneOf(deps: RolloutDeps, t: DeploymentTarget): DataPlane {
 /**
  * Rolls one deployment out (§6.4) and is safe to run again on the same deployment at any point:
  * it reuses the replicas that already exist, so a control plane killed mid-rollout resumes.
- * Steps: bring the replicas up (network, image, start, readiness) → mark them ready while the
- * gateway and the names switch to them → mark active → drain → stop the previous replicas. A
- * failure before "mark active" removes the new replicas and leaves the old ones serving.
+ * Steps: bring the replicas up (network, image, start, readiness) → switch the gateway and the
+ * names to them → mark them ready → mark active → drain → stop the previous replicas. A failure
+ * before "mark active" removes the new replicas and leaves the old ones serving.
  */
 export async function rollout(deps: RolloutDeps, deploymentId: string): Promise<void> {
   const { store, logger } = deps;
@@ -81,10 +81,11 @@ export async function rollout(deps: RolloutDeps, deploymentId: string): Promise<
   const started: WorkloadInfo[] = [];
   try {
     await bringUp(deps, dp, t, started);
-    // The switch need not wait for the marks: a crash before they land leaves this deployment
-    // rolling out, and the restarted rollout probes and marks its replicas again.
-    const ready = started.map((w) => w.id);
-    await Promise.all([markReady(deps, dp, t, started), deps.gateway.sync({ deployment: t.id, ready })]);
+    // The switch does not wait for the marks (a rename holds the container, which the sync's
+    // listing would wait on): a crash before they land leaves this deployment rolling out, the
+    // gateway goes back to the active one, and the restarted rollout probes and marks again.
+    await deps.gateway.sync({ deployment: t.id, ready: started.map((w) => w.id) });
+    await markReady(deps, dp, t, started);
     await activate(store, t);
     log.info({ replicas: started.length }, 'deployment active; draining the previous replicas');
     // A task's deployment serves nothing, so there is nothing to drain.

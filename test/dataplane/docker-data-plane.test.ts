@@ -63,8 +63,16 @@ describe('DockerDataPlane', () => {
     expect(inspect.HostConfig.NanoCpus).toBe(500_000_000);
     expect(inspect.HostConfig.Memory).toBe(64 * 1024 * 1024);
     expect(
-      (await execIn(w.id, ['/bin/busybox', 'sh', '-c', 'ulimit -n; grep rondo-gateway /etc/hosts'])).output,
-    ).toMatch(/1024\s+10\.1\.2\.3\s+rondo-gateway/);
+      // The replica's own process (PID 1): an exec'd shell does not always get the container's limits.
+      (
+        await execIn(w.id, [
+          '/bin/busybox',
+          'sh',
+          '-c',
+          'grep "open files" /proc/1/limits; grep rondo-gateway /etc/hosts',
+        ])
+      ).output,
+    ).toMatch(/open files\s+1024\s+2048\s+files\s+10\.1\.2\.3\s+rondo-gateway/);
     const found = await dp.listWorkloads({ 'rondo.instance': instance, 'rondo.component': 'probe' });
     expect(found.map((f) => f.id)).toEqual([w.id]);
     expect(await dp.listWorkloads({ 'rondo.instance': instance, 'rondo.component': 'other' })).toEqual([]);
