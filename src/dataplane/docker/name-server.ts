@@ -1,4 +1,5 @@
 import dgram from 'node:dgram';
+import { once } from 'node:events';
 import net from 'node:net';
 import packet from 'dns-packet';
 
@@ -63,8 +64,11 @@ export class NameServer {
       serveStream(socket, (q) => answer(q, socket.remoteAddress ?? '')),
     );
     try {
-      await bindUdp(listener.udp, network.gateway, this.#port);
-      await bindTcp(listener.tcp, network.gateway, this.#port);
+      // `once` rejects on an 'error' event: an address that cannot be bound.
+      listener.udp.bind(this.#port, network.gateway);
+      await once(listener.udp, 'listening');
+      listener.tcp.listen(this.#port, network.gateway);
+      await once(listener.tcp, 'listening');
     } catch (err) {
       closeListener(listener);
       const code = (err as NodeJS.ErrnoException).code ?? String(err);
@@ -172,26 +176,6 @@ function serveStream(socket: net.Socket, answer: (query: Buffer) => Buffer | und
       res.copy(framed, 2);
       socket.write(framed);
     }
-  });
-}
-
-function bindUdp(socket: dgram.Socket, address: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(port, address, () => {
-      socket.off('error', reject);
-      resolve();
-    });
-  });
-}
-
-function bindTcp(server: net.Server, address: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, address, () => {
-      server.off('error', reject);
-      resolve();
-    });
   });
 }
 
