@@ -40,6 +40,8 @@ export interface TrafficState {
 export class GatewaySync {
   readonly #deps: GatewaySyncDeps;
   #running: Promise<void> = Promise.resolve();
+  /** Rollouts that have switched but not yet recorded the switch: every sync keeps routing them. */
+  readonly #switched = new Map<string, Promotion>();
 
   constructor(deps: GatewaySyncDeps) {
     this.#deps = deps;
@@ -50,16 +52,23 @@ export class GatewaySync {
    * `promote`, that deployment is routed as if it were already active (replacing its
    * component's active one), to its `ready` replicas (probed, perhaps not yet marked): a rollout
    * switches the gateway first and records the switch after, so a crash in between leaves the
-   * store pointing at replicas that still run.
+   * store pointing at replicas that still run. Until the rollout calls `settle`, every other
+   * sync routes it the same way, so a periodic pass cannot switch the gateway back meanwhile.
    */
   sync(promote?: Promotion): Promise<void> {
-    const next = this.#running.catch(() => undefined).then(() => this.#syncOnce(promote));
+    if (promote) this.#switched.set(promote.deployment, promote);
+    const next = this.#running.catch(() => undefined).then(() => this.#syncOnce());
     this.#running = next;
     return next;
   }
 
-  async #syncOnce(promote?: Promotion): Promise<void> {
-    const { gateway, names } = await this.desiredState(promote);
+  /** The rollout of `deployment` recorded its switch (or gave up): the store alone decides again. */
+  settle(deployment: string): void {
+    this.#switched.delete(deployment);
+  }
+
+  async #syncOnce(): Promise<void> {
+    const { gateway, names } = await this.desiredState([...this.#switched.values()]);
     const [changed] = await Promise.all([
       this.#deps.admin.load(caddyConfig(gateway, this.#deps.settings)),
       ...[...names].map(([dp, tables]) =>
@@ -74,19 +83,19 @@ export class GatewaySync {
       this.#deps.logger.debug({ routes: gateway.publicGateway.environments.length }, 'gateway routes loaded');
   }
 
-  async desiredState(promote?: Promotion): Promise<TrafficState> {
+  async desiredState(switched: Promotion[] = []): Promise<TrafficState> {
     const { store, dataPlanes, settings, instance } = this.#deps;
     let active = await deploymentTargets(store.db).where('d.status', '=', 'active').execute();
-    if (promote) {
+    const probed = new Set(switched.flatMap((p) => p.ready));
+    for (const promote of switched) {
       const next = await deploymentTargets(store.db)
         .where('d.id', '=', promote.deployment)
         .executeTakeFirst();
-      if (next) {
-        active = active.filter(
-          (a) => !(a.component_id === next.component_id && a.environment_id === next.environment_id),
-        );
-        active.push(next);
-      }
+      if (!next || next.status === 'active') continue;
+      active = active.filter(
+        (a) => !(a.component_id === next.component_id && a.environment_id === next.environment_id),
+      );
+      active.push(next);
     }
     const envHosts = new Map<string, PathRoute[]>();
     const internal = new Map<string, InternalGateway>();
@@ -109,7 +118,6 @@ export class GatewaySync {
         );
         byPlane.set(t.data_plane_id, workloads);
       }
-      const probed = t.id === promote?.deployment ? new Set(promote.ready) : new Set<string>();
       const serving = workloads.filter(
         (w) =>
           w.labels[LABEL.deployment] === t.id &&

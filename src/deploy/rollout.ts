@@ -87,11 +87,13 @@ export async function rollout(deps: RolloutDeps, deploymentId: string): Promise<
     await deps.gateway.sync({ deployment: t.id, ready: started.map((w) => w.id) });
     await markReady(deps, dp, t, started);
     await activate(store, t);
+    deps.gateway.settle(t.id);
     log.info({ replicas: started.length }, 'deployment active; draining the previous replicas');
     // A task's deployment serves nothing, so there is nothing to drain.
     if (specOf(t).replicas > 0) await sleep(deps.settings.drainMs);
     await stopOthers(deps, dp, t);
   } catch (err) {
+    deps.gateway.settle(t.id);
     if (deps.isStopping()) return;
     const reason = err instanceof Error ? err.message : String(err);
     log.warn({ reason }, 'rollout failed; the previous deployment keeps serving');
@@ -110,6 +112,8 @@ export async function rollout(deps: RolloutDeps, deploymentId: string): Promise<
       'failed',
       logs ? `${reason}\n--- last log lines of the new replicas ---\n${logs}` : reason,
     );
+    // If it failed after the switch, the gateway and the names go back to the active deployment.
+    await deps.gateway.sync().catch(() => undefined);
   }
 }
 
