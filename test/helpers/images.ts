@@ -206,7 +206,6 @@ export async function httpFrom(containerId: string, host: string, port: number, 
   return output;
 }
 
-/** Removes every image carrying one of these labels (`key` or `key=value`): what a test or bench built. */
 /** Removes images by reference (every tag given); a missing one is not an error. */
 export async function removeImages(...refs: string[]): Promise<void> {
   for (const ref of refs)
@@ -216,6 +215,7 @@ export async function removeImages(...refs: string[]): Promise<void> {
       .catch(() => undefined);
 }
 
+/** Removes every image carrying one of these labels (`key` or `key=value`): what a test or bench built. */
 export async function removeImagesLabelled(...labels: string[]): Promise<void> {
   for (const label of labels) {
     // An image others are built on is refused until they are gone: repeat while passes remove some.
