@@ -11,15 +11,20 @@ import { pack } from 'tar-stream';
  *
  * `labels` are appended to the Dockerfile as one LABEL instruction. The engine's own `labels`
  * parameter adds a step per label, each an intermediate container (~60 ms apiece here).
+ *
+ * `generated` is a Dockerfile that is not the application's (a preset's): it is sent as
+ * `dockerfile`, and the archive's `.dockerignore` names it, so the engine drops it from the
+ * context once it has read it (as the docker CLI does with a Dockerfile from outside the
+ * context) and `COPY . .` cannot put it in the image.
  */
 export function contextArchive(
   dir: string,
   dockerfile = 'Dockerfile',
   labels: Record<string, string> = {},
+  generated?: string,
 ): Readable {
-  const patterns = existsSync(join(dir, '.dockerignore'))
-    ? readFileSync(join(dir, '.dockerignore'), 'utf8').split(/\r?\n/)
-    : [];
+  const hasIgnoreFile = existsSync(join(dir, '.dockerignore'));
+  const patterns = hasIgnoreFile ? readFileSync(join(dir, '.dockerignore'), 'utf8').split(/\r?\n/) : [];
   // A CommonJS module whose types declare a default export; `.default` is the factory itself.
   const rules = dockerignore.default().add(patterns);
   // With an exception (`!keep/me`) an ignored directory may still hold kept files: walk it.
@@ -31,6 +36,7 @@ export function contextArchive(
       if (current === dir && name === '.git') continue;
       const full = join(current, name);
       const rel = relative(dir, full);
+      if (generated !== undefined && (rel === dockerfile || rel === '.dockerignore')) continue;
       const ignored = !always.has(rel) && rules.ignores(rel);
       const st = lstatSync(full);
       if (st.isDirectory()) {
@@ -47,6 +53,12 @@ export function contextArchive(
     }
   };
   walk(dir);
+  if (generated !== undefined) {
+    archive.entry({ name: dockerfile, mode: 0o644 }, withLabels(generated, labels));
+    // A .dockerignore the application did not have names itself, so it is dropped too.
+    const drop = hasIgnoreFile ? [dockerfile] : [dockerfile, '.dockerignore'];
+    archive.entry({ name: '.dockerignore', mode: 0o644 }, [...patterns, ...drop].join('\n'));
+  }
   archive.finalize();
   return archive as unknown as Readable;
 }

@@ -46,7 +46,10 @@ export interface BuildDeps {
   afterSuccess: (buildId: string) => Promise<void>;
 }
 
-/** Where a generated Dockerfile is written in the checkout (never in the user's repository). */
+/**
+ * A generated Dockerfile's name in the context sent to the engine, which drops it after reading
+ * it; BuildKit reads it from beside the checkout. Either way it never reaches the image.
+ */
 const GENERATED_DOCKERFILE = '.rondo.generated.Dockerfile';
 
 class StepFailed extends Error {}
@@ -185,6 +188,9 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
         timeoutMs: deps.stepTimeoutMs,
         ...(token ? { token } : {}),
       });
+      // The build context is the tree at that commit, not the repository: `COPY . .` would put
+      // the git metadata in the image (and a static site would serve it).
+      rmSync(join(dir, 'src', '.git'), { recursive: true, force: true });
       state.componentDir = fetched.componentDir;
       state.descriptor = readDescriptor(fetched.componentDir, b.type);
       log(
@@ -216,6 +222,7 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
       let context: string;
       let dockerfileInContext: string;
       let text: string;
+      let generatedAt: string | undefined;
       if (b.build_preset === 'dockerfile') {
         context = componentDirectory(state.componentDir!, configs.dockerContext ?? '.');
         const dockerfile = resolve(state.componentDir!, configs.dockerFilePath ?? 'Dockerfile');
@@ -245,7 +252,8 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
         state.presetPort = generated.port;
         context = state.componentDir!;
         dockerfileInContext = GENERATED_DOCKERFILE;
-        writeFileSync(join(context, GENERATED_DOCKERFILE), `${text}\n`);
+        generatedAt = join(dir, 'Dockerfile');
+        writeFileSync(generatedAt, `${text}\n`);
         log(`generated Dockerfile:\n${text}`);
       }
       state.tag = `${deps.registry}/${b.org}/${b.project}/${b.component}:${b.commit!.slice(0, 12)}`;
@@ -267,7 +275,7 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
         await deps.buildkit.build(
           {
             contextDir: context,
-            dockerfile: join(context, dockerfileInContext),
+            dockerfile: generatedAt ?? join(context, dockerfileInContext),
             tag: state.tag,
             labels,
             secrets: { ca: deps.caBundle, ...secretFiles },
@@ -282,7 +290,12 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
       const started = Date.now();
       await deps.images.build(
         {
-          context: contextArchive(context, dockerfileInContext, labels),
+          context: contextArchive(
+            context,
+            dockerfileInContext,
+            labels,
+            generatedAt === undefined ? undefined : text,
+          ),
           dockerfile: dockerfileInContext,
           tag: state.tag,
           buildArgs: inputs.args,

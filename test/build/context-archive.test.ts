@@ -72,25 +72,52 @@ describe('build context for the engine API', () => {
 
   it('adds labels to the Dockerfile it sends as one LABEL instruction, and leaves the file alone', async () => {
     const dir = tree('labelled', { 'docker/app.Dockerfile': 'FROM scratch\nCMD ["x"]', 'a.txt': 'a' });
-    const sent: Record<string, string> = {};
-    const x = extract();
-    x.on('entry', (header, stream, next) => {
-      let body = '';
-      stream.on('data', (c) => {
-        body += String(c);
-      });
-      stream.on('end', () => {
-        sent[header.name] = body;
-        next();
-      });
-    });
-    const done = new Promise<void>((resolve) => x.on('finish', () => resolve()));
-    contextArchive(dir, 'docker/app.Dockerfile', { 'rondo.build': 'bld_1', 'rondo.built-by': 'a b' }).pipe(x);
-    await done;
+    const sent = await contents(
+      contextArchive(dir, 'docker/app.Dockerfile', { 'rondo.build': 'bld_1', 'rondo.built-by': 'a b' }),
+    );
     expect(sent['docker/app.Dockerfile']).toBe(
       'FROM scratch\nCMD ["x"]\nLABEL rondo.build="bld_1" rondo.built-by="a b"\n',
     );
     expect(sent['a.txt']).toBe('a');
     expect(readFileSync(join(dir, 'docker/app.Dockerfile'), 'utf8')).toBe('FROM scratch\nCMD ["x"]');
   });
+
+  it('sends a generated Dockerfile under a name its .dockerignore gives, so the engine drops it after reading', async () => {
+    const plain = tree('generated', { 'index.html': 'hi', '.rondo.generated.Dockerfile': 'FROM evil' });
+    const sent = await contents(contextArchive(plain, '.rondo.generated.Dockerfile', { a: 'b' }, 'FROM x'));
+    expect(sent).toEqual({
+      'index.html': 'hi',
+      '.rondo.generated.Dockerfile': 'FROM x\nLABEL a="b"\n',
+      // The application had no .dockerignore: this one names itself too.
+      '.dockerignore': '.rondo.generated.Dockerfile\n.dockerignore',
+    });
+    const own = tree('generated-own', { 'index.html': 'hi', 'notes.md': 'n', '.dockerignore': '*.md' });
+    const withOwn = await contents(contextArchive(own, '.rondo.generated.Dockerfile', {}, 'FROM x'));
+    expect(Object.keys(withOwn).sort()).toEqual([
+      '.dockerignore',
+      '.rondo.generated.Dockerfile',
+      'index.html',
+    ]);
+    expect(withOwn['.dockerignore']).toBe('*.md\n.rondo.generated.Dockerfile');
+  });
 });
+
+/** Each file the archive holds, with its content. */
+async function contents(archive: NodeJS.ReadableStream): Promise<Record<string, string>> {
+  const sent: Record<string, string> = {};
+  const x = extract();
+  x.on('entry', (header, stream, next) => {
+    let body = '';
+    stream.on('data', (c) => {
+      body += String(c);
+    });
+    stream.on('end', () => {
+      if (header.type === 'file') sent[header.name] = body;
+      next();
+    });
+  });
+  const done = new Promise<void>((resolve) => x.on('finish', () => resolve()));
+  archive.pipe(x);
+  await done;
+  return sent;
+}

@@ -70,8 +70,6 @@ describe('builds (dockerfile preset)', () => {
       'leaky/Dockerfile': DOCKERFILE('USER 10014'),
       'leaky/www/index.html': 'leaky',
       'leaky/config.js': `const AWS_SECRET_ACCESS_KEY = "${planted.secret}";\n`,
-      'site/index.html': '<h1>static site</h1>',
-      'site/about/index.html': 'about',
       'py/app.py': 'print(1)',
       'bad/Dockerfile': DOCKERFILE('USER 10014'),
       'bad/.rondo/component.yaml':
@@ -210,11 +208,14 @@ describe('builds (dockerfile preset)', () => {
   });
 
   it('builds a static site with the static preset, gives it an endpoint and serves it as a web app', async () => {
+    // At the root of its own repository: the checkout's `.git` would be in the context.
+    const site = createRepo(join(dir, 'site'));
+    site.commit({ 'index.html': '<h1>static site</h1>', 'about/index.html': 'about' });
     const c = await t.call('POST', '/api/v1/orgs/default/projects/shop/components', {
       body: {
         name: 'site',
         type: 'web-app',
-        source: { repoUrl: `file://${repo}`, path: 'site' },
+        source: { repoUrl: `file://${site.path}` },
         buildPreset: 'static',
         autoDeploy: true,
       },
@@ -246,6 +247,9 @@ describe('builds (dockerfile preset)', () => {
       status: 200,
       body: 'about',
     });
+    // Neither the repository's metadata nor Rondo's generated Dockerfile is part of the image.
+    for (const path of ['/.git/HEAD', '/.rondo.generated.Dockerfile', '/Dockerfile'])
+      expect((await viaGateway(t, 'site.shop.default.development.localhost', path)).status).toBe(404);
   });
 
   it('says which base image is missing and how to provide it', async () => {

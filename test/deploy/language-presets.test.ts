@@ -186,6 +186,13 @@ describe('language presets on bootstrapped base images', () => {
       (await execIn(replica.id, ['sh', '-c', 'ls -A /tmp/.npm; test -e /tmp/.npm/_cacache'])).exitCode,
     ).toBe(1);
     expect((await execIn(replica.id, ['sh', '-c', 'test -d /app/node_modules/ms'])).exitCode).toBe(0);
+    // The generated Dockerfile is read from beside the context, not copied with the application.
+    expect((await execIn(replica.id, ['ls', '-A', '/app'])).output.trim().split('\n').sort()).toEqual([
+      'node_modules',
+      'package-lock.json',
+      'package.json',
+      'server.js',
+    ]);
   }, 300_000);
 
   it('builds a Python stdlib service with its runCommand, deploys it, and it answers', async () => {

@@ -73,6 +73,8 @@ export async function startPlatformRondo(
     keepUndeployed?: number;
     buildTimeoutMs?: number;
     tasks?: Partial<PlatformConfig['tasks']>;
+    /** An embedded store in a directory, as a site has it (benchmarks), instead of in memory. */
+    dataDir?: string;
   } = {},
 ): Promise<PlatformTestRondo> {
   const dir = mkdtempSync(join(tmpdir(), 'rondo-platform-'));
@@ -120,7 +122,7 @@ export async function startPlatformRondo(
     },
     webhookDeliveryRetentionDays: 30,
   };
-  const base = await startTestRondo(driver, platform);
+  const base = await startTestRondo(driver, platform, options.dataDir);
   const apiUrl = await base.rondo.listen();
   const instance = base.rondo.instance!;
   return {

@@ -54,14 +54,22 @@ export function injector(rondo: Rondo, adminToken: string): TestRondo['call'] {
  * A control plane on a fresh store of the given driver, with the bootstrap admin ready; with
  * `platform`, it deploys and builds too. `close()` also drops the PostgreSQL test database.
  */
-export async function startTestRondo(driver: Driver, platform?: PlatformConfig): Promise<TestRondo> {
+/**
+ * `dataDir` puts an embedded store in a directory, as a site runs it (initialised in a child
+ * process); by default it is in memory, initialised in this process.
+ */
+export async function startTestRondo(
+  driver: Driver,
+  platform?: PlatformConfig,
+  dataDir = 'memory://',
+): Promise<TestRondo> {
   const pgdb = driver === 'postgres' ? await createTestDatabase() : undefined;
   const adminToken = `rondo_test_${Math.random().toString(36).slice(2)}_admin_token`;
   const rondo = await createRondo(
     {
       host: '127.0.0.1',
       port: 0,
-      dataDir: 'memory://',
+      dataDir,
       ...(pgdb ? { databaseUrl: pgdb.url } : {}),
       bootstrapOrg: 'default',
       bootstrapToken: adminToken,
