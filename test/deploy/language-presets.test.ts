@@ -1,6 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapDebian, bootstrapStack } from '../../src/build/bootstrap-debian.js';
 import { bootstrapStaticImage } from '../../src/build/bootstrap-images.js';
@@ -97,20 +97,8 @@ describe('language presets on bootstrapped base images', () => {
         },
       }),
       'api/server.js': `require('http').createServer((q, s) => { s.setHeader('content-type', 'application/json'); s.end(JSON.stringify({ books: ['Dune'], path: q.url })); }).listen(8080);\n`,
-      // A single-page app whose build writes its bundle; routes live in the browser.
-      'spa/package.json': JSON.stringify({
-        name: 'spa',
-        version: '1.0.0',
-        private: true,
-        scripts: { build: 'node build.js' },
-      }),
-      'spa/build.js': [
-        "const fs = require('fs');",
-        "fs.mkdirSync('dist/assets', { recursive: true });",
-        'fs.writeFileSync(\'dist/index.html\', \'<div id="root">spa shell</div><script src="/assets/app.js"></script>\');',
-        "fs.writeFileSync('dist/assets/app.js', 'route(location.pathname)');",
-        '',
-      ].join('\n'),
+      // A Vite + React single-page app (its lockfile from the npm registry); routes live in the browser.
+      ...fixture('vite-react-spa', 'spa'),
       'go/go.mod': 'module example.com/hello\n\ngo 1.19\n',
       'go/main.go': [
         'package main',
@@ -237,7 +225,7 @@ describe('language presets on bootstrapped base images', () => {
     }, 300_000);
   }
 
-  it('builds a React-style SPA with its buildCommand and outputDirectory; deep links answer index.html with 200', async () => {
+  it('builds a Vite React SPA with its buildCommand and outputDirectory; deep links answer index.html with 200', async () => {
     await buildAndDeploy({
       name: 'spa',
       type: 'web-app',
@@ -246,13 +234,19 @@ describe('language presets on bootstrapped base images', () => {
       buildConfigs: { nodeVersion: '18', buildCommand: 'npm run build', outputDirectory: 'dist' },
     });
     const host = 'spa.shop.default.development.localhost';
-    const shell = '<div id="root">spa shell</div><script src="/assets/app.js"></script>';
-    expect(await viaGateway(t, host, '/')).toEqual({ status: 200, body: shell });
-    expect(await viaGateway(t, host, '/orders/42')).toEqual({ status: 200, body: shell });
-    expect(await viaGateway(t, host, '/assets/app.js')).toEqual({
-      status: 200,
-      body: 'route(location.pathname)',
-    });
+    const shell = await viaGateway(t, host, '/');
+    expect(shell.status).toBe(200);
+    expect(shell.body).toContain('<div id="root"></div>');
+    // Vite's bundle, named by its content hash, with the app's JSX compiled.
+    const bundle = /<script type="module" crossorigin src="(\/assets\/index-[\w-]+\.js)">/.exec(
+      shell.body,
+    )?.[1];
+    expect(bundle).toBeDefined();
+    expect(await viaGateway(t, host, '/orders/42')).toEqual(shell);
+    const js = await viaGateway(t, host, bundle!);
+    expect(js.status).toBe(200);
+    expect(js.body).toContain('All orders');
+    expect(js.body).not.toContain('<h1>');
     // The server runs unprivileged.
     const [replica] = await docker.listContainers({
       filters: { label: [`rondo.instance=${t.instance}`, 'rondo.component=spa'] },
@@ -260,3 +254,15 @@ describe('language presets on bootstrapped base images', () => {
     expect((await docker.getContainer(replica!.Id).inspect()).Config.User).toBe('10014');
   }, 300_000);
 });
+
+/** The files of `test/fixtures/<name>`, as `<under>/<path>` → content for a commit. */
+function fixture(name: string, under: string): Record<string, string> {
+  const root = join(import.meta.dirname, '..', 'fixtures', name);
+  const files: Record<string, string> = {};
+  for (const entry of readdirSync(root, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const full = join(entry.parentPath, entry.name);
+    files[join(under, relative(root, full))] = readFileSync(full, 'utf8');
+  }
+  return files;
+}
