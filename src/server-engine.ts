@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
+import { BuildChanges } from './build/build-changes.js';
 import { BuildQueue } from './build/build-queue.js';
 import { BuildKitCli } from './build/buildkit-cli.js';
 import type { BuildUseDeps } from './build/builds.js';
@@ -85,6 +86,7 @@ export function createDeployEngine(
     resyncMs: platform.resyncMs,
   });
   const tasks: TaskDeps = { store, runner, scheduler };
+  const buildChanges = new BuildChanges();
   const buildDeps: BuildDeps = {
     store,
     images: new DockerImages(platform.dockerSocket),
@@ -100,12 +102,14 @@ export function createDeployEngine(
     instance,
     logger,
     afterSuccess: (buildId) => autoDeploy(deploy, buildId, logger),
+    changes: buildChanges,
   };
   const buildQueue = new BuildQueue((id) => runBuild(buildDeps, id), platform.builds.concurrency, logger);
   const builds: BuildUseDeps = {
     store,
     keyring,
     enqueueBuild: (id) => buildQueue.enqueue(id),
+    changes: buildChanges,
     gitTimeoutMs: 30_000,
   };
   const hooks: WebhookDeps = { builds, logger, gitTimeoutMs: 30_000 };

@@ -10,6 +10,7 @@ import { invalid, notFound, RondoError } from '../domain/errors.js';
 import type { Keyring } from '../secrets/envelope.js';
 import type { BuildStepRecord } from '../store/schema.js';
 import type { Executor } from '../store/store.js';
+import type { BuildChanges } from './build-changes.js';
 import { resolveBranchHead, SourceError } from './git-source.js';
 
 export interface Build {
@@ -28,6 +29,8 @@ export interface Build {
 
 export interface BuildUseDeps extends ControlDeps {
   enqueueBuild: (id: string) => void;
+  /** Wakes log followers when a build of this process changes. */
+  changes: BuildChanges;
   gitTimeoutMs: number;
   /** Decrypts a private repository's token for `git ls-remote`. */
   keyring: Keyring;
@@ -203,7 +206,7 @@ export async function listBuilds(
  * progress finishes); nothing it built is pushed or deployed.
  */
 export async function cancelBuild(
-  deps: ControlDeps,
+  deps: BuildUseDeps,
   ctx: RequestContext,
   orgName: string,
   id: string,
@@ -214,7 +217,7 @@ export async function cancelBuild(
     resourceType: 'build',
     resource: id,
   } as const;
-  return mutateInOrg(deps, ctx, orgName, spec, async (tx, { org }) => {
+  const cancelled = await mutateInOrg(deps, ctx, orgName, spec, async (tx, { org }) => {
     const row = await buildsOf(tx, org.id).where('b.id', '=', id).executeTakeFirst();
     if (!row) throw notFound('build', id);
     if (row.status !== 'queued' && row.status !== 'running') {
@@ -230,11 +233,16 @@ export async function cancelBuild(
       .execute();
     return toBuild(await buildsOf(tx, org.id).where('b.id', '=', id).executeTakeFirstOrThrow());
   });
+  deps.changes.changed(id);
+  return cancelled;
 }
+
+/** How long a follower waits for news of a build before reading the store anyway. */
+const FOLLOW_FALLBACK_MS = 1000;
 
 /** The build's log, step by step; with `follow`, yields new lines until the build ends. */
 export async function* buildLog(
-  deps: ControlDeps,
+  deps: BuildUseDeps,
   ctx: RequestContext,
   orgName: string,
   id: string,
@@ -257,6 +265,6 @@ export async function* buildLog(
       if (ended) yield `--- ${row.status}${row.reason ? `: ${row.reason}` : ''}\n`;
       return;
     }
-    await new Promise((r) => setTimeout(r, 500));
+    await deps.changes.next(id, FOLLOW_FALLBACK_MS);
   }
 }

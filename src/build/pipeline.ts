@@ -10,6 +10,7 @@ import type { BuildPreset, ComponentSource } from '../domain/component.js';
 import type { Keyring } from '../secrets/envelope.js';
 import type { BuildStepRecord } from '../store/schema.js';
 import type { Store } from '../store/store.js';
+import type { BuildChanges } from './build-changes.js';
 import { loadBuildInputs, withBuildInputs } from './build-inputs.js';
 import type { BuildKitCli } from './buildkit-cli.js';
 import { contextArchive } from './context-archive.js';
@@ -44,6 +45,8 @@ export interface BuildDeps {
   baseImages: BaseImages;
   /** Called after a successful build of a component with auto-deploy on. */
   afterSuccess: (buildId: string) => Promise<void>;
+  /** Told after each write of the build's record, for the followers of its log. */
+  changes: BuildChanges;
 }
 
 /**
@@ -81,12 +84,14 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
     .executeTakeFirst();
   if (b?.status !== 'queued') return;
   const steps: BuildStepRecord[] = STEP_NAMES.map((name) => ({ name, status: 'queued', log: '' }));
-  const save = (extra: Record<string, unknown> = {}) =>
-    store.db
+  const save = async (extra: Record<string, unknown> = {}) => {
+    await store.db
       .updateTable('builds')
       .set({ steps: JSON.stringify(steps), ...extra })
       .where('id', '=', buildId)
       .execute();
+    deps.changes.changed(buildId);
+  };
   // Claimed atomically, with the commit as it is now: a push may move a queued build to a newer one.
   const claimed = await store.db
     .updateTable('builds')
@@ -96,6 +101,7 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
     .returning('commit')
     .executeTakeFirst();
   if (!claimed) return;
+  deps.changes.changed(buildId);
   b.commit = claimed.commit;
   const dir = join(deps.workDir, buildId);
   // One signal stops the running step: the build's deadline, or a cancel seen in the store.

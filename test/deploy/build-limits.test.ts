@@ -78,8 +78,15 @@ describe('build time limit and cancellation', () => {
     });
     const id = res.body.build.id;
     for (let i = 0; i < 100 && (await buildContainers()).length === 0; i++) await sleep(100);
+    // A follower of the log (as `rondo build --follow` is) is there when it is cancelled.
+    const followed = t.rondo.api.inject({
+      method: 'GET',
+      url: `/api/v1/orgs/default/builds/${id}/logs?follow=1`,
+      headers: { authorization: `Bearer ${t.adminToken}` },
+    });
     expect((await t.call('POST', `/api/v1/orgs/default/builds/${id}/cancel`, { body: {} })).status).toBe(200);
     expect((await waitForEnd(id)).status).toBe('cancelled');
+    expect((await followed).body).toMatch(/^--- init\n[\s\S]*\n--- cancelled: cancelled by admin\n$/);
     // The pipeline notices within a second and stops the step it is in.
     let step = { status: 'running', log: '' };
     for (let i = 0; i < 50 && step.status === 'running'; i++) {

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import type { Build } from '../../build/builds.js';
 import type { ApiClient } from '../client.js';
@@ -21,22 +20,12 @@ function buildFields(b: Build): [string, string][] {
   ];
 }
 
-/** Prints each step's new log lines until the build ends. */
+/** Streams the build's log to stderr until the build ends (however it ends), then reads the build. */
 async function follow(api: ApiClient, id: string): Promise<Build> {
-  const printed = new Map<string, number>();
-  for (;;) {
-    const b = await api.request<Build>('GET', api.orgPath(`/builds/${enc(id)}`));
-    for (const s of b.steps) {
-      const seen = printed.get(s.name) ?? 0;
-      if (s.log.length > seen) {
-        if (seen === 0) process.stderr.write(`--- ${s.name}\n`);
-        process.stderr.write(s.log.slice(seen));
-        printed.set(s.name, s.log.length);
-      }
-    }
-    if (b.status === 'succeeded' || b.status === 'failed') return b;
-    await sleep(1000);
-  }
+  await api.requestText(api.orgPath(`/builds/${enc(id)}/logs?follow=1`), (chunk) =>
+    process.stderr.write(chunk),
+  );
+  return api.request<Build>('GET', api.orgPath(`/builds/${enc(id)}`));
 }
 
 type BuildFlags = { project?: string; commit?: string; branch?: string; force?: boolean; follow?: boolean };

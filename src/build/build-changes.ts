@@ -1,0 +1,34 @@
+/**
+ * Tells the log followers in this process that a build's record changed (steps, logs, status), so
+ * a follower reads it when there is something new instead of polling the store on a timer.
+ */
+export class BuildChanges {
+  readonly #waiting = new Map<string, Set<() => void>>();
+
+  /** Called after the build's row was written. */
+  changed(buildId: string): void {
+    const wake = this.#waiting.get(buildId);
+    if (!wake) return;
+    this.#waiting.delete(buildId);
+    for (const w of wake) w();
+  }
+
+  /**
+   * Resolves at the build's next change, or after `ms` at the latest: a build cancelled or run by
+   * another control plane on the same store changes without telling this process.
+   */
+  next(buildId: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = this.#waiting.get(buildId) ?? new Set<() => void>();
+      this.#waiting.set(buildId, wake);
+      const done = () => {
+        clearTimeout(timer);
+        wake.delete(done);
+        if (wake.size === 0 && this.#waiting.get(buildId) === wake) this.#waiting.delete(buildId);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      wake.add(done);
+    });
+  }
+}
