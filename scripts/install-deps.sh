@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Rondo needs on Debian/Ubuntu when it is missing, and leaves what is there alone.
 #   runtime: what `make up` needs (Docker engine, Caddy, the CNCF registry, git, debootstrap)
-#   test:    runtime + busybox-static (test images), a PostgreSQL server on 127.0.0.1:5432 and a
+#   test:    runtime + busybox-static (test images), openssh-server (a git host over ssh, not
+#            started as a service), a PostgreSQL server on 127.0.0.1:5432 and a
 #            running Docker engine (both started if they do not answer)
 set -euo pipefail
 mode=${1:-runtime}
@@ -19,6 +20,8 @@ apt_install() {
 
 need=()
 have git || need+=(git)
+# git reaches ssh:// repositories through the ssh client.
+have ssh || need+=(openssh-client)
 have dockerd || need+=(docker.io)
 have caddy || need+=(caddy)
 have docker-registry || need+=(docker-registry)
@@ -31,6 +34,19 @@ if [[ $mode == test ]]; then
   fi
 fi
 if ((${#need[@]})); then apt_install "${need[@]}"; fi
+
+if [[ $mode == test && ! -x /usr/sbin/sshd ]]; then
+  # Tests run their own sshd on loopback (a git host over ssh). The package would also start the
+  # system's sshd on port 22; a policy-rc.d that denies starts keeps it from doing so.
+  added_policy=
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && added_policy=1
+  fi
+  status=0
+  apt_install openssh-server || status=$?
+  if [[ -n $added_policy ]]; then rm -f /usr/sbin/policy-rc.d; fi
+  ((status == 0)) || exit "$status"
+fi
 
 if [[ $mode == test ]]; then
   # The Docker engine: started in the background when nothing answers (no systemd here).

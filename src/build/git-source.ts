@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
-import { checkRelativePath, checkRepoUrl } from '../domain/source.js';
+import { checkRelativePath, checkRepoUrl, isSshPrivateKey, isSshUrl } from '../domain/source.js';
 
 /**
  * Fetches one commit of a repository into a directory, the way a build's `init` step needs it
@@ -14,7 +15,10 @@ export interface FetchOptions {
   /** An empty directory the checkout goes into. */
   dir: string;
   componentPath: string;
-  /** For private https repositories; sent as a header, never put in the URL or a log. */
+  /**
+   * The stored source credential of a private repository: an access token (https; sent as a
+   * header) or an SSH private key (ssh URLs; a 0600 file while git runs). Never in a URL or a log.
+   */
   token?: string;
   timeoutMs: number;
 }
@@ -44,41 +48,84 @@ function originOf(repoUrl: string): string | undefined {
   }
 }
 
-function gitEnv(home: string, auth?: { token: string; origin: string }): NodeJS.ProcessEnv {
-  // The token travels in git's environment (GIT_CONFIG_*), never in argv where `ps` would show it.
-  const token = auth?.token;
-  const header = auth
-    ? {
-        GIT_CONFIG_COUNT: '1',
-        GIT_CONFIG_KEY_0: `http.${auth.origin}.extraHeader`,
-        GIT_CONFIG_VALUE_0: `Authorization: Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`,
-      }
-    : {};
+/**
+ * How git authenticates to the repository: an access token sent as a header to its own origin
+ * (https), or an SSH private key (ssh URLs).
+ */
+type GitCredential = { token: string; origin: string } | { sshKey: string };
+
+/**
+ * The credential a stored source credential gives for `repoUrl`: a token for http(s) URLs, a
+ * private key for ssh URLs; none for a public repository. A key stored for a non-ssh URL is
+ * a mistake the build names.
+ */
+function credentialFor(repoUrl: string, stored: string | undefined): { credential?: GitCredential } {
+  if (!stored) return {};
+  if (isSshPrivateKey(stored)) {
+    if (!isSshUrl(repoUrl))
+      throw new SourceError(
+        'the stored source credential is an SSH key, and the repository URL is not an ssh URL; use ssh://… or user@host:path, or store an access token instead',
+      );
+    return { credential: { sshKey: `${stored.trim().replace(/\r\n/g, '\n')}\n` } };
+  }
+  const origin = originOf(repoUrl);
+  return origin ? { credential: { token: stored, origin } } : {};
+}
+
+/**
+ * ssh as git runs it: no configuration, keys, agent or known hosts of the host's user (ssh reads
+ * those from the account, not from HOME), only the component's key if it has one.
+ */
+function sshCommand(scratch: string, keyFile: string | undefined): string {
+  const quote = (path: string) => `'${path}'`;
+  return [
+    'ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes',
+    `-o IdentityFile=${keyFile ? quote(keyFile) : 'none'}`,
+    `-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=${quote(join(scratch, 'known_hosts'))}`,
+  ].join(' ');
+}
+
+function gitEnv(home: string, scratch: string, credential?: GitCredential): NodeJS.ProcessEnv {
+  // The token travels as an extra header, configured through the environment: never in argv
+  // (visible to `ps`), never in a URL (echoed in errors), and only for the repository's own host.
+  const header =
+    credential && 'token' in credential
+      ? {
+          GIT_CONFIG_COUNT: '1',
+          GIT_CONFIG_KEY_0: `http.${credential.origin}.extraHeader`,
+          GIT_CONFIG_VALUE_0: `Authorization: Basic ${Buffer.from(`x-access-token:${credential.token}`).toString('base64')}`,
+        }
+      : {};
+  const keyFile = credential && 'sshKey' in credential ? join(scratch, 'key') : undefined;
   return {
     ...header,
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: home,
-    // Remote helpers such as ext:: could run commands; only these transports are allowed.
+    // Remote helpers (ext::, fd::) and anything but these transports are refused by git itself.
     GIT_ALLOW_PROTOCOL: 'https:http:ssh:git:file',
     GIT_TERMINAL_PROMPT: '0',
     GIT_ASKPASS: '/bin/false',
     GIT_CONFIG_NOSYSTEM: '1',
     GIT_CONFIG_GLOBAL: '/dev/null',
-    GIT_SSH_COMMAND: 'ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new',
+    GIT_SSH_COMMAND: sshCommand(scratch, keyFile),
   };
 }
 
 function git(
   args: string[],
-  opts: { cwd: string; home: string; timeoutMs: number; auth?: { token: string; origin: string } },
+  opts: { cwd: string; home: string; timeoutMs: number; credential?: GitCredential },
 ): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
+  // A private directory for this call's key and known hosts, removed when git is done.
+  const scratch = mkdtempSync(join(tmpdir(), 'rondo-git-call-'));
+  if (opts.credential && 'sshKey' in opts.credential)
+    writeFileSync(join(scratch, 'key'), opts.credential.sshKey, { mode: 0o600 });
+  return new Promise<string>((resolvePromise, reject) => {
     execFile(
       'git',
       args,
       {
         cwd: opts.cwd,
-        env: gitEnv(opts.home, opts.auth),
+        env: gitEnv(opts.home, scratch, opts.credential),
         timeout: opts.timeoutMs,
         maxBuffer: 16 * 1024 * 1024,
       },
@@ -94,12 +141,19 @@ function git(
         else
           reject(
             new SourceError(
-              stderr.trim().split('\n').filter(Boolean).slice(-3).join('; ') || `git ${args[0]} failed`,
+              // The last lines say why (ssh's reason comes before git's own four-line epilogue);
+              // ssh's note about a first-seen host key does not.
+              stderr
+                .trim()
+                .split('\n')
+                .filter((l) => l && !l.startsWith('Warning: Permanently added'))
+                .slice(-4)
+                .join('; ') || `git ${args[0]} failed`,
             ),
           );
       },
     );
-  });
+  }).finally(() => rmSync(scratch, { recursive: true, force: true }));
 }
 
 /** Resolves the component directory inside the checkout, refusing anything that leaves it (`..`, symlinks). */
@@ -130,8 +184,7 @@ export async function fetchSource(o: FetchOptions): Promise<FetchedSource> {
     throw new SourceError(`'${o.ref.commit}' is not a commit id (7–40 hex digits)`);
   mkdirSync(o.dir, { recursive: true });
   const home = join(o.dir, '..');
-  const origin = originOf(o.repoUrl);
-  const auth = o.token && origin ? { auth: { token: o.token, origin } } : {};
+  const auth = credentialFor(o.repoUrl, o.token);
   const run = (args: string[]) => git(args, { cwd: o.dir, home, timeoutMs: o.timeoutMs, ...auth });
   // No template: the sample hooks are files to write (slow on some disks) that nothing here uses.
   await run(['init', '-q', '--template=', '.']);
@@ -175,7 +228,7 @@ export async function resolveBranchHead(
     cwd: '/',
     home: '/nonexistent',
     timeoutMs,
-    ...(token && originOf(repoUrl) ? { auth: { token, origin: originOf(repoUrl)! } } : {}),
+    ...credentialFor(repoUrl, token),
   });
   const sha = out.split(/\s+/)[0];
   if (!sha || !/^[0-9a-f]{40}$/.test(sha))
@@ -199,8 +252,7 @@ export async function changedFiles(
   const urlProblem = checkRepoUrl(repoUrl);
   if (urlProblem) throw new SourceError(`repository URL ${urlProblem}`);
   mkdirSync(dir, { recursive: true });
-  const origin = originOf(repoUrl);
-  const auth = token && origin ? { auth: { token, origin } } : {};
+  const auth = credentialFor(repoUrl, token);
   const run = (args: string[]) => git(args, { cwd: dir, home: dir, timeoutMs, ...auth });
   await run(['init', '-q', '--bare', '.']);
   const wanted = before ? [before, after] : [after];
@@ -229,12 +281,11 @@ export async function remoteRefs(
 ): Promise<Record<string, string>> {
   const urlProblem = checkRepoUrl(repoUrl);
   if (urlProblem) throw new SourceError(`repository URL ${urlProblem}`);
-  const origin = originOf(repoUrl);
   const out = await git(['ls-remote', '--heads', '--tags', '--', repoUrl], {
     cwd: '/',
     home: '/nonexistent',
     timeoutMs,
-    ...(token && origin ? { auth: { token, origin } } : {}),
+    ...credentialFor(repoUrl, token),
   });
   const refs: Record<string, string> = {};
   for (const line of out.split('\n')) {

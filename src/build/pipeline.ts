@@ -7,6 +7,7 @@ import { normalizeEndpoints } from '../control/components.js';
 import type { DockerImages } from '../dataplane/docker/docker-images.js';
 import { type BuildStepName, STEP_NAMES } from '../domain/build.js';
 import type { BuildPreset, ComponentSource } from '../domain/component.js';
+import { isSshPrivateKey } from '../domain/source.js';
 import type { Keyring } from '../secrets/envelope.js';
 import type { BuildStepRecord } from '../store/schema.js';
 import type { Store } from '../store/store.js';
@@ -185,7 +186,8 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
     await step('init', async (log) => {
       mkdirSync(dir, { recursive: true });
       const token = await sourceTokenOf(store.db, deps.keyring, b.component_id);
-      log(`fetching ${source.repoUrl} at ${b.commit}${token ? ' with the stored access token' : ''}`);
+      const credential = token ? (isSshPrivateKey(token) ? 'SSH key' : 'access token') : undefined;
+      log(`fetching ${source.repoUrl} at ${b.commit}${credential ? ` with the stored ${credential}` : ''}`);
       const fetched = await fetchSource({
         repoUrl: source.repoUrl,
         ref: { commit: b.commit! },

@@ -1,12 +1,14 @@
 import type { RequestContext } from '../control/context.js';
 import { mutateInOrg, readInOrg } from '../control/org-access.js';
 import { invalid } from '../domain/errors.js';
+import { isSshPrivateKey } from '../domain/source.js';
 import type { Keyring } from '../secrets/envelope.js';
 import type { Executor } from '../store/store.js';
 import { type ConfigDeps, findComponentIds, storeValue } from './config-entries.js';
 
 /**
- * The access token of a component's private repository (§4, F3): stored like a secret
+ * The credential of a component's private repository (§4, F3): an access token for https URLs or
+ * an SSH private key (a deploy key) for ssh URLs. Stored like a secret
  * configuration value (encrypted, write-only), but never injected into replicas; only git sees it,
  * through its environment, when a build fetches the source.
  */
@@ -18,8 +20,14 @@ export async function setSourceToken(
   component: string,
   token: string | null,
 ): Promise<void> {
-  if (token !== null && (!token.trim() || /[\0\r\n]/.test(token)))
-    throw invalid([{ field: 'token', message: 'must be one line of text, without control characters' }]);
+  if (token !== null && !isSshPrivateKey(token) && (!token.trim() || /[\0\r\n]/.test(token)))
+    throw invalid([
+      {
+        field: 'token',
+        message:
+          'must be an access token (one line, without control characters) or an SSH private key (as ssh-keygen writes it, for ssh URLs)',
+      },
+    ]);
   const { org } = await readInOrg(deps, ctx, orgName);
   const c = await findComponentIds(deps.store.db, org.id, project, component);
   const audit = {

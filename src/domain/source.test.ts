@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { checkGitRef, checkRelativePath, checkRepoUrl, normalizeRelativePath } from './source.js';
+import {
+  checkGitRef,
+  checkRelativePath,
+  checkRepoUrl,
+  isSshPrivateKey,
+  isSshUrl,
+  normalizeRelativePath,
+} from './source.js';
 
 describe('checkRepoUrl', () => {
   it.each([
@@ -49,5 +56,27 @@ describe('checkRelativePath', () => {
   it('normalizes', () => {
     expect(normalizeRelativePath('./a//b/')).toBe('a/b');
     expect(normalizeRelativePath('./')).toBe('.');
+  });
+});
+
+describe('source credentials', () => {
+  const openssh =
+    '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ==\nAAAAECfvkzQsLJrAu4DC+N0Z\n-----END OPENSSH PRIVATE KEY-----\n';
+  it('tells an SSH private key from an access token', () => {
+    expect(isSshPrivateKey(openssh)).toBe(true);
+    expect(isSshPrivateKey(openssh.replace(/\n/g, '\r\n'))).toBe(true);
+    expect(isSshPrivateKey(openssh.replaceAll('OPENSSH', 'RSA'))).toBe(true);
+    expect(isSshPrivateKey('ghp_abc123')).toBe(false);
+    // A public key, or a key with something around it, is not a private key.
+    expect(isSshPrivateKey('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI x@y')).toBe(false);
+    expect(isSshPrivateKey(`${openssh}; rm -rf /`)).toBe(false);
+    expect(isSshPrivateKey(openssh.replace('-----END', '$(reboot)\n-----END'))).toBe(false);
+  });
+
+  it('knows which URLs git reaches over ssh', () => {
+    expect(isSshUrl('ssh://git@example.com/a/b.git')).toBe(true);
+    expect(isSshUrl('git@example.com:a/b.git')).toBe(true);
+    expect(isSshUrl('https://example.com/a/b.git')).toBe(false);
+    expect(isSshUrl('file:///srv/a')).toBe(false);
   });
 });

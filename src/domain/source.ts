@@ -8,6 +8,20 @@ import { hasControlCharacters } from './text.js';
 const SCP_LIKE = /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~/-]+$/;
 const SCHEMES = new Set(['https:', 'http:', 'ssh:', 'git:', 'file:']);
 
+/** Whether git reaches the repository over SSH (`ssh://…` or `user@host:path`). */
+export function isSshUrl(url: string): boolean {
+  return SCP_LIKE.test(url) || url.startsWith('ssh://');
+}
+
+/** An SSH private key in PEM or OpenSSH form, as `ssh-keygen` writes it. */
+const PRIVATE_KEY =
+  /^-----BEGIN ([A-Z]+ )?PRIVATE KEY-----\n[A-Za-z0-9+/=\n:,\- ]+\n-----END ([A-Z]+ )?PRIVATE KEY-----$/;
+
+/** Whether a stored source credential is an SSH private key (else it is an access token). */
+export function isSshPrivateKey(credential: string): boolean {
+  return PRIVATE_KEY.test(credential.trim().replace(/\r\n/g, '\n'));
+}
+
 /** Says what is wrong with a repository URL, or `undefined` when git may fetch it. */
 export function checkRepoUrl(url: string): string | undefined {
   if (url.length === 0) return 'must not be empty';

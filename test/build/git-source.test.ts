@@ -1,15 +1,16 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchSource } from '../../src/build/git-source.js';
+import { fetchSource, resolveBranchHead } from '../../src/build/git-source.js';
 import { createRepo, type TestRepo } from '../helpers/git.js';
+import { serveGitSsh, sshKeyPair } from '../helpers/git-ssh.js';
 import { freePort } from '../helpers/platform.js';
 
-/** Real repositories made by the test, fetched over file:// and git:// (git daemon). */
+/** Real repositories made by the test, fetched over file://, git:// (git daemon) and ssh:// (sshd). */
 describe('fetching a commit of a component', () => {
   const root = mkdtempSync(join(tmpdir(), 'rondo-git-'));
   const repo = join(root, 'repo');
@@ -136,6 +137,52 @@ describe('fetching a commit of a component', () => {
       expect(got.commit).toBe(second);
     } finally {
       daemon.kill('SIGTERM');
+    }
+  });
+
+  it('fetches over ssh with the component’s key, and with nothing else', async () => {
+    const keys = join(root, 'keys');
+    mkdirSync(keys);
+    const host = await serveGitSsh(join(root, 'sshd'));
+    const deploy = sshKeyPair(keys, 'deploy');
+    const stranger = sshKeyPair(keys, 'stranger');
+    host.authorize(deploy.publicKey);
+    const url = `ssh://root@127.0.0.1:${host.port}${repo}`;
+    const fetch = (token?: string) =>
+      fetchSource({
+        repoUrl: url,
+        ref: { branch: 'main' },
+        dir: checkout(),
+        componentPath: 'services/api',
+        timeoutMs: 20_000,
+        ...(token ? { token } : {}),
+      });
+    try {
+      const got = await fetch(deploy.privateKey);
+      expect(got.commit).toBe(second);
+      expect(readFileSync(join(got.componentDir, 'server.js'), 'utf8')).toBe('v2');
+      expect(await resolveBranchHead(url, 'main', 20_000, deploy.privateKey)).toBe(second);
+      // No key, or a key the host does not know: refused at once (no prompt), and the message
+      // carries ssh's reason, never key material.
+      await expect(fetch()).rejects.toThrow(/Permission denied \(publickey\)/);
+      const refused = await fetch(stranger.privateKey).catch((err: Error) => err.message);
+      expect(refused).toMatch(/Permission denied \(publickey\)/);
+      expect(refused).not.toContain(stranger.privateKey.split('\n')[4]);
+      // A key is for ssh URLs; stored for another kind of URL, the build says so.
+      await expect(
+        fetchSource({
+          repoUrl: `file://${repo}`,
+          ref: { branch: 'main' },
+          dir: checkout(),
+          componentPath: '.',
+          timeoutMs: 20_000,
+          token: deploy.privateKey,
+        }),
+      ).rejects.toThrow(
+        /the stored source credential is an SSH key, and the repository URL is not an ssh URL/,
+      );
+    } finally {
+      await host.stop();
     }
   });
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRepo } from '../helpers/git.js';
 import { serveGitHttp } from '../helpers/git-http.js';
+import { serveGitSsh, sshKeyPair } from '../helpers/git-ssh.js';
 import { docker, removeImagesLabelled } from '../helpers/images.js';
 import {
   type PlatformTestRondo,
@@ -103,6 +104,59 @@ describe('private repositories and submodules', () => {
     expect(await snapshot(t.rondo.store)).not.toContain(token);
     const history = JSON.stringify(await docker.getImage(build.image).history());
     expect(history).not.toContain(token);
+  });
+
+  it('builds over ssh with a stored deploy key, which appears nowhere', async () => {
+    const sshd = await serveGitSsh(join(dir, 'sshd'));
+    try {
+      const key = sshKeyPair(dir, 'deploy');
+      sshd.authorize(key.publicKey);
+      // The line that holds the private scalar (the first lines are a header every ed25519 key shares).
+      const keyBody = key.privateKey.split('\n')[4]!;
+      const repo = createRepo(join(dir, 'repos', 'over-ssh'));
+      mkdirSync(join(repo.path, 'www'));
+      copyFileSync(BUSYBOX, join(repo.path, 'busybox'));
+      repo.commit({
+        Dockerfile: 'FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\nUSER 10014\n',
+        'www/index.html': 'over ssh',
+      });
+      const path = '/api/v1/orgs/default/projects/shop/components/over-ssh';
+      await t.call('POST', '/api/v1/orgs/default/projects/shop/components', {
+        body: {
+          name: 'over-ssh',
+          type: 'service',
+          source: { repoUrl: `ssh://root@127.0.0.1:${sshd.port}${repo.path}`, branch: 'main' },
+          buildPreset: 'dockerfile',
+          buildConfigs: { dockerFilePath: 'Dockerfile' },
+        },
+      });
+      const refused = await t.call('POST', `${path}/builds`, { body: {} });
+      expect(refused.status).toBe(400);
+      expect(refused.body.detail).toMatch(/Permission denied \(publickey\)/);
+      expect((await t.call('PUT', `${path}/source-token`, { body: { token: key.privateKey } })).status).toBe(
+        204,
+      );
+      const res = await t.call('POST', `${path}/builds`, { body: {} });
+      expect(res.status).toBe(202);
+      const build = await waitForBuild(res.body.build.id);
+      expect(build.reason).toBeNull();
+      expect(build.steps[0].log).toContain('with the stored SSH key');
+      const logs = await t.rondo.api.inject({
+        method: 'GET',
+        url: `/api/v1/orgs/default/builds/${build.id}/logs`,
+        headers: { authorization: `Bearer ${t.adminToken}` },
+      });
+      for (const seen of [
+        JSON.stringify(build),
+        logs.body,
+        JSON.stringify((await t.call('GET', path)).body),
+        await snapshot(t.rondo.store),
+        JSON.stringify(await docker.getImage(build.image).history()),
+      ])
+        expect(seen).not.toContain(keyBody);
+    } finally {
+      await sshd.stop();
+    }
   });
 
   it('refuses a token with control characters and forgets a removed one', async () => {

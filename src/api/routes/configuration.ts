@@ -69,9 +69,9 @@ export function configurationRoutes(app: Api, deps: ConfigDeps): void {
       schema: {
         tags,
         description:
-          'Stores the access token of the component’s private repository, encrypted; builds send it to that host only (HTTP basic auth, user x-access-token). Never returned.',
+          'Stores the credential of the component’s private repository, encrypted: an access token, which builds send to that host only (HTTP basic auth, user x-access-token), or an SSH private key for ssh URLs (a deploy key). Never returned.',
         params,
-        body: z.strictObject({ token: z.string().min(1).max(4096) }),
+        body: z.strictObject({ token: z.string().min(1).max(16384) }),
         response: { 204: z.null().describe('stored'), ...problemResponses },
       },
     },

@@ -104,10 +104,12 @@ function revisionOf(o: { revision?: string }): number | undefined {
 export function registerConfig(program: Command): void {
   const token = program
     .command('source-token')
-    .description('the access token of a component’s private repository');
+    .description('the credential of a component’s private repository: an access token or an SSH key');
   token
     .command('set <component>')
-    .description('store the token (read from stdin), encrypted; builds use it to fetch the source')
+    .description(
+      'store the token, or an SSH private key for an ssh URL (read from stdin), encrypted; builds use it to fetch the source',
+    )
     .option('--project <name>', 'the component’s project (required)')
     .action(async (component: string, o: { project?: string }, cmd: Command) => {
       const value = (await readStdinRaw()).toString('utf8').trim();
