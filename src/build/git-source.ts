@@ -77,7 +77,11 @@ function credentialFor(repoUrl: string, stored: string | undefined): { credentia
  * those from the account, not from HOME), only the component's key if it has one.
  */
 function sshCommand(scratch: string, keyFile: string | undefined): string {
-  const quote = (path: string) => `'${path}'`;
+  // GIT_SSH_COMMAND goes through a shell; the paths are Rondo's own (a temporary directory).
+  const quote = (path: string) => {
+    if (path.includes("'")) throw new SourceError(`cannot run ssh from ${path}: the path holds a quote`);
+    return `'${path}'`;
+  };
   return [
     'ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes',
     `-o IdentityFile=${keyFile ? quote(keyFile) : 'none'}`,
@@ -101,7 +105,7 @@ function gitEnv(home: string, scratch: string, credential?: GitCredential): Node
     ...header,
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: home,
-    // Remote helpers (ext::, fd::) and anything but these transports are refused by git itself.
+    // Remote helpers such as ext:: could run commands; only these transports are allowed.
     GIT_ALLOW_PROTOCOL: 'https:http:ssh:git:file',
     GIT_TERMINAL_PROMPT: '0',
     GIT_ASKPASS: '/bin/false',
