@@ -5,15 +5,16 @@
  *  - a build's total time against `docker build` of the same Dockerfile and context in the same run.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { bootstrapStaticImage } from '../src/build/bootstrap-images.js';
 import { DockerImages } from '../src/dataplane/docker/docker-images.js';
+import { defaultBuildWorkDir } from '../src/platform-config.js';
 import { createRepo } from '../test/helpers/git.js';
 import { removeImagesLabelled } from '../test/helpers/images.js';
 import { startPlatformRondo, startRegistry } from '../test/helpers/platform.js';
+import { stepTimes, timedBuild } from './timed-build.js';
 
 const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
@@ -22,7 +23,16 @@ export async function benchBuilds(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'rondo-bench-builds-'));
   const registry = await startRegistry(dir);
   const base = await bootstrapStaticImage(new DockerImages(), registry.addr, () => undefined);
-  const t = await startPlatformRondo('pglite', {}, { registry: registry.addr });
+  // The store in a directory, as a site runs it (see node-builds.ts).
+  const t = await startPlatformRondo(
+    'pglite',
+    {},
+    {
+      registry: registry.addr,
+      dataDir: join(dir, 'data'),
+      buildWorkDir: defaultBuildWorkDir(join(dir, 'data')),
+    },
+  );
   try {
     const repo = createRepo(join(dir, 'repo'));
     const files: Record<string, string> = {
@@ -30,7 +40,6 @@ export async function benchBuilds(): Promise<void> {
     };
     for (let i = 0; i < 200; i++) files[`www/page-${i}.html`] = `<p>page ${i}</p>`.repeat(50);
     repo.commit(files);
-    copyFileSync(join(repo.path, 'Dockerfile'), join(dir, 'Dockerfile.copy'));
     await t.call('POST', '/api/v1/orgs/default/projects', { body: { name: 'bench' } });
     await t.call('POST', '/api/v1/orgs/default/projects/bench/components', {
       body: {
@@ -42,44 +51,19 @@ export async function benchBuilds(): Promise<void> {
       },
     });
     const url = '/api/v1/orgs/default/projects/bench/components/site/builds';
-    const wait = async (id: string) => {
-      for (;;) {
-        const b = (await t.call('GET', `/api/v1/orgs/default/builds/${id}`)).body;
-        if (b.status !== 'queued' && b.status !== 'running') return b;
-        await sleep(20);
-      }
-    };
-
-    // Build overhead: Rondo (POST → succeeded, including fetch, scan, push) vs docker build of the same tree.
+    // Build overhead: Rondo (request → succeeded, including fetch, scan, push) vs docker build of
+    // the same tree (without the repository's .git, as Rondo's context is).
     const rondo: number[] = [];
     const plain: number[] = [];
     let commit = '';
     for (let i = 0; i < 5; i++) {
       commit = repo.commit({ [`www/run-${i}.txt`]: String(i) });
-      const t0 = performance.now();
-      const res = await t.call('POST', url, { body: { commit } });
-      const b = await wait(res.body.build.id);
-      if (b.status !== 'succeeded') throw new Error(`build failed: ${b.reason}`);
-      rondo.push(performance.now() - t0);
-      if (process.env.RONDO_BENCH_VERBOSE) {
-        const log: string = b.steps.find((st: { name: string }) => st.name === 'build').log;
-        console.log(
-          `build ${i}: ${log
-            .split('\n')
-            .filter((l) => /Step 1\/|Successfully built/.test(l))
-            .join(' | ')}`,
-        );
-      }
-      if (i === 4) {
-        const steps = b.steps.map((st: { name: string; startedAt?: string; endedAt?: string }) =>
-          st.startedAt && st.endedAt
-            ? `${st.name} ${Date.parse(st.endedAt) - Date.parse(st.startedAt)} ms`
-            : `${st.name} -`,
-        );
-        console.log(`steps of the last build             ${steps.join(', ')}`);
-        if (process.env.RONDO_BENCH_VERBOSE)
-          console.log(b.steps.find((st: { name: string }) => st.name === 'build').log);
-      }
+      const { ms, build } = await timedBuild(t, url, { commit });
+      rondo.push(ms);
+      if (i === 4) console.log(`steps of the last build             ${stepTimes(build.steps)}`);
+      const context = join(dir, `plain-${i}`);
+      mkdirSync(context);
+      execFileSync('sh', ['-c', `git -C "$1" archive HEAD | tar -x -C "$2"`, 'sh', repo.path, context]);
       const t1 = performance.now();
       execFileSync(
         '/usr/bin/docker',
@@ -91,12 +75,9 @@ export async function benchBuilds(): Promise<void> {
           `rondo-bench-plain:${i}`,
           '--label',
           'rondo.test-image=bench',
-          repo.path,
+          context,
         ],
-        {
-          env: { ...process.env, DOCKER_BUILDKIT: '0' },
-          stdio: 'ignore',
-        },
+        { env: { ...process.env, DOCKER_BUILDKIT: '0' }, stdio: 'ignore' },
       );
       plain.push(performance.now() - t1);
     }

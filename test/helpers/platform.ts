@@ -75,6 +75,8 @@ export async function startPlatformRondo(
     tasks?: Partial<PlatformConfig['tasks']>;
     /** An embedded store in a directory, as a site has it (benchmarks), instead of in memory. */
     dataDir?: string;
+    /** Where builds check out their source (default: the test's own directory). */
+    buildWorkDir?: string;
   } = {},
 ): Promise<PlatformTestRondo> {
   const dir = mkdtempSync(join(tmpdir(), 'rondo-platform-'));
@@ -105,7 +107,7 @@ export async function startPlatformRondo(
       concurrency: 2,
       stepTimeoutMs: 60_000,
       buildTimeoutMs: options.buildTimeoutMs ?? 600_000,
-      workDir: join(dir, 'builds'),
+      workDir: options.buildWorkDir ?? join(dir, 'builds'),
       baseImages: { ...DEFAULT_BASE_IMAGES, ...options.baseImages },
       keepUndeployed: options.keepUndeployed ?? 5,
       dockerCli: '/usr/bin/docker',
