@@ -27,7 +27,8 @@ export class BuildChanges {
         if (wake.size === 0 && this.#waiting.get(buildId) === wake) this.#waiting.delete(buildId);
         resolve();
       };
-      const timer = setTimeout(done, ms);
+      // A follower that went away must not hold the process open.
+      const timer = setTimeout(done, ms).unref();
       wake.add(done);
     });
   }

@@ -251,6 +251,8 @@ export async function* buildLog(
   const { org } = await readInOrg(deps, ctx, orgName);
   const printed = new Map<string, number>();
   for (;;) {
+    // Listening before reading: a write between the read and the wait still wakes this follower.
+    const news = follow ? deps.changes.next(id, FOLLOW_FALLBACK_MS) : undefined;
     const row = await buildsOf(deps.store.db, org.id).where('b.id', '=', id).executeTakeFirst();
     if (!row) throw notFound('build', id);
     for (const s of row.steps) {
@@ -265,6 +267,6 @@ export async function* buildLog(
       if (ended) yield `--- ${row.status}${row.reason ? `: ${row.reason}` : ''}\n`;
       return;
     }
-    await deps.changes.next(id, FOLLOW_FALLBACK_MS);
+    await news;
   }
 }
