@@ -22,6 +22,7 @@ describe('rondo up, doctor and down', () => {
     env = cleanEnv({
       HOME: dir,
       RONDO_DATA_DIR: join(dir, 'data'),
+      RONDO_BUILD_WORKDIR: join(dir, 'builds'),
       RONDO_PORT: String(await freePort()),
       RONDO_GATEWAY_PORT: String(await freePort()),
       RONDO_GATEWAY_ADMIN: `127.0.0.1:${await freePort()}`,

@@ -226,6 +226,8 @@ export async function platformServerEnv(
   return {
     RONDO_PLATFORM: 'on',
     RONDO_DATA_DIR: dataDir,
+    // Checkouts in the test's own directory, not the host's shared /dev/shm.
+    RONDO_BUILD_WORKDIR: join(dataDir, 'builds'),
     RONDO_BOOTSTRAP_TOKEN: token,
     RONDO_GATEWAY_ADMIN: adminListen,
     RONDO_GATEWAY_PORT: String(await freePort()),
