@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
-import { checkRelativePath, checkRepoUrl, isSshPrivateKey, isSshUrl } from '../domain/source.js';
+import { checkRelativePath, checkRepoUrl, isSshUrl, sshPrivateKey } from '../domain/source.js';
 
 /**
  * Fetches one commit of a repository into a directory, the way a build's `init` step needs it
@@ -61,12 +61,13 @@ type GitCredential = { token: string; origin: string } | { sshKey: string };
  */
 function credentialFor(repoUrl: string, stored: string | undefined): { credential?: GitCredential } {
   if (!stored) return {};
-  if (isSshPrivateKey(stored)) {
+  const sshKey = sshPrivateKey(stored);
+  if (sshKey) {
     if (!isSshUrl(repoUrl))
       throw new SourceError(
         'the stored source credential is an SSH key, and the repository URL is not an ssh URL; use ssh://… or user@host:path, or store an access token instead',
       );
-    return { credential: { sshKey: `${stored.trim().replace(/\r\n/g, '\n')}\n` } };
+    return { credential: { sshKey } };
   }
   const origin = originOf(repoUrl);
   return origin ? { credential: { token: stored, origin } } : {};
@@ -74,22 +75,20 @@ function credentialFor(repoUrl: string, stored: string | undefined): { credentia
 
 /**
  * ssh as git runs it: no configuration, keys, agent or known hosts of the host's user (ssh reads
- * those from the account, not from HOME), only the component's key if it has one.
+ * those from the account, not from HOME), only the component's key if it has one. Host keys are
+ * accepted on first use and remembered nowhere, so each call starts afresh.
  */
-function sshCommand(scratch: string, keyFile: string | undefined): string {
-  // GIT_SSH_COMMAND goes through a shell; the paths are Rondo's own (a temporary directory).
-  const quote = (path: string) => {
-    if (path.includes("'")) throw new SourceError(`cannot run ssh from ${path}: the path holds a quote`);
-    return `'${path}'`;
-  };
+function sshCommand(keyFile: string | undefined): string {
+  // GIT_SSH_COMMAND goes through a shell; the path is Rondo's own (a temporary directory).
+  if (keyFile?.includes("'")) throw new SourceError(`cannot run ssh with ${keyFile}: the path holds a quote`);
   return [
     'ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes',
-    `-o IdentityFile=${keyFile ? quote(keyFile) : 'none'}`,
-    `-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=${quote(join(scratch, 'known_hosts'))}`,
+    `-o IdentityFile=${keyFile ? `'${keyFile}'` : 'none'}`,
+    '-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=/dev/null',
   ].join(' ');
 }
 
-function gitEnv(home: string, scratch: string, credential?: GitCredential): NodeJS.ProcessEnv {
+function gitEnv(home: string, credential?: GitCredential, keyFile?: string): NodeJS.ProcessEnv {
   // The token travels as an extra header, configured through the environment: never in argv
   // (visible to `ps`), never in a URL (echoed in errors), and only for the repository's own host.
   const header =
@@ -100,7 +99,6 @@ function gitEnv(home: string, scratch: string, credential?: GitCredential): Node
           GIT_CONFIG_VALUE_0: `Authorization: Basic ${Buffer.from(`x-access-token:${credential.token}`).toString('base64')}`,
         }
       : {};
-  const keyFile = credential && 'sshKey' in credential ? join(scratch, 'key') : undefined;
   return {
     ...header,
     PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -111,7 +109,7 @@ function gitEnv(home: string, scratch: string, credential?: GitCredential): Node
     GIT_ASKPASS: '/bin/false',
     GIT_CONFIG_NOSYSTEM: '1',
     GIT_CONFIG_GLOBAL: '/dev/null',
-    GIT_SSH_COMMAND: sshCommand(scratch, keyFile),
+    GIT_SSH_COMMAND: sshCommand(keyFile),
   };
 }
 
@@ -119,17 +117,18 @@ function git(
   args: string[],
   opts: { cwd: string; home: string; timeoutMs: number; credential?: GitCredential },
 ): Promise<string> {
-  // A private directory for this call's key and known hosts, removed when git is done.
-  const scratch = mkdtempSync(join(tmpdir(), 'rondo-git-call-'));
-  if (opts.credential && 'sshKey' in opts.credential)
-    writeFileSync(join(scratch, 'key'), opts.credential.sshKey, { mode: 0o600 });
+  // A key lives in a private directory for this call only, removed when git is done.
+  const key = opts.credential && 'sshKey' in opts.credential ? opts.credential.sshKey : undefined;
+  const keyDir = key === undefined ? undefined : mkdtempSync(join(tmpdir(), 'rondo-git-key-'));
+  const keyFile = keyDir && join(keyDir, 'key');
+  if (keyFile && key) writeFileSync(keyFile, key, { mode: 0o600 });
   return new Promise<string>((resolvePromise, reject) => {
     execFile(
       'git',
       args,
       {
         cwd: opts.cwd,
-        env: gitEnv(opts.home, scratch, opts.credential),
+        env: gitEnv(opts.home, opts.credential, keyFile),
         timeout: opts.timeoutMs,
         maxBuffer: 16 * 1024 * 1024,
       },
@@ -157,7 +156,9 @@ function git(
           );
       },
     );
-  }).finally(() => rmSync(scratch, { recursive: true, force: true }));
+  }).finally(() => {
+    if (keyDir) rmSync(keyDir, { recursive: true, force: true });
+  });
 }
 
 /** Resolves the component directory inside the checkout, refusing anything that leaves it (`..`, symlinks). */

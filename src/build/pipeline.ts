@@ -188,17 +188,18 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
       const token = await sourceTokenOf(store.db, deps.keyring, b.component_id);
       const credential = token ? (isSshPrivateKey(token) ? 'SSH key' : 'access token') : undefined;
       log(`fetching ${source.repoUrl} at ${b.commit}${credential ? ` with the stored ${credential}` : ''}`);
+      const checkout = join(dir, 'src');
       const fetched = await fetchSource({
         repoUrl: source.repoUrl,
         ref: { commit: b.commit! },
-        dir: join(dir, 'src'),
+        dir: checkout,
         componentPath: source.path,
         timeoutMs: deps.stepTimeoutMs,
         ...(token ? { token } : {}),
       });
       // The build context is the tree at that commit, not the repository: `COPY . .` would put
       // the git metadata in the image (and a static site would serve it).
-      rmSync(join(dir, 'src', '.git'), { recursive: true, force: true });
+      rmSync(join(checkout, '.git'), { recursive: true, force: true });
       state.componentDir = fetched.componentDir;
       state.descriptor = readDescriptor(fetched.componentDir, b.type);
       log(

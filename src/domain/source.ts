@@ -17,9 +17,17 @@ export function isSshUrl(url: string): boolean {
 const PRIVATE_KEY =
   /^-----BEGIN ([A-Z]+ )?PRIVATE KEY-----\n[A-Za-z0-9+/=\n:,\- ]+\n-----END ([A-Z]+ )?PRIVATE KEY-----$/;
 
-/** Whether a stored source credential is an SSH private key (else it is an access token). */
+/**
+ * A stored source credential as the SSH private key it is, the way ssh reads a key file (LF line
+ * ends, a final newline); `undefined` when it is an access token instead.
+ */
+export function sshPrivateKey(credential: string): string | undefined {
+  const key = credential.trim().replace(/\r\n/g, '\n');
+  return PRIVATE_KEY.test(key) ? `${key}\n` : undefined;
+}
+
 export function isSshPrivateKey(credential: string): boolean {
-  return PRIVATE_KEY.test(credential.trim().replace(/\r\n/g, '\n'));
+  return sshPrivateKey(credential) !== undefined;
 }
 
 /** Says what is wrong with a repository URL, or `undefined` when git may fetch it. */

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { BuildChanges } from '../../src/build/build-changes.js';
 
@@ -25,7 +26,7 @@ describe('build changes', () => {
     const next = changes.next('bld_a', 60_000).then(() => {
       woke = true;
     });
-    await Promise.resolve();
+    await Promise.race([next, sleep(50)]);
     expect(woke).toBe(false);
     changes.changed('bld_a');
     await next;
