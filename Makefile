@@ -2,6 +2,19 @@
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.package-lock.json
 
+# A supported Node.js first on PATH: the machine's when it is 20.19+, else one provided from the npm
+# registry (scripts/ensure-node.sh; a fresh Debian 12 has Node 18 or none).
+NODE_BIN := $(shell scripts/ensure-node.sh)
+ifneq ($(.SHELLSTATUS),0)
+$(error Rondo needs Node.js 20.19+, 22 or 24; see the message above)
+endif
+ifneq ($(NODE_BIN),)
+export PATH := $(NODE_BIN):$(PATH)
+# nodejs.org's binaries trust only their own CA list; the machine's bundle is what reaches the npm
+# registry on networks with their own CA (Debian's node trusts it already).
+export NODE_EXTRA_CA_CERTS ?= /etc/ssl/certs/ca-certificates.crt
+endif
+
 .PHONY: up down test lint format bench build deps
 
 # `npm install` rather than `npm ci`: npm 11 leaves other platforms' optional packages (Biome's
@@ -30,6 +43,7 @@ test: build
 	@scripts/install-deps.sh test
 	# Platform tests (real containers under load) run one file at a time so timings stay honest.
 	npm run --silent test
+	@scripts/test-newest-node.sh
 
 lint: deps
 	npm run --silent lint

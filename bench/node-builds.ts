@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bootstrapDebian, bootstrapStack } from '../src/build/bootstrap-debian.js';
+import { bootstrapDebian, bootstrapStack, DEBIAN_STACKS } from '../src/build/bootstrap-debian.js';
 import { generateDockerfile } from '../src/build/presets.js';
 import { DockerImages } from '../src/dataplane/docker/docker-images.js';
 import { defaultBuildWorkDir } from '../src/platform-config.js';
@@ -67,7 +67,7 @@ export async function benchNodeBuilds(): Promise<void> {
         type: 'service',
         source: { repoUrl: `file://${repo.path}` },
         buildPreset: 'nodejs',
-        buildConfigs: { buildPackLangVersion: '18' },
+        buildConfigs: { buildPackLangVersion: DEBIAN_STACKS.node!.version },
       },
     });
     const build = () => timedBuild(t, '/api/v1/orgs/default/projects/bench/components/api/builds', {});
@@ -111,7 +111,12 @@ export async function benchNodeBuilds(): Promise<void> {
     const plain: number[] = [];
     let last = first;
     const plainBuild = (i: number) => {
-      const generated = generateDockerfile('nodejs', repo.path, { buildPackLangVersion: '18' }, node);
+      const generated = generateDockerfile(
+        'nodejs',
+        repo.path,
+        { buildPackLangVersion: DEBIAN_STACKS.node!.version },
+        node,
+      );
       writeFileSync(join(dir, 'Dockerfile.plain'), generated.dockerfile);
       // The same context as Rondo's: the tree at the commit, without the repository's `.git`.
       const context = join(dir, `plain-${i}`);

@@ -1,9 +1,18 @@
 /** `npm run bench`: runs every benchmark and prints its figures. Never part of `make test`. */
 
+import { benchAlertPass } from './alert-pass.js';
+import { benchBootstrap } from './bootstrap.js';
 import { benchBuilds } from './builds.js';
+import { benchConsole } from './console.js';
 import { benchControlPlane } from './control-plane.js';
 import { benchDataPlane } from './data-plane.js';
+import { benchFaults } from './faults.js';
+import { benchGateway } from './gateway.js';
+import { benchGatewayFeatures } from './gateway-features.js';
+import { benchGatewayPolicies } from './gateway-policies.js';
+import { benchMetrics } from './metrics.js';
 import { benchNodeBuilds } from './node-builds.js';
+import { benchObservability } from './observability.js';
 import { benchReleases } from './releases.js';
 import { benchTasks } from './tasks.js';
 import { benchWebhooks } from './webhooks.js';
@@ -20,6 +29,10 @@ if (!only || only === 'data-plane') {
 if (!only || only === 'builds') {
   console.log('\n# Builds (F3): dockerfile preset, real engine and registry');
   await benchBuilds();
+}
+if (!only || only === 'bootstrap') {
+  console.log('\n# Base images: rondo images bootstrap from a cold cache, old sequence and new, same run');
+  await benchBootstrap();
 }
 if (!only || only === 'node-builds') {
   console.log(
@@ -38,4 +51,43 @@ if (!only || only === 'tasks') {
 if (!only || only === 'webhooks') {
   console.log('\n# Git automation (F6): webhooks, real engine and registry');
   await benchWebhooks();
+}
+if (!only || only === 'metrics') {
+  console.log('\n# Metrics (G3): one component over 24 h at 1-minute steps from the real Prometheus');
+  await benchMetrics();
+}
+if (!only || only === 'console') {
+  console.log('\n# Web console (G4): first-visit bytes and the component page in Chromium');
+  await benchConsole();
+}
+if (!only || only === 'faults') {
+  // Kills and restarts parts; the engine it restarts is one it started itself.
+  console.log('\n# Parts that die (G2): kill -9 under load through the public gateway');
+  await benchFaults();
+}
+if (!only || only === 'alert-pass') {
+  console.log("\n# Alerts (G3): one pass of Rondo's evaluator over a noisy component");
+  await benchAlertPass();
+}
+if (!only || only === 'observability') {
+  console.log(
+    '\n# Observability (G3): runtime log ingestion from 10 replicas, API latency idle and during it',
+  );
+  await benchObservability();
+}
+if (!only || only === 'gateway') {
+  console.log(
+    '\n# Gateway (G7): direct, Caddy, HAProxy and nginx with the same routes (1, 100, 1,000 endpoints)',
+  );
+  await benchGateway();
+  console.log('\n## Each claimed feature, run on the Debian versions');
+  await benchGatewayFeatures();
+}
+if (!only || only === 'gateway' || only === 'gateway-policies') {
+  console.log('\n# Gateway (G7): what JWT validation and rate limits add on HAProxy, 100 endpoints');
+  await benchGatewayPolicies();
+}
+if (only === 'gateway-features') {
+  console.log('\n# Gateway (G7): each claimed feature, run on the Debian versions');
+  await benchGatewayFeatures();
 }

@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { buildTaskImage, cleanupInstance, docker } from '../test/helpers/images.js';
 import { platformServerEnv, startCaddy } from '../test/helpers/platform.js';
 import { CLI, cleanEnv, ensureBuilt, startServer } from '../test/helpers/processes.js';
+import { apiClient } from './api-client.js';
 import { median } from './data-plane.js';
 
 const TOKEN = 'rondo_bench_tasks_admin_token_0123456789abcdef';
@@ -32,20 +33,7 @@ export async function benchTasks(): Promise<void> {
     RONDO_TASKS_MIN_INTERVAL_SECONDS: '1',
   };
   const server = await startServer(env);
-  const api = async (method: string, path: string, payload?: unknown) => {
-    const res = await fetch(`${server.url}/api/v1${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${TOKEN}`,
-        ...(payload ? { 'content-type': 'application/json' } : {}),
-      },
-      ...(payload ? { body: JSON.stringify(payload) } : {}),
-    });
-    // biome-ignore lint/suspicious/noExplicitAny: the benchmark reads a few known fields
-    const body: any = await res.json();
-    if (res.status >= 300) throw new Error(`${method} ${path}: ${JSON.stringify(body)}`);
-    return body;
-  };
+  const api = apiClient(server.url, TOKEN);
   const deploy = async (name: string, body: Record<string, unknown>) => {
     const d = await api('POST', `${P}/${name}/deployments`, { environment: 'development', ...body });
     while ((await api('GET', `/orgs/default/deployments/${d.id}`)).status !== 'active') await sleep(100);

@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
 # Installs what Rondo needs on Debian/Ubuntu when it is missing, and leaves what is there alone.
-#   runtime: what `make up` needs (Docker engine, Caddy, the CNCF registry, git, debootstrap)
-#   test:    runtime + busybox-static (test images), openssh-server (a git host over ssh, not
-#            started as a service), a PostgreSQL server on 127.0.0.1:5432 and a
-#            running Docker engine (both started if they do not answer)
+#   runtime: every program the runtime starts (src/platform/host-programs.ts lists them; a test
+#            checks this script against it): Docker engine and Debian's docker CLI, Caddy, the
+#            CNCF registry, git, ssh, debootstrap, a static busybox, Prometheus (and promtool), HAProxy
+#   test:    runtime + chromium (the console's browser tests) + nginx with njs and wrk (the gateway
+#            bench's peer and load generator) + openssh-server (a git host over
+#            ssh, not started as a service), a PostgreSQL server on 127.0.0.1:5432 and a running
+#            Docker engine (both started if they do not answer)
+# INSTALL_DEPS_DRY_RUN=1 prints the packages instead of installing them; with
+# INSTALL_DEPS_ASSUME_MISSING=1 as well, it lists everything a fresh machine would get.
 set -euo pipefail
 mode=${1:-runtime}
 
-have() { command -v "$1" >/dev/null 2>&1; }
+have() { [[ -z ${INSTALL_DEPS_ASSUME_MISSING:-} ]] && command -v "$1" >/dev/null 2>&1; }
 apt_install() {
+  if [[ -n ${INSTALL_DEPS_DRY_RUN:-} ]]; then
+    printf 'would install: %s\n' "$*"
+    return 0
+  fi
   if ! have apt-get; then
     echo "install-deps: apt-get not found; install these yourself: $*" >&2
     return 1
@@ -22,19 +31,62 @@ need=()
 have git || need+=(git)
 # git reaches ssh:// repositories through the ssh client.
 have ssh || need+=(openssh-client)
-have dockerd || need+=(docker.io)
+# dockerd, and /usr/bin/docker: Debian's CLI has BuildKit (another docker on PATH may not).
+{ have dockerd && have /usr/bin/docker; } || need+=(docker.io)
 have caddy || need+=(caddy)
 have docker-registry || need+=(docker-registry)
 # `rondo images bootstrap` builds Debian base images with debootstrap.
-[[ -x /usr/sbin/debootstrap ]] || need+=(debootstrap)
-if [[ $mode == test ]]; then
-  # Test images copy busybox into FROM scratch, so it must be the static build.
-  if ! have busybox || ! { have file && file -L "$(command -v busybox)" | grep -q 'statically linked'; }; then
-    need+=(busybox-static)
-  fi
-fi
+{ have debootstrap || have /usr/sbin/debootstrap; } || need+=(debootstrap)
+# Base images, task sandboxes and test images copy busybox into FROM scratch: the static build.
+# ldd refuses a static executable, so a busybox that ldd reads is the dynamic one.
+if ! have busybox || ldd "$(command -v busybox)" >/dev/null 2>&1; then need+=(busybox-static); fi
+# The node stack's Node.js LTS comes from the npm registry, fetched by the host's npm.
+have npm || need+=(npm)
+# Essential on Debian, listed so a trimmed image says what it lacks.
+have ldd || need+=(libc-bin)
+have tar || need+=(tar)
+have sh || need+=(dash)
+# The console's browser tests drive Debian's Chromium (Playwright cannot download one here).
+if [[ $mode == test ]]; then have /usr/bin/chromium || need+=(chromium); fi
 if ((${#need[@]})); then apt_install "${need[@]}"; fi
 
+# Prometheus (metrics): `rondo up` runs its own on loopback. The package would also start the
+# system's on :9090; a policy-rc.d that denies starts keeps it from doing so.
+if ! have prometheus || ! have promtool || ! have prometheus-alertmanager; then
+  added_policy=
+  if [[ -z ${INSTALL_DEPS_DRY_RUN:-} && ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && added_policy=1
+  fi
+  status=0
+  apt_install prometheus prometheus-alertmanager || status=$?
+  if [[ -n $added_policy ]]; then rm -f /usr/sbin/policy-rc.d; fi
+  ((status == 0)) || exit "$status"
+fi
+
+# HAProxy: the gateway G7 chose (docs/decisions.md). test (and bench): its peers in
+# `npm run bench gateway`, nginx with njs, and wrk. The packages would also start the system's
+# haproxy and nginx (on :80); a policy-rc.d that denies starts keeps them from doing so.
+services=()
+have haproxy || services+=(haproxy)
+if [[ $mode == test ]]; then
+  have nginx || services+=(nginx)
+  if [[ -n ${INSTALL_DEPS_ASSUME_MISSING:-} || ! -e /usr/lib/nginx/modules/ngx_http_js_module.so ]]; then
+    services+=(libnginx-mod-http-js)
+  fi
+  have wrk || services+=(wrk)
+fi
+if ((${#services[@]})); then
+  added_policy=
+  if [[ -z ${INSTALL_DEPS_DRY_RUN:-} && ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && added_policy=1
+  fi
+  status=0
+  apt_install "${services[@]}" || status=$?
+  if [[ -n $added_policy ]]; then rm -f /usr/sbin/policy-rc.d; fi
+  ((status == 0)) || exit "$status"
+fi
+
+if [[ $mode == test && -n ${INSTALL_DEPS_DRY_RUN:-} ]]; then exit 0; fi
 if [[ $mode == test && ! -x /usr/sbin/sshd ]]; then
   # Tests run their own sshd on loopback (a git host over ssh). The package would also start the
   # system's sshd on port 22; a policy-rc.d that denies starts keeps it from doing so.

@@ -1,5 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { type AlertSettings, loadAlertSettings } from './observability/alert-settings.js';
 import { loadPlatformConfig, type PlatformConfig } from './platform-config.js';
 
 /** Everything the control plane needs to start; read once from flags and the environment. */
@@ -16,6 +17,51 @@ export interface RondoConfig {
   masterKeyFile?: string;
   /** The local platform (engine, gateway); absent when the control plane runs alone. */
   platform?: PlatformConfig;
+  /** How Git providers reach this control plane (webhook URLs); default: the listening address. */
+  publicUrl?: string;
+  /** When a source address is refused (429) after failed authentications; default 10 per 60 s, 60 s. */
+  authFailures?: AuthFailureLimits;
+  /** Repository hosts may be link-local or metadata addresses (RONDO_ALLOW_LINK_LOCAL_REPOSITORIES). */
+  allowLinkLocalRepositories?: boolean;
+  /** Alert evaluation and notifications (SMTP through RONDO_SMTP_*). */
+  alerts?: AlertSettings;
+}
+
+/** `maxFailures` failed authentications from one source within `windowSeconds` block it for `blockSeconds`. */
+export interface AuthFailureLimits {
+  /** 0 turns the limit off. */
+  maxFailures: number;
+  windowSeconds: number;
+  blockSeconds: number;
+}
+
+export const DEFAULT_AUTH_FAILURE_LIMITS: AuthFailureLimits = {
+  maxFailures: 10,
+  windowSeconds: 60,
+  blockSeconds: 60,
+};
+
+function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 1_000_000)
+    throw new Error(`${name} must be a whole number 0-1000000, got '${raw}'`);
+  return n;
+}
+
+function publicUrlOf(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(
+      `RONDO_PUBLIC_URL must be an http(s) URL such as https://rondo.example.com, got '${raw}'`,
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new Error(`RONDO_PUBLIC_URL must be an http(s) URL, got '${raw}'`);
+  return url.toString().replace(/\/+$/, '');
 }
 
 export const DEFAULT_PORT = 7070;
@@ -45,5 +91,17 @@ export function loadConfig(
   if (env.RONDO_DATABASE_URL) config.databaseUrl = env.RONDO_DATABASE_URL;
   if (env.RONDO_MASTER_KEY_FILE) config.masterKeyFile = env.RONDO_MASTER_KEY_FILE;
   if (env.RONDO_BOOTSTRAP_TOKEN) config.bootstrapToken = env.RONDO_BOOTSTRAP_TOKEN;
+  if (env.RONDO_PUBLIC_URL) config.publicUrl = publicUrlOf(env.RONDO_PUBLIC_URL);
+  const linkLocal = env.RONDO_ALLOW_LINK_LOCAL_REPOSITORIES;
+  if (linkLocal !== undefined && !['', 'true', 'false'].includes(linkLocal))
+    throw new Error(`RONDO_ALLOW_LINK_LOCAL_REPOSITORIES must be true or false, got '${linkLocal}'`);
+  if (linkLocal === 'true') config.allowLinkLocalRepositories = true;
+  config.alerts = loadAlertSettings(env);
+  const limits = DEFAULT_AUTH_FAILURE_LIMITS;
+  config.authFailures = {
+    maxFailures: wholeNumber(env, 'RONDO_AUTH_MAX_FAILURES', limits.maxFailures),
+    windowSeconds: wholeNumber(env, 'RONDO_AUTH_FAILURE_WINDOW_SECONDS', limits.windowSeconds),
+    blockSeconds: wholeNumber(env, 'RONDO_AUTH_BLOCK_SECONDS', limits.blockSeconds),
+  };
   return config;
 }

@@ -4,6 +4,8 @@ import { type BaseImages, loadBaseImages } from './build/presets.js';
 import type { GatewaySettings } from './deploy/gateway-sync.js';
 import type { RolloutSettings } from './deploy/rollout.js';
 import type { ScheduleRules } from './domain/task.js';
+import { loadMetricsSettings, type MetricsSettings } from './observability/metrics/metrics-settings.js';
+import { type AlertmanagerSettings, loadAlertmanagerSettings } from './platform/alertmanager.js';
 
 /** How the control plane reaches its local platform: the engine, the gateway, rollout timings. */
 export interface PlatformConfig {
@@ -18,7 +20,8 @@ export interface PlatformConfig {
     stepTimeoutMs: number;
     buildTimeoutMs: number;
     workDir: string;
-    baseImages: BaseImages;
+    /** Read when a build needs them: images.json changes while the control plane runs. */
+    baseImages: () => BaseImages;
     keepUndeployed: number;
     /** The docker CLI with BuildKit (Debian's), for Dockerfiles that use RUN --mount. */
     dockerCli: string;
@@ -27,6 +30,20 @@ export interface PlatformConfig {
   tasks: TaskSettings;
   /** Webhook deliveries (§9) are kept this many days, then deleted. */
   webhookDeliveryRetentionDays: number;
+  /** Runtime logs (G3); absent: kept 30 days, collected with the defaults. */
+  logs?: LogSettings;
+  /** Prometheus (G3 metrics); absent: no metrics API, no sampling. */
+  metrics?: MetricsSettings;
+  /** Alertmanager (G3 alerts), beside Prometheus: latency, traffic and resource alerts. */
+  alerting?: AlertmanagerSettings;
+}
+
+/** Runtime logs (G3): retention and the collector's timings (tests shorten them). */
+export interface LogSettings {
+  retentionDays: number;
+  discoverMs?: number;
+  flushMs?: number;
+  batchLines?: number;
 }
 
 /** Task executions (§8): schedule limits, log cap, history retention. */
@@ -84,7 +101,7 @@ export function loadPlatformConfig(
         num(env.RONDO_BUILD_STEP_TIMEOUT_SECONDS, 600, 'RONDO_BUILD_STEP_TIMEOUT_SECONDS') * 1000,
       buildTimeoutMs: num(env.RONDO_BUILD_TIMEOUT_SECONDS, 1800, 'RONDO_BUILD_TIMEOUT_SECONDS') * 1000,
       workDir: env.RONDO_BUILD_WORKDIR || defaultBuildWorkDir(dataDir),
-      baseImages: loadBaseImages(join(dataDir, 'images.json')),
+      baseImages: () => loadBaseImages(join(dataDir, 'images.json')),
       keepUndeployed: num(env.RONDO_BUILDS_KEEP, 5, 'RONDO_BUILDS_KEEP'),
       // Debian's CLI has BuildKit built in; another docker CLI on PATH may not (MACHINE-NOTES).
       dockerCli: env.RONDO_DOCKER_CLI || '/usr/bin/docker',
@@ -106,6 +123,9 @@ export function loadPlatformConfig(
       30,
       'RONDO_WEBHOOK_DELIVERY_RETENTION_DAYS',
     ),
+    logs: { retentionDays: num(env.RONDO_LOG_RETENTION_DAYS, 30, 'RONDO_LOG_RETENTION_DAYS') },
+    metrics: loadMetricsSettings(env),
+    alerting: loadAlertmanagerSettings(env),
   };
 }
 

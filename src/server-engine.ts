@@ -6,6 +6,7 @@ import { BuildQueue } from './build/build-queue.js';
 import { BuildKitCli } from './build/buildkit-cli.js';
 import type { BuildUseDeps } from './build/builds.js';
 import { type BuildDeps, runBuild } from './build/pipeline.js';
+import { ComponentChanges } from './control/component-changes.js';
 import { systemContext } from './control/context.js';
 import { Pruning } from './control/pruning.js';
 import { DockerImages } from './dataplane/docker/docker-images.js';
@@ -14,11 +15,21 @@ import { DataPlaneRegistry } from './deploy/data-plane-registry.js';
 import type { DeployDeps } from './deploy/deployments.js';
 import { createDeployment } from './deploy/deployments.js';
 import { GatewaySync } from './deploy/gateway-sync.js';
+import { GatewayWatch } from './deploy/gateway-watch.js';
 import { Reconciler } from './deploy/reconciler.js';
+import { parseCaddyAccessLine } from './gateway/caddy-access-log.js';
 import { CaddyAdmin } from './gateway/caddy-admin.js';
 import { pruneDeliveries } from './git/delivery-retention.js';
 import { RepositoryPoller } from './git/repository-poller.js';
 import type { WebhookDeps } from './git/webhook-receiver.js';
+import { GatewayLogCollector } from './observability/gateway-log-collector.js';
+import type { GatewayRequestSink } from './observability/gateway-requests.js';
+import { LogChanges } from './observability/log-changes.js';
+import { LogCollector } from './observability/log-collector.js';
+import { pruneGatewayRequests, pruneRuntimeLogs } from './observability/log-retention.js';
+import { createMetrics } from './observability/metrics/metrics-engine.js';
+import { ReplicaConditions } from './observability/replica-conditions.js';
+import type { RuntimeLogDeps } from './observability/runtime-logs.js';
 import type { PlatformConfig } from './platform-config.js';
 import type { Keyring } from './secrets/envelope.js';
 import type { Store } from './store/store.js';
@@ -48,6 +59,8 @@ export function createDeployEngine(
   const admin = new CaddyAdmin(platform.gateway.adminListen);
   mkdirSync(dirname(platform.gateway.accessLogPath), { recursive: true });
   const gateway = new GatewaySync({ store, dataPlanes, admin, settings: platform.gateway, instance, logger });
+  // A restarted Caddy gets its routes back within this, not at the next resync (docs/decisions.md).
+  const gatewayWatch = new GatewayWatch(admin, gateway, logger, 500);
   const reconciler = new Reconciler(
     {
       store,
@@ -87,6 +100,7 @@ export function createDeployEngine(
   });
   const tasks: TaskDeps = { store, runner, scheduler };
   const buildChanges = new BuildChanges();
+  const componentChanges = new ComponentChanges(store);
   const buildDeps: BuildDeps = {
     store,
     images: new DockerImages(platform.dockerSocket),
@@ -104,7 +118,12 @@ export function createDeployEngine(
     afterSuccess: (buildId) => autoDeploy(deploy, buildId, logger),
     changes: buildChanges,
   };
-  const buildQueue = new BuildQueue((id) => runBuild(buildDeps, id), platform.builds.concurrency, logger);
+  const buildQueue = new BuildQueue(
+    (id) => runBuild(buildDeps, id),
+    platform.builds.concurrency,
+    logger,
+    store,
+  );
   const builds: BuildUseDeps = {
     store,
     keyring,
@@ -114,6 +133,49 @@ export function createDeployEngine(
   };
   const hooks: WebhookDeps = { builds, logger, gitTimeoutMs: 30_000 };
   const poller = new RepositoryPoller(hooks, platform.resyncMs);
+  const logChanges = new LogChanges();
+  const logRetentionDays = platform.logs?.retentionDays ?? 30;
+  // Replicas' output, followed from the engine into the store (docs/observability.md).
+  const logCollector = new LogCollector(
+    { store, dataPlanes, keyring, instance, logger, changes: logChanges },
+    {
+      ...(platform.logs?.discoverMs ? { discoverMs: platform.logs.discoverMs } : {}),
+      ...(platform.logs?.flushMs ? { flushMs: platform.logs.flushMs } : {}),
+      ...(platform.logs?.batchLines ? { batchLines: platform.logs.batchLines } : {}),
+    },
+  );
+  // Crashes, crash loops and OOM kills of replicas, as deployment events.
+  const conditions = new ReplicaConditions({
+    store,
+    dataPlanes,
+    instance,
+    logger,
+    flushLogs: () => logCollector.flush(),
+  });
+  // Consumers of every stored batch of gateway requests besides the store (metrics push theirs here).
+  const gatewayRequestSinks: GatewayRequestSink[] = [];
+  const gatewayChanges = new LogChanges();
+  // The gateway's access log, per component (G3); Caddy's line format stays in src/gateway.
+  const gatewayLogCollector = new GatewayLogCollector({
+    store,
+    logger,
+    changes: gatewayChanges,
+    path: platform.gateway.accessLogPath,
+    parse: parseCaddyAccessLine,
+    sink: (batch) => {
+      for (const sink of gatewayRequestSinks) sink(batch);
+    },
+  });
+  const metrics = platform.metrics
+    ? createMetrics(platform.metrics, { store, dataPlanes, instance, logger })
+    : undefined;
+  if (metrics) gatewayRequestSinks.push(metrics.exporter.recordGatewayRequests);
+  const runtimeLogs: RuntimeLogDeps = {
+    store,
+    retentionDays: logRetentionDays,
+    changes: logChanges,
+    gatewayChanges,
+  };
   const pruning = new Pruning(
     [
       { what: 'execution history', prune: () => pruneExecutions(store, platform.tasks) },
@@ -121,6 +183,8 @@ export function createDeployEngine(
         what: 'webhook deliveries',
         prune: () => pruneDeliveries(store, platform.webhookDeliveryRetentionDays),
       },
+      { what: 'runtime logs', prune: () => pruneRuntimeLogs(store, logRetentionDays) },
+      { what: 'gateway logs', prune: () => pruneGatewayRequests(store, logRetentionDays) },
     ],
     logger,
   );
@@ -132,20 +196,42 @@ export function createDeployEngine(
     buildQueue,
     tasks,
     hooks,
+    runtimeLogs,
+    componentChanges,
+    logCollector,
+    gatewayLogCollector,
+    gatewayRequestSinks,
+    metrics,
     async start() {
+      await componentChanges.start();
       reconciler.start();
+      gatewayWatch.start();
       await buildQueue.recover(store, platform.builds.workDir);
       await runner.recover();
       scheduler.start();
       poller.start();
       pruning.start();
+      logCollector.start();
+      gatewayLogCollector.start();
+      conditions.start();
+      metrics?.sampler.start();
     },
     async stop() {
       stopping = true;
-      await Promise.all([scheduler.stop(), poller.stop(), pruning.stop()]);
+      await Promise.all([
+        scheduler.stop(),
+        poller.stop(),
+        pruning.stop(),
+        gatewayWatch.stop(),
+        logCollector.stop(),
+        gatewayLogCollector.stop(),
+        conditions.stop(),
+        metrics?.sampler.stop(),
+      ]);
       // Runs go on without the control plane; the next start reattaches to them.
       runner.stop();
       await reconciler.stop();
+      await componentChanges.stop();
       names.close();
     },
   };

@@ -8,10 +8,18 @@ import { bootstrap } from './control/bootstrap.js';
 import { installationId } from './control/settings.js';
 import type { GatewaySync } from './deploy/gateway-sync.js';
 import type { Reconciler } from './deploy/reconciler.js';
+import { allowLinkLocalRepositories } from './domain/repository-host.js';
+import { AlertEvaluator } from './observability/alert-evaluator.js';
+import { AlertNotifier } from './observability/alert-notifier.js';
+import type { GatewayLogCollector } from './observability/gateway-log-collector.js';
+import type { LogCollector } from './observability/log-collector.js';
+import { PrometheusAlertRules } from './observability/prometheus-alert-rules.js';
+import { prometheusAlerting, readReceiverToken } from './platform/alertmanager.js';
 import { Keyring } from './secrets/envelope.js';
 import { MasterKeyFile } from './secrets/master-key.js';
 import { rewrapAll } from './secrets/rotation.js';
 import type { SecretDeps } from './secrets/secret-deps.js';
+import { logSafeError } from './store/query-errors.js';
 import { openStore, type Store, type StoreConfig } from './store/store.js';
 import type { TaskDeps } from './tasks/task-runs.js';
 
@@ -26,6 +34,12 @@ export interface Rondo {
   readonly buildQueue?: BuildQueue;
   /** Task executions and schedules (§8). */
   readonly tasks?: TaskDeps;
+  /** Follows replicas' output into the store (G3). */
+  readonly logCollector?: LogCollector;
+  /** Follows the gateway's access log into the store, per component (G3). */
+  readonly gatewayLogCollector?: GatewayLogCollector;
+  /** Alert rules Rondo evaluates, and the notifications it sends (G3); started by `listen()`. */
+  readonly alerts: { evaluator: AlertEvaluator; notifier: AlertNotifier };
   readonly instance?: string;
   /** The admin token, only on the very first start and only when it was generated here. */
   readonly bootstrapToken?: string;
@@ -66,8 +80,11 @@ async function openKeyring(config: RondoConfig, store: Store, logger: Logger): P
 /** The composition root: every part is built here from explicit dependencies, nowhere else. */
 export async function createRondo(
   config: RondoConfig,
-  logger: Logger = pino({ level: config.logLevel }),
+  rootLogger: Logger = pino({ level: config.logLevel }),
 ): Promise<Rondo> {
+  // Errors are logged with their stack and fields, but a database error without its values.
+  const logger = rootLogger.child({}, { serializers: { err: logSafeError } });
+  allowLinkLocalRepositories(config.allowLinkLocalRepositories ?? false);
   const store = await openStore(storeConfigOf(config), {
     onIdleConnectionError: (err) =>
       logger.warn({ err: err.message }, 'database dropped an idle connection; it will be replaced'),
@@ -88,6 +105,8 @@ export async function createRondo(
           logger,
         )
       : undefined;
+    // Latency, traffic and resource rules: Prometheus evaluates, Alertmanager calls back.
+    const alerting = prometheusAlerting(config);
     const hooks = engine ? { builds: engine.builds, logger, gitTimeoutMs: 30_000 } : undefined;
     const api = await createApi(
       { store, ...secrets },
@@ -96,30 +115,78 @@ export async function createRondo(
       engine?.builds,
       engine?.tasks,
       hooks,
+      {
+        ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+        listen: { host: config.host, port: config.port },
+        ...(config.authFailures ? { authFailures: config.authFailures } : {}),
+        ...(engine ? { runtimeLogs: engine.runtimeLogs, componentChanges: engine.componentChanges } : {}),
+        ...(engine?.metrics
+          ? { metrics: engine.metrics.deps, metricsExporter: engine.metrics.exporter }
+          : {}),
+        alertEmail: config.alerts?.smtp !== undefined,
+        ...(alerting
+          ? { alertmanager: { store, token: () => readReceiverToken(alerting.receiverTokenFile) } }
+          : {}),
+      },
     );
     await api.ready();
+    const alerts = {
+      evaluator: new AlertEvaluator(
+        {
+          store,
+          logger,
+          ...(alerting
+            ? {
+                prometheusRules: new PrometheusAlertRules({
+                  store,
+                  file: alerting.rulesFile,
+                  prometheusListen: alerting.prometheusListen,
+                  logger,
+                }),
+              }
+            : {}),
+        },
+        config.alerts?.evaluateMs,
+      ),
+      notifier: new AlertNotifier(
+        {
+          store,
+          keyring: secrets.keyring,
+          logger,
+          ...(config.alerts?.smtp ? { smtp: config.alerts.smtp } : {}),
+          ...(config.alerts?.retryDelaysMs ? { retryDelaysMs: config.alerts.retryDelaysMs } : {}),
+        },
+        config.alerts?.deliverMs,
+      ),
+    };
     const generated = first && !config.bootstrapToken ? first.token : undefined;
     return {
       api,
       store,
       logger,
       instance,
+      alerts,
       ...(engine
         ? {
             reconciler: engine.reconciler,
             gateway: engine.gateway,
             buildQueue: engine.buildQueue,
             tasks: engine.tasks,
+            logCollector: engine.logCollector,
+            gatewayLogCollector: engine.gatewayLogCollector,
           }
         : {}),
       ...(generated ? { bootstrapToken: generated } : {}),
       async listen() {
         const url = await api.listen({ host: config.host, port: config.port });
         await engine?.start();
+        alerts.evaluator.start();
+        alerts.notifier.start();
         return url;
       },
       async close() {
         await api.close();
+        await Promise.all([alerts.evaluator.stop(), alerts.notifier.stop()]);
         await engine?.stop();
         await store.close();
       },

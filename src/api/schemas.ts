@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { checkDnsLabel } from '../domain/names.js';
+import { singleLineProblem } from '../domain/text.js';
 
 /** A DNS-label name (§1) with a message that says what is wrong and how to fix it. */
 export const Name = z.string().superRefine((v, ctx) => {
@@ -7,8 +8,25 @@ export const Name = z.string().superRefine((v, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
-export const DisplayName = z.string().min(1).max(200);
-export const Description = z.string().max(2000);
+/**
+ * One line of text a person reads in tables and logs: control characters (newlines, ANSI escape
+ * sequences) would let a name rewrite what a terminal shows.
+ */
+export function singleLine(max: number, min = 0) {
+  return z
+    .string()
+    .min(min)
+    .max(max)
+    .superRefine((v, ctx) => {
+      const problem = singleLineProblem(v);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });
+}
+
+export const DisplayName = singleLine(200, 1);
+export const Description = singleLine(2000);
+/** What a person calls an access token (`rondo token list` shows it). */
+export const TokenName = singleLine(100, 1);
 
 /** `_` in an `{org}` path segment means "the caller's default organization". */
 export const OrgParam = z.string().min(1).max(63);

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pack } from 'tar-stream';
 import type { DockerImages } from '../dataplane/docker/docker-images.js';
@@ -15,6 +16,17 @@ export async function bootstrapStaticImage(
   images: DockerImages,
   registry: string,
   log: (line: string) => void,
+): Promise<string> {
+  const tag = await buildStaticImage(images, registry, log);
+  return `${registry}/rondo/static@${await images.push(tag)}`;
+}
+
+/** Builds the `static` stack's image (not pushed); returns its tag. */
+export async function buildStaticImage(
+  images: DockerImages,
+  registry: string,
+  log: (line: string) => void,
+  labels: Record<string, string> = {},
 ): Promise<string> {
   const busybox = staticBusybox();
   const caddy = '/usr/bin/caddy';
@@ -42,12 +54,11 @@ export async function bootstrapStaticImage(
       context: tar as unknown as Readable,
       dockerfile: 'Dockerfile',
       tag,
-      labels: { 'rondo.base-image': 'static' },
+      labels: { 'rondo.base-image': 'static', ...labels },
     },
     log,
   );
-  const digest = await images.push(tag, log);
-  return `${registry}/rondo/static@${digest}`;
+  return tag;
 }
 
 /** The shared libraries (and the loader) an executable links, as ldd resolves them on this host. */
@@ -85,6 +96,7 @@ function staticBusybox(): string {
 
 /** Records bootstrapped images in the site's images.json, keeping what is there. */
 export function recordBaseImages(file: string, images: BaseImages): void {
+  mkdirSync(dirname(file), { recursive: true });
   const current = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as BaseImages) : {};
   for (const [stack, versions] of Object.entries(images)) current[stack] = { ...current[stack], ...versions };
   writeFileSync(file, `${JSON.stringify(current, null, 2)}\n`);

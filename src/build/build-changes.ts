@@ -4,6 +4,22 @@
  */
 export class BuildChanges {
   readonly #waiting = new Map<string, Set<() => void>>();
+  readonly #progress = new Map<string, string>();
+
+  /**
+   * The running step's progress line (`push 12 s: layer 3f2a… 12.3 MB / 41.2 MB`), kept in memory
+   * only: followers show it live, the stored log never holds it. `undefined` clears it.
+   */
+  progress(buildId: string, line: string | undefined): void {
+    if (this.#progress.get(buildId) === line) return;
+    if (line === undefined) this.#progress.delete(buildId);
+    else this.#progress.set(buildId, line);
+    this.changed(buildId);
+  }
+
+  progressOf(buildId: string): string | undefined {
+    return this.#progress.get(buildId);
+  }
 
   /** Called after the build's row was written. */
   changed(buildId: string): void {

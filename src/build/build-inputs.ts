@@ -20,7 +20,8 @@ export async function loadBuildInputs(
 ): Promise<BuildInputs> {
   const items = await draftItems(db, componentId, BUILD_SCOPE);
   const values = await materialize(db, keyring, items);
-  const out: BuildInputs = { args: {}, secrets: {} };
+  // Keys are the user's (`__proto__` is a valid variable name): no prototype to swallow them.
+  const out: BuildInputs = { args: Object.create(null), secrets: Object.create(null) };
   for (const item of items) {
     const value = values.env[item.key];
     if (value === undefined) continue;

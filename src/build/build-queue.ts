@@ -1,12 +1,15 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { writeTerminalState } from '../control/terminal-write.js';
+import { storableError } from '../domain/storable-text.js';
 import type { Store } from '../store/store.js';
 
 /**
  * Runs builds up to `concurrency` at a time, oldest first. After a restart, builds that were
  * running are failed as interrupted (their containers are gone with the engine's build) and
- * queued ones run.
+ * queued ones run. A build whose run ended here without recording its end (it crashed) is failed
+ * then, so no build stays `running` with nothing behind it.
  */
 export class BuildQueue {
   readonly #pending: string[] = [];
@@ -16,10 +19,13 @@ export class BuildQueue {
   readonly #log: Logger;
   readonly #active = new Set<Promise<void>>();
 
-  constructor(run: (id: string) => Promise<void>, concurrency: number, logger: Logger) {
+  readonly #store: Store;
+
+  constructor(run: (id: string) => Promise<void>, concurrency: number, logger: Logger, store: Store) {
     this.#run = run;
     this.#concurrency = concurrency;
     this.#log = logger;
+    this.#store = store;
   }
 
   /** Fails the builds a stopped control plane left running (and drops their checkouts); queues the rest. */
@@ -55,7 +61,13 @@ export class BuildQueue {
       const id = this.#pending.shift()!;
       this.#running++;
       const p = this.#run(id)
-        .catch((err: unknown) => this.#log.error({ err, build: id }, 'build crashed'))
+        .then(
+          () => this.#failIfRunning(id, 'the build stopped without recording how it ended'),
+          (err: unknown) => {
+            this.#log.error({ err, build: id }, 'build crashed');
+            return this.#failIfRunning(id, `the build crashed: ${storableError(err)}`);
+          },
+        )
         .finally(() => {
           this.#running--;
           this.#active.delete(p);
@@ -63,6 +75,23 @@ export class BuildQueue {
         });
       this.#active.add(p);
     }
+  }
+
+  /** Records `reason` as the end of a build its run left `running` (retried; see `writeTerminalState`). */
+  async #failIfRunning(id: string, reason: string): Promise<void> {
+    const fail = (why: string) =>
+      this.#store.db
+        .updateTable('builds')
+        .set({ status: 'failed', reason: why, finished_at: new Date() })
+        .where('id', '=', id)
+        .where('status', '=', 'running')
+        .execute();
+    await writeTerminalState(
+      this.#log,
+      `build ${id}`,
+      () => fail(reason),
+      () => fail(reason),
+    );
   }
 
   /** Waits for the builds in progress (tests, shutdown). */

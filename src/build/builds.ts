@@ -240,7 +240,11 @@ export async function cancelBuild(
 /** How long a follower waits for news of a build before reading the store anyway. */
 const FOLLOW_FALLBACK_MS = 1000;
 
-/** The build's log, step by step; with `follow`, yields new lines until the build ends. */
+/**
+ * The build's log, step by step; with `follow`, yields new lines until the build ends, and the
+ * running step's progress whenever it changes as a line that starts with `\r` (a terminal
+ * rewrites it in place; it is never stored).
+ */
 export async function* buildLog(
   deps: BuildUseDeps,
   ctx: RequestContext,
@@ -250,6 +254,7 @@ export async function* buildLog(
 ): AsyncGenerator<string> {
   const { org } = await readInOrg(deps, ctx, orgName);
   const printed = new Map<string, number>();
+  let progress: string | undefined;
   for (;;) {
     // Listening before reading: a write between the read and the wait still wakes this follower.
     const news = follow ? deps.changes.next(id, FOLLOW_FALLBACK_MS) : undefined;
@@ -263,6 +268,9 @@ export async function* buildLog(
       }
     }
     const ended = row.status !== 'queued' && row.status !== 'running';
+    const now = follow && !ended ? deps.changes.progressOf(id) : undefined;
+    if (now !== undefined && now !== progress) yield `\r${now}\n`;
+    progress = now;
     if (!follow || ended) {
       if (ended) yield `--- ${row.status}${row.reason ? `: ${row.reason}` : ''}\n`;
       return;

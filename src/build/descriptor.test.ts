@@ -92,8 +92,12 @@ describe('parseDescriptor', () => {
       /endpoints\[0\]: unknown field\(s\) visibility/,
     ],
     [
-      'schemaVersion: 1.2\nendpoints:\n  - name: Bad_Name\n    service: { port: 80 }\n    type: REST\n',
-      /endpoints\[0\]\.name: must be lowercase/,
+      'schemaVersion: 1.2\nendpoints:\n  - name: " "\n    service: { port: 80 }\n    type: REST\n',
+      /endpoints\[0\]\.name: must not be empty/,
+    ],
+    [
+      'schemaVersion: 1.2\nendpoints:\n  - name: "a\\u001b[2Jb"\n    service: { port: 80 }\n    type: REST\n',
+      /endpoints\[0\]\.name: must not contain control characters/,
     ],
     [
       'schemaVersion: 1.2\nconfigurations:\n  env:\n    - name: 1BAD\n      valueFrom: { configForm: {} }\n',
@@ -106,6 +110,64 @@ describe('parseDescriptor', () => {
     ['schemaVersion: 1.2\nendpoints: [\n', /not valid YAML at line/],
   ])('names the file, the field and the problem: %j', (text, message) => {
     expect(() => parseDescriptor('.rondo/component.yaml', text, 'service')).toThrow(message);
+  });
+
+  it("accepts Choreo's endpoint names and gives each a stable DNS label for URLs", () => {
+    // wso2/choreo-samples hello-world-php-service: component.yaml and its older endpoints.yaml.
+    const yaml = [
+      'schemaVersion: 1.0',
+      'endpoints:',
+      '  - name: hello_world_php',
+      '    displayName: Hello World PHP',
+      '    service:',
+      '      basePath: /',
+      '      port: 8000',
+      '    type: REST',
+      '    networkVisibilities:',
+      '      - Public',
+      '    schemaFilePath: openapi.yaml',
+      '',
+    ].join('\n');
+    expect(parseDescriptor('.choreo/component.yaml', yaml, 'service').endpoints).toEqual([
+      {
+        name: 'hello-world-php',
+        declaredName: 'hello_world_php',
+        port: 8000,
+        type: 'REST',
+        basePath: '/',
+        visibility: ['Public'],
+      },
+    ]);
+    const legacy =
+      'version: 0.1\nendpoints:\n- name: Hello World PHP\n  port: 8000\n  type: REST\n  networkVisibility: Public\n  context: /\n';
+    expect(parseDescriptor('.choreo/endpoints.yaml', legacy, 'service').endpoints[0]).toMatchObject({
+      name: 'hello-world-php',
+      declaredName: 'Hello World PHP',
+    });
+    const cc =
+      'apiVersion: core.choreo.dev/v1beta1\nkind: ComponentConfig\nspec:\n  inbound:\n    - name: ThreadSync API\n      port: 8290\n      type: REST\n';
+    expect(parseDescriptor('.choreo/component-config.yaml', cc, 'service').endpoints[0]!.name).toBe(
+      'threadsync-api',
+    );
+  });
+
+  it('keeps DNS names unique: names that would share one get a tag of their own name, the same every build', () => {
+    const yaml = (names: string[]) =>
+      `schemaVersion: 1.2\nendpoints:\n${names.map((n, i) => `  - name: ${n}\n    service: { port: ${8000 + i} }\n    type: REST\n`).join('')}`;
+    const names = (list: string[]) =>
+      parseDescriptor('.choreo/component.yaml', yaml(list), 'service').endpoints.map((e) => e.name);
+    const [a, b, c] = names(['hello-world', 'hello_world', 'hello__world']);
+    expect(a).toBe('hello-world');
+    expect(b).toMatch(/^hello-world-[0-9a-z]{7}$/);
+    expect(c).toMatch(/^hello-world-[0-9a-z]{7}$/);
+    expect(new Set([a, b, c]).size).toBe(3);
+    // Stable: the same name gets the same DNS name whatever its place in the list.
+    expect(names(['hello__world', 'hello_world'])).toEqual([c, b]);
+    expect(names(['hello_world'])).toEqual(['hello-world']);
+    const long = `a_${'b'.repeat(97)}`;
+    const [l] = names([long]);
+    expect(l!.length).toBeLessThanOrEqual(63);
+    expect(l).toMatch(/^a-b+$/);
   });
 
   it('keeps a web app to one endpoint', () => {

@@ -1,7 +1,7 @@
 import { parseDocument, type YAMLError } from 'yaml';
 import { z } from 'zod';
 import type { EndpointSpec } from '../domain/endpoint.js';
-import { checkEndpoints, ENDPOINT_TYPES, VISIBILITIES } from '../domain/endpoint.js';
+import { checkEndpoints, ENDPOINT_TYPES, nameEndpoints, VISIBILITIES } from '../domain/endpoint.js';
 
 /**
  * The component descriptor (§2): Choreo's `component.yaml` (schemaVersion 1.0–1.2) plus Rondo's
@@ -220,7 +220,9 @@ export function parseDescriptor(
       visibility: [e.networkVisibility ?? 'Public'],
     }));
   }
-  const problems = checkEndpoints(endpoints, componentType);
+  const named = nameEndpoints(endpoints);
+  endpoints = named.endpoints;
+  const problems = named.problems.length ? named.problems : checkEndpoints(endpoints, componentType);
   if (problems.length) {
     const p = problems[0]!;
     throw new DescriptorError(file, p.field.replace(/^endpoints\.(\d+)/, 'endpoints[$1]'), p.message);

@@ -3,6 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import { checkRelativePath, checkRepoUrl, isSshUrl, sshPrivateKey } from '../domain/source.js';
+import { storableText } from '../domain/storable-text.js';
+import { resolvedHostProblem } from './repository-address.js';
 
 /**
  * Fetches one commit of a repository into a directory, the way a build's `init` step needs it
@@ -26,6 +28,8 @@ export interface FetchOptions {
 export interface FetchedSource {
   commit: string;
   componentDir: string;
+  /** The commit's committer time (DORA lead time starts there). */
+  committedAt?: Date;
 }
 
 /** A failure a person can act on; the message goes to the build log as is. */
@@ -145,8 +149,9 @@ function git(
           reject(
             new SourceError(
               // The last lines say why (ssh's reason comes before git's own four-line epilogue);
-              // ssh's note about a first-seen host key does not.
-              stderr
+              // ssh's note about a first-seen host key does not. A remote's own messages may hold
+              // NUL and bytes that are not UTF-8: the message is made storable (it ends in records).
+              storableText(stderr)
                 .trim()
                 .split('\n')
                 .filter((l) => l && !l.startsWith('Warning: Permanently added'))
@@ -182,9 +187,14 @@ export function componentDirectory(root: string, componentPath: string): string 
   return real;
 }
 
+/** The API's checks of the URL again (a stored URL may predate them), and the address its host has now. */
+async function checkRepository(repoUrl: string): Promise<void> {
+  const problem = checkRepoUrl(repoUrl) ?? (await resolvedHostProblem(repoUrl));
+  if (problem) throw new SourceError(`repository URL ${problem}`);
+}
+
 export async function fetchSource(o: FetchOptions): Promise<FetchedSource> {
-  const urlProblem = checkRepoUrl(o.repoUrl);
-  if (urlProblem) throw new SourceError(`repository URL ${urlProblem}`);
+  await checkRepository(o.repoUrl);
   if ('commit' in o.ref && !COMMIT.test(o.ref.commit))
     throw new SourceError(`'${o.ref.commit}' is not a commit id (7–40 hex digits)`);
   mkdirSync(o.dir, { recursive: true });
@@ -217,7 +227,12 @@ export async function fetchSource(o: FetchOptions): Promise<FetchedSource> {
   if (existsSync(join(o.dir, '.gitmodules'))) {
     await run(['submodule', 'update', '-q', '--init', '--recursive', '--depth', '1']);
   }
-  return { commit, componentDir: componentDirectory(o.dir, o.componentPath) };
+  const committed = Date.parse(await run(['log', '-1', '--format=%cI', 'HEAD']).catch(() => ''));
+  return {
+    commit,
+    componentDir: componentDirectory(o.dir, o.componentPath),
+    ...(Number.isFinite(committed) ? { committedAt: new Date(committed) } : {}),
+  };
 }
 
 /** The commit a branch points at now (`git ls-remote`), without fetching anything. */
@@ -227,8 +242,7 @@ export async function resolveBranchHead(
   timeoutMs: number,
   token?: string,
 ): Promise<string> {
-  const urlProblem = checkRepoUrl(repoUrl);
-  if (urlProblem) throw new SourceError(`repository URL ${urlProblem}`);
+  await checkRepository(repoUrl);
   const out = await git(['ls-remote', '--', repoUrl, `refs/heads/${branch}`], {
     cwd: '/',
     home: '/nonexistent',
@@ -254,8 +268,7 @@ export async function changedFiles(
   timeoutMs: number,
   token?: string,
 ): Promise<string[]> {
-  const urlProblem = checkRepoUrl(repoUrl);
-  if (urlProblem) throw new SourceError(`repository URL ${urlProblem}`);
+  await checkRepository(repoUrl);
   mkdirSync(dir, { recursive: true });
   const auth = credentialFor(repoUrl, token);
   const run = (args: string[]) => git(args, { cwd: dir, home: dir, timeoutMs, ...auth });
@@ -284,8 +297,7 @@ export async function remoteRefs(
   timeoutMs: number,
   token?: string,
 ): Promise<Record<string, string>> {
-  const urlProblem = checkRepoUrl(repoUrl);
-  if (urlProblem) throw new SourceError(`repository URL ${urlProblem}`);
+  await checkRepository(repoUrl);
   const out = await git(['ls-remote', '--heads', '--tags', '--', repoUrl], {
     cwd: '/',
     home: '/nonexistent',

@@ -4,10 +4,12 @@ import type { Logger } from 'pino';
 import { redact } from '../configuration/materialize.js';
 import { sourceTokenOf } from '../configuration/source-token.js';
 import { normalizeEndpoints } from '../control/components.js';
+import { writeTerminalState } from '../control/terminal-write.js';
 import type { DockerImages } from '../dataplane/docker/docker-images.js';
 import { type BuildStepName, STEP_NAMES } from '../domain/build.js';
 import type { BuildPreset, ComponentSource } from '../domain/component.js';
 import { isSshPrivateKey } from '../domain/source.js';
+import { storableError, storableText } from '../domain/storable-text.js';
 import type { Keyring } from '../secrets/envelope.js';
 import type { BuildStepRecord } from '../store/schema.js';
 import type { Store } from '../store/store.js';
@@ -19,8 +21,10 @@ import { readDescriptor } from './descriptor-files.js';
 import { checkFinalUser } from './dockerfile-policy.js';
 import { componentDirectory, fetchSource } from './git-source.js';
 import { type BaseImages, generateDockerfile } from './presets.js';
+import { describeLayers, PushLog } from './push-log.js';
 import { collectBuilds } from './retention.js';
 import { scanForSecrets } from './secret-scan.js';
+import { type StepProgress, stepProgress } from './step-progress.js';
 
 export interface BuildDeps {
   store: Store;
@@ -42,8 +46,11 @@ export interface BuildDeps {
   caBundle: string;
   /** How many undeployed builds of a component keep their image (§4: default 5). */
   keepUndeployed: number;
-  /** Base images for generated Dockerfiles (`images.<stack>.<version>`). */
-  baseImages: BaseImages;
+  /**
+   * Base images for generated Dockerfiles (`images.<stack>.<version>`), read for each build:
+   * `rondo images bootstrap` records them while the control plane runs (`make up` does so).
+   */
+  baseImages: () => BaseImages;
   /** Called after a successful build of a component with auto-deploy on. */
   afterSuccess: (buildId: string) => Promise<void>;
   /** Told after each write of the build's record, for the followers of its log. */
@@ -55,6 +62,10 @@ export interface BuildDeps {
  * it; BuildKit reads it from beside the checkout. Either way it never reaches the image.
  */
 const GENERATED_DOCKERFILE = '.rondo.generated.Dockerfile';
+
+/** Caps on what a step's log keeps, in characters: one line, and the whole step. */
+const LINE_MAX_CHARS = 64 * 1024;
+const STEP_LOG_MAX_CHARS = 4 * 1024 * 1024;
 
 class StepFailed extends Error {}
 class BuildCancelled extends Error {}
@@ -135,7 +146,10 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
     presetPort?: number;
   } = {};
 
-  const step = async (name: BuildStepName, work: (log: (line: string) => void) => Promise<unknown>) => {
+  const step = async (
+    name: BuildStepName,
+    work: (log: (line: string) => void, progress: StepProgress) => Promise<unknown>,
+  ) => {
     const s = steps.find((x) => x.name === name)!;
     const current = await store.db
       .selectFrom('builds')
@@ -148,8 +162,18 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
     await save();
     // Logs reach the store at most twice a second while a step runs, so followers see them live.
     let flush: NodeJS.Timeout | undefined;
-    const log = (line: string) => {
-      s.log += `${line}\n`;
+    const progress = stepProgress(deps.changes, buildId, name);
+    let capped = false;
+    // What the step prints (git, the engine, BuildKit) is made storable line by line; a step that
+    // prints without end keeps its first STEP_LOG_MAX_CHARS, and its failure line always.
+    const log = (line: string, always = false) => {
+      progress.saw(line);
+      if (s.log.length < STEP_LOG_MAX_CHARS || always)
+        s.log += `${storableText(line, { maxChars: LINE_MAX_CHARS })}\n`;
+      else if (!capped) {
+        capped = true;
+        s.log += `[rondo: this step's log reached ${STEP_LOG_MAX_CHARS} characters; later lines are not kept]\n`;
+      }
       flush ??= setTimeout(() => {
         flush = undefined;
         void save().catch(() => undefined);
@@ -161,7 +185,7 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
         stop.signal.addEventListener('abort', () => reject(stop.signal.reason), { once: true }),
       );
       aborted.catch(() => undefined);
-      const skipped = await Promise.race([work(log), aborted]);
+      const skipped = await Promise.race([work(log, progress), aborted]);
       s.status = typeof skipped === 'string' ? 'skipped' : 'succeeded';
       if (typeof skipped === 'string') log(skipped);
     } catch (err) {
@@ -171,10 +195,11 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
         throw err;
       }
       s.status = 'failed';
-      log(err instanceof Error ? err.message : String(err));
+      log(err instanceof Error ? err.message : String(err), true);
       throw new StepFailed(`${name}: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
       if (flush) clearTimeout(flush);
+      progress.stop();
       s.endedAt = new Date().toISOString();
       await save();
     }
@@ -201,6 +226,12 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
       // the git metadata in the image (and a static site would serve it).
       rmSync(join(checkout, '.git'), { recursive: true, force: true });
       state.componentDir = fetched.componentDir;
+      if (fetched.committedAt)
+        await store.db
+          .updateTable('builds')
+          .set({ committed_at: fetched.committedAt })
+          .where('id', '=', buildId)
+          .execute();
       state.descriptor = readDescriptor(fetched.componentDir, b.type);
       log(
         state.descriptor
@@ -253,7 +284,8 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
           b.build_preset as BuildPreset,
           state.componentDir!,
           configs,
-          deps.baseImages,
+          deps.baseImages(),
+          b.type,
         );
         text = withBuildInputs(generated.dockerfile, inputs);
         for (const from of generated.dockerfile.matchAll(/^FROM (\S+)/gm))
@@ -272,7 +304,8 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
       const names = [...Object.keys(inputs.args), ...Object.keys(inputs.secrets)];
       if (names.length) log(`build scope: ${names.join(', ')}`);
       // Secret files live beside the checkout, outside the context, only while the build runs.
-      const secretFiles: Record<string, string> = {};
+      // Ids are the user's configuration keys (`__proto__` is one): no prototype to swallow them.
+      const secretFiles: Record<string, string> = Object.create(null);
       if (secretValues.length) mkdirSync(join(dir, 'secrets'), { recursive: true, mode: 0o700 });
       for (const [id, value] of Object.entries(inputs.secrets)) {
         secretFiles[id] = join(dir, 'secrets', id);
@@ -314,8 +347,13 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
       );
     });
     await step('scan-image', async () => 'skipped: no image scanner is configured yet');
-    await step('push', async (log) => {
-      const digest = await deps.images.push(state.tag!, log);
+    await step('push', async (log, progress) => {
+      // One line per layer and the digest; the bytes in flight only in the live progress line.
+      const pushLog = new PushLog({
+        line: log,
+        progress: (layers) => progress.detail(layers.length ? describeLayers(layers) : undefined),
+      });
+      const digest = await deps.images.push(state.tag!, (e) => pushLog.event(e));
       state.image = `${state.tag!.replace(/:[^:/]+$/, '')}@${digest}`;
       log(`pushed ${state.image}`);
     });
@@ -343,7 +381,9 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
         .set({ endpoints: JSON.stringify(state.descriptor.endpoints), updated_at: new Date() })
         .where('id', '=', b.component_id)
         .execute();
-      log(`endpoints: ${state.descriptor.endpoints.map((e) => `${e.name}:${e.port}`).join(', ') || 'none'}`);
+      const shown = (e: (typeof state.descriptor.endpoints)[number]) =>
+        `${e.name}:${e.port}${e.declaredName ? ` (declared as "${e.declaredName}")` : ''}`;
+      log(`endpoints: ${state.descriptor.endpoints.map(shown).join(', ') || 'none'}`);
     });
     const now = await store.db
       .selectFrom('builds')
@@ -363,9 +403,26 @@ export async function runBuild(deps: BuildDeps, buildId: string): Promise<void> 
       await save({ finished_at: new Date() }).catch(() => undefined);
       return;
     }
-    const reason = err instanceof Error ? err.message : String(err);
+    const reason = storableError(err);
     deps.logger.warn({ build: buildId, reason }, 'build failed');
-    await save({ status: 'failed', reason, finished_at: new Date() }).catch(() => undefined);
+    // Written until it lands: a build left `running` would keep its followers waiting forever.
+    await writeTerminalState(
+      deps.logger,
+      `build ${buildId}`,
+      () => save({ status: 'failed', reason, finished_at: new Date() }),
+      async (whyNot) => {
+        await store.db
+          .updateTable('builds')
+          .set({
+            status: 'failed',
+            reason: storableText(`${reason} (the build's log could not be stored: ${whyNot})`),
+            finished_at: new Date(),
+          })
+          .where('id', '=', buildId)
+          .execute();
+        deps.changes.changed(buildId);
+      },
+    );
   } finally {
     clearTimeout(deadline);
     clearInterval(watch);

@@ -1,6 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BuildPreset } from '../domain/component.js';
+import {
+  declaredStart,
+  detectedStart,
+  entrypointOf,
+  nothingToStart,
+  type StartCommand,
+} from './start-command.js';
 
 /**
  * Dockerfiles generated from detection + build configs (§4), the way Nixpacks/Railpack do:
@@ -12,7 +19,12 @@ import type { BuildPreset } from '../domain/component.js';
 export type BaseImages = Record<string, Record<string, string>>;
 
 export const DEFAULT_BASE_IMAGES: BaseImages = {
-  node: { '18': 'node:18-bookworm-slim', '20': 'node:20-bookworm-slim', '22': 'node:22-bookworm-slim' },
+  node: {
+    '18': 'node:18-bookworm-slim',
+    '20': 'node:20-bookworm-slim',
+    '22': 'node:22-bookworm-slim',
+    '24': 'node:24-bookworm-slim',
+  },
   python: { '3.11': 'python:3.11-slim-bookworm', '3.12': 'python:3.12-slim-bookworm' },
   go: { '1.19': 'golang:1.19-bookworm', '1.22': 'golang:1.22-bookworm' },
   php: { '8.2': 'php:8.2-cli-bookworm' },
@@ -27,7 +39,8 @@ export const DEFAULT_BASE_IMAGES: BaseImages = {
 };
 
 const DEFAULT_VERSION: Record<string, string> = {
-  node: '20',
+  // The LTS line `rondo images bootstrap` provides (Node 20's life ended in April 2026).
+  node: '22',
   python: '3.11',
   go: '1.19',
   php: '8.2',
@@ -45,6 +58,22 @@ export interface GeneratedBuild {
   dockerfile: string;
   /** The port the image serves on when the preset decides it (static sites, PHP). */
   port: number;
+  /** What the image runs and why (language presets; static sites run Caddy). */
+  start?: StartCommand;
+}
+
+/** Component types that run to completion: PHP runs their script instead of serving it. */
+const TASK_TYPES = new Set(['scheduled-task', 'manual-task']);
+
+/**
+ * The image's process as its last lines: ENTRYPOINT in exec form and no CMD, so a task run's
+ * arguments are appended to the program's argv. The comment says in the build log where it came from.
+ */
+function startLines(start: StartCommand): string[] {
+  return [
+    `# start: ${JSON.stringify(start.argv)} from ${start.source}`,
+    `ENTRYPOINT ${JSON.stringify(start.argv)}`,
+  ];
 }
 
 function baseImage(images: BaseImages, stack: string, version: string | undefined): string {
@@ -61,8 +90,6 @@ function baseImage(images: BaseImages, stack: string, version: string | undefine
 }
 
 const exists = (dir: string, file: string) => existsSync(join(dir, file));
-/** A shell command as an exec-form JSON array, so nothing is interpolated by a shell at build time. */
-const shellCmd = (cmd: string) => JSON.stringify(['/bin/sh', '-c', cmd]);
 
 function nodeInstall(dir: string): { copy: string; install: string } {
   if (exists(dir, 'pnpm-lock.yaml'))
@@ -76,17 +103,27 @@ function nodeInstall(dir: string): { copy: string; install: string } {
   return { copy: 'package.json', install: 'npm install' };
 }
 
-function nodeStart(dir: string, runCommand: string | undefined): string {
-  if (runCommand) return shellCmd(runCommand);
+function nodeStart(dir: string, runCommand: string | undefined): StartCommand {
+  const declared = declaredStart(dir, runCommand);
+  if (declared) return declared;
   const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
     scripts?: Record<string, string>;
     main?: string;
   };
-  if (pkg.scripts?.start) return JSON.stringify(['npm', 'start']);
-  if (pkg.main) return JSON.stringify(['node', pkg.main]);
-  if (exists(dir, 'index.js')) return JSON.stringify(['node', 'index.js']);
-  throw new PresetError(
-    'package.json has no "start" script or "main", and there is no index.js; add one or set runCommand',
+  // The start script runs without npm, so arguments and the exit code are the program's own
+  // (npm would read `--` and flags itself); node_modules/.bin is on PATH as npm puts it.
+  if (pkg.scripts?.start)
+    return { argv: entrypointOf(pkg.scripts.start, 'start'), source: 'the start script of package.json' };
+  if (pkg.main) return { argv: ['node', pkg.main], source: 'the main of package.json' };
+  const found = detectedStart(dir, [
+    ['server.js', ['node', 'server.js']],
+    ['index.js', ['node', 'index.js']],
+  ]);
+  if (found) return found;
+  throw nothingToStart(
+    'nodejs',
+    ['a "start" script or "main" in package.json', 'server.js', 'index.js'],
+    'node index.js',
   );
 }
 
@@ -104,6 +141,7 @@ export function generateDockerfile(
   dir: string,
   configs: Record<string, string>,
   images: BaseImages = DEFAULT_BASE_IMAGES,
+  componentType = 'service',
 ): GeneratedBuild {
   const user = `USER ${RUNTIME_UID}`;
   const version = configs.buildPackLangVersion;
@@ -113,27 +151,33 @@ export function generateDockerfile(
       if (!exists(dir, 'package.json'))
         throw new PresetError('the nodejs preset needs a package.json in the component directory');
       const { copy, install } = nodeInstall(dir);
+      const start = nodeStart(dir, configs.runCommand);
       return {
         port,
+        start,
         dockerfile: [
           `FROM ${baseImage(images, 'node', version)}`,
           'WORKDIR /app',
           'ENV NODE_ENV=production',
           // npm writes its cache and logs under HOME; the runtime user has none of its own.
           'ENV HOME=/tmp NPM_CONFIG_CACHE=/tmp/.npm',
+          'ENV PATH=/app/node_modules/.bin:$PATH',
           `COPY ${copy} ./`,
           `RUN ${CA} ${TMPFS} ${install}`,
           'COPY . .',
           user,
-          `CMD ${nodeStart(dir, configs.runCommand)}`,
+          ...startLines(start),
         ].join('\n'),
       };
     }
     case 'python': {
-      if (!configs.runCommand)
-        throw new PresetError(
-          'the python preset needs runCommand (for example: python3 app.py), as in Choreo',
-        );
+      const start =
+        declaredStart(dir, configs.runCommand) ??
+        detectedStart(dir, [
+          ['main.py', ['python', 'main.py']],
+          ['app.py', ['python', 'app.py']],
+        ]);
+      if (!start) throw nothingToStart('python', ['main.py', 'app.py'], 'python main.py');
       const deps = exists(dir, 'requirements.txt')
         ? ['COPY requirements.txt ./', `RUN ${CA} pip install --no-cache-dir -r requirements.txt`]
         : exists(dir, 'pyproject.toml')
@@ -141,21 +185,32 @@ export function generateDockerfile(
           : [];
       return {
         port,
+        start,
         dockerfile: [
           `FROM ${baseImage(images, 'python', version)}`,
+          // Output reaches the logs as it is written, not when a buffer fills or the program ends.
+          'ENV PYTHONUNBUFFERED=1',
+          // Procfiles say `python`; Debian's python3 packages do not provide that name.
+          'RUN command -v python >/dev/null || ln -s "$(command -v python3)" /usr/local/bin/python',
           'WORKDIR /app',
           ...deps,
           'COPY . .',
           user,
-          `CMD ${shellCmd(configs.runCommand)}`,
+          ...startLines(start),
         ].join('\n'),
       };
     }
     case 'go': {
       if (!exists(dir, 'go.mod'))
         throw new PresetError('the go preset needs a go.mod in the component directory');
+      // The runtime stage holds the program alone (no shell): a declared command runs as plain words.
+      const start = declaredStart(dir, configs.runCommand, false) ?? {
+        argv: ['/app'],
+        source: 'the module in the component directory, built to /app',
+      };
       return {
         port,
+        start,
         dockerfile: [
           `FROM ${baseImage(images, 'go', version)} AS build`,
           'WORKDIR /src',
@@ -166,13 +221,27 @@ export function generateDockerfile(
           `FROM ${baseImage(images, 'distroless', '1')}`,
           'COPY --from=build /out/app /app',
           user,
-          configs.runCommand ? `CMD ${shellCmd(configs.runCommand)}` : 'ENTRYPOINT ["/app"]',
+          ...startLines(start),
         ].join('\n'),
       };
     }
-    case 'php':
+    case 'php': {
+      // A service is served by PHP's own web server; a task runs its script to the end.
+      const start =
+        declaredStart(dir, configs.runCommand) ??
+        (TASK_TYPES.has(componentType)
+          ? detectedStart(dir, [
+              ['index.php', ['php', 'index.php']],
+              ['main.php', ['php', 'main.php']],
+            ])
+          : {
+              argv: ['php', '-S', `0.0.0.0:${port}`, '-t', '/app'],
+              source: `PHP's built-in web server on port ${port}, serving the component directory`,
+            });
+      if (!start) throw nothingToStart('php', ['index.php', 'main.php'], 'php index.php');
       return {
         port,
+        start,
         dockerfile: [
           `FROM ${baseImage(images, 'php', version)}`,
           'WORKDIR /app',
@@ -181,21 +250,28 @@ export function generateDockerfile(
             : []),
           'COPY . .',
           user,
-          `CMD ${configs.runCommand ? shellCmd(configs.runCommand) : JSON.stringify(['php', '-S', `0.0.0.0:${port}`, '-t', '/app'])}`,
+          ...startLines(start),
         ].join('\n'),
       };
+    }
     case 'ruby': {
-      if (!configs.runCommand)
-        throw new PresetError('the ruby preset needs runCommand (for example: ruby app.rb)');
+      const start =
+        declaredStart(dir, configs.runCommand) ??
+        detectedStart(dir, [
+          ['app.rb', ['ruby', 'app.rb']],
+          ['main.rb', ['ruby', 'main.rb']],
+        ]);
+      if (!start) throw nothingToStart('ruby', ['app.rb', 'main.rb'], 'ruby app.rb');
       return {
         port,
+        start,
         dockerfile: [
           `FROM ${baseImage(images, 'ruby', version)}`,
           'WORKDIR /app',
           ...(exists(dir, 'Gemfile') ? ['COPY Gemfile Gemfile.lock* ./', `RUN ${CA} bundle install`] : []),
           'COPY . .',
           user,
-          `CMD ${shellCmd(configs.runCommand)}`,
+          ...startLines(start),
         ].join('\n'),
       };
     }
@@ -203,8 +279,13 @@ export function generateDockerfile(
       const maven = exists(dir, 'pom.xml');
       if (!maven && !exists(dir, 'build.gradle') && !exists(dir, 'build.gradle.kts'))
         throw new PresetError('the java preset needs a pom.xml or a build.gradle');
+      const start = declaredStart(dir, configs.runCommand) ?? {
+        argv: ['java', '-jar', '/app/app.jar'],
+        source: 'the jar the build made',
+      };
       return {
         port,
+        start,
         dockerfile: [
           `FROM ${baseImage(images, 'java', version)} AS build`,
           'WORKDIR /src',
@@ -216,13 +297,18 @@ export function generateDockerfile(
           `FROM ${baseImage(images, 'java-runtime', version)}`,
           'COPY --from=build /out/app.jar /app/app.jar',
           user,
-          `CMD ${configs.runCommand ? shellCmd(configs.runCommand) : JSON.stringify(['java', '-jar', '/app/app.jar'])}`,
+          ...startLines(start),
         ].join('\n'),
       };
     }
-    case 'dotnet':
+    case 'dotnet': {
+      const start = declaredStart(dir, configs.runCommand) ?? {
+        argv: ['dotnet', `${configs.assemblyName ?? 'app'}.dll`],
+        source: 'the assemblyName build config (default app)',
+      };
       return {
         port,
+        start,
         dockerfile: [
           `FROM ${baseImage(images, 'dotnet', version)} AS build`,
           'WORKDIR /src',
@@ -235,9 +321,10 @@ export function generateDockerfile(
           'COPY --from=build /out .',
           `ENV ASPNETCORE_URLS=http://+:${port}`,
           user,
-          `CMD ${configs.runCommand ? shellCmd(configs.runCommand) : JSON.stringify(['dotnet', `${configs.assemblyName ?? 'app'}.dll`])}`,
+          ...startLines(start),
         ].join('\n'),
       };
+    }
     case 'static':
       return { port: 8080, dockerfile: staticRuntime(images, 'COPY . /www') };
     case 'react':

@@ -30,7 +30,8 @@ export function clientFor(cmd: Command): ApiClient {
 
 /** Parses Choreo's `--build-configs k=v[,k=v]` (repeatable) into one map. */
 export function parseKeyValues(values: string[], flag: string): Record<string, string> {
-  const out: Record<string, string> = {};
+  // The keys are the user's: `__proto__=x` is a key like any other, not a prototype.
+  const out: Record<string, string> = Object.create(null);
   for (const item of values.flatMap((v) => v.split(','))) {
     if (item.trim() === '') continue;
     const eq = item.indexOf('=');

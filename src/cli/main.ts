@@ -1,9 +1,15 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
+import { escapeControlCharacters } from '../domain/text.js';
+import { registerAlerts } from './commands/alerts.js';
 import { registerBuild } from './commands/build.js';
 import { registerConfig } from './commands/config.js';
 import { registerCreate, registerDelete, registerDescribe, registerList } from './commands/crud.js';
 import { registerDeploy } from './commands/deploy.js';
+import { registerEndpointPolicies } from './commands/endpoint-policies.js';
+import { registerInsights } from './commands/insights.js';
+import { registerLogs } from './commands/logs.js';
+import { registerMetrics } from './commands/metrics.js';
 import { registerRelease } from './commands/release.js';
 import { registerServer } from './commands/server.js';
 import { registerSession } from './commands/session.js';
@@ -31,7 +37,12 @@ registerBuild(program);
 registerRelease(program);
 registerConfig(program);
 registerTasks(program);
+registerLogs(program);
+registerMetrics(program);
 registerWebhooks(program);
+registerInsights(program);
+registerAlerts(program);
+registerEndpointPolicies(program);
 
 try {
   await program.parseAsync(process.argv);
@@ -44,7 +55,8 @@ try {
   } else {
     const debug = process.argv.includes('--debug');
     const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`Error: ${message}\n`);
+    // The message may quote what the server was sent or holds: no terminal controls.
+    process.stderr.write(`Error: ${escapeControlCharacters(message)}\n`);
     if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     process.exitCode = err instanceof UsageError ? 2 : 1;
   }

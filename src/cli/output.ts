@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { escapeControlCharacters } from '../domain/text.js';
 
 // yaml loads only for -o yaml: every CLI start would pay for it otherwise.
 const yaml = () => createRequire(import.meta.url)('yaml') as typeof import('yaml');
@@ -8,6 +9,21 @@ export type OutputFormat = 'table' | 'json' | 'yaml';
 export interface Column<T> {
   header: string;
   value: (row: T) => string;
+}
+
+/**
+ * What a person's terminal shows of a value: records from before the single-line checks and
+ * text from outside (repositories, engines) may carry newlines or ANSI escape sequences that
+ * would forge rows or rewrite the screen, so table output shows them escaped (`\x1b`).
+ */
+function forTerminal(value: unknown): unknown {
+  if (typeof value === 'string') return escapeControlCharacters(value);
+  if (Array.isArray(value)) return value.map(forTerminal);
+  if (value !== null && typeof value === 'object')
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [escapeControlCharacters(k), forTerminal(v)]),
+    );
+  return value;
 }
 
 /** Prints rows as an aligned table, or the raw API shapes as JSON/YAML (what the API returns). */
@@ -25,7 +41,7 @@ export function printList<T>(
     process.stdout.write('No resources found.\n');
     return;
   }
-  const cells = rows.map((r) => columns.map((c) => c.value(r)));
+  const cells = rows.map((r) => columns.map((c) => escapeControlCharacters(c.value(r))));
   const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((row) => row[i]!.length)));
   const line = (values: string[]) =>
     values
@@ -43,6 +59,8 @@ export function printObject(format: OutputFormat, value: unknown, fields?: [stri
   else if (format === 'yaml') process.stdout.write(yaml().stringify(value));
   else if (fields) {
     const width = Math.max(...fields.map(([k]) => k.length)) + 1;
-    process.stdout.write(`${fields.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}`).join('\n')}\n`);
-  } else process.stdout.write(yaml().stringify(value));
+    process.stdout.write(
+      `${fields.map(([k, v]) => `${`${k}:`.padEnd(width)} ${escapeControlCharacters(v)}`).join('\n')}\n`,
+    );
+  } else process.stdout.write(yaml().stringify(forTerminal(value)));
 }

@@ -15,7 +15,8 @@ export async function materialize(
   keyring: Keyring,
   items: readonly ConfigItem[],
 ): Promise<MaterializedConfig> {
-  const out: MaterializedConfig = { env: {}, files: [], secrets: [] };
+  // Keys are the user's (`__proto__` is a valid variable name): no prototype to swallow them.
+  const out: MaterializedConfig = { env: Object.create(null), files: [], secrets: [] };
   if (items.length === 0) return out;
   const rows = await db
     .selectFrom('config_values')

@@ -80,6 +80,8 @@ export interface CreateEnvironmentInput {
   displayName?: string;
   production?: boolean;
   dataPlane?: string;
+  /** Set with the environment, in the same change (null on an update removes it). */
+  approvalPolicy?: ApprovalPolicyInput | null;
 }
 
 export async function createEnvironment(
@@ -103,6 +105,9 @@ export async function createEnvironment(
       .executeTakeFirst();
     if (taken) throw alreadyExists('environment', input.name);
     const dataPlaneId = await findDataPlaneId(tx, org.id, input.dataPlane ?? 'local');
+    const policy = input.approvalPolicy
+      ? await checkedApprovalPolicy(tx, org, input.approvalPolicy, 'approvalPolicy.')
+      : null;
     await tx
       .insertInto('environments')
       .values({
@@ -113,6 +118,7 @@ export async function createEnvironment(
         production: input.production ?? false,
         data_plane_id: dataPlaneId,
         gateway_slot: await nextGatewaySlot(tx),
+        approval: policy ? JSON.stringify(policy) : null,
       })
       .execute();
     return toEnvironment(await findEnvironment(tx, org.id, input.name));
@@ -139,9 +145,12 @@ export async function updateEnvironment(
       : env.data_plane_id;
     if (dataPlaneId !== env.data_plane_id)
       await refuseIfLive(tx, env.id, name, 'move it to another data plane');
+    const policy =
+      patch.approvalPolicy && (await checkedApprovalPolicy(tx, org, patch.approvalPolicy, 'approvalPolicy.'));
     await tx
       .updateTable('environments')
       .set((eb) => ({
+        ...(policy !== undefined ? { approval: policy ? JSON.stringify(policy) : null } : {}),
         display_name: patch.displayName ?? env.display_name,
         production: patch.production ?? env.production,
         data_plane_id: dataPlaneId,
@@ -212,6 +221,53 @@ export interface ApprovalPolicyInput {
 }
 
 /**
+ * An approval policy checked against the organization: reviewers named, roles that exist, named
+ * users who are members, and enough reviewers for `required`. Field names start with `at`.
+ */
+async function checkedApprovalPolicy(
+  db: Executor,
+  org: { id: string; name: string },
+  input: ApprovalPolicyInput,
+  at = '',
+) {
+  const policy = {
+    users: [...new Set(input.users ?? [])],
+    roles: [...new Set(input.roles ?? [])],
+    required: input.required,
+  };
+  const fields: FieldError[] = [];
+  if (policy.users.length === 0 && policy.roles.length === 0)
+    fields.push({ field: `${at}users`, message: 'name at least one reviewer: users and/or roles' });
+  policy.roles.forEach((r, i) => {
+    if (!(ROLES as readonly string[]).includes(r))
+      fields.push({ field: `${at}roles[${i}]`, message: `'${r}' is not a role; use ${ROLES.join(', ')}` });
+  });
+  const members = policy.users.length
+    ? await db
+        .selectFrom('memberships as m')
+        .innerJoin('users as u', 'u.id', 'm.user_id')
+        .select('u.name')
+        .where('m.org_id', '=', org.id)
+        .where('u.name', 'in', policy.users)
+        .execute()
+    : [];
+  policy.users.forEach((u, i) => {
+    if (!members.some((m) => m.name === u))
+      fields.push({
+        field: `${at}users[${i}]`,
+        message: `'${u}' is not a member of ${org.name}; add them first`,
+      });
+  });
+  if (policy.roles.length === 0 && policy.users.length < policy.required)
+    fields.push({
+      field: `${at}required`,
+      message: `${policy.required} approvals are required but only ${policy.users.length} reviewer(s) are named`,
+    });
+  if (fields.length) throw invalid(fields);
+  return policy;
+}
+
+/**
  * Sets who must approve promotions into an environment (§6.5), or removes the requirement (null).
  * Named users must be members of the organization; a policy that nobody could satisfy is refused.
  */
@@ -224,42 +280,7 @@ export async function setApprovalPolicy(
 ) {
   const { org } = await readInOrg(deps, ctx, orgName);
   await findEnvironment(deps.store.db, org.id, name);
-  const policy = input && {
-    users: [...new Set(input.users ?? [])],
-    roles: [...new Set(input.roles ?? [])],
-    required: input.required,
-  };
-  if (policy) {
-    const fields: FieldError[] = [];
-    if (policy.users.length === 0 && policy.roles.length === 0)
-      fields.push({ field: 'users', message: 'name at least one reviewer: users and/or roles' });
-    policy.roles.forEach((r, i) => {
-      if (!(ROLES as readonly string[]).includes(r))
-        fields.push({ field: `roles[${i}]`, message: `'${r}' is not a role; use ${ROLES.join(', ')}` });
-    });
-    const members = policy.users.length
-      ? await deps.store.db
-          .selectFrom('memberships as m')
-          .innerJoin('users as u', 'u.id', 'm.user_id')
-          .select('u.name')
-          .where('m.org_id', '=', org.id)
-          .where('u.name', 'in', policy.users)
-          .execute()
-      : [];
-    policy.users.forEach((u, i) => {
-      if (!members.some((m) => m.name === u))
-        fields.push({
-          field: `users[${i}]`,
-          message: `'${u}' is not a member of ${org.name}; add them first`,
-        });
-    });
-    if (policy.roles.length === 0 && policy.users.length < policy.required)
-      fields.push({
-        field: 'required',
-        message: `${policy.required} approvals are required but only ${policy.users.length} reviewer(s) are named`,
-      });
-    if (fields.length) throw invalid(fields);
-  }
+  const policy = input && (await checkedApprovalPolicy(deps.store.db, org, input));
   const audit = {
     permission: 'environment:write',
     action: policy ? 'environment.approval-policy.set' : 'environment.approval-policy.remove',

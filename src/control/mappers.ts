@@ -11,6 +11,7 @@ import type {
   Project,
   User,
 } from '../domain/resources.js';
+import { withoutCredentials } from '../domain/source.js';
 import type {
   ComponentRow,
   DataPlaneRow,
@@ -70,6 +71,11 @@ export const toProject = (r: ProjectRow & { pipeline_name: string }): Project =>
   updatedAt: r.updated_at.toISOString(),
 });
 
+/** A source as the API shows it: never a credential an older record's URL still carries. */
+function shownSource(source: ComponentSource): ComponentSource {
+  return source.kind === 'git' ? { ...source, repoUrl: withoutCredentials(source.repoUrl) } : source;
+}
+
 export const toComponent = (r: ComponentRow & { project_name: string }): Component => ({
   id: r.id,
   name: r.name,
@@ -77,7 +83,7 @@ export const toComponent = (r: ComponentRow & { project_name: string }): Compone
   displayName: r.display_name,
   description: r.description,
   type: r.type as ComponentType,
-  source: r.source as ComponentSource,
+  source: shownSource(r.source as ComponentSource),
   buildPreset: r.build_preset as BuildPreset | null,
   buildConfigs: r.build_configs,
   autoBuild: r.auto_build,

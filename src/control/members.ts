@@ -2,6 +2,7 @@ import type { Role } from '../domain/access.js';
 import { alreadyExists, notFound, RondoError } from '../domain/errors.js';
 import type { Member, User } from '../domain/resources.js';
 import type { Executor } from '../store/store.js';
+import { refuse } from './audit.js';
 import type { ControlDeps, RequestContext } from './context.js';
 import { isUniqueViolation, newId } from './ids.js';
 import { toMember, toUser } from './mappers.js';
@@ -25,7 +26,11 @@ function membersOf(db: Executor, orgId: string) {
     .where('m.org_id', '=', orgId);
 }
 
-/** Adds a user to the organization with a role, or changes their role. */
+/**
+ * Adds a user to the organization with a role, or changes their role. An organization admin sees
+ * only the users who share one of their organizations: any other name, existing or not, is the same
+ * 404, so adding members cannot enumerate the platform's users. Platform admins see every user.
+ */
 export async function setMember(
   deps: ControlDeps,
   ctx: RequestContext,
@@ -39,23 +44,52 @@ export async function setMember(
     resourceType: 'member',
     resource: userName,
   } as const;
-  return mutateInOrg(deps, ctx, orgName, spec, async (tx, { org }) => {
-    const user = await tx.selectFrom('users').select('id').where('name', '=', userName).executeTakeFirst();
-    if (!user) throw notFound('user', userName);
-    if (role !== 'admin') await keepAnAdmin(tx, org.id, user.id);
-    await tx
-      .insertInto('memberships')
-      .values({ org_id: org.id, user_id: user.id, role })
-      .onConflict((oc) => oc.columns(['org_id', 'user_id']).doUpdateSet({ role }))
-      .execute();
-    await tx
-      .updateTable('users')
-      .set({ default_org: org.name })
-      .where('id', '=', user.id)
-      .where('default_org', 'is', null)
-      .execute();
-    return toMember(await membersOf(tx, org.id).where('u.id', '=', user.id).executeTakeFirstOrThrow());
-  });
+  const unknown = notFound('user', userName);
+  try {
+    return await mutateInOrg(deps, ctx, orgName, spec, async (tx, { org }) => {
+      const user = await visibleUser(tx, ctx, userName);
+      if (!user) throw unknown;
+      if (role !== 'admin') await keepAnAdmin(tx, org.id, user.id);
+      await tx
+        .insertInto('memberships')
+        .values({ org_id: org.id, user_id: user.id, role })
+        .onConflict((oc) => oc.columns(['org_id', 'user_id']).doUpdateSet({ role }))
+        .execute();
+      await tx
+        .updateTable('users')
+        .set({ default_org: org.name })
+        .where('id', '=', user.id)
+        .where('default_org', 'is', null)
+        .execute();
+      return toMember(await membersOf(tx, org.id).where('u.id', '=', user.id).executeTakeFirstOrThrow());
+    });
+  } catch (err) {
+    // Probing for names is recorded where only platform admins read it (org NULL).
+    if (err === unknown && !ctx.actor.platformAdmin) {
+      const { action, resourceType, resource } = spec;
+      const event = { org: null, action, resourceType, resource, detail: { org: orgName } };
+      await refuse(deps.store.db, ctx, event, unknown);
+    }
+    throw err;
+  }
+}
+
+/** The user named, if the caller may see them: platform admins see all, others their co-members. */
+function visibleUser(db: Executor, ctx: RequestContext, userName: string) {
+  let q = db.selectFrom('users as u').select('u.id').where('u.name', '=', userName);
+  if (!ctx.actor.platformAdmin) {
+    q = q.where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('memberships as theirs')
+          .innerJoin('memberships as mine', 'mine.org_id', 'theirs.org_id')
+          .select('theirs.user_id')
+          .whereRef('theirs.user_id', '=', 'u.id')
+          .where('mine.user_id', '=', ctx.actor.userId),
+      ),
+    );
+  }
+  return q.executeTakeFirst();
 }
 
 export async function removeMember(
@@ -131,8 +165,14 @@ export async function createUser(deps: ControlDeps, ctx: RequestContext, input: 
 }
 
 export async function listUsers(deps: ControlDeps, ctx: RequestContext): Promise<User[]> {
-  if (!ctx.actor.platformAdmin)
-    throw new RondoError('RONDO_ERR_AUTH_FORBIDDEN', 'only platform admins may list all users');
+  if (!ctx.actor.platformAdmin) {
+    await refuse(
+      deps.store.db,
+      ctx,
+      { org: null, action: 'user.list', resourceType: 'user', resource: '*' },
+      new RondoError('RONDO_ERR_AUTH_FORBIDDEN', 'only platform admins may list all users'),
+    );
+  }
   return (await deps.store.db.selectFrom('users').selectAll().orderBy('name').execute()).map(toUser);
 }
 

@@ -3,7 +3,7 @@ import { type Permission, type Role, roleAllows, scopeFor } from '../domain/acce
 import { notFound, RondoError } from '../domain/errors.js';
 import type { Database, OrganizationRow } from '../store/schema.js';
 import type { Executor } from '../store/store.js';
-import { recordAudit } from './audit.js';
+import { recordAudit, refuse } from './audit.js';
 import type { ControlDeps, RequestContext } from './context.js';
 
 export interface OrgAccess {
@@ -11,11 +11,25 @@ export interface OrgAccess {
   role: Role;
 }
 
+/** What a request tried to do, for the audit event of its refusal. */
+export interface Attempt {
+  action: string;
+  resourceType: string;
+  resource: string;
+}
+
 /**
  * Resolves an organization the caller belongs to. A non-member gets the same 404 as for a missing
- * organization, so names of other tenants do not leak.
+ * organization, so names of other tenants do not leak. Both are recorded as platform-level events
+ * (org NULL): the organization's own log would show its admins a user outside their tenant, and
+ * recording only the existing one would make the answer slower for names that exist.
  */
-export async function resolveOrg(db: Executor, ctx: RequestContext, orgName: string): Promise<OrgAccess> {
+export async function resolveOrg(
+  db: Executor,
+  ctx: RequestContext,
+  orgName: string,
+  attempt: Attempt,
+): Promise<OrgAccess> {
   const row = await db
     .selectFrom('organizations as o')
     .leftJoin('memberships as m', (j) =>
@@ -24,12 +38,20 @@ export async function resolveOrg(db: Executor, ctx: RequestContext, orgName: str
     .select(['o.id', 'o.name', 'o.display_name', 'o.created_at', 'm.role'])
     .where('o.name', '=', orgName)
     .executeTakeFirst();
-  if (!row) throw notFound('organization', orgName);
-  const { role, ...org } = row;
-  // Platform admins administer every organization, as a platform team expects.
-  if (role) return { org, role: role as Role };
-  if (ctx.actor.platformAdmin) return { org, role: 'admin' };
-  throw notFound('organization', orgName);
+  if (row) {
+    const { role, ...org } = row;
+    // Platform admins administer every organization, as a platform team expects.
+    if (role) return { org, role: role as Role };
+    if (ctx.actor.platformAdmin) return { org, role: 'admin' };
+  }
+  // A platform admin sees every organization: a missing one is only a missing resource.
+  if (ctx.actor.platformAdmin) throw notFound('organization', orgName);
+  return refuse(
+    db,
+    ctx,
+    { ...attempt, org: null, detail: { org: orgName } },
+    notFound('organization', orgName),
+  );
 }
 
 function denial(ctx: RequestContext, role: Role, permission: Permission): RondoError | undefined {
@@ -49,16 +71,21 @@ function denial(ctx: RequestContext, role: Role, permission: Permission): RondoE
   return undefined;
 }
 
-/** Reads inside an organization: resolves it and checks read access. */
+/** Reads inside an organization: resolves it and checks read access; a refusal is audited. */
 export async function readInOrg(
   deps: ControlDeps,
   ctx: RequestContext,
   orgName: string,
   permission: Permission = 'read',
 ) {
-  const access = await resolveOrg(deps.store.db, ctx, orgName);
+  const attempt = {
+    action: permission === 'read' ? 'organization.read' : permission.replace(':', '.'),
+    resourceType: 'organization',
+    resource: orgName,
+  };
+  const access = await resolveOrg(deps.store.db, ctx, orgName, attempt);
   const refused = denial(ctx, access.role, permission);
-  if (refused) throw refused;
+  if (refused) await refuse(deps.store.db, ctx, { ...attempt, org: access.org.name }, refused);
   return access;
 }
 
@@ -80,20 +107,13 @@ export async function mutateInOrg<T>(
   spec: MutationSpec,
   change: (tx: Transaction<Database>, access: OrgAccess) => Promise<T>,
 ): Promise<T> {
-  const access = await resolveOrg(deps.store.db, ctx, orgName);
-  const refused = denial(ctx, access.role, spec.permission);
-  if (refused) {
-    await recordAudit(deps.store.db, ctx, {
-      ...spec,
-      org: access.org.name,
-      outcome: 'denied',
-      detail: { code: refused.code },
-    });
-    throw refused;
-  }
+  const { permission, ...attempt } = spec;
+  const access = await resolveOrg(deps.store.db, ctx, orgName, attempt);
+  const refused = denial(ctx, access.role, permission);
+  if (refused) await refuse(deps.store.db, ctx, { ...attempt, org: access.org.name }, refused);
   return deps.store.db.transaction().execute(async (tx) => {
     const result = await change(tx, access);
-    await recordAudit(tx, ctx, { ...spec, org: access.org.name, outcome: 'success', detail: {} });
+    await recordAudit(tx, ctx, { ...attempt, org: access.org.name, outcome: 'success', detail: {} });
     return result;
   });
 }
@@ -110,13 +130,7 @@ export async function mutateAsPlatformAdmin<T>(
     const refused = ctx.actor.platformAdmin
       ? new RondoError('RONDO_ERR_AUTH_SCOPE', `this token lacks the 'admin' scope needed to ${spec.action}`)
       : new RondoError('RONDO_ERR_AUTH_FORBIDDEN', `only platform admins may ${spec.action}`);
-    await recordAudit(deps.store.db, ctx, {
-      ...spec,
-      org: null,
-      outcome: 'denied',
-      detail: { code: refused.code },
-    });
-    throw refused;
+    await refuse(deps.store.db, ctx, { ...spec, org: null }, refused);
   }
   return deps.store.db.transaction().execute(async (tx) => {
     const result = await change(tx);

@@ -1,4 +1,5 @@
 import { invalid } from '../domain/errors.js';
+import { unstorableTextProblem } from '../domain/text.js';
 
 /** A page of a list and the cursor for the next one (absent on the last page). */
 export interface Page<T> {
@@ -18,7 +19,14 @@ export function decodeCursor(cursor: string | undefined): string | undefined {
   if (cursor === undefined) return undefined;
   try {
     const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (parsed && typeof parsed === 'object' && 'after' in parsed && typeof parsed.after === 'string') {
+    // A cursor is the client's to send: what it decodes to reaches a query (NUL would answer 500).
+    if (
+      parsed &&
+      typeof parsed === 'object' &&
+      'after' in parsed &&
+      typeof parsed.after === 'string' &&
+      unstorableTextProblem(parsed.after) === undefined
+    ) {
       return parsed.after;
     }
   } catch {

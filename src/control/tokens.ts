@@ -5,10 +5,11 @@ import { invalid, notFound, RondoError } from '../domain/errors.js';
 import type { AccessToken } from '../domain/resources.js';
 import type { Database } from '../store/schema.js';
 import type { Executor } from '../store/store.js';
-import { recordAudit } from './audit.js';
+import { recordAudit, recordAuditFrom, refuse } from './audit.js';
 import type { Actor, ControlDeps, RequestContext } from './context.js';
 import { newId } from './ids.js';
 import { toToken } from './mappers.js';
+import type { Attempt } from './org-access.js';
 
 /** Tokens are 32 random bytes; high entropy makes a plain SHA-256 a safe way to store them. */
 export function generateToken(): string {
@@ -57,6 +58,35 @@ async function findTokenView(db: Executor, id: string): Promise<AccessToken> {
 }
 
 /**
+ * Token administration is a change: it needs the `write` scope. Acting on another user's tokens is
+ * platform administration: a platform admin with the `admin` scope. A refusal is audited.
+ */
+async function authorizeTokenChange(
+  deps: ControlDeps,
+  ctx: RequestContext,
+  event: Attempt,
+  forOther: boolean,
+): Promise<void> {
+  const has = (scope: TokenScope) => ctx.actor.scopes.includes(scope) || ctx.actor.scopes.includes('admin');
+  const what = event.action === 'token.create' ? 'create tokens' : 'revoke tokens';
+  let refused: RondoError | undefined;
+  if (!has('write')) {
+    refused = new RondoError('RONDO_ERR_AUTH_SCOPE', `this token lacks the 'write' scope needed to ${what}`);
+  } else if (forOther && !ctx.actor.platformAdmin) {
+    refused = new RondoError(
+      'RONDO_ERR_AUTH_FORBIDDEN',
+      "only platform admins may manage other users' tokens",
+    );
+  } else if (forOther && !ctx.actor.scopes.includes('admin')) {
+    refused = new RondoError(
+      'RONDO_ERR_AUTH_SCOPE',
+      `this token lacks the 'admin' scope needed to ${what} of another user`,
+    );
+  }
+  if (refused) await refuse(deps.store.db, ctx, { ...event, org: null }, refused);
+}
+
+/**
  * Creates a token for the caller, or, for a platform admin, for another user (onboarding). A token
  * cannot carry a scope its creator's token lacks.
  */
@@ -66,6 +96,12 @@ export async function createToken(
   input: TokenInput & { user?: string },
 ): Promise<{ token: string; info: AccessToken }> {
   const forOther = input.user !== undefined && input.user !== ctx.actor.userName;
+  const audit = {
+    action: 'token.create',
+    resourceType: 'token',
+    resource: `${input.user ?? ctx.actor.userName}/${input.name}`,
+  };
+  await authorizeTokenChange(deps, ctx, audit, forOther);
   const scopes = input.scopes ?? ['read', 'write'];
   const beyond = scopes.filter((s) => !ctx.actor.scopes.includes(s));
   if (beyond.length > 0) {
@@ -75,23 +111,6 @@ export async function createToken(
         message: `your token lacks ${beyond.join(', ')}; a new token cannot have more scopes than yours`,
       },
     ]);
-  }
-  const audit = {
-    org: null,
-    action: 'token.create',
-    resourceType: 'token',
-    resource: `${input.user ?? ctx.actor.userName}/${input.name}`,
-  };
-  if (forOther && !(ctx.actor.platformAdmin && ctx.actor.scopes.includes('admin'))) {
-    await recordAudit(deps.store.db, ctx, {
-      ...audit,
-      outcome: 'denied',
-      detail: { code: 'RONDO_ERR_AUTH_FORBIDDEN' },
-    });
-    throw new RondoError(
-      'RONDO_ERR_AUTH_FORBIDDEN',
-      'only platform admins may create tokens for other users',
-    );
   }
   const token = generateToken();
   return deps.store.db.transaction().execute(async (tx) => {
@@ -106,7 +125,7 @@ export async function createToken(
       userId = user.id;
     }
     const id = await insertToken(tx, userId, { ...input, scopes }, token, deps.now?.() ?? new Date());
-    await recordAudit(tx, ctx, { ...audit, outcome: 'success', detail: { tokenId: id, scopes } });
+    await recordAudit(tx, ctx, { ...audit, org: null, outcome: 'success', detail: { tokenId: id, scopes } });
     return { token, info: await findTokenView(tx, id) };
   });
 }
@@ -126,33 +145,66 @@ export async function listTokens(deps: ControlDeps, ctx: RequestContext): Promis
 
 /** Revokes one of the caller's tokens (platform admins: anyone's). Revoked tokens answer 401 at once. */
 export async function revokeToken(deps: ControlDeps, ctx: RequestContext, id: string): Promise<void> {
+  const row = await deps.store.db
+    .selectFrom('tokens')
+    .select(['id', 'user_id'])
+    .where('id', '=', id)
+    .executeTakeFirst();
+  const own = row?.user_id === ctx.actor.userId;
+  // Another user's token is as missing as an unknown one to anyone but a platform admin.
+  if (!row || !(own || ctx.actor.platformAdmin)) {
+    await authorizeTokenChange(deps, ctx, revocation(id), false);
+    throw notFound('token', id);
+  }
+  await authorizeTokenChange(deps, ctx, revocation(id), !own);
   await deps.store.db.transaction().execute(async (tx: Transaction<Database>) => {
-    const row = await tx
-      .selectFrom('tokens')
-      .select(['id', 'user_id'])
-      .where('id', '=', id)
-      .executeTakeFirst();
-    const visible = row && (row.user_id === ctx.actor.userId || ctx.actor.platformAdmin);
-    if (!visible) throw notFound('token', id);
     await tx
       .updateTable('tokens')
       .set({ revoked_at: deps.now?.() ?? new Date() })
       .where('id', '=', id)
       .where('revoked_at', 'is', null)
       .execute();
-    await recordAudit(tx, ctx, {
-      org: null,
-      action: 'token.revoke',
-      resourceType: 'token',
-      resource: id,
-      outcome: 'success',
-      detail: {},
-    });
+    await recordAudit(tx, ctx, { ...revocation(id), org: null, outcome: 'success', detail: {} });
   });
 }
 
-/** Resolves a bearer token to its actor, or throws the 401 that says why it is not accepted. */
-export async function authenticate(deps: ControlDeps, token: string): Promise<Actor> {
+function revocation(id: string): Attempt {
+  return { action: 'token.revoke', resourceType: 'token', resource: id };
+}
+
+/** Where a request came from, for the audit event of a failed authentication. */
+export interface RequestSource {
+  requestId: string;
+  sourceIp: string;
+}
+
+/**
+ * Records a failed authentication as a platform-level event: the token's user and id when the token
+ * is known (revoked, expired), never any part of the token itself. Then throws the refusal.
+ */
+export async function refuseAuthentication(
+  deps: ControlDeps,
+  request: RequestSource,
+  refusal: RondoError,
+  token?: { id: string; userName: string },
+): Promise<never> {
+  await recordAuditFrom(
+    deps.store.db,
+    { actorName: token?.userName ?? 'anonymous', ...request },
+    {
+      org: null,
+      action: 'token.authenticate',
+      resourceType: 'token',
+      resource: token?.id ?? 'unknown',
+      outcome: 'denied',
+      detail: { code: refusal.code },
+    },
+  );
+  throw refusal;
+}
+
+/** Resolves a bearer token to its actor, or records and throws the 401 that says why it is not accepted. */
+export async function authenticate(deps: ControlDeps, token: string, request: RequestSource): Promise<Actor> {
   const row = await deps.store.db
     .selectFrom('tokens as t')
     .innerJoin('users as u', 'u.id', 't.user_id')
@@ -169,18 +221,23 @@ export async function authenticate(deps: ControlDeps, token: string): Promise<Ac
     ])
     .where('t.hash', '=', hashToken(token))
     .executeTakeFirst();
-  if (!row) throw new RondoError('RONDO_ERR_AUTH_TOKEN_INVALID', 'the access token is not valid');
+  if (!row)
+    return refuseAuthentication(
+      deps,
+      request,
+      new RondoError('RONDO_ERR_AUTH_TOKEN_INVALID', 'the access token is not valid'),
+    );
+  const known = { id: row.id, userName: row.name };
   const now = deps.now?.() ?? new Date();
-  if (row.revoked_at)
-    throw new RondoError(
-      'RONDO_ERR_AUTH_TOKEN_REVOKED',
-      `the access token was revoked at ${row.revoked_at.toISOString()}`,
-    );
+  if (row.revoked_at) {
+    const at = row.revoked_at.toISOString();
+    const refusal = new RondoError('RONDO_ERR_AUTH_TOKEN_REVOKED', `the access token was revoked at ${at}`);
+    return refuseAuthentication(deps, request, refusal, known);
+  }
   if (row.expires_at && row.expires_at <= now) {
-    throw new RondoError(
-      'RONDO_ERR_AUTH_TOKEN_EXPIRED',
-      `the access token expired at ${row.expires_at.toISOString()}`,
-    );
+    const at = row.expires_at.toISOString();
+    const refusal = new RondoError('RONDO_ERR_AUTH_TOKEN_EXPIRED', `the access token expired at ${at}`);
+    return refuseAuthentication(deps, request, refusal, known);
   }
   // Record use at most once a minute: a write per request would double the cost of every read.
   if (!row.last_used_at || now.getTime() - row.last_used_at.getTime() > 60_000) {

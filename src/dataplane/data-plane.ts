@@ -76,10 +76,42 @@ export interface WorkloadStats {
   restarts: number;
 }
 
+/** One reading of a running replica's resources (metrics, G3). */
+export interface ReplicaStats {
+  id: string;
+  labels: Record<string, string>;
+  /** CPU time used since the replica started (a counter: its rate is the CPU in use). */
+  cpuSeconds: number;
+  /** Memory in use, without page cache the kernel can drop. */
+  memoryBytes: number;
+  /** Restarts by the restart policy since it was created. */
+  restarts: number;
+  /** Its last exit was the kernel's out-of-memory kill. */
+  oomKilled: boolean;
+}
+
 export interface LogOptions {
   tail?: number;
   since?: Date;
   follow?: boolean;
+}
+
+/** One line of a workload's output as the engine recorded it. */
+export interface LogLine {
+  stream: 'stdout' | 'stderr';
+  /** When the engine received it, in nanoseconds since the epoch. */
+  ns: bigint;
+  text: string;
+}
+
+/** A workload that stopped on its own (or was killed for memory), as the engine reported it. */
+export interface WorkloadExit {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  exitCode: number;
+  /** Killed by the kernel for exceeding its memory limit. */
+  oomKilled: boolean;
 }
 
 export interface DataPlane {
@@ -92,6 +124,8 @@ export interface DataPlane {
   removeNetwork(nameOrId: string): Promise<void>;
   /** Makes `ref` present in the engine (pulling it when needed) and returns its image id. */
   ensureImage(ref: string): Promise<string>;
+  /** The image's ENTRYPOINT and CMD (empty when unset), for a task run's arguments. */
+  imageProcess(ref: string): Promise<{ entrypoint: string[]; cmd: string[] }>;
   /** Creates and starts one replica. */
   runWorkload(spec: WorkloadSpec): Promise<WorkloadInfo>;
   /**
@@ -113,7 +147,23 @@ export interface DataPlane {
   logs(id: string, options?: LogOptions): Promise<string>;
   /** Output from the start (or `since`) as it comes; the stream ends when the workload stops. */
   followLogs(id: string, options?: { since?: Date; signal?: AbortSignal }): Promise<NodeJS.ReadableStream>;
+  /**
+   * Output line by line with the engine's times, from `sinceNs` (inclusive; default the start) as
+   * it comes; ends when the workload stops. Optional: the runtime log collector skips a data plane
+   * without it.
+   */
+  streamLogLines?(id: string, options?: { sinceNs?: bigint; signal?: AbortSignal }): AsyncIterable<LogLine>;
+  /**
+   * Every stop of a workload with these labels as it happens, until `signal`. Optional: replica
+   * conditions (crashes, OOM kills) are not recorded for a data plane without it.
+   */
+  watchExits?(labels: Record<string, string>, signal: AbortSignal): AsyncIterable<WorkloadExit>;
   /** Resolves with the exit code once the workload has stopped (at once if it already has). */
   waitWorkload(id: string, signal?: AbortSignal): Promise<number>;
   stats(id: string): Promise<WorkloadStats>;
+  /**
+   * One reading of every running workload with these labels. Optional: the metrics sampler skips
+   * a data plane without it.
+   */
+  replicaStats?(labels: Record<string, string>): Promise<ReplicaStats[]>;
 }

@@ -77,16 +77,27 @@ export async function componentStatus(
       );
       restarts = inspected.reduce((n, w) => n + (w?.restartCount ?? 0), 0);
     }
-    const events = active
+    // The active deployment's events and a later one's (why a rollout failed while the old one serves).
+    const about = [...new Set([active?.id, latest?.id].filter((id): id is string => id !== undefined))];
+    const events = about.length
       ? await deps.store.db
           .selectFrom('deployment_events')
-          .select(['kind', 'message', 'created_at'])
-          .where('deployment_id', '=', active.id)
+          .select(['deployment_id', 'kind', 'message', 'created_at'])
+          .where('deployment_id', 'in', about)
           .orderBy('id', 'desc')
+          .limit(10)
           .execute()
       : [];
     // Restarts by the engine (crashes) and by Rondo (liveness) both count.
-    restarts += events.filter((e) => e.kind === 'liveness-restart').length;
+    if (active) {
+      const liveness = await deps.store.db
+        .selectFrom('deployment_events')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('deployment_id', '=', active.id)
+        .where('kind', '=', 'liveness-restart')
+        .executeTakeFirstOrThrow();
+      restarts += Number(liveness.n);
+    }
     const activeView = active ? toDeployment(active) : null;
     const draft = mergeConfig(draftComponent, await draftItems(deps.store.db, component.id, env.id));
     out.push({
@@ -94,9 +105,12 @@ export async function componentStatus(
       active: activeView,
       latest: latest ? toDeployment(latest) : null,
       replicas: { desired: activeView?.replicas ?? 0, running, restarts },
-      events: events
-        .slice(0, 10)
-        .map((e) => ({ kind: e.kind, message: e.message, createdAt: e.created_at.toISOString() })),
+      events: events.map((e) => ({
+        kind: e.kind,
+        message: e.message,
+        createdAt: e.created_at.toISOString(),
+        deployment: mine.find((d) => d.id === e.deployment_id)?.name ?? e.deployment_id,
+      })),
       pendingConfig: pendingChanges(
         draft,
         active ? ((active.spec as DeploymentSpec | null)?.config ?? []) : draft,

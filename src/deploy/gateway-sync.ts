@@ -42,6 +42,8 @@ export class GatewaySync {
   #running: Promise<void> = Promise.resolve();
   /** Rollouts that have switched but not yet recorded the switch: every sync keeps routing them. */
   readonly #switched = new Map<string, Promotion>();
+  /** The last answer of each data plane (workloads, networks), for when it does not answer. */
+  readonly #lastObserved = new Map<string, unknown[]>();
 
   constructor(deps: GatewaySyncDeps) {
     this.#deps = deps;
@@ -114,7 +116,7 @@ export class GatewaySync {
       if (!workloads) {
         workloads = await this.#observe(
           () => dp.listWorkloads({ [LABEL.instance]: instance }),
-          t.data_plane_id,
+          `workloads ${t.data_plane_id}`,
         );
         byPlane.set(t.data_plane_id, workloads);
       }
@@ -131,12 +133,21 @@ export class GatewaySync {
       tables.set(network, table);
       const spec = t.spec as unknown as DeploymentSpec;
       const envKey = `${t.org}/${t.environment}`;
+      // Names the component in the gateway's access log (G3); never sent to clients.
+      const owner = {
+        orgId: t.org_id,
+        projectId: t.project_id,
+        componentId: t.component_id,
+        environmentId: t.environment_id,
+        deploymentId: t.id,
+      };
       for (const ep of spec.endpoints) {
         const upstreams = serving.map((w) => ({ dial: `${w.ip}:${ep.port}` }));
         if (t.component_type === 'web-app') {
           webApps.push({
             host: `${t.component}.${t.project}.${t.org}.${t.environment}.${settings.baseDomain}`,
             upstreams,
+            owner,
           });
           break;
         }
@@ -144,7 +155,13 @@ export class GatewaySync {
         if (ep.visibility.includes('Public')) {
           const host = `${t.environment}.${settings.baseDomain}`;
           const routes = envHosts.get(host) ?? [];
-          routes.push({ prefix: `/${t.org}/${t.project}/${t.component}/${ep.name}`, basePath, upstreams });
+          routes.push({
+            prefix: `/${t.org}/${t.project}/${t.component}/${ep.name}`,
+            basePath,
+            upstreams,
+            owner,
+            componentPrefix: `/${t.org}/${t.project}/${t.component}`,
+          });
           envHosts.set(host, routes);
         }
         if (ep.visibility.includes('Organization') && t.gateway_slot !== null) {
@@ -154,7 +171,13 @@ export class GatewaySync {
             allowedCidrs: [],
             routes: [],
           };
-          gw.routes.push({ prefix: `/${t.project}/${t.component}/${ep.name}`, basePath, upstreams });
+          gw.routes.push({
+            prefix: `/${t.project}/${t.component}/${ep.name}`,
+            basePath,
+            upstreams,
+            owner,
+            componentPrefix: `/${t.project}/${t.component}`,
+          });
           internal.set(envKey, gw);
         }
       }
@@ -168,18 +191,25 @@ export class GatewaySync {
   }
 
   /**
-   * One unreachable data plane must not take every other environment's routes down with it:
-   * its routes are left out (their requests fail either way) and a warning says why.
+   * One unreachable data plane must not take every other environment's routes down with it, nor
+   * its own: an engine that restarts (or whose API alone is down) leaves its replicas running
+   * (dockerd's `--live-restore`), so its routes stay as last observed, with a warning, until it
+   * answers again. A data plane never observed since this process started has its routes left out.
    */
-  async #observe<T>(read: () => Promise<T[]>, dataPlaneId: string): Promise<T[]> {
+  async #observe<T>(read: () => Promise<T[]>, key: string): Promise<T[]> {
     try {
-      return await read();
+      const seen = await read();
+      this.#lastObserved.set(key, seen);
+      return seen;
     } catch (err) {
+      const last = this.#lastObserved.get(key) as T[] | undefined;
       this.#deps.logger.warn(
-        { dataPlane: dataPlaneId, err: err instanceof Error ? err.message : err },
-        'data plane unreachable; its routes are left out',
+        { dataPlane: key, err: err instanceof Error ? err.message : err },
+        last
+          ? 'data plane unreachable; its routes stay as last observed'
+          : 'data plane unreachable; its routes are left out',
       );
-      return [];
+      return last ?? [];
     }
   }
 
@@ -201,7 +231,10 @@ export class GatewaySync {
       let networks = networksByPlane.get(e.dp_id);
       if (!networks) {
         const dp = dataPlanes.for({ id: e.dp_id, type: e.type, config: e.config });
-        networks = await this.#observe(() => dp.listNetworks({ [LABEL.instance]: instance }), e.dp_id);
+        networks = await this.#observe(
+          () => dp.listNetworks({ [LABEL.instance]: instance }),
+          `networks ${e.dp_id}`,
+        );
         networksByPlane.set(e.dp_id, networks);
       }
       const cidrs = networks

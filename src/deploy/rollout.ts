@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import { materialize, redact } from '../configuration/materialize.js';
 import type { DataPlane, NetworkInfo, WorkloadInfo } from '../dataplane/data-plane.js';
 import { isExecution, LABEL, networkLabels, networkName } from '../dataplane/labels.js';
+import { storableText } from '../domain/storable-text.js';
+import { recordDeploymentCondition, recordingCondition } from '../observability/deployment-conditions.js';
 import type { Keyring } from '../secrets/envelope.js';
 import type { Store } from '../store/store.js';
 import type { DataPlaneRegistry } from './data-plane-registry.js';
@@ -35,6 +37,9 @@ export interface RolloutDeps {
 
 class RolloutFailed extends Error {}
 
+/** A failed rollout's reason with the last lines of each new replica fits in this. */
+const STATUS_REASON_MAX_CHARS = 64 * 1024;
+
 const specOf = (t: DeploymentTarget) => t.spec as unknown as DeploymentSpec;
 
 /** The readiness probe (§6.4): TCP on the first endpoint port; none when there is no endpoint. */
@@ -65,7 +70,8 @@ export function dataPlaneOf(deps: RolloutDeps, t: DeploymentTarget): DataPlane {
  * it reuses the replicas that already exist, so a control plane killed mid-rollout resumes.
  * Steps: bring the replicas up (network, image, start, readiness) → switch the gateway and the
  * names to them → mark them ready → mark active → drain → stop the previous replicas. A failure
- * before "mark active" removes the new replicas and leaves the old ones serving.
+ * before "mark active" removes the new replicas and leaves the old ones serving; one after it
+ * leaves the new ones serving (the reconciler collects old replicas left behind).
  */
 export async function rollout(deps: RolloutDeps, deploymentId: string): Promise<void> {
   const { store, logger } = deps;
@@ -87,11 +93,6 @@ export async function rollout(deps: RolloutDeps, deploymentId: string): Promise<
     await deps.gateway.sync({ deployment: t.id, ready: started.map((w) => w.id) });
     await markReady(deps, dp, t, started);
     await activate(store, t);
-    deps.gateway.settle(t.id);
-    log.info({ replicas: started.length }, 'deployment active; draining the previous replicas');
-    // A task's deployment serves nothing, so there is nothing to drain.
-    if (specOf(t).replicas > 0) await sleep(deps.settings.drainMs);
-    await stopOthers(deps, dp, t);
   } catch (err) {
     deps.gateway.settle(t.id);
     if (deps.isStopping()) return;
@@ -114,6 +115,19 @@ export async function rollout(deps: RolloutDeps, deploymentId: string): Promise<
     );
     // If it failed after the switch, the gateway and the names go back to the active deployment.
     await deps.gateway.sync().catch(() => undefined);
+    return;
+  }
+  deps.gateway.settle(t.id);
+  log.info({ replicas: started.length }, 'deployment active; draining the previous replicas');
+  // Past this point the new replicas are the ones serving: a failure must never remove them
+  // (nothing would serve). Old replicas left running are collected by the reconciler's next pass.
+  try {
+    // A task's deployment serves nothing, so there is nothing to drain.
+    if (specOf(t).replicas > 0) await sleep(deps.settings.drainMs);
+    await stopOthers(deps, dp, t);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    log.warn({ reason }, 'could not stop every previous replica; the reconciler collects them');
   }
 }
 
@@ -136,7 +150,7 @@ export async function bringUp(
   );
   const imageId = spec.imageId ?? (await pinImage(deps, t.id, spec, dp));
   replicas.push(...(await startReplicas(deps, dp, t, { ...spec, imageId }, network)));
-  await waitReady(deps, dp, replicas, spec);
+  await waitReady(deps, dp, replicas, spec, t.id);
 }
 
 /** Records that `replicas` passed readiness, so gateway syncs route to them and publish their names. */
@@ -153,7 +167,9 @@ export async function markReady(
 }
 
 async function pinImage(deps: RolloutDeps, id: string, spec: DeploymentSpec, dp: DataPlane): Promise<string> {
-  const imageId = await dp.ensureImage(spec.image);
+  const imageId = await dp
+    .ensureImage(spec.image)
+    .catch(recordingCondition(deps.store, id, 'image-pull-failed'));
   await deps.store.db
     .updateTable('deployments')
     .set({ spec: JSON.stringify({ ...spec, imageId }) })
@@ -171,7 +187,14 @@ async function startReplicas(
 ) {
   const existing = await dp.listWorkloads({ [LABEL.instance]: deps.instance, [LABEL.deployment]: t.id });
   const replicas: WorkloadInfo[] = [];
-  const config = await materialize(deps.store.db, deps.keyring, spec.config ?? []);
+  const config = await materialize(deps.store.db, deps.keyring, spec.config ?? []).catch(
+    recordingCondition(
+      deps.store,
+      t.id,
+      'config-error',
+      (r) => `the configuration could not be prepared: ${r}`,
+    ),
+  );
   const internalPort = t.gateway_slot === null ? undefined : deps.settings.internalPortBase + t.gateway_slot;
   for (let i = 0; i < spec.replicas; i++) {
     const found = existing.find((w) => w.labels[LABEL.replica] === String(i));
@@ -181,23 +204,27 @@ async function startReplicas(
     }
     if (found) await dp.removeWorkload(found.id, 1);
     replicas.push(
-      await dp.runWorkload({
-        name: `rondo-${deps.instance}.${t.org}.${t.project}.${t.component}.${t.environment}.${t.id.slice(-8)}-${i}`,
-        image: spec.imageId,
-        labels: replicaLabels(deps.instance, t, i),
-        network: network.name,
-        names: replicaNames(t),
-        env: {
-          ...spec.env,
-          ...config.env,
-          ...(internalPort ? { RONDO_INTERNAL_GATEWAY: `http://rondo-gateway:${internalPort}` } : {}),
-        },
-        files: config.files,
-        ports: spec.endpoints.map((e) => e.port),
-        restartPolicy: 'on-failure',
-        // The host answers on every bridge's gateway; this network's is the environment's way in.
-        extraHosts: [`rondo-gateway:${network.gateway}`],
-      }),
+      await dp
+        .runWorkload({
+          name: `rondo-${deps.instance}.${t.org}.${t.project}.${t.component}.${t.environment}.${t.id.slice(-8)}-${i}`,
+          image: spec.imageId,
+          labels: replicaLabels(deps.instance, t, i),
+          network: network.name,
+          names: replicaNames(t),
+          env: {
+            ...spec.env,
+            ...config.env,
+            ...(internalPort ? { RONDO_INTERNAL_GATEWAY: `http://rondo-gateway:${internalPort}` } : {}),
+          },
+          files: config.files,
+          ports: spec.endpoints.map((e) => e.port),
+          restartPolicy: 'on-failure',
+          // The host answers on every bridge's gateway; this network's is the environment's way in.
+          extraHosts: [`rondo-gateway:${network.gateway}`],
+        })
+        .catch(
+          recordingCondition(deps.store, t.id, 'start-failed', (r) => `replica ${i} could not start: ${r}`),
+        ),
     );
   }
   return replicas;
@@ -208,6 +235,7 @@ async function waitReady(
   dp: DataPlane,
   replicas: WorkloadInfo[],
   spec: DeploymentSpec,
+  deploymentId: string,
 ): Promise<void> {
   const probe = readinessProbe(spec);
   const deadline = Date.now() + deps.settings.readinessTimeoutMs;
@@ -238,6 +266,13 @@ async function waitReady(
     if (pending.size === 0) return;
     if (deps.isStopping()) throw new RolloutFailed('the control plane is shutting down');
     if (Date.now() > deadline) {
+      const seconds = Math.round(deps.settings.readinessTimeoutMs / 1000);
+      await recordDeploymentCondition(
+        deps.store,
+        deploymentId,
+        'readiness-failed',
+        `${pending.size} of ${replicas.length} replicas did not pass readiness within ${seconds} s; the probe answered: ${lastReason}`,
+      );
       throw new RolloutFailed(
         `readiness did not pass within ${Math.round(deps.settings.readinessTimeoutMs / 1000)} s (${lastReason})`,
       );
@@ -295,9 +330,12 @@ async function stopOthers(deps: RolloutDeps, dp: DataPlane, t: DeploymentTarget)
 }
 
 async function setStatus(store: Store, id: string, status: string, reason: string | null): Promise<void> {
+  // A reason holds engine errors and the replicas' last lines: storable first, or the write fails
+  // and the deployment stays rolling out.
+  const storable = reason === null ? null : storableText(reason, { maxChars: STATUS_REASON_MAX_CHARS });
   await store.db
     .updateTable('deployments')
-    .set({ status, status_reason: reason, updated_at: new Date() })
+    .set({ status, status_reason: storable, updated_at: new Date() })
     .where('id', '=', id)
     .execute();
 }

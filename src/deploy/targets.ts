@@ -16,6 +16,7 @@ export function deploymentTargets(db: Executor) {
       'd.component_id',
       'd.environment_id',
       'd.org_id',
+      'c.project_id',
       'd.created_at',
       'c.name as component',
       'c.type as component_type',

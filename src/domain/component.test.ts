@@ -9,6 +9,11 @@ describe('component types', () => {
     expect(canonicalComponentType('service')).toBe('service');
     expect(canonicalComponentType('lambda')).toBeUndefined();
   });
+
+  it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty'])(
+    'knows no type %s (Object.prototype is not a table of aliases)',
+    (name) => expect(canonicalComponentType(name)).toBeUndefined(),
+  );
 });
 
 describe('checkBuildConfigs', () => {
@@ -27,6 +32,17 @@ describe('checkBuildConfigs', () => {
       }),
     ).toEqual([]);
   });
+
+  it.each(['constructor', 'toString', '__proto__', 'hasOwnProperty'])(
+    'names a config called %s as not the preset’s',
+    (key) => {
+      // JSON.parse makes `__proto__` an own key, as a request body does.
+      const configs = JSON.parse(`{"buildPackLangVersion": "20", "${key}": "x"}`);
+      expect(checkBuildConfigs('nodejs', 'service', configs)).toEqual([
+        { field: `buildConfigs.${key}`, message: expect.stringMatching(/not a build config of preset/) },
+      ]);
+    },
+  );
 
   it('names a config that does not belong to the preset and lists the accepted ones', () => {
     const errors = checkBuildConfigs('python', 'service', { dockerFilePath: 'Dockerfile' });

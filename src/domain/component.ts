@@ -7,16 +7,18 @@ import { hasControlCharacters } from './text.js';
 export const COMPONENT_TYPES = ['service', 'web-app', 'scheduled-task', 'manual-task', 'webhook'] as const;
 export type ComponentType = (typeof COMPONENT_TYPES)[number];
 
-const TYPE_ALIASES: Record<string, ComponentType> = {
-  webApp: 'web-app',
-  scheduleTask: 'scheduled-task',
-  scheduledTask: 'scheduled-task',
-  manualTask: 'manual-task',
-};
+// A Map, not an object literal: the input is the client's, and `toString` or `__proto__` must
+// not find Object.prototype's members.
+const TYPE_ALIASES: ReadonlyMap<string, ComponentType> = new Map([
+  ['webApp', 'web-app'],
+  ['scheduleTask', 'scheduled-task'],
+  ['scheduledTask', 'scheduled-task'],
+  ['manualTask', 'manual-task'],
+]);
 
 export function canonicalComponentType(input: string): ComponentType | undefined {
   if ((COMPONENT_TYPES as readonly string[]).includes(input)) return input as ComponentType;
-  return TYPE_ALIASES[input];
+  return TYPE_ALIASES.get(input);
 }
 
 export const BUILD_PRESETS = [
@@ -104,7 +106,8 @@ export function checkBuildConfigs(
   const allowed = Object.keys(specs);
   const errors: FieldError[] = [];
   for (const [key, value] of Object.entries(configs)) {
-    const spec = specs[key];
+    // Own keys only: a config named `constructor` is not Object.prototype's.
+    const spec = Object.hasOwn(specs, key) ? specs[key] : undefined;
     if (!spec) {
       const hint = allowed.length ? `accepted keys: ${allowed.join(', ')}` : 'it takes no build configs';
       errors.push({

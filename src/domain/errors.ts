@@ -23,6 +23,31 @@ export const errorRegistry = {
     title: 'The request body is larger than 10 MB',
     fix: 'Send a smaller body; Rondo accepts at most 10 MB per request.',
   },
+  RONDO_ERR_INPUT_MALFORMED_URL: {
+    status: 400,
+    title: 'The request URL is not validly percent-encoded',
+    fix: 'Percent-encode each path segment and query value as UTF-8, %XX with two hex digits (encodeURIComponent does this).',
+  },
+  RONDO_ERR_INPUT_URL_TOO_LONG: {
+    status: 414,
+    title: 'A segment of the request path is too long',
+    fix: 'Names are at most 63 characters and ids at most 100; check the path you sent.',
+  },
+  RONDO_ERR_INPUT_HEADERS_TOO_LARGE: {
+    status: 431,
+    title: 'The request headers are too large',
+    fix: 'Send smaller headers (at most 16 KB in all): one Authorization header with one token, no large cookies.',
+  },
+  RONDO_ERR_INPUT_MALFORMED_REQUEST: {
+    status: 400,
+    title: 'The request is not valid HTTP',
+    fix: 'Send a well-formed HTTP/1.1 request; an HTTP client library or the rondo CLI does this for you.',
+  },
+  RONDO_ERR_INPUT_TIMEOUT: {
+    status: 408,
+    title: 'The request did not arrive in time',
+    fix: 'Send the whole request without pausing; check the network between the client and Rondo.',
+  },
   RONDO_ERR_AUTH_TOKEN_MISSING: {
     status: 401,
     title: 'No access token was sent',
@@ -52,6 +77,21 @@ export const errorRegistry = {
     status: 403,
     title: 'The access token lacks the scope this action needs',
     fix: 'Create a token with the scope named in the message.',
+  },
+  RONDO_ERR_AUTH_RATE_LIMITED: {
+    status: 429,
+    title: 'Too many failed authentications from this address',
+    fix: 'Wait the seconds given in `Retry-After`, then send a valid token; check that the token was copied whole.',
+  },
+  RONDO_ERR_AUTH_SESSION_ENDED: {
+    status: 401,
+    title: 'The console session has ended',
+    fix: 'Sign in to the console again with a personal access token (`rondo create token NAME`).',
+  },
+  RONDO_ERR_AUTH_CSRF: {
+    status: 403,
+    title: "The request lacks the console session's CSRF token",
+    fix: 'Send the `x-rondo-csrf` header with the token `GET /api/v1/session` returns; a session cookie alone never authorizes a change.',
   },
   RONDO_ERR_NOT_FOUND: {
     status: 404,
@@ -92,6 +132,11 @@ export const errorRegistry = {
     status: 409,
     title: 'The resource is not in a state that allows this action',
     fix: 'Read the status of the resource; the message says what state it is in and what is possible.',
+  },
+  RONDO_ERR_CONFLICT_LIMIT: {
+    status: 409,
+    title: 'A limit on how many of these may exist is reached',
+    fix: 'Delete one you no longer need (the message names the limit), then create the new one.',
   },
   RONDO_ERR_WEBHOOK_SIGNATURE: {
     status: 401,

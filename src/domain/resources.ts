@@ -67,6 +67,10 @@ export const ComponentSourceShape = z.discriminatedUnion('kind', [
 
 export const Endpoint = z.object({
   name: z.string(),
+  declaredName: z
+    .string()
+    .optional()
+    .describe('the name as the descriptor wrote it, when that is not a DNS label'),
   port: z.number().int(),
   type: z.enum(ENDPOINT_TYPES),
   basePath: z.string(),
@@ -177,7 +181,18 @@ export const EnvironmentStatus = z.object({
   active: Deployment.nullable(),
   latest: Deployment.nullable(),
   replicas: z.object({ desired: z.number(), running: z.number(), restarts: z.number() }),
-  events: z.array(z.object({ kind: z.string(), message: z.string(), createdAt: z.string() })),
+  events: z
+    .array(
+      z.object({
+        kind: z.string(),
+        message: z.string(),
+        createdAt: z.string(),
+        deployment: z.string().describe('the deployment the event is about: the active one or the latest'),
+      }),
+    )
+    .describe(
+      'the newest 10 events of the active deployment and of a later one (a failed rollout), newest first',
+    ),
   urls: z.array(z.object({ endpoint: z.string(), visibility: z.enum(VISIBILITIES), url: z.string() })),
   pendingConfig: z
     .object({ added: z.array(z.string()), changed: z.array(z.string()), removed: z.array(z.string()) })

@@ -33,6 +33,81 @@ describe('checkRepoUrl', () => {
   ])('rejects %j', (url, message) => expect(checkRepoUrl(url)).toMatch(message));
 });
 
+describe('checkRepoUrl: credentials, "..", link-local hosts (G2 #9–#11)', () => {
+  it.each([
+    'https://user:s3cret@github.com/acme/shop.git',
+    'https://ghp_0123456789abcdef@github.com/acme/shop.git',
+    'http://user:pw@git.internal/shop',
+    'ssh://git:s3cret@github.com/acme/shop.git',
+    'git://user@git.example.com/shop',
+  ])('refuses credentials in %s without repeating them', (url) => {
+    const problem = checkRepoUrl(url);
+    expect(problem).toMatch(/must not carry credentials.*rondo source-token set/);
+    expect(problem).not.toMatch(/s3cret|ghp_|pw/);
+  });
+
+  it('accepts the user name ssh needs', () => {
+    expect(checkRepoUrl('ssh://git@github.com/acme/shop.git')).toBeUndefined();
+    expect(checkRepoUrl('git@github.com:acme/shop.git')).toBeUndefined();
+  });
+
+  it.each([
+    'file:///tmp/../etc',
+    'file:///srv/git/%2e%2e/secret',
+    'file:///srv/git/%2E./secret',
+    'file:///srv/..',
+    'https://github.com/acme/../other/repo.git',
+    'git@github.com:../x',
+  ])('refuses ".." in %s as sent, before the URL parser resolves it', (url) =>
+    expect(checkRepoUrl(url)).toMatch(/must not contain "\.\."/),
+  );
+
+  it('accepts dots that are not a ".." segment', () => {
+    expect(checkRepoUrl('file:///srv/git/shop..old')).toBeUndefined();
+    expect(checkRepoUrl('https://github.com/acme/.github.git')).toBeUndefined();
+  });
+
+  it.each([
+    'http://169.254.169.254/latest/meta-data',
+    'https://169.254.1.1/repo.git',
+    'http://2852039166/repo',
+    'http://0xa9.0xfe.0xa9.0xfe/repo',
+    'git://2852039166/repo',
+    'git://0251.0376.0251.0376/repo',
+    'ssh://git@169.254.169.254/repo',
+    'git@169.254.169.254:repo.git',
+    'http://[fe80::1]/repo',
+    'http://[febf:ffff::1]/repo',
+    'http://[::ffff:169.254.169.254]/repo',
+    'git://[::ffff:a9fe:a9fe]/repo',
+    'http://[fd00:ec2::254]/repo',
+    'http://100.100.100.200/repo',
+    'http://metadata.google.internal/computeMetadata/v1/',
+    'http://METADATA.google.internal./x',
+    'git://metadata/x',
+    'ssh://git@instance-data/x',
+    'git://169%2e254%2e169%2e254/x',
+  ])('refuses the link-local or metadata host of %s', (url) =>
+    expect(checkRepoUrl(url)).toMatch(/link-local or cloud metadata.*RONDO_ALLOW_LINK_LOCAL_REPOSITORIES/),
+  );
+
+  it.each([
+    'http://169.253.255.255/repo',
+    'http://169.255.0.1/repo',
+    'http://[fec0::1]/repo',
+    'http://[::1]/repo',
+    'http://10.0.0.1/repo',
+    'http://127.0.0.1:9418/repo',
+    'https://metadata.example.com/repo',
+  ])('accepts the ordinary host of %s', (url) => expect(checkRepoUrl(url)).toBeUndefined());
+
+  it('accepts link-local hosts when the site allows them', () => {
+    expect(checkRepoUrl('http://169.254.169.254/repo', { allowLinkLocal: true })).toBeUndefined();
+    expect(checkRepoUrl('git@[fe80::1]:repo', { allowLinkLocal: true })).toBeDefined();
+    expect(checkRepoUrl('ssh://git@[fe80::1]/repo', { allowLinkLocal: true })).toBeUndefined();
+  });
+});
+
 describe('checkGitRef', () => {
   it.each(['main', 'release/1.2', 'feature-x'])('accepts %s', (ref) =>
     expect(checkGitRef(ref)).toBeUndefined(),

@@ -1,3 +1,4 @@
+import { linkLocalHostProblem, linkLocalRepositoriesAllowed } from './repository-host.js';
 import { hasControlCharacters } from './text.js';
 
 /**
@@ -30,8 +31,21 @@ export function isSshPrivateKey(credential: string): boolean {
   return sshPrivateKey(credential) !== undefined;
 }
 
-/** Says what is wrong with a repository URL, or `undefined` when git may fetch it. */
-export function checkRepoUrl(url: string): string | undefined {
+/** A `..` path segment, also percent-encoded, anywhere in the URL as sent (before any normalisation). */
+const DOT_DOT_SEGMENT = /(^|[/\\:])(\.|%2e){2}([/\\?#]|$)/i;
+
+/** Schemes whose user name is part of the address (`ssh://git@host`), not a credential. */
+const USER_NAME_SCHEMES = new Set(['ssh:']);
+
+const CREDENTIALS =
+  'must not carry credentials (user:password@ before the host), which anyone who can read the component would see; remove them, and store the token with `rondo source-token set` (kept encrypted, sent only to this host)';
+
+/**
+ * Says what is wrong with a repository URL, or `undefined` when git may fetch it. Link-local
+ * and metadata hosts are refused unless the site allows them (`allowLinkLocalRepositories`).
+ */
+export function checkRepoUrl(url: string, options: { allowLinkLocal?: boolean } = {}): string | undefined {
+  const allowLinkLocal = options.allowLinkLocal ?? linkLocalRepositoriesAllowed();
   if (url.length === 0) return 'must not be empty';
   if (url.length > 2048) return 'must be at most 2048 characters';
   if (url.startsWith('-')) return 'must not start with "-" (git would read it as an option)';
@@ -40,7 +54,12 @@ export function checkRepoUrl(url: string): string | undefined {
   }
   if (/\s/.test(url) || hasControlCharacters(url))
     return 'must not contain spaces, newlines or control characters';
-  if (SCP_LIKE.test(url)) return undefined;
+  // The URL parser resolves `..` away (file:///tmp/../etc becomes file:///etc): check the input.
+  if (DOT_DOT_SEGMENT.test(url)) return 'must not contain ".." path segments';
+  if (SCP_LIKE.test(url)) {
+    const host = url.slice(url.indexOf('@') + 1, url.indexOf(':'));
+    return allowLinkLocal ? undefined : linkLocalHostProblem(host);
+  }
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -52,9 +71,38 @@ export function checkRepoUrl(url: string): string | undefined {
   }
   if (parsed.protocol !== 'file:' && parsed.hostname === '') return 'must name a host';
   if (parsed.hostname.startsWith('-')) return 'host must not start with "-"';
-  if (parsed.protocol === 'file:' && parsed.pathname.split('/').includes('..'))
-    return 'must not contain ".."';
+  if (parsed.password !== '' || (parsed.username !== '' && !USER_NAME_SCHEMES.has(parsed.protocol)))
+    return CREDENTIALS;
+  if (!allowLinkLocal && parsed.hostname !== '') return linkLocalHostProblem(parsed.hostname);
   return undefined;
+}
+
+/**
+ * A repository URL as people may see it (API answers, webhook views, audit records): a user name
+ * or password that a record from before the credential check still holds becomes `***`.
+ */
+export function withoutCredentials(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return url;
+  }
+  const userIsAddress = USER_NAME_SCHEMES.has(parsed.protocol);
+  if (parsed.password === '' && (parsed.username === '' || userIsAddress)) return url;
+  if (parsed.password !== '') parsed.password = '***';
+  if (parsed.username !== '' && !userIsAddress) parsed.username = '***';
+  return parsed.toString();
+}
+
+/** The host git connects to for a URL `checkRepoUrl` accepts (brackets of IPv6 removed); none for file://. */
+export function repoUrlHost(url: string): string | undefined {
+  if (SCP_LIKE.test(url)) return url.slice(url.indexOf('@') + 1, url.indexOf(':'));
+  try {
+    return new URL(url).hostname.replace(/^\[(.*)\]$/, '$1') || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Says what is wrong with a branch name (git's check-ref-format rules), or `undefined`. */

@@ -1,4 +1,5 @@
-import type { GatewayState, HostRoute, InternalGateway, PathRoute, Upstream } from './routes.js';
+import { ownerHandler } from './caddy-access-log.js';
+import type { GatewayState, HostRoute, InternalGateway, PathRoute, RouteOwner, Upstream } from './routes.js';
 
 /** Where Caddy listens and logs; fixed for the life of a Rondo installation. */
 export interface CaddySettings {
@@ -9,6 +10,21 @@ export interface CaddySettings {
 }
 
 type Json = Record<string, unknown>;
+
+/**
+ * The access log keeps what the collector reads (`caddy-access-log.ts`) and drops what it never
+ * reads: request headers (they may carry credentials) and TLS details. Fewer fields to encode is
+ * also less time on each request's path (docs/observability.md, figures).
+ */
+const ACCESS_LOG_ENCODER = {
+  format: 'filter',
+  wrap: { format: 'json' },
+  fields: {
+    'request>headers': { filter: 'delete' },
+    'request>tls': { filter: 'delete' },
+    'request>remote_port': { filter: 'delete' },
+  },
+};
 
 /** The outcome codes of §7, set as a response header so the access log records them. */
 export const OUTCOME_HEADER = 'X-Rondo-Outcome';
@@ -37,12 +53,44 @@ function proxy(upstreams: Upstream[]): Json {
   };
 }
 
+/** The handlers that name a route's owner in the access log (none for a route without one). */
+const owned = (owner: RouteOwner | undefined): Json[] => (owner ? [ownerHandler(owner)] : []);
+
+/**
+ * Caddy 2.6 has no rate limits or JWT validation (docs/decisions.md, G7): an endpoint with a policy
+ * is closed (501) rather than served without it, so a policy is never silently ignored. HAProxy
+ * (`haproxy-policy.ts`) enforces them.
+ */
+const policyRefusal = () =>
+  jsonResponse(
+    501,
+    'GATEWAY_ERROR',
+    'this endpoint has an API management policy the current gateway cannot enforce',
+  );
+
+/** Routes Caddy would answer 501 for: the deploy layer can report them. */
+export function unenforceableRoutes(state: GatewayState): string[] {
+  return [
+    ...state.publicGateway.webApps.filter((r) => r.policy).map((r) => r.host),
+    ...state.publicGateway.environments.flatMap((e) =>
+      e.routes.filter((r) => r.policy).map((r) => `${e.host}${r.prefix}`),
+    ),
+    ...state.internal.flatMap((g) =>
+      g.routes.filter((r) => r.policy).map((r) => `${g.environment}${r.prefix}`),
+    ),
+  ];
+}
+
 function pathRoute(r: PathRoute, extraMatch: Json = {}): Json {
-  const handle: Json[] = [{ handler: 'rewrite', strip_path_prefix: r.prefix }];
+  const handle: Json[] = [...owned(r.owner), { handler: 'rewrite', strip_path_prefix: r.prefix }];
   if (r.basePath !== '/')
     handle.push({ handler: 'rewrite', uri: `${r.basePath.replace(/\/$/, '')}{http.request.uri}` });
   handle.push(
-    r.upstreams.length ? proxy(r.upstreams) : jsonResponse(503, 'NO_HEALTHY_BACKEND', 'no replica is ready'),
+    r.policy
+      ? policyRefusal()
+      : r.upstreams.length
+        ? proxy(r.upstreams)
+        : jsonResponse(503, 'NO_HEALTHY_BACKEND', 'no replica is ready'),
   );
   return {
     match: [{ ...extraMatch, path: [r.prefix, `${r.prefix}/*`] }],
@@ -51,13 +99,33 @@ function pathRoute(r: PathRoute, extraMatch: Json = {}): Json {
   };
 }
 
+/**
+ * After every endpoint's route: a path under a component's prefix that names none of its
+ * endpoints is answered 404 as that component's (its gateway log shows RESOURCE_NOT_FOUND).
+ */
+function componentFallbacks(routes: PathRoute[], extraMatch: Json = {}): Json[] {
+  const seen = new Map<string, RouteOwner>();
+  for (const r of routes) if (r.componentPrefix && r.owner) seen.set(r.componentPrefix, r.owner);
+  return [...seen].map(([prefix, owner]) => ({
+    match: [{ ...extraMatch, path: [prefix, `${prefix}/*`] }],
+    handle: [
+      ownerHandler(owner),
+      jsonResponse(404, 'RESOURCE_NOT_FOUND', 'no endpoint of this component at this address'),
+    ],
+    terminal: true,
+  }));
+}
+
 function hostRoute(r: HostRoute): Json {
   return {
     match: [{ host: [r.host] }],
     handle: [
-      r.upstreams.length
-        ? proxy(r.upstreams)
-        : jsonResponse(503, 'NO_HEALTHY_BACKEND', 'no replica is ready'),
+      ...owned(r.owner),
+      r.policy
+        ? policyRefusal()
+        : r.upstreams.length
+          ? proxy(r.upstreams)
+          : jsonResponse(503, 'NO_HEALTHY_BACKEND', 'no replica is ready'),
     ],
     terminal: true,
   };
@@ -142,7 +210,7 @@ function internalServer(g: InternalGateway, settings: CaddySettings): Json {
   return server(
     [`:${g.port}`],
     `internal-${g.environment}`,
-    [guard, ...g.routes.map((r) => pathRoute(r))],
+    [guard, ...g.routes.map((r) => pathRoute(r)), ...componentFallbacks(g.routes)],
     settings,
   );
 }
@@ -152,6 +220,7 @@ export function caddyConfig(state: GatewayState, settings: CaddySettings): Json 
   const publicRoutes = [
     ...state.publicGateway.webApps.map(hostRoute),
     ...state.publicGateway.environments.flatMap((e) => e.routes.map((r) => pathRoute(r, { host: [e.host] }))),
+    ...state.publicGateway.environments.flatMap((e) => componentFallbacks(e.routes, { host: [e.host] })),
   ];
   const servers: Json = { public: server([settings.publicListen], 'public', publicRoutes, settings) };
   for (const g of state.internal) servers[`internal-${g.environment}`] = internalServer(g, settings);
@@ -163,7 +232,7 @@ export function caddyConfig(state: GatewayState, settings: CaddySettings): Json 
         default: { exclude: loggerNames },
         access: {
           writer: { output: 'file', filename: settings.accessLogPath },
-          encoder: { format: 'json' },
+          encoder: ACCESS_LOG_ENCODER,
           include: loggerNames,
         },
       },

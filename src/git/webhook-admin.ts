@@ -6,6 +6,7 @@ import { mutateInOrg, readInOrg } from '../control/org-access.js';
 import { findComponent } from '../deploy/deploy-queries.js';
 import type { ComponentSource } from '../domain/component.js';
 import { invalid } from '../domain/errors.js';
+import { withoutCredentials } from '../domain/source.js';
 import type { SecretDeps } from '../secrets/secret-deps.js';
 import type { Executor } from '../store/store.js';
 import { repositoryKey } from './push-matching.js';
@@ -65,7 +66,8 @@ async function repositoryOf(deps: WebhookAdminDeps, orgId: string, project: stri
         message: `${project}/${component} is built from an image, not a Git repository; it has no webhook`,
       },
     ]);
-  return { url: source.repoUrl, key: repositoryKey(source.repoUrl) };
+  // `url` is shown and audited: never with a credential an older record still holds.
+  return { url: withoutCredentials(source.repoUrl), key: repositoryKey(source.repoUrl) };
 }
 
 function view(base: string, repository: string, hook: HookRow | undefined): WebhookView {

@@ -9,6 +9,7 @@ import { sourceTokenOf } from '../configuration/source-token.js';
 import { systemContext } from '../control/context.js';
 import { isUniqueViolation, newId } from '../control/ids.js';
 import type { ComponentSource } from '../domain/component.js';
+import { storableJson, storableText } from '../domain/storable-text.js';
 import { matchPush, repositoryKey } from './push-matching.js';
 import {
   type Headers,
@@ -77,10 +78,11 @@ export async function receiveDelivery(
         hook_id: hook?.id ?? null,
         org_id: hook?.org_id ?? null,
         provider,
-        delivery_id: deliveryId,
+        delivery_id: deliveryId === null ? null : storableText(deliveryId),
         status,
         outcome,
-        detail: JSON.stringify(detail),
+        // Payload values (repository URLs, refs) and messages: the sender's text, made storable.
+        detail: storableJson(detail),
       })
       .execute();
   if (!hook) {
@@ -117,9 +119,9 @@ export async function receiveDelivery(
   ) => {
     await store.db
       .updateTable('webhook_deliveries')
-      .set({ status, outcome, detail: JSON.stringify({ message, ...detail }) })
+      .set({ status, outcome, detail: storableJson({ message, ...detail }) })
       .where('hook_id', '=', hook.id)
-      .where('delivery_id', '=', parsed.deliveryId)
+      .where('delivery_id', '=', storableText(parsed.deliveryId))
       .execute();
     return answer(status, outcome, message, detail.builds as DeliveryAnswer['body']['builds']);
   };

@@ -2,8 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, statfsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { RondoConfig } from '../config.js';
+import { nameServerChecks, programChecks } from './doctor-host.js';
+import { supervisorChecks } from './doctor-supervisor.js';
 import { engineAnswers } from './local-platform.js';
 import { httpAnswers } from './processes.js';
+import { readyAnswers } from './prometheus.js';
 
 export interface Check {
   name: string;
@@ -45,6 +48,7 @@ export async function runDoctor(config: RondoConfig): Promise<Check[]> {
           : `no socket at ${p.dockerSocket}`,
       fix: 'rondo up (starts dockerd), or set RONDO_DOCKER_SOCKET to your engine (Podman: its docker-compatible socket)',
     });
+    if (engine) checks.push(...(await nameServerChecks(p.dockerSocket, apiUp)));
     const registry = await httpAnswers(`http://${p.registry}/v2/`);
     checks.push({
       name: 'registry',
@@ -59,6 +63,26 @@ export async function runDoctor(config: RondoConfig): Promise<Check[]> {
       detail: admin ? `answers at ${p.gateway.adminListen}` : `nothing answers at ${p.gateway.adminListen}`,
       fix: 'rondo up',
     });
+    if (p.metrics) {
+      const prometheus = await readyAnswers(p.metrics.listen);
+      checks.push({
+        name: 'metrics (Prometheus)',
+        ok: prometheus,
+        detail: prometheus
+          ? `ready at ${p.metrics.listen}, keeping ${p.metrics.retention}`
+          : `not ready at ${p.metrics.listen}`,
+        fix: 'rondo up (its log: logs/prometheus.log in the data directory)',
+      });
+    }
+    if (p.metrics && p.alerting) {
+      const alertmanager = await httpAnswers(`http://${p.alerting.listen}/-/ready`);
+      checks.push({
+        name: 'alerts (Alertmanager)',
+        ok: alertmanager,
+        detail: alertmanager ? `ready at ${p.alerting.listen}` : `not ready at ${p.alerting.listen}`,
+        fix: 'rondo up (its log: logs/alertmanager.log in the data directory)',
+      });
+    }
     if (!admin) {
       const free = await portFree(p.gateway.publicPort);
       checks.push({
@@ -81,6 +105,8 @@ export async function runDoctor(config: RondoConfig): Promise<Check[]> {
         fix: 'stop it, or set RONDO_PORT',
       });
   }
+  checks.push(...supervisorChecks(config.dataDir));
+  checks.push(...programChecks(p?.builds.dockerCli));
   const nofile = Number(execFileSync('sh', ['-c', 'ulimit -n']).toString().trim());
   const enough = Number.isNaN(nofile) || nofile >= 1024;
   checks.push({

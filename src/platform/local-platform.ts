@@ -1,18 +1,16 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { RondoConfig } from '../config.js';
 import type { PlatformConfig } from '../platform-config.js';
-import {
-  commandExists,
-  httpAnswers,
-  type ManagedProcess,
-  runningPid,
-  startProcess,
-  stopProcess,
-} from './processes.js';
+import { alertmanagerAnswers, alertmanagerProcess, ensureAlertRulesFile } from './alertmanager.js';
+import { missingPrograms } from './host-programs.js';
+import { httpAnswers, type ManagedProcess, runningPid, startProcess, stopProcess } from './processes.js';
+import { prometheusAnswers, prometheusProcess } from './prometheus.js';
+import { SUPERVISOR } from './supervisor.js';
 
 /** True when the Docker engine answers on its socket. */
 export function engineAnswers(socketPath: string): Promise<boolean> {
@@ -27,9 +25,9 @@ export function engineAnswers(socketPath: string): Promise<boolean> {
   });
 }
 
-/** The packages `rondo up` needs on Debian, installed by scripts/install-deps.sh when missing. */
+/** The programs `rondo up` starts, installed from Debian by scripts/install-deps.sh when missing. */
 export function installMissing(): void {
-  const missing = ['dockerd', 'caddy', 'docker-registry', 'git'].filter((c) => !commandExists(c));
+  const missing = missingPrograms().map((p) => p.command);
   if (missing.length === 0) return;
   const script = fileURLToPath(new URL('../../scripts/install-deps.sh', import.meta.url));
   process.stdout.write(`Installing what is missing (${missing.join(', ')})…\n`);
@@ -74,7 +72,92 @@ function caddyProcess(dataDir: string, platform: PlatformConfig): ManagedProcess
       XDG_CONFIG_HOME: join(dataDir, 'gateway'),
     },
     ready: () => httpAnswers(`http://${platform.gateway.adminListen}/config/`),
+    // After a crash it resumes the configuration it last ran (Caddy saves each one it loads), so
+    // the routes are back before the control plane notices; one that fails to load (a port taken
+    // meanwhile) is dropped and the next attempt starts empty, for the control plane to fill.
+    restartArgs: ['run', '--resume', '--config', file],
+    onFailedStart: () => rmSync(join(dataDir, 'gateway', 'caddy', 'autosave.json'), { force: true }),
   };
+}
+
+/**
+ * Stops the containerd a dead dockerd leaves behind: a dockerd started while it still runs tries to
+ * reuse it, waits 15 s and gives up. It may exit by itself (on its next log line to the dead
+ * dockerd) — else SIGTERM, then SIGKILL. The containers' shims, and so the containers, live on,
+ * and the new containerd takes them back (`--live-restore`).
+ */
+export async function stopOrphanedContainerd(pidPath: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidPath, 'utf8'));
+  } catch {
+    return;
+  }
+  const gone = async (tries: number) => {
+    for (let i = 0; i < tries; i++) {
+      try {
+        process.kill(pid, 0);
+      } catch {
+        return true;
+      }
+      await sleep(100);
+    }
+    return false;
+  };
+  if (!pid || (await gone(10))) return;
+  process.kill(pid, 'SIGTERM');
+  if (await gone(30)) return;
+  process.kill(pid, 'SIGKILL');
+  await gone(20);
+}
+
+function dockerdProcess(platform: PlatformConfig): ManagedProcess {
+  return {
+    name: 'dockerd',
+    command: 'dockerd',
+    // Containers keep running while the engine restarts (docs/decisions.md).
+    args: ['--live-restore'],
+    ready: () => engineAnswers(platform.dockerSocket),
+    beforeRestart: () => stopOrphanedContainerd('/var/run/docker/containerd/containerd.pid'),
+  };
+}
+
+/** Where Prometheus reaches the control plane: its listen address, loopback when it listens on all. */
+export function controlPlaneTarget(config: Pick<RondoConfig, 'host' | 'port'>): string {
+  const host = ['0.0.0.0', '::', ''].includes(config.host) ? '127.0.0.1' : config.host;
+  return `${host.includes(':') ? `[${host}]` : host}:${config.port}`;
+}
+
+/** Prometheus' alerting: the rule file the control plane writes and Alertmanager (G3 alerts). */
+function alertingTargets(dataDir: string, platform: PlatformConfig) {
+  return platform.alerting
+    ? { alerting: { rulesFile: ensureAlertRulesFile(dataDir), alertmanager: platform.alerting.listen } }
+    : {};
+}
+
+/** The parts besides the control plane, as `rondo up` starts them and its supervisor restarts them. */
+export function platformParts(
+  dataDir: string,
+  platform: PlatformConfig,
+  controlPlane = '127.0.0.1:7070',
+): ManagedProcess[] {
+  return [
+    dockerdProcess(platform),
+    registryProcess(dataDir, platform.registry),
+    caddyProcess(dataDir, platform),
+    ...(platform.metrics
+      ? [
+          prometheusProcess(dataDir, platform.metrics, {
+            controlPlane,
+            gatewayAdmin: platform.gateway.adminListen,
+            ...alertingTargets(dataDir, platform),
+          }),
+        ]
+      : []),
+    ...(platform.metrics && platform.alerting
+      ? [alertmanagerProcess(dataDir, platform.alerting, controlPlane)]
+      : []),
+  ];
 }
 
 /** Ensures the engine, the registry and the gateway run; starts only what is not running. */
@@ -87,12 +170,7 @@ export async function ensurePlatform(config: RondoConfig, platform: PlatformConf
         `the Docker engine at ${platform.dockerSocket} does not answer; start it (rondo starts only the default engine)`,
       );
     }
-    await startProcess(dataDir, {
-      name: 'dockerd',
-      command: 'dockerd',
-      args: [],
-      ready: () => engineAnswers(platform.dockerSocket),
-    });
+    await startProcess(dataDir, dockerdProcess(platform));
     started.push('dockerd');
   }
   if (!runningPid(dataDir, 'registry') && !(await httpAnswers(`http://${platform.registry}/v2/`))) {
@@ -106,13 +184,35 @@ export async function ensurePlatform(config: RondoConfig, platform: PlatformConf
     await startProcess(dataDir, caddyProcess(dataDir, platform));
     started.push('gateway');
   }
+  const metrics = platform.metrics;
+  if (metrics && !runningPid(dataDir, 'prometheus') && !(await prometheusAnswers(metrics.listen))) {
+    const targets = {
+      controlPlane: controlPlaneTarget(config),
+      gatewayAdmin: platform.gateway.adminListen,
+      ...alertingTargets(dataDir, platform),
+    };
+    await startProcess(dataDir, prometheusProcess(dataDir, metrics, targets));
+    started.push('prometheus');
+  }
+  const alerting = platform.alerting;
+  if (
+    metrics &&
+    alerting &&
+    !runningPid(dataDir, 'alertmanager') &&
+    !(await alertmanagerAnswers(alerting.listen))
+  ) {
+    await startProcess(dataDir, alertmanagerProcess(dataDir, alerting, controlPlaneTarget(config)));
+    started.push('alertmanager');
+  }
   return started;
 }
 
 /** Stops, in reverse order, what `rondo up` started (an engine it found running is left alone). */
 export async function stopPlatform(dataDir: string): Promise<string[]> {
+  // The supervisor first, so it does not restart what is being stopped.
+  await stopProcess(dataDir, SUPERVISOR);
   const stopped: string[] = [];
-  for (const name of ['rondo', 'gateway', 'registry', 'dockerd']) {
+  for (const name of ['rondo', 'alertmanager', 'prometheus', 'gateway', 'registry', 'dockerd']) {
     if (await stopProcess(dataDir, name)) stopped.push(name);
   }
   return stopped;

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -11,6 +11,12 @@ export interface ManagedProcess {
   env?: NodeJS.ProcessEnv;
   /** Resolves true once the process answers (socket, HTTP endpoint…). */
   ready: () => Promise<boolean>;
+  /** Arguments when the supervisor starts it again after it died (default `args`). */
+  restartArgs?: string[];
+  /** Called when a restart fails, before the next attempt (e.g. to drop state that stops it starting). */
+  onFailedStart?: () => void;
+  /** Awaited before the supervisor starts it again (e.g. until what the dead process left exits). */
+  beforeRestart?: () => Promise<void>;
 }
 
 export function pidFile(dataDir: string, name: string): string {
@@ -85,8 +91,4 @@ export async function httpAnswers(url: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-export function commandExists(name: string): boolean {
-  return (process.env.PATH ?? '').split(':').some((dir) => dir && existsSync(join(dir, name)));
 }

@@ -40,6 +40,19 @@ export interface TokensTable {
   created_at: Timestamp;
 }
 
+/** Console sessions (G4): a browser's sign-in, stored as the SHA-256 of the cookie's secret. */
+export interface SessionsTable {
+  id: string;
+  user_id: string;
+  /** The token signed in with; null for sign-ins without one (OIDC, later). */
+  token_id: string | null;
+  hash: string;
+  scopes: Json<string[]>;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  revoked_at: Timestamp | null;
+}
+
 export interface DataPlanesTable {
   id: string;
   org_id: string;
@@ -141,6 +154,8 @@ export interface DeploymentsTable {
   action: string | null;
   /** The deployment a promotion, rollback or redeploy started from. */
   source_id: string | null;
+  /** When it last became active (set by a trigger, see migration 202612010300_alerts). */
+  activated_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 /** One item of a frozen configuration: the value is a reference to an encrypted `config_values` row. */
@@ -250,6 +265,8 @@ export interface BuildsTable {
   created_by: string;
   created_at: Timestamp;
   finished_at: Timestamp | null;
+  /** The commit's committer time, recorded by `init` (DORA lead time); null before, or for older builds. */
+  committed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface BuildStepRecord {
@@ -338,11 +355,150 @@ export interface AuditEventsTable {
   created_at: Timestamp;
 }
 
+/** One line a replica printed (G3), kept `RONDO_LOG_RETENTION_DAYS` after its container is gone. */
+export interface RuntimeLogsTable {
+  id: Generated<string>;
+  org_id: string;
+  component_id: string;
+  environment_id: string;
+  deployment_id: string;
+  deployment: string;
+  replica: string;
+  /** Microseconds since the epoch (bigint). */
+  at_us: ColumnType<string, string, string>;
+  stream: string;
+  level: string | null;
+  message: string;
+}
+
+/** Where the runtime log collector resumes a container's log: its newest stored line. */
+export interface RuntimeLogSourcesTable {
+  container_id: string;
+  last_ns: string;
+  last_count: number;
+  updated_at: Timestamp;
+}
+
+/** One request the gateway answered for a component (G3), kept as long as runtime logs. */
+export interface GatewayRequestsTable {
+  id: Generated<string>;
+  org_id: string;
+  component_id: string;
+  environment_id: string;
+  deployment_id: string | null;
+  deployment: string | null;
+  /** Microseconds since the epoch (bigint). */
+  at_us: ColumnType<string, string, string>;
+  method: string;
+  path: string;
+  status: number;
+  outcome: string;
+  duration_ms: number;
+  bytes: ColumnType<string, string | number, string | number>;
+  request_id: string;
+}
+
+/** Where the gateway log collector resumes the access log file: which file, and how far. */
+export interface GatewayLogSourcesTable {
+  path: string;
+  file_id: string;
+  offset: ColumnType<string, string | number, string | number>;
+  updated_at: Timestamp;
+}
+
+/** An alert rule of a component in one environment (G3); the webhook secret is an encrypted value. */
+export interface AlertRulesTable {
+  id: string;
+  org_id: string;
+  component_id: string;
+  environment_id: string;
+  name: string;
+  kind: string;
+  params: Json<Record<string, unknown>>;
+  webhook_url: string | null;
+  webhook_secret_value_id: string | null;
+  emails: ColumnType<string[], string | undefined, string>;
+  enabled: Generated<boolean>;
+  state: Generated<string>;
+  incident_id: string | null;
+  memory: ColumnType<Record<string, unknown>, string | undefined, string>;
+  created_by: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+/** An endpoint's API management policy in one environment (G7); `policy` is the domain's EndpointPolicy. */
+export interface EndpointPoliciesTable {
+  id: string;
+  org_id: string;
+  component_id: string;
+  environment_id: string;
+  endpoint: string;
+  policy: Json<Record<string, unknown>>;
+  jwks_keys: ColumnType<{ kid?: string; pem: string }[], string | undefined, string>;
+  jwks_fetched_at: Date | null;
+  jwks_error: string | null;
+  updated_by: string;
+  updated_at: Timestamp;
+}
+
+/** An endpoint's API key for one consumer: only its SHA-256 hash. */
+export interface ApiKeysTable {
+  id: string;
+  org_id: string;
+  component_id: string;
+  environment_id: string;
+  endpoint: string;
+  consumer: string;
+  key_hash: string;
+  created_by: string;
+  created_at: Timestamp;
+  revoked_at: Date | null;
+}
+
+/** One firing of an alert, until it resolved: the alert history. */
+export interface AlertIncidentsTable {
+  id: string;
+  org_id: string;
+  component_id: string;
+  environment_id: string;
+  rule_id: string | null;
+  rule_name: string;
+  kind: string;
+  source: string;
+  summary: string;
+  fired_at: Timestamp;
+  resolved_at: Timestamp | null;
+  resolution: string | null;
+}
+
+/** One attempt record per try of one notification (a transition sent to one channel). */
+export interface AlertDeliveryAttempt {
+  at: string;
+  ok: boolean;
+  /** The HTTP status or SMTP reply, or why the attempt failed. */
+  detail: string;
+}
+
+export interface AlertNotificationsTable {
+  id: string;
+  incident_id: string;
+  rule_id: string | null;
+  transition: string;
+  channel: string;
+  target: string;
+  status: string;
+  attempts: ColumnType<AlertDeliveryAttempt[], string | undefined, string>;
+  next_attempt_at: Timestamp | null;
+  created_at: Timestamp;
+}
+
 export interface Database {
   users: UsersTable;
   organizations: OrganizationsTable;
   memberships: MembershipsTable;
   tokens: TokensTable;
+  sessions: SessionsTable;
   data_planes: DataPlanesTable;
   environments: EnvironmentsTable;
   pipelines: PipelinesTable;
@@ -362,6 +518,15 @@ export interface Database {
   task_schedules: TaskSchedulesTable;
   repository_hooks: RepositoryHooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  runtime_logs: RuntimeLogsTable;
+  runtime_log_sources: RuntimeLogSourcesTable;
+  gateway_requests: GatewayRequestsTable;
+  gateway_log_sources: GatewayLogSourcesTable;
+  alert_rules: AlertRulesTable;
+  alert_incidents: AlertIncidentsTable;
+  alert_notifications: AlertNotificationsTable;
+  endpoint_policies: EndpointPoliciesTable;
+  api_keys: ApiKeysTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

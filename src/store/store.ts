@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { Kysely, Migrator, PostgresDialect, type Transaction } from 'kysely';
 import type pg from 'pg';
 import { migrations } from './migrations/index.js';
+import { rememberFailedQuery } from './query-errors.js';
 import type { Database } from './schema.js';
 
 /** Where the store lives: embedded PGlite in a directory (or memory), or a PostgreSQL server. */
@@ -12,7 +13,17 @@ export type Executor = Kysely<Database> | Transaction<Database>;
 
 export interface Store {
   readonly db: Kysely<Database>;
+  /**
+   * The same database for steady background writers (log collectors): on PGlite's single
+   * connection their queries give way to everyone else's; on PostgreSQL it is `db`.
+   */
+  readonly background: Kysely<Database>;
   readonly driver: StoreConfig['driver'];
+  /**
+   * Calls `onPayload` with each NOTIFY on `channel`, from any control plane on this store, once
+   * its transaction commits. Resolves to the way to stop listening.
+   */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -24,12 +35,17 @@ export interface StoreOptions {
 
 export async function openStore(config: StoreConfig, options: StoreOptions = {}): Promise<Store> {
   let dialect: PostgresDialect;
+  let backgroundDialect: PostgresDialect | undefined;
+  let listen: Store['listen'];
+  let closeListener = async () => {};
   if (config.driver === 'pglite') {
     if (!config.dataDir.startsWith('memory://')) mkdirSync(config.dataDir, { recursive: true });
     // Each driver is loaded only when chosen: PGlite's WebAssembly and pg are both sizeable.
     const { PGlitePool } = await import('./pglite-pool.js');
     const pool = await PGlitePool.open(config.dataDir);
     dialect = new PostgresDialect({ pool: pool as unknown as pg.Pool });
+    backgroundDialect = new PostgresDialect({ pool: pool.background() as unknown as pg.Pool });
+    listen = (channel, onPayload) => pool.listen(channel, onPayload);
   } else {
     const { default: pg } = await import('pg');
     // int8 (bigserial ids, counts) as JS strings on both drivers: PGlite already does, pg must be told.
@@ -39,15 +55,33 @@ export async function openStore(config: StoreConfig, options: StoreOptions = {})
     // replaced on next use; without a listener the 'error' event would crash the process.
     pool.on('error', (err) => options.onIdleConnectionError?.(err));
     dialect = new PostgresDialect({ pool });
+    const { PgListener } = await import('./pg-listener.js');
+    const listener = new PgListener(config.url);
+    listen = (channel, onPayload) => listener.listen(channel, onPayload);
+    closeListener = () => listener.close();
   }
-  const db = new Kysely<Database>({ dialect });
+  // The log hook only notes a failed query's SQL on its error, for a log line without values.
+  const db = new Kysely<Database>({ dialect, log: rememberFailedQuery });
   try {
     await migrate(db);
   } catch (err) {
     await db.destroy();
     throw err;
   }
-  return { db, driver: config.driver, close: () => db.destroy() };
+  const background = backgroundDialect
+    ? new Kysely<Database>({ dialect: backgroundDialect, log: rememberFailedQuery })
+    : db;
+  return {
+    db,
+    background,
+    driver: config.driver,
+    listen,
+    async close() {
+      await closeListener();
+      if (background !== db) await background.destroy();
+      await db.destroy();
+    },
+  };
 }
 
 async function migrate(db: Kysely<Database>): Promise<void> {

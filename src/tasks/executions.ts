@@ -1,16 +1,19 @@
 import type { Logger } from 'pino';
 import { materialize, redact } from '../configuration/materialize.js';
 import { newId } from '../control/ids.js';
+import { writeTerminalState } from '../control/terminal-write.js';
 import type { DataPlane, NetworkInfo } from '../dataplane/data-plane.js';
 import { LABEL, networkLabels, networkName } from '../dataplane/labels.js';
 import type { DataPlaneRegistry } from '../deploy/data-plane-registry.js';
 import type { DeploymentSpec } from '../deploy/deployment-spec.js';
 import { type DeploymentTarget, deploymentTargets } from '../deploy/targets.js';
+import { storableText } from '../domain/storable-text.js';
 import type { ExecutionStatus, ExecutionTrigger, TaskSpec } from '../domain/task.js';
 import type { TaskSettings } from '../platform-config.js';
 import type { Keyring } from '../secrets/envelope.js';
 import type { Store } from '../store/store.js';
 import { LogTail } from './log-tail.js';
+import { runProcess } from './task-argv.js';
 
 export interface ExecutionDeps {
   store: Store;
@@ -271,6 +274,8 @@ export class ExecutionRunner {
         materialize(this.#deps.store.db, this.#deps.keyring, spec.config ?? []),
       ]);
       secrets = config.secrets;
+      // Arguments go after the image's program, whether it is an ENTRYPOINT or a CMD (task-argv.ts).
+      const started = args.length ? runProcess(await dp.imageProcess(image), args) : undefined;
       const internalPort = t.gateway_slot === null ? undefined : this.#deps.internalPortBase + t.gateway_slot;
       const w = await dp.runWorkload({
         name: `rondo-${this.#deps.instance}.${t.org}.${t.project}.${t.component}.${t.environment}.${id}`,
@@ -289,8 +294,9 @@ export class ExecutionRunner {
           ...(internalPort ? { RONDO_INTERNAL_GATEWAY: `http://rondo-gateway:${internalPort}` } : {}),
         },
         files: config.files,
-        // Appended to the image's entrypoint as an argv array (the image's CMD when none are given).
-        ...(args.length ? { args } : {}),
+        // An argv array, never read by a shell; without arguments the image's own process runs.
+        ...(started?.command ? { command: started.command } : {}),
+        ...(started ? { args: started.args } : {}),
         ports: [],
         restartPolicy: 'no',
         extraHosts: [`rondo-gateway:${network.gateway}`],
@@ -387,25 +393,49 @@ export class ExecutionRunner {
     void removal.finally(() => this.#removals.delete(removal));
   }
 
-  /** Writes how a run ended, its exit code and its logs in one update, unless it had already ended. */
+  /**
+   * Writes how a run ended, its exit code and its logs in one update, unless it had already ended.
+   * The logs and the reason are what the run and the engine printed, made storable first; if the
+   * write still fails, the end is recorded without the logs (`writeTerminalState`).
+   */
   async #finish(
     id: string,
     end: { status: ExecutionStatus; reason: string | null },
     exitCode?: number,
     logs?: { text: string; truncated: boolean },
   ): Promise<void> {
-    await this.#deps.store.db
-      .updateTable('executions')
-      .set({
-        status: end.status,
-        status_reason: end.reason,
-        finished_at: new Date(),
-        ...(exitCode === undefined ? {} : { exit_code: exitCode }),
-        ...(logs ? { logs: logs.text, logs_truncated: logs.truncated } : {}),
-      })
-      .where('id', '=', id)
-      .where('status', '=', 'running')
-      .execute();
+    const reason = end.reason === null ? null : storableText(end.reason);
+    const ended = {
+      status: end.status,
+      status_reason: reason,
+      finished_at: new Date(),
+      ...(exitCode === undefined ? {} : { exit_code: exitCode }),
+    };
+    const write = (values: typeof ended & { logs?: string; logs_truncated?: boolean }) =>
+      this.#deps.store.db
+        .updateTable('executions')
+        .set(values)
+        .where('id', '=', id)
+        .where('status', '=', 'running')
+        .execute();
+    // The tail is capped in bytes already; the character cap only keeps its end if that grew.
+    const maxChars = this.#deps.settings.logLimitBytes + 1024;
+    await writeTerminalState(
+      this.#log,
+      `execution ${id}`,
+      () =>
+        write({
+          ...ended,
+          ...(logs
+            ? { logs: storableText(logs.text, { maxChars, keep: 'end' }), logs_truncated: logs.truncated }
+            : {}),
+        }),
+      (whyNot) =>
+        write({
+          ...ended,
+          status_reason: storableText(`${reason ?? end.status}; the logs could not be stored: ${whyNot}`),
+        }),
+    );
   }
 
   async #finishIfRunning(id: string, end: Ending): Promise<boolean> {

@@ -80,10 +80,18 @@ describe.each(DRIVERS)('access and audit on %s', (driver) => {
     });
     expect(write.status).toBe(403);
     expect(write.body.code).toBe('RONDO_ERR_AUTH_SCOPE');
-    // A token cannot mint a token with more power than itself.
-    const escalate = await t.call('POST', '/api/v1/tokens', {
-      body: { name: 'more', scopes: ['read', 'write'] },
+    // A read-only token cannot mint tokens at all, and no token one with more power than itself.
+    const mint = await t.call('POST', '/api/v1/tokens', {
+      body: { name: 'ro-2', scopes: ['read'] },
       token: ro,
+    });
+    expect(mint.status).toBe(403);
+    expect(mint.body.code).toBe('RONDO_ERR_AUTH_SCOPE');
+    const rw = (await t.call('POST', '/api/v1/tokens', { body: { name: 'rw', scopes: ['read', 'write'] } }))
+      .body.token;
+    const escalate = await t.call('POST', '/api/v1/tokens', {
+      body: { name: 'more', scopes: ['read', 'write', 'admin'] },
+      token: rw,
     });
     expect(escalate.status).toBe(400);
     expect(escalate.body.errors[0].field).toBe('scopes');

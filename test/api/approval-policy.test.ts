@@ -53,4 +53,43 @@ describe.each(DRIVERS)('approval policies on %s', (driver) => {
     const denied = await t.call('PUT', POLICY, { body: { users: ['rita'], required: 1 }, token: dev });
     expect(denied.status).toBe(403);
   });
+
+  it('is set with an environment in one change: created with it, changed or removed by a PATCH, or all refused', async () => {
+    const ENVS = '/api/v1/orgs/default/environments';
+    const before = await snapshot(t.rondo.store);
+    const refused = await t.call('POST', ENVS, {
+      body: { name: 'qa', approvalPolicy: { users: ['rita', 'ghost'], required: 1 } },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors).toEqual([
+      expect.objectContaining({
+        field: 'approvalPolicy.users[1]',
+        message: expect.stringMatching(/'ghost'/),
+      }),
+    ]);
+    expect(await snapshot(t.rondo.store)).toBe(before);
+
+    const created = await t.call('POST', ENVS, {
+      body: { name: 'qa', approvalPolicy: { users: ['rita'], required: 1 } },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.approvalPolicy).toEqual({ users: ['rita'], roles: [], required: 1 });
+    const kept = await t.call('PATCH', `${ENVS}/qa`, {
+      body: { displayName: 'QA', approvalPolicy: { users: ['rita'], required: 2 } },
+    });
+    expect(kept.status).toBe(400);
+    expect(kept.body.errors[0].field).toBe('approvalPolicy.required');
+    expect((await t.call('GET', `${ENVS}/qa`)).body).toMatchObject({
+      displayName: 'qa',
+      approvalPolicy: { users: ['rita'], required: 1 },
+    });
+    const changed = await t.call('PATCH', `${ENVS}/qa`, {
+      body: { approvalPolicy: { users: ['rita', 'dana'], roles: ['admin'], required: 2 } },
+    });
+    expect(changed.body.approvalPolicy).toEqual({ users: ['rita', 'dana'], roles: ['admin'], required: 2 });
+    const untouched = await t.call('PATCH', `${ENVS}/qa`, { body: { displayName: 'QA' } });
+    expect(untouched.body.approvalPolicy).toEqual(changed.body.approvalPolicy);
+    const removed = await t.call('PATCH', `${ENVS}/qa`, { body: { approvalPolicy: null } });
+    expect(removed.body).toMatchObject({ displayName: 'QA', approvalPolicy: null });
+  });
 });

@@ -65,6 +65,7 @@ describe('build queue after a restart', () => {
       },
       1,
       pino({ level: 'silent' }),
+      t.rondo.store,
     );
     await queue.recover(t.rondo.store, workDir);
     await queue.idle();
@@ -83,5 +84,53 @@ describe('build queue after a restart', () => {
     ]);
     expect(existsSync(join(workDir, 'bld_running'))).toBe(false);
     expect(existsSync(join(workDir, 'bld_done'))).toBe(true);
+  });
+
+  it('fails a build its run left running (a crash, or an end it did not record), and leaves ended ones alone', async () => {
+    const db = t.rondo.store.db;
+    const c = await db.selectFrom('components').select(['id', 'org_id']).executeTakeFirstOrThrow();
+    const ids = ['bld_crashes', 'bld_forgets', 'bld_ends'];
+    await db
+      .insertInto('builds')
+      .values(
+        ids.map((id) => ({
+          id,
+          org_id: c.org_id,
+          component_id: c.id,
+          commit: 'b'.repeat(40),
+          requested_ref: 'branch:main',
+          config_hash: id,
+          status: 'queued',
+          steps: '[]',
+          created_by: 'admin',
+        })),
+      )
+      .execute();
+    const claim = (id: string) =>
+      db.updateTable('builds').set({ status: 'running' }).where('id', '=', id).execute();
+    const queue = new BuildQueue(
+      async (id) => {
+        await claim(id);
+        if (id === 'bld_crashes') throw new Error('boom\0');
+        if (id === 'bld_ends')
+          await db.updateTable('builds').set({ status: 'succeeded' }).where('id', '=', id).execute();
+      },
+      3,
+      pino({ level: 'silent' }),
+      t.rondo.store,
+    );
+    for (const id of ids) queue.enqueue(id);
+    await queue.idle();
+    const builds = await db
+      .selectFrom('builds')
+      .select(['id', 'status', 'reason'])
+      .where('id', 'in', ids)
+      .orderBy('id')
+      .execute();
+    expect(builds).toEqual([
+      { id: 'bld_crashes', status: 'failed', reason: 'the build crashed: boom\ufffd' },
+      { id: 'bld_ends', status: 'succeeded', reason: null },
+      { id: 'bld_forgets', status: 'failed', reason: 'the build stopped without recording how it ended' },
+    ]);
   });
 });

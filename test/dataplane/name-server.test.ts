@@ -71,6 +71,17 @@ describe('NameServer', () => {
     expect(rcode(await ask('api'))).toBe('REFUSED');
   });
 
+  it.each(['constructor', '__proto__'])(
+    'refuses %s like any name it does not hold (Object.prototype is not a name table)',
+    async (name) => {
+      names = new NameServer({ port });
+      await names.listen(loopback);
+      names.publish(new Map([['net-a', { api: ['10.1.0.2'] }]]));
+      expect(rcode(await ask(name))).toBe('REFUSED');
+      expect(addresses(await ask('api'))).toEqual(['10.1.0.2']);
+    },
+  );
+
   it("refuses a sender outside the network's subnet (another environment asking directly)", async () => {
     names = new NameServer({ port });
     await names.listen({ ...loopback, subnet: '10.200.0.0/16' });

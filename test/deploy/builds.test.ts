@@ -128,11 +128,30 @@ describe('builds (dockerfile preset)', () => {
       image: build.image,
       createdBy: 'rondo',
     });
-    expect((await waitForDeployment(t, 'default', deployments.body.items[0].id)).status).toBe('active');
+    expect(await waitForDeployment(t, 'default', deployments.body.items[0].id)).toMatchObject({
+      status: 'active',
+      reason: null,
+    });
     expect(await viaGateway(t, 'development.localhost', '/default/shop/web/site/')).toEqual({
       status: 200,
       body: 'built v1',
     });
+  });
+
+  it('logs the push as one line per layer of the image, then the digest, and no line twice', async () => {
+    const list = await t.call('GET', '/api/v1/orgs/default/projects/shop/components/web/builds');
+    const build = list.body.items[0];
+    const push = build.steps.find((s: { name: string }) => s.name === 'push');
+    const lines: string[] = push.log.trimEnd().split('\n');
+    const layers = (await docker.getImage(build.image).inspect()).RootFS.Layers ?? [];
+    const digest = build.image.slice(build.image.indexOf('@') + 1);
+    expect(lines).toHaveLength(layers.length + 2);
+    for (const line of lines.slice(0, layers.length))
+      expect(line).toMatch(
+        /^layer [0-9a-f]{12} (\d+(\.\d)? [kMG]?B pushed in \d+\.\d s|already in the registry)/,
+      );
+    expect(lines.slice(-2)).toEqual([`digest ${digest}`, `pushed ${build.image}`]);
+    expect(new Set(lines).size).toBe(lines.length);
   });
 
   it('builds a commit once: asking again returns the same build (200, reused)', async () => {

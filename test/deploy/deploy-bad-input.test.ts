@@ -79,12 +79,18 @@ describe('deploy API refuses bad input before recording anything', () => {
     const second = await t.call('POST', DEPLOY, { body: { environment: 'development' } });
     expect(second.status).toBe(409);
     expect(second.body.detail).toMatch(/already in progress/);
-    expect((await waitForDeployment(t, 'default', first.body.id)).status).toBe('active');
+    expect(await waitForDeployment(t, 'default', first.body.id)).toMatchObject({
+      status: 'active',
+      reason: null,
+    });
     const list = await t.call('GET', `${DEPLOY}?environment=development`);
     expect(list.body.items).toHaveLength(1);
     // Once it finished, deploying again is fine.
     const third = await t.call('POST', DEPLOY, { body: { environment: 'development' } });
     expect(third.status).toBe(202);
-    expect((await waitForDeployment(t, 'default', third.body.id)).status).toBe('active');
+    expect(await waitForDeployment(t, 'default', third.body.id)).toMatchObject({
+      status: 'active',
+      reason: null,
+    });
   });
 });

@@ -66,7 +66,10 @@ describe('deploying an image component', () => {
     const d = await t.call('POST', '/api/v1/orgs/default/projects/shop/components/health/deployments', {
       body: { environment: 'development' },
     });
-    expect((await waitForDeployment(t, 'default', d.body.id)).status).toBe('active');
+    expect(await waitForDeployment(t, 'default', d.body.id)).toMatchObject({
+      status: 'active',
+      reason: null,
+    });
     // The endpoint's path maps onto the service's base path.
     expect(await viaGateway(t, 'development.localhost', '/default/shop/health/probe')).toEqual({
       status: 200,
@@ -118,7 +121,10 @@ describe('deploying an image component', () => {
     const d = await t.call('POST', '/api/v1/orgs/default/projects/shop/components/hangs/deployments', {
       body: { environment: 'development' },
     });
-    expect((await waitForDeployment(t, 'default', d.body.id)).status).toBe('active');
+    expect(await waitForDeployment(t, 'default', d.body.id)).toMatchObject({
+      status: 'active',
+      reason: null,
+    });
     const deadline = Date.now() + 40_000;
     let dev: { replicas: { restarts: number }; events: { kind: string; message: string }[] } | undefined;
     while (Date.now() < deadline) {

@@ -34,7 +34,10 @@ describe('isolation between projects and environments', () => {
       `/api/v1/orgs/default/projects/${project}/components/${name}/deployments`,
       { body: { environment } },
     );
-    expect((await waitForDeployment(t, 'default', d.body.id)).status).toBe('active');
+    expect(await waitForDeployment(t, 'default', d.body.id)).toMatchObject({
+      status: 'active',
+      reason: null,
+    });
     const r = await replicaOf(t.instance, project, name, environment);
     ip[`${project}/${name}@${environment}`] = r.ip;
     id[`${project}/${name}@${environment}`] = r.id;

@@ -2,9 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootstrapDebian, bootstrapStack } from '../../src/build/bootstrap-debian.js';
-import { bootstrapStaticImage } from '../../src/build/bootstrap-images.js';
-import { DockerImages } from '../../src/dataplane/docker/docker-images.js';
+import { type CachedBaseImages, cachedBaseImages } from '../helpers/base-images.js';
 import { createRepo, type TestRepo } from '../helpers/git.js';
 import { docker, execIn, removeImagesLabelled, replicaOf } from '../helpers/images.js';
 import {
@@ -17,14 +15,16 @@ import {
 } from '../helpers/platform.js';
 
 /**
- * A language preset end to end on this machine, where no public registry answers: the Debian
- * base and the node stack are bootstrapped from Debian's packages (as `rondo images bootstrap`
- * does), then a Node.js service is built from its repository, deployed, and answers.
+ * Language presets end to end on this machine, where no public registry answers: the stacks are
+ * bootstrapped from Debian's packages (as `rondo images bootstrap` does), then services are built
+ * from their repository, in the shapes Choreo's samples have (Procfiles, `_` in endpoint names,
+ * no runCommand), deployed, and answer through the gateway.
  */
 describe('language presets on bootstrapped base images', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rondo-presets-e2e-'));
   let t: PlatformTestRondo;
   let registry: Awaited<ReturnType<typeof startRegistry>>;
+  let base: CachedBaseImages;
   let repo: TestRepo;
 
   /** Creates the component, builds its branch head, and waits for the build and the auto-deploy. */
@@ -48,29 +48,10 @@ describe('language presets on bootstrapped base images', () => {
   };
 
   beforeAll(async () => {
+    // Bootstrapped from Debian's packages once per machine (as `rondo images bootstrap` does), then reused.
+    base = await cachedBaseImages(['node', 'python', 'go', 'php', 'ruby', 'static']);
     registry = await startRegistry(dir);
-    const images = new DockerImages();
-    const debian = await bootstrapDebian(
-      images,
-      registry.addr,
-      'http://deb.debian.org/debian',
-      () => undefined,
-    );
-    const node = await bootstrapStack(images, registry.addr, debian, 'node', () => undefined);
-    const stacks = await Promise.all(
-      ['python', 'go', 'php', 'ruby'].map((s) =>
-        bootstrapStack(images, registry.addr, debian, s, () => undefined),
-      ),
-    );
-    const staticBase = await bootstrapStaticImage(images, registry.addr, () => undefined);
-    t = await startPlatformRondo(
-      'pglite',
-      {},
-      {
-        registry: registry.addr,
-        baseImages: Object.assign({ static: { '2': staticBase } }, node, ...stacks),
-      },
-    );
+    t = await startPlatformRondo('pglite', {}, { registry: registry.addr, baseImages: base.baseImages });
     repo = createRepo(join(dir, 'repo'));
     repo.commit({
       'api/package.json': JSON.stringify({
@@ -110,6 +91,26 @@ describe('language presets on bootstrapped base images', () => {
         '',
       ].join('\n'),
       'php/index.php': '<?php echo "php says " . $_SERVER["REQUEST_URI"];\n',
+      // wso2/choreo-samples hello-world-php-service, unchanged in shape: an endpoint name with "_"
+      // and a Procfile that starts PHP's server on the descriptor's port with a router script.
+      'php/Procfile': 'web:php -S 0.0.0.0:8000 index.php\n',
+      'php/openapi.yaml': 'openapi: 3.0.0\ninfo: { title: hello, version: 1.0.0 }\npaths: {}\n',
+      'php/.choreo/component.yaml': [
+        'schemaVersion: 1.0',
+        'endpoints:',
+        '  - name: hello_world_php',
+        '    displayName: Hello World PHP',
+        '    service:',
+        '      basePath: /',
+        '      port: 8000',
+        '    type: REST',
+        '    networkVisibilities:',
+        '      - Public',
+        '    schemaFilePath: openapi.yaml',
+        '',
+      ].join('\n'),
+      // Choreo's Ruby samples: `web:` and the command, no space.
+      'rb/Procfile': 'web:ruby app.rb\n',
       // Escapes stay escapes: a literal CR LF in Ruby source reads as "\n".
       'rb/app.rb': [
         "require 'socket'",
@@ -149,7 +150,9 @@ describe('language presets on bootstrapped base images', () => {
     await t?.rondo.buildQueue?.idle();
     await t?.close();
     registry?.stop();
-    await removeImagesLabelled('rondo.build', 'rondo.base-image');
+    base?.stop();
+    // The base images stay in the engine for the next run; what this run built goes.
+    await removeImagesLabelled('rondo.build');
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -158,7 +161,7 @@ describe('language presets on bootstrapped base images', () => {
       name: 'books',
       source: { repoUrl: `file://${repo.path}`, path: 'api' },
       buildPreset: 'nodejs',
-      buildConfigs: { buildPackLangVersion: '18' },
+      // No version: the default is the one `rondo images bootstrap` provides.
     });
     const buildLog = build.steps.find((s: { name: string }) => s.name === 'build').log;
     expect(buildLog).toContain('building with BuildKit');
@@ -183,22 +186,25 @@ describe('language presets on bootstrapped base images', () => {
     ]);
   }, 300_000);
 
-  it('builds a Python stdlib service with its runCommand, deploys it, and it answers', async () => {
-    await buildAndDeploy({
+  it('builds a Python stdlib service without a runCommand (app.py is found), deploys it, and it answers', async () => {
+    const build = await buildAndDeploy({
       name: 'py',
       source: { repoUrl: `file://${repo.path}`, path: 'py' },
       buildPreset: 'python',
-      buildConfigs: { buildPackLangVersion: '3.11', runCommand: 'python3 -u app.py' },
+      buildConfigs: { buildPackLangVersion: '3.11' },
     });
+    expect(build.steps.find((x: { name: string }) => x.name === 'build').log).toContain(
+      '# start: ["python","app.py"] from app.py, found in the component directory',
+    );
     expect(await viaGateway(t, 'development.localhost', '/default/shop/py/rest/hello')).toEqual({
       status: 200,
       body: 'python says /hello',
     });
   }, 300_000);
-  for (const [name, preset, configs, expected] of [
-    ['go', 'go', { buildPackLangVersion: '1.19' }, 'go says /hello'],
-    ['php', 'php', { buildPackLangVersion: '8.2' }, 'php says /hello'],
-    ['rb', 'ruby', { buildPackLangVersion: '3.1', runCommand: 'ruby app.rb' }, 'ruby says /hello'],
+  for (const [name, preset, configs, endpoint, expected] of [
+    ['go', 'go', { buildPackLangVersion: '1.19' }, 'rest', 'go says /hello'],
+    ['php', 'php', { buildPackLangVersion: '8.2' }, 'hello-world-php', 'php says /hello'],
+    ['rb', 'ruby', { buildPackLangVersion: '3.1' }, 'rest', 'ruby says /hello'],
   ] as const) {
     it(`builds a ${preset} service from its repository, deploys it, and it answers`, async () => {
       const build = await buildAndDeploy({
@@ -207,7 +213,7 @@ describe('language presets on bootstrapped base images', () => {
         buildPreset: preset,
         buildConfigs: configs,
       });
-      const answer = await viaGateway(t, 'development.localhost', `/default/shop/${name}/rest/hello`);
+      const answer = await viaGateway(t, 'development.localhost', `/default/shop/${name}/${endpoint}/hello`);
       if (answer.status !== 200) {
         // What the replica said, so a failure here explains itself.
         const [c] = await docker.listContainers({
@@ -222,6 +228,13 @@ describe('language presets on bootstrapped base images', () => {
         );
       }
       expect(answer).toEqual({ status: 200, body: expected });
+      if (name === 'php') {
+        const log = (step: string) => build.steps.find((x: { name: string }) => x.name === step).log;
+        expect(log('build')).toContain(
+          `# start: ["php","-S","0.0.0.0:8000","index.php"] from the Procfile's web process`,
+        );
+        expect(log('update-endpoints')).toContain('hello-world-php:8000 (declared as "hello_world_php")');
+      }
     }, 300_000);
   }
 
@@ -231,7 +244,7 @@ describe('language presets on bootstrapped base images', () => {
       type: 'web-app',
       source: { repoUrl: `file://${repo.path}`, path: 'spa' },
       buildPreset: 'react',
-      buildConfigs: { nodeVersion: '18', buildCommand: 'npm run build', outputDirectory: 'dist' },
+      buildConfigs: { buildCommand: 'npm run build', outputDirectory: 'dist' },
     });
     const host = 'spa.shop.default.development.localhost';
     const shell = await viaGateway(t, host, '/');

@@ -305,7 +305,10 @@ describe('releases, configuration, promotion, approvals, rollback', () => {
     });
     expect(approved.status).toBe(200);
     expect(approved.body).toMatchObject({ status: 'approved', approvals: 1 });
-    expect((await waitForDeployment(t, 'default', approved.body.deployment, 90_000)).status).toBe('active');
+    expect(await waitForDeployment(t, 'default', approved.body.deployment, 90_000)).toMatchObject({
+      status: 'active',
+      reason: null,
+    });
     const prod = await active('production');
     expect(prod.active.image).toBe(v2.image);
     expect(await get('production', '/')).toEqual({ status: 200, body: 'v2' });

@@ -95,7 +95,7 @@ describe('tasks across restarts and from the CLI', () => {
     });
     expect(await logs.text()).toBe('task says: sleep 3\nsleeping 3\nslept 3\n');
     await waitFor('its container removed', async () => (await containerOf(x.id)) === undefined);
-  });
+  }, 120_000);
 
   it('marks a run whose container is gone after the restart failed (interrupted), never leaving it running', async () => {
     const x = (
@@ -110,7 +110,7 @@ describe('tasks across restarts and from the CLI', () => {
       status: 'failed',
       reason: 'interrupted: the control plane stopped during the run and its container is gone',
     });
-  });
+  }, 120_000);
 
   it('a run missed while the control plane was down starts once at start; earlier ones are recorded as missed', async () => {
     await deploy('tick', { cron: '*/2 * * * * *', startingDeadlineSeconds: 4 });
@@ -154,7 +154,7 @@ describe('tasks across restarts and from the CLI', () => {
       Date.parse(missed[0]!.dueAt),
     );
     await api('PUT', `${P}/tick/schedules/development`, { suspended: true });
-  });
+  }, 180_000);
 
   it('`rondo run --follow` streams the output and exits with the task’s exit code; `executions` lists the runs', async () => {
     const cliEnv = cleanEnv({ HOME: dir, RONDO_SERVER: server!.url, RONDO_TOKEN: TOKEN });
@@ -222,5 +222,5 @@ describe('tasks across restarts and from the CLI', () => {
     const cancel = await cli(['cancel', 'execution', id], cliEnv);
     expect(cancel.status).toBe(1);
     expect(cancel.stderr).toMatch(/has already ended/);
-  });
+  }, 120_000);
 });

@@ -37,7 +37,10 @@ describe('tasks', () => {
       body: { environment: 'development', ...body },
     });
     expect(d.status, JSON.stringify(d.body)).toBe(202);
-    expect(await waitForDeployment(t, 'default', d.body.id)).toMatchObject({ status: 'active' });
+    expect(await waitForDeployment(t, 'default', d.body.id)).toMatchObject({
+      status: 'active',
+      reason: null,
+    });
     return d.body;
   };
   const run = async (name: string, args: string[] = []) => {
@@ -151,7 +154,7 @@ describe('tasks', () => {
       return r.body;
     };
     await badRun('job', { args: ['ok', 'two\nlines'] }, 400, 'args[1]');
-    await badRun('job', { args: ['nul\u0000byte'] }, 400, 'args[0]');
+    await badRun('job', { args: ['nul\u0000byte'] }, 400, 'args.0');
     await badRun('web', {}, 400, 'component');
     expect((await badRun('job', {}, 409)).detail).toMatch(/not deployed in development; deploy it first/);
     await badRun('missing', {}, 404);
@@ -309,7 +312,7 @@ describe('tasks', () => {
     });
     expect(promoted.status, JSON.stringify(promoted.body)).toBe(202);
     const d = promoted.body.deployment;
-    expect(await waitForDeployment(t, 'default', d.id)).toMatchObject({ status: 'active' });
+    expect(await waitForDeployment(t, 'default', d.id)).toMatchObject({ status: 'active', reason: null });
     const view = (await t.call('GET', `/api/v1/orgs/default/deployments/${d.id}`)).body;
     expect(view).toMatchObject({ replicas: 0, task: { timeoutSeconds: 300, concurrencyPolicy: 'forbid' } });
     expect(view.release).toBe(dev.split('.')[0]);

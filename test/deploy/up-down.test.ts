@@ -27,14 +27,19 @@ describe('rondo up, doctor and down', () => {
       RONDO_GATEWAY_PORT: String(await freePort()),
       RONDO_GATEWAY_ADMIN: `127.0.0.1:${await freePort()}`,
       RONDO_REGISTRY_LISTEN: `127.0.0.1:${await freePort()}`,
+      RONDO_METRICS_LISTEN: `127.0.0.1:${await freePort()}`,
+      RONDO_ALERTMANAGER_LISTEN: `127.0.0.1:${await freePort()}`,
       RONDO_INTERNAL_GATEWAY_PORT_BASE: String(20000 + Math.floor(Math.random() * 20000)),
     });
     const up = await cli(['up'], env);
     expect(up.stderr).toBe('');
     expect(up.status).toBe(0);
-    expect(up.stdout).toMatch(/Started registry, gateway\./);
-    expect(up.stdout).toContain(`API and console: http://127.0.0.1:${env.RONDO_PORT}`);
-    expect(up.stdout).toContain(`Gateway:         http://<env>.localhost:${env.RONDO_GATEWAY_PORT}/`);
+    expect(up.stdout).toMatch(/Started registry, gateway, prometheus, alertmanager\./);
+    expect(up.stdout).toContain(`API:      http://127.0.0.1:${env.RONDO_PORT}/api/v1`);
+    expect(up.stdout).toContain(`Gateway:  http://<env>.localhost:${env.RONDO_GATEWAY_PORT}/`);
+    expect(up.stdout).toContain(`Registry: ${env.RONDO_REGISTRY_LISTEN}`);
+    // The console line appears because `/` serves it (G4); `rondo up` checks before promising it.
+    expect(up.stdout).toContain(`Console:  http://127.0.0.1:${env.RONDO_PORT}/`);
     const token = /Admin token[^\n]*\n\n\s+(rondo_\S+)/.exec(up.stdout)?.[1];
     expect(token).toBeDefined();
     // The token is shown once and never written to the logs.
@@ -85,7 +90,7 @@ describe('rondo up, doctor and down', () => {
 
   it('down stops what up started; doctor then says what is wrong and how to fix it', async () => {
     const down = await cli(['down', '--data-dir', join(dir, 'data')], env);
-    expect(down.stdout).toBe('Stopped rondo, gateway, registry.\n');
+    expect(down.stdout).toBe('Stopped rondo, alertmanager, prometheus, gateway, registry.\n');
     // Something else took the gateway's port meanwhile.
     const squatter = createServer().listen(Number(env.RONDO_GATEWAY_PORT), '0.0.0.0');
     await new Promise((r) => squatter.once('listening', r));

@@ -26,7 +26,10 @@ describe('rolling updates under load', () => {
       },
     });
     const d = await t.call('POST', DEPLOY, { body: { environment: 'development', replicas: 2 } });
-    expect((await waitForDeployment(t, 'default', d.body.id)).status).toBe('active');
+    expect(await waitForDeployment(t, 'default', d.body.id)).toMatchObject({
+      status: 'active',
+      reason: null,
+    });
   });
   afterAll(() => t?.close());
 
@@ -36,7 +39,10 @@ describe('rolling updates under load', () => {
     const d = await t.call('POST', DEPLOY, {
       body: { environment: 'development', image: 'rondo-test-web:v2-slow', replicas: 2 },
     });
-    expect((await waitForDeployment(t, 'default', d.body.id)).status).toBe('active');
+    expect(await waitForDeployment(t, 'default', d.body.id)).toMatchObject({
+      status: 'active',
+      reason: null,
+    });
     await sleep(3000);
     const r = await load.stop();
     expect(r.failures.slice(0, 5)).toEqual([]);

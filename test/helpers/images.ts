@@ -1,11 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { pack } from 'tar-stream';
 
 /** Label on every image the tests build, so teardown removes exactly those. */
 export const TEST_IMAGE_LABEL = 'rondo.test-image';
+/** Names the file that tells the run's teardown a test image was built (test/global-setup.ts). */
+export const BUILT_MARK_VARIABLE = 'RONDO_TEST_BUILT_MARK';
 
 /** Debian's static busybox: test images run it in `FROM scratch`. */
 const BUSYBOX = execFileSync('sh', ['-c', 'command -v busybox']).toString().trim();
@@ -82,11 +84,13 @@ export async function buildTaskImage(tag: string): Promise<string> {
 }
 
 /** Builds `tag` (labelled as a test image) from a Dockerfile, the host's static busybox and `files`. */
-async function buildBusyboxImage(
+export async function buildBusyboxImage(
   tag: string,
   dockerfile: string,
   files: Record<string, string>,
 ): Promise<string> {
+  const mark = process.env[BUILT_MARK_VARIABLE];
+  if (mark) writeFileSync(mark, tag);
   const tar = pack();
   tar.entry({ name: 'Dockerfile' }, dockerfile);
   tar.entry({ name: 'busybox', mode: 0o755 }, readFileSync(BUSYBOX));

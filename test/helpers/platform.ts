@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type BaseImages, DEFAULT_BASE_IMAGES } from '../../src/build/presets.js';
+import type { MetricsSettings } from '../../src/observability/metrics/metrics-settings.js';
 import type { PlatformConfig } from '../../src/platform-config.js';
 import { cleanupInstance } from './images.js';
 import { startTestRondo, type TestRondo } from './rondo.js';
@@ -77,6 +78,8 @@ export async function startPlatformRondo(
     dataDir?: string;
     /** Where builds check out their source (default: the test's own directory). */
     buildWorkDir?: string;
+    /** Metrics through a Prometheus the test starts (test/deploy/metrics.test.ts). */
+    metrics?: MetricsSettings;
   } = {},
 ): Promise<PlatformTestRondo> {
   const dir = mkdtempSync(join(tmpdir(), 'rondo-platform-'));
@@ -108,7 +111,7 @@ export async function startPlatformRondo(
       stepTimeoutMs: 60_000,
       buildTimeoutMs: options.buildTimeoutMs ?? 600_000,
       workDir: options.buildWorkDir ?? join(dir, 'builds'),
-      baseImages: { ...DEFAULT_BASE_IMAGES, ...options.baseImages },
+      baseImages: () => ({ ...DEFAULT_BASE_IMAGES, ...options.baseImages }),
       keepUndeployed: options.keepUndeployed ?? 5,
       dockerCli: '/usr/bin/docker',
       caBundle: '/etc/ssl/certs/ca-certificates.crt',
@@ -123,6 +126,7 @@ export async function startPlatformRondo(
       ...options.tasks,
     },
     webhookDeliveryRetentionDays: 30,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
   };
   const base = await startTestRondo(driver, platform, options.dataDir);
   const apiUrl = await base.rondo.listen();

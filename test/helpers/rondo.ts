@@ -7,6 +7,8 @@ export interface TestRondo {
   rondo: Rondo;
   /** The bootstrap admin's token (platform admin, admin of org `default`). */
   adminToken: string;
+  /** The PostgreSQL database's URL (the postgres driver), for a second control plane on it. */
+  storeUrl?: string;
   /** Calls the API in-process (no network), as the given token (default: the admin). */
   call(
     method: string,
@@ -81,6 +83,7 @@ export async function startTestRondo(
   return {
     rondo,
     adminToken,
+    ...(pgdb ? { storeUrl: pgdb.url } : {}),
     call: injector(rondo, adminToken),
     async close() {
       await rondo.close();

@@ -69,3 +69,13 @@ export async function snapshot(store: Store): Promise<string> {
   }
   return parts.join('\n');
 }
+
+/** `snapshot` without the audit log: a refusal by authentication or authorization writes only its audit event. */
+export async function snapshotButAudit(store: Store): Promise<string> {
+  const lines = (await snapshot(store)).split('\n');
+  const kept: string[] = [];
+  for (let i = 0; i < lines.length; i += 2) {
+    if (lines[i] !== 'audit_events') kept.push(lines[i]!, lines[i + 1]!);
+  }
+  return kept.join('\n');
+}

@@ -22,10 +22,18 @@ import {
 import { orgName } from './org-param.js';
 
 const tags = ['environments'];
+const ApprovalPolicyBody = z.strictObject({
+  users: z.array(z.string().max(100)).max(50).optional(),
+  roles: z.array(z.string().max(20)).max(3).optional(),
+  required: z.number().int().min(1).max(10),
+});
 const fields = {
   displayName: DisplayName.optional(),
   production: z.boolean().optional(),
   dataPlane: Name.optional(),
+  approvalPolicy: ApprovalPolicyBody.nullable()
+    .optional()
+    .describe('who must approve promotions into it, set in the same change as the rest; null removes it'),
 };
 
 export function environmentRoutes(app: Api, deps: ControlDeps): void {
@@ -111,11 +119,7 @@ export function environmentRoutes(app: Api, deps: ControlDeps): void {
         description:
           'Promotions into this environment need `required` approvals from the named users or members with the named roles (§6.5).',
         params: envParams,
-        body: z.strictObject({
-          users: z.array(z.string().max(100)).max(50).optional(),
-          roles: z.array(z.string().max(20)).max(3).optional(),
-          required: z.number().int().min(1).max(10),
-        }),
+        body: ApprovalPolicyBody,
         response: { 200: Environment, ...problemResponses },
       },
     },

@@ -12,15 +12,20 @@ import { createToken, listTokens, revokeToken } from '../../control/tokens.js';
 import { ROLES, TOKEN_SCOPES } from '../../domain/access.js';
 import { AccessToken, Member, User } from '../../domain/resources.js';
 import { type Api, contextOf } from '../app.js';
-import { DisplayName, deleteResponses, Name, OrgParam, problemResponses } from '../schemas.js';
+import { DisplayName, deleteResponses, Name, OrgParam, problemResponses, TokenName } from '../schemas.js';
 import { orgName } from './org-param.js';
 
 const TokenBody = z.strictObject({
-  name: z.string().min(1).max(100),
+  name: TokenName,
   scopes: z.array(z.enum(TOKEN_SCOPES)).min(1).optional().describe('default [read, write]'),
   expiresInDays: z.number().int().min(1).max(3650).optional().describe('default: never expires'),
 });
 const CreatedToken = z.object({ token: z.string().describe('shown once; store it now'), info: AccessToken });
+
+/** An answer carrying a secret shown once: no cache (browser, proxy) may keep a copy. */
+function shownOnce<R extends { header(name: string, value: string): R }>(reply: R): R {
+  return reply.header('cache-control', 'no-store');
+}
 
 export function identityRoutes(app: Api, deps: ControlDeps): void {
   app.get(
@@ -79,7 +84,9 @@ export function identityRoutes(app: Api, deps: ControlDeps): void {
       },
     },
     async (req, reply) =>
-      reply.code(201).send(await createToken(deps, contextOf(req), { ...req.body, user: req.params.user })),
+      shownOnce(reply)
+        .code(201)
+        .send(await createToken(deps, contextOf(req), { ...req.body, user: req.params.user })),
   );
 
   app.get(
@@ -93,7 +100,10 @@ export function identityRoutes(app: Api, deps: ControlDeps): void {
   app.post(
     '/tokens',
     { schema: { tags: ['identity'], body: TokenBody, response: { 201: CreatedToken, ...problemResponses } } },
-    async (req, reply) => reply.code(201).send(await createToken(deps, contextOf(req), req.body)),
+    async (req, reply) =>
+      shownOnce(reply)
+        .code(201)
+        .send(await createToken(deps, contextOf(req), req.body)),
   );
 
   app.delete(

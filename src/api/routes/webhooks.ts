@@ -1,4 +1,6 @@
+import { hostname } from 'node:os';
 import { z } from 'zod';
+import { DEFAULT_PORT } from '../../config.js';
 import { type ErrorCode, RondoError } from '../../domain/errors.js';
 import {
   listDeliveries,
@@ -9,7 +11,7 @@ import {
 } from '../../git/webhook-admin.js';
 import { PROVIDERS } from '../../git/webhook-events.js';
 import { receiveDelivery, type WebhookDeps } from '../../git/webhook-receiver.js';
-import { type Api, contextOf } from '../app.js';
+import { type Api, type ApiOptions, contextOf } from '../app.js';
 import { OrgParam, problemResponses } from '../schemas.js';
 import { orgName } from './org-param.js';
 import { platformOnly } from './platform-only.js';
@@ -24,10 +26,21 @@ const REFUSALS: Record<number, ErrorCode> = {
   413: 'RONDO_ERR_INPUT_BODY_TOO_LARGE',
 };
 
-/** Where providers reach this control plane: RONDO_PUBLIC_URL, else what the request was sent to. */
-function baseUrl(req: { protocol: string; headers: Record<string, string | string[] | undefined> }): string {
-  const host = req.headers.host;
-  return process.env.RONDO_PUBLIC_URL || `${req.protocol}://${typeof host === 'string' ? host : 'localhost'}`;
+/**
+ * Where providers reach this control plane: RONDO_PUBLIC_URL, else the address it listens on —
+ * never the request's Host header, which the client chooses.
+ */
+function baseUrlOf(app: Api, options: ApiOptions): () => string {
+  return () => {
+    if (options.publicUrl) return options.publicUrl;
+    const bound = app.server.address();
+    const listening = typeof bound === 'object' && bound !== null;
+    const host = listening ? bound.address : (options.listen?.host ?? '127.0.0.1');
+    const port = listening ? bound.port : (options.listen?.port ?? DEFAULT_PORT);
+    // A wildcard address is no address to reach: the machine's name is the best guess.
+    const named = host === '0.0.0.0' || host === '::' ? hostname() : host;
+    return `http://${named.includes(':') ? `[${named}]` : named}:${port}`;
+  };
 }
 
 /** `/hooks/{provider}/{hook}` (public: the signature is the authentication) with the raw body it verifies. */
@@ -54,7 +67,8 @@ export async function webhookReceiver(app: Api, hooks: WebhookDeps | undefined):
   );
 }
 
-export function webhookRoutes(app: Api, deps: WebhookAdminDeps): void {
+export function webhookRoutes(app: Api, deps: WebhookAdminDeps, options: ApiOptions = {}): void {
+  const baseUrl = baseUrlOf(app, options);
   const params = z.object({ org: OrgParam, project: z.string().max(63), component: z.string().max(63) });
   const View = z.object({
     repository: z.string(),
@@ -85,7 +99,7 @@ export function webhookRoutes(app: Api, deps: WebhookAdminDeps): void {
     async (req) => {
       const ctx = contextOf(req);
       const { org, project, component } = req.params;
-      return showWebhook(deps, ctx, orgName(ctx, org), project, component, baseUrl(req));
+      return showWebhook(deps, ctx, orgName(ctx, org), project, component, baseUrl());
     },
   );
   app.post(
@@ -99,10 +113,12 @@ export function webhookRoutes(app: Api, deps: WebhookAdminDeps): void {
         response: { 200: View.extend({ secret: z.string() }), ...problemResponses },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const ctx = contextOf(req);
       const { org, project, component } = req.params;
-      return rotateWebhookSecret(deps, ctx, orgName(ctx, org), project, component, baseUrl(req));
+      // The secret is shown once: no cache may keep a copy.
+      reply.header('cache-control', 'no-store');
+      return rotateWebhookSecret(deps, ctx, orgName(ctx, org), project, component, baseUrl());
     },
   );
   app.put(
@@ -127,7 +143,7 @@ export function webhookRoutes(app: Api, deps: WebhookAdminDeps): void {
         project,
         component,
         req.body.intervalSeconds,
-        baseUrl(req),
+        baseUrl(),
       );
     },
   );

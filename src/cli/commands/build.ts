@@ -4,6 +4,7 @@ import type { ApiClient } from '../client.js';
 import { clientFor, globals, requireProject } from '../context.js';
 import { UsageError } from '../errors.js';
 import { printList, printObject } from '../output.js';
+import { buildLogWriter } from './live-lines.js';
 import { cancelExecution } from './tasks.js';
 
 const enc = encodeURIComponent;
@@ -22,9 +23,12 @@ function buildFields(b: Build): [string, string][] {
 
 /** Streams the build's log to stderr until the build ends (however it ends), then reads the build. */
 async function follow(api: ApiClient, id: string): Promise<Build> {
-  await api.requestText(api.orgPath(`/builds/${enc(id)}/logs?follow=1`), (chunk) =>
-    process.stderr.write(chunk),
-  );
+  const out = buildLogWriter(process.stderr);
+  try {
+    await api.requestText(api.orgPath(`/builds/${enc(id)}/logs?follow=1`), (chunk) => out.write(chunk));
+  } finally {
+    out.end();
+  }
   return api.request<Build>('GET', api.orgPath(`/builds/${enc(id)}`));
 }
 
@@ -82,10 +86,15 @@ export function registerBuild(program: Command): void {
     .option('--follow', 'keep streaming until the build ends')
     .action(async (o: { buildId: string; follow?: boolean }, cmd: Command) => {
       const api = clientFor(cmd);
-      await api.requestText(
-        api.orgPath(`/builds/${enc(o.buildId)}/logs${o.follow ? '?follow=1' : ''}`),
-        (chunk) => process.stdout.write(chunk),
-      );
+      const out = buildLogWriter(process.stdout);
+      try {
+        await api.requestText(
+          api.orgPath(`/builds/${enc(o.buildId)}/logs${o.follow ? '?follow=1' : ''}`),
+          (chunk) => out.write(chunk),
+        );
+      } finally {
+        out.end();
+      }
     });
 
   program

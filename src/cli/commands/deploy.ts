@@ -58,7 +58,10 @@ export function environmentLines(items: EnvironmentStatus[]): string {
       lines.push(
         `    pending config (deploy to apply): ${[...p.added.map((k) => `+${k}`), ...p.changed.map((k) => `~${k}`), ...p.removed.map((k) => `-${k}`)].join(' ')}`,
       );
-    for (const ev of e.events.slice(0, 3)) lines.push(`    event: ${ev.createdAt} ${ev.kind}: ${ev.message}`);
+    for (const ev of e.events.slice(0, 3)) {
+      const about = ev.deployment !== a?.name ? ` (${ev.deployment})` : '';
+      lines.push(`    event: ${ev.createdAt} ${ev.kind}${about}: ${ev.message}`);
+    }
     if (e.latest?.status === 'failed' && e.latest.reason)
       lines.push(`    last failure: ${e.latest.reason.split('\n')[0]}`);
   }

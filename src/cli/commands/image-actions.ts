@@ -1,11 +1,14 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { bootstrapDebian, bootstrapStack, DEBIAN_STACKS } from '../../build/bootstrap-debian.js';
-import { bootstrapStaticImage, recordBaseImages } from '../../build/bootstrap-images.js';
+import { DEBIAN_STACKS } from '../../build/bootstrap-debian.js';
+import { recordBaseImages } from '../../build/bootstrap-images.js';
+import { bootstrapBaseImages } from '../../build/bootstrap-run.js';
+import { BuildKitCli } from '../../build/buildkit-cli.js';
 import { DEFAULT_BASE_IMAGES } from '../../build/presets.js';
 import { loadConfig } from '../../config.js';
 import { DockerImages } from '../../dataplane/docker/docker-images.js';
 import { UsageError } from '../errors.js';
+import { LiveLines } from './live-lines.js';
 import { flagsOf, type ServerFlags } from './server-actions.js';
 
 /** `rondo images bootstrap`: base images from the OS's packages, pushed to the platform registry. */
@@ -39,23 +42,37 @@ export async function bootstrapImages(
     .map((s) => s.trim())
     .filter(Boolean);
   for (const s of stacks)
-    if (!DEBIAN_STACKS[s])
+    if (!Object.hasOwn(DEBIAN_STACKS, s))
       throw new UsageError(`--stacks: no stack '${s}' (known: ${Object.keys(DEBIAN_STACKS).join(', ')})`);
   const images = new DockerImages(config.platform.dockerSocket);
-  const registry = config.platform.registry;
-  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const buildkit = new BuildKitCli(config.platform.builds.dockerCli, config.platform.dockerSocket);
+  if (stacks.length && !buildkit.available())
+    throw new UsageError(
+      `the stacks are built with BuildKit, and the docker CLI ${config.platform.builds.dockerCli} is missing; install docker.io or set RONDO_DOCKER_CLI`,
+    );
   const file = join(config.dataDir, 'images.json');
-  const staticRef = await bootstrapStaticImage(images, registry, log);
-  recordBaseImages(file, { static: { '2': staticRef } });
-  process.stdout.write(`static 2 → ${staticRef}\n`);
-  if (stacks.length === 0) return;
-  const debian = await bootstrapDebian(images, registry, o.mirror ?? 'http://deb.debian.org/debian', log);
-  process.stdout.write(`debian 12 → ${debian}\n`);
-  for (const stack of stacks) {
-    const recorded = await bootstrapStack(images, registry, debian, stack, log);
-    recordBaseImages(file, recorded);
-    for (const [version, ref] of Object.entries(recorded[stack] ?? {}))
-      process.stdout.write(`${stack} ${version} → ${ref}\n`);
+  const started = Date.now();
+  // Lasting lines on stderr (a log file gets each once); live lines only on a terminal.
+  const screen = new LiveLines(process.stderr);
+  // On one terminal, stdout's lines go above the live lines too, or they would be drawn over.
+  const say = (text: string) =>
+    process.stdout.isTTY && screen.tty ? screen.line(text) : process.stdout.write(`${text}\n`);
+  try {
+    await bootstrapBaseImages(
+      { images, buildkit },
+      { registry: config.platform.registry, mirror: o.mirror ?? 'http://deb.debian.org/debian', stacks },
+      {
+        line: (text) => screen.line(text),
+        live: (key, text) => screen.set(key, text),
+        built: (recorded) => {
+          recordBaseImages(file, recorded);
+          for (const [stack, versions] of Object.entries(recorded))
+            for (const [version, ref] of Object.entries(versions)) say(`${stack} ${version} → ${ref}`);
+        },
+      },
+    );
+  } finally {
+    screen.done();
   }
-  process.stdout.write(`Recorded in ${file}.\n`);
+  process.stdout.write(`Recorded in ${file} (${((Date.now() - started) / 1000).toFixed(0)} s).\n`);
 }

@@ -1,14 +1,14 @@
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
 import { defaultDataDir, loadConfig, type RondoConfig } from '../../config.js';
 import { generateToken } from '../../control/tokens.js';
 import { runDoctor } from '../../platform/doctor.js';
 import { ensurePlatform, installMissing, stopPlatform } from '../../platform/local-platform.js';
-import { httpAnswers, runningPid, startProcess } from '../../platform/processes.js';
+import { runningPid, startProcess } from '../../platform/processes.js';
 import { createRondo } from '../../server.js';
 import { UsageError } from '../errors.js';
+import { controlPlaneProcess, ensureSupervisor } from './supervise-actions.js';
 
 export interface ServerFlags {
   port?: string;
@@ -86,34 +86,27 @@ export async function up(o: ServerFlags & { foreground?: boolean }): Promise<voi
     const started = await ensurePlatform(config, config.platform);
     if (started.length) process.stdout.write(`Started ${started.join(', ')}.\n`);
   }
-  if (o.foreground) return runServer(o);
+  if (o.foreground) {
+    // The control plane is the caller's supervisor's to restart; the platform's parts are ours.
+    if (config.platform) await ensureSupervisor(config);
+    return runServer(o);
+  }
   const existing = runningPid(config.dataDir, 'rondo');
   if (existing) {
+    await ensureSupervisor(config);
     process.stdout.write(`Rondo is already running (pid ${existing}).\n`);
-    printUrls(config, url);
+    await printUrls(config, url);
     return;
   }
   const candidate = process.env.RONDO_BOOTSTRAP_TOKEN ?? generateToken();
-  const main = fileURLToPath(new URL('../main.js', import.meta.url));
-  const pid = await startProcess(config.dataDir, {
-    name: 'rondo',
-    command: process.execPath,
-    args: [
-      ...SERVER_NODE_FLAGS,
-      main,
-      'server',
-      '--port',
-      String(config.port),
-      '--host',
-      config.host,
-      '--data-dir',
-      config.dataDir,
-    ],
-    env: { ...process.env, RONDO_BOOTSTRAP_TOKEN: candidate },
-    ready: () => httpAnswers(`${url}/api/v1/healthz`),
-  });
+  const pid = await startProcess(
+    config.dataDir,
+    controlPlaneProcess(config, { ...process.env, RONDO_BOOTSTRAP_TOKEN: candidate }),
+  );
+  // Restarts what dies from now on (docs/decisions.md, "Parts that die").
+  await ensureSupervisor(config);
   process.stdout.write(`Rondo is up (pid ${pid}).\n`);
-  printUrls(config, url);
+  await printUrls(config, url);
   // The candidate token is the admin's only when this start bootstrapped the store.
   const me = await fetch(`${url}/api/v1/me`, { headers: { authorization: `Bearer ${candidate}` } });
   if (me.ok && !process.env.RONDO_BOOTSTRAP_TOKEN) {
@@ -126,15 +119,31 @@ export async function up(o: ServerFlags & { foreground?: boolean }): Promise<voi
   }
 }
 
-function printUrls(config: RondoConfig, url: string): void {
-  process.stdout.write(`API and console: ${url}\nLogs:            ${join(config.dataDir, 'logs')}\n`);
+/** True when the control plane serves the web console at `/` (an HTML page, not the API's 401). */
+async function consoleServed(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/`, { signal: AbortSignal.timeout(2000) });
+    await res.body?.cancel();
+    return res.ok && (res.headers.get('content-type') ?? '').startsWith('text/html');
+  } catch {
+    return false;
+  }
+}
+
+/** What exists and where: only parts that answer are promised (no console line until one is served). */
+async function printUrls(config: RondoConfig, url: string): Promise<void> {
+  const lines: [string, string][] = [['API', `${url}/api/v1`]];
+  if (await consoleServed(url)) lines.push(['Console', `${url}/`]);
   if (config.platform) {
     const g = config.platform.gateway;
-    process.stdout.write(
-      `Gateway:         http://<env>.${g.baseDomain}:${g.publicPort}/<org>/<project>/<component>/<endpoint>/\n`,
-    );
-    process.stdout.write(`Registry:        ${config.platform.registry}\n`);
+    lines.push([
+      'Gateway',
+      `http://<env>.${g.baseDomain}:${g.publicPort}/<org>/<project>/<component>/<endpoint>/`,
+    ]);
+    lines.push(['Registry', config.platform.registry]);
   }
+  lines.push(['Logs', join(config.dataDir, 'logs')]);
+  for (const [what, where] of lines) process.stdout.write(`${`${what}:`.padEnd(10)}${where}\n`);
 }
 
 export async function down(o: { dataDir?: string }): Promise<void> {

@@ -42,6 +42,11 @@ export function registerServer(program: Command): void {
   common(
     program.command('doctor').description('check each part of the platform and say how to fix what is wrong'),
   ).action(async (o: ServerFlags, cmd: Command) => (await actions()).doctor(o, cmd));
+  common(
+    program
+      .command('supervise', { hidden: true })
+      .description('restart what `rondo up` started when it dies'),
+  ).action(async (o: ServerFlags) => (await import('./supervise-actions.js')).supervise(o));
   program
     .command('down')
     .description('stop what `rondo up` started')

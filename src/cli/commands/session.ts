@@ -88,6 +88,10 @@ export function registerSession(program: Command): void {
   program
     .command('audit')
     .description('show the organization audit log, newest first (admins)')
+    .option(
+      '--platform',
+      'the platform log instead (platform admins): users, organizations, tokens, failed authentication',
+    )
     .option('--actor <user>')
     .option('--action <action>', 'e.g. component.create')
     .option('--resource-type <type>')
@@ -97,12 +101,14 @@ export function registerSession(program: Command): void {
     .option('--until <time>', 'ISO 8601 time')
     .option('--limit <n>')
     .option('--cursor <cursor>')
-    .action(async (o: Record<string, string | undefined>, cmd: Command) => {
+    .action(async (o: Record<string, string | true | undefined>, cmd: Command) => {
       const api = clientFor(cmd);
+      const { platform, ...filters } = o;
       const q = new URLSearchParams(
-        Object.entries(o).filter((e): e is [string, string] => e[1] !== undefined),
+        Object.entries(filters).filter((e): e is [string, string] => typeof e[1] === 'string'),
       );
-      const page = await api.request<Page<AuditEvent>>('GET', api.orgPath(`/audit${q.size ? `?${q}` : ''}`));
+      const path = `/audit${q.size ? `?${q}` : ''}`;
+      const page = await api.request<Page<AuditEvent>>('GET', platform ? path : api.orgPath(path));
       printList(
         globals(cmd).output,
         page.items,

@@ -45,7 +45,9 @@ async function waitEnded(api: ApiClient, id: string): Promise<Execution> {
 export function registerTasks(program: Command): void {
   program
     .command('run <component> [args...]')
-    .description('run a task now; arguments after -- are appended to the image’s entrypoint (no shell)')
+    .description(
+      'run a task now; arguments after -- are appended to the program’s own (each one word, never read by a shell)',
+    )
     .option('--project <name>', 'the component’s project (required)')
     .requiredOption('--env <environment>', 'an environment the task is deployed in')
     .option('--follow', 'stream the logs and exit with the task’s exit code')

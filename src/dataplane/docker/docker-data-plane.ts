@@ -5,9 +5,12 @@ import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import type {
   DataPlane,
+  LogLine,
   LogOptions,
   NetworkInfo,
   NetworkNames,
+  ReplicaStats,
+  WorkloadExit,
   WorkloadInfo,
   WorkloadSpec,
   WorkloadState,
@@ -15,7 +18,10 @@ import type {
 } from '../data-plane.js';
 import { LABEL } from '../labels.js';
 import { engineMessage, engineUnavailable, isAlready, isNotFound } from './engine-errors.js';
+import { engineExits } from './engine-events.js';
+import { dockerSince, logFrames } from './log-frames.js';
 import type { NameServer } from './name-server.js';
+import { replicaStats } from './replica-stats.js';
 import { TaskSandboxes } from './task-sandbox.js';
 
 export interface DockerDataPlaneConfig {
@@ -172,6 +178,12 @@ export class DockerDataPlane implements DataPlane {
       this.#names?.forget(n.name);
       this.#networks.delete(n.name);
     }
+  }
+
+  async imageProcess(ref: string): Promise<{ entrypoint: string[]; cmd: string[] }> {
+    const { Config } = await this.#call(() => this.#docker.getImage(ref).inspect());
+    const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : typeof v === 'string' ? [v] : []);
+    return { entrypoint: list(Config.Entrypoint), cmd: list(Config.Cmd) };
   }
 
   async ensureImage(ref: string): Promise<string> {
@@ -376,6 +388,33 @@ export class DockerDataPlane implements DataPlane {
     return out;
   }
 
+  async *streamLogLines(
+    id: string,
+    options: { sinceNs?: bigint; signal?: AbortSignal } = {},
+  ): AsyncIterable<LogLine> {
+    const raw = await this.#call(() =>
+      this.#docker.getContainer(id).logs({
+        stdout: true,
+        stderr: true,
+        follow: true,
+        timestamps: true,
+        ...(options.signal ? { abortSignal: options.signal } : {}),
+        ...(options.sinceNs ? { since: dockerSince(options.sinceNs) } : {}),
+      }),
+    );
+    yield* logFrames(raw as AsyncIterable<Buffer>);
+  }
+
+  async *watchExits(labels: Record<string, string>, signal: AbortSignal): AsyncIterable<WorkloadExit> {
+    const raw = await this.#call(() =>
+      this.#docker.getEvents({
+        filters: { type: ['container'], event: ['die', 'oom'], ...labelFilter(labels) },
+        abortSignal: signal,
+      } as Docker.GetEventsOptions),
+    );
+    yield* engineExits(raw as AsyncIterable<Buffer>);
+  }
+
   async waitWorkload(id: string, signal?: AbortSignal): Promise<number> {
     const result = (await this.#call(() =>
       this.#docker.getContainer(id).wait(signal ? { abortSignal: signal } : {}),
@@ -397,6 +436,10 @@ export class DockerDataPlane implements DataPlane {
       memoryBytes: s.memory_stats.usage ?? 0,
       restarts: info?.restartCount ?? 0,
     };
+  }
+
+  replicaStats(labels: Record<string, string>): Promise<ReplicaStats[]> {
+    return this.#call(() => replicaStats(this.#docker, labels));
   }
 }
 

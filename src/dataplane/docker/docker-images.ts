@@ -23,6 +23,15 @@ interface ProgressEvent {
   aux?: { ID?: string; Digest?: string };
 }
 
+/** One event of a push as the engine reports it (per layer: Preparing, Waiting, Pushing, Pushed…). */
+export interface PushEvent {
+  /** The layer's short id; absent on events about the whole push. */
+  id?: string;
+  status?: string;
+  progressDetail?: { current?: number; total?: number };
+  aux?: { Tag?: string; Digest?: string; Size?: number };
+}
+
 /**
  * Builds and pushes images with the engine (builds never run on the host, §4). Output lines go
  * to `log` as they arrive, so a build's log streams live.
@@ -36,7 +45,11 @@ export class DockerImages {
     this.#docker = new Docker({ socketPath });
   }
 
-  async #follow(stream: NodeJS.ReadableStream, log: (line: string) => void): Promise<ProgressEvent[]> {
+  async #follow(
+    stream: NodeJS.ReadableStream,
+    log: (line: string) => void,
+    onEvent?: (e: ProgressEvent & PushEvent) => void,
+  ): Promise<ProgressEvent[]> {
     return new Promise((resolve, reject) =>
       this.#docker.modem.followProgress(
         stream,
@@ -46,7 +59,8 @@ export class DockerImages {
             reject(new Error(failed?.errorDetail?.message ?? failed?.error ?? engineMessage(err)));
           else resolve(events);
         },
-        (e: ProgressEvent) => {
+        (e: ProgressEvent & PushEvent) => {
+          if (onEvent) return onEvent(e);
           const text =
             e.stream ?? (e.status ? `${e.status}${e.aux?.Digest ? ` ${e.aux.Digest}` : ''}` : undefined);
           if (text?.trim()) log(text.trimEnd());
@@ -83,11 +97,14 @@ export class DockerImages {
     return (await this.#docker.getImage(b.tag).inspect()).Id;
   }
 
-  /** Pushes `tag` to its registry and returns the manifest digest (`sha256:…`). */
-  async push(tag: string, log: (line: string) => void): Promise<string> {
+  /**
+   * Pushes `tag` to its registry and returns the manifest digest (`sha256:…`). The engine's
+   * events go to `onEvent` as they come (one layer's progress each); the caller says what to show.
+   */
+  async push(tag: string, onEvent: (e: PushEvent) => void = () => undefined): Promise<string> {
     // An empty auth header is what an unauthenticated registry expects; the engine requires one.
     const stream = await this.#docker.getImage(tag).push({ authconfig: {} });
-    const events = await this.#follow(stream, log);
+    const events = await this.#follow(stream, () => undefined, onEvent);
     const digest = events.map((e) => e.aux?.Digest).find(Boolean);
     if (!digest) throw new Error(`the registry did not report a digest for ${tag}`);
     return digest;
@@ -125,6 +142,11 @@ export class DockerImages {
         `base image ${ref} is not available on this site (${engineMessage(err).trim().slice(0, 200)}); run \`rondo images bootstrap\` or map the stack to a reachable image in images.json`,
       );
     }
+  }
+
+  /** The image's size on the engine (uncompressed, base layers included), in bytes. */
+  async size(ref: string): Promise<number> {
+    return (await this.#docker.getImage(ref).inspect()).Size;
   }
 
   async remove(ref: string): Promise<void> {

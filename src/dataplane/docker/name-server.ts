@@ -126,7 +126,9 @@ function respond(raw: Buffer, table: NameTable | undefined): Buffer | undefined 
   }
   const question = query.questions?.[0];
   if (query.type !== 'query' || !question) return undefined;
-  const addresses = table?.[question.name.replace(/\.$/, '').toLowerCase()];
+  const name = question.name.replace(/\.$/, '').toLowerCase();
+  // Own names only: a replica asking for `constructor` must not find Object.prototype's.
+  const addresses = table && Object.hasOwn(table, name) ? table[name] : undefined;
   const base = { id: query.id, type: 'response' as const, questions: query.questions };
   if (!addresses) return packet.encode({ ...base, flags: packet.RECURSION_DESIRED | REFUSED });
   // TTL 0: the answer may change at the next rollout, and nothing between here and the app caches.

@@ -7,6 +7,12 @@ import * as releases from './202611220400_releases.js';
 import * as sourceTokens from './202611220500_source_tokens.js';
 import * as executions from './202611220600_executions.js';
 import * as webhooks from './202611220700_webhooks.js';
+import * as sessions from './202611300000_sessions.js';
+import * as runtimeLogs from './202611301200_runtime_logs.js';
+import * as gatewayRequests from './202612010200_gateway_requests.js';
+import * as alerts from './202612010300_alerts.js';
+import * as endpointPolicies from './202612010600_endpoint_policies.js';
+import * as componentChanges from './202612020000_component_changes.js';
 
 /** Every migration, by name; names sort in the order they apply. Forward-only: never edit one that shipped. */
 export const migrations: Record<string, Migration> = {
@@ -18,4 +24,10 @@ export const migrations: Record<string, Migration> = {
   '202611220500_source_tokens': sourceTokens,
   '202611220600_executions': executions,
   '202611220700_webhooks': webhooks,
+  '202611300000_sessions': sessions,
+  '202611301200_runtime_logs': runtimeLogs,
+  '202612010200_gateway_requests': gatewayRequests,
+  '202612010300_alerts': alerts,
+  '202612010600_endpoint_policies': endpointPolicies,
+  '202612020000_component_changes': componentChanges,
 };

@@ -1,0 +1,87 @@
+import { storableText } from '../domain/storable-text.js';
+import type { AccessLine } from '../observability/gateway-log-collector.js';
+import { ownerKey } from './caddy-access-log.js';
+import type { RouteOwner } from './routes.js';
+
+/**
+ * HAProxy's side of the gateway access log (G7), beside `caddy-access-log.ts`: one line of the
+ * JSON log-format in `haproxy-config.ts` becomes a `GatewayRequest`. The route's backend sets the
+ * owner's key (the same text as Caddy's, `ownerKey`) in a transaction variable the log prints,
+ * so clients never see it.
+ */
+
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+const OUTCOMES = new Set([
+  'BACKEND_RESPONSE',
+  'CORS_RESPONSE',
+  'AUTH_FAILURE',
+  'NO_HEALTHY_BACKEND',
+  'RATE_LIMITED',
+  'RESOURCE_NOT_FOUND',
+  'BACKEND_TIMEOUT',
+  'GATEWAY_ERROR',
+  'REQUEST_TOO_LARGE',
+]);
+
+/** The inverse of `ownerKey`; undefined for anything that is not one. */
+export function parseOwnerKey(key: string): RouteOwner | undefined {
+  const parts = key.split(';');
+  if (parts.length !== 6) return undefined;
+  const [, orgId = '', projectId = '', componentId = '', environmentId = '', deployment = ''] = parts;
+  if (![orgId, projectId, componentId, environmentId, deployment].every((p) => ID.test(p))) return undefined;
+  const owner = {
+    orgId,
+    projectId,
+    componentId,
+    environmentId,
+    deploymentId: deployment === '-' ? null : deployment,
+  };
+  // The prefix and layout are ownerKey's: a key it would not write is not one.
+  return ownerKey(owner) === key ? owner : undefined;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+const text = (v: unknown): v is string => typeof v === 'string';
+
+/**
+ * Parses one line HAProxy wrote to the access log (its standard output). Anything else (HAProxy's
+ * own notices, a cut line, numbers out of range) is `invalid`; a request no route owns (a 404
+ * outside every component, a 413 before routing) is `unattributed`.
+ */
+export function parseHaproxyAccessLine(line: string): AccessLine {
+  if (line.length > 256 * 1024) return { kind: 'invalid', reason: 'line too long' };
+  let entry: unknown;
+  try {
+    entry = JSON.parse(line);
+  } catch {
+    return { kind: 'invalid', reason: 'not JSON' };
+  }
+  if (!isObj(entry) || !text(entry.method) || !text(entry.path) || !text(entry.owner))
+    return { kind: 'invalid', reason: 'not a request' };
+  const owner = parseOwnerKey(entry.owner);
+  if (!owner) return { kind: 'unattributed' };
+  const { at, status, durationMs, bytes, requestId, outcome } = entry;
+  if (!finite(at) || at > 1e11 || !Number.isInteger(status) || (status as number) > 999)
+    return { kind: 'invalid', reason: 'bad time or status' };
+  if (!finite(durationMs) || !finite(bytes)) return { kind: 'invalid', reason: 'bad duration or size' };
+  // `at` is seconds with milliseconds: whole milliseconds, so microseconds come out exact.
+  const atMs = Math.round(at * 1000);
+  return {
+    kind: 'request',
+    atUs: (BigInt(atMs) * 1000n).toString(),
+    request: {
+      at: new Date(atMs),
+      ...owner,
+      method: storableText(entry.method, { maxChars: 16 }),
+      path: storableText(entry.path, { maxChars: 2048 }),
+      status: status as number,
+      // No outcome header: HAProxy answered on its own (a malformed request, a client timeout).
+      outcome: text(outcome) && OUTCOMES.has(outcome) ? outcome : 'GATEWAY_ERROR',
+      durationMs,
+      bytes,
+      requestId: storableText(text(requestId) ? requestId : '', { maxChars: 64 }),
+    },
+  };
+}

@@ -1,0 +1,335 @@
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { ownerKey } from './caddy-access-log.js';
+import { OUTCOME_HEADER } from './caddy-config.js';
+import { haproxyPolicy } from './haproxy-policy.js';
+import type {
+  GatewayState,
+  HostRoute,
+  InternalGateway,
+  PathRoute,
+  RouteOwner,
+  RoutePolicy,
+  Upstream,
+} from './routes.js';
+
+/**
+ * The same gateway as `caddy-config.ts`, for HAProxy 2.6 (Debian 12's), chosen in
+ * docs/decisions.md (G7). Routing is two map lookups (HAProxy indexes them: a tree for hosts, a
+ * longest-prefix tree for paths), so the lookup does not grow with the endpoints; each route is a backend
+ * that strips its prefix. Every answer carries `X-Rondo-Outcome` and `X-Request-Id`, and the
+ * access log is one JSON object per line (`haproxy-access-log.ts` reads it).
+ */
+export interface HaproxySettings {
+  /** `host:port` or `:port` of the public listener. */
+  publicListen: string;
+  /** Address the internal listeners bind (empty: every interface, as workloads reach the host on their bridge's gateway). */
+  internalBindAddress: string;
+  /** The runtime API's Unix socket (admin level; it also hands the listeners to a reloaded worker). */
+  runtimeSocket: string;
+  /** Where `haproxy.cfg` and the map files are written (`HaproxyProcess`). */
+  configDir: string;
+  bodyLimitBytes: number;
+  /** Worker threads; HAProxy's default (one per core) when absent. */
+  threads?: number;
+}
+
+export interface HaproxyConfig {
+  /** `haproxy.cfg`. */
+  text: string;
+  /** Map files (and the JWT public keys endpoint policies name) by name, in `configDir`. */
+  maps: Record<string, string>;
+  /**
+   * API-key maps by name, in `configDir`: left out of `identity`, so a key created or revoked is a
+   * runtime API change (`HaproxyProcess.load`), not a reload.
+   */
+  runtimeMaps: Record<string, string>;
+  /** A hash of the whole configuration, also set as `RONDO_CONFIG_ID` in HAProxy's environment. */
+  identity: string;
+}
+
+const REQUEST_ID_HEADER = 'X-Request-Id';
+
+/** Names in routes are slugs; anything that could break out of a map line or a regular expression is refused. */
+const SAFE = /^[A-Za-z0-9._~:;/-]*$/;
+
+function safe(value: string, what: string): string {
+  if (!SAFE.test(value))
+    throw new Error(
+      `gateway ${what} ${JSON.stringify(value)} has characters HAProxy's configuration cannot carry`,
+    );
+  return value;
+}
+
+/**
+ * The backend name of a route, as the access log's `route` field shows it: stable across
+ * configurations (a hash of the listener and the route's address), so a log line read after a
+ * reload still names the same route.
+ */
+export function haproxyRouteName(listener: string, address: string): string {
+  return `r-${createHash('sha256').update(`${listener}\n${address}`).digest('hex').slice(0, 20)}`;
+}
+
+function jsonAnswer(status: number, code: string, message: string): string {
+  const body = JSON.stringify({ code, message, requestId: '%[unique-id]' });
+  return `status ${status} content-type application/json hdr ${OUTCOME_HEADER} ${code} lf-string '${body}'`;
+}
+
+const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The owner's key in the access log (the same text as Caddy's: `ownerKey`), set by the route's backend. */
+const ownerRule = (owner: RouteOwner | undefined) =>
+  owner ? [`  http-request set-var(txn.owner) str(${safe(ownerKey(owner), 'owner')})`] : [];
+
+/** What the routes' policies add besides their backends' rules. */
+interface PolicyOutput {
+  tables: string[];
+  maps: Record<string, string>;
+  runtimeMaps: Record<string, string>;
+  configDir: string;
+}
+
+function backend(
+  name: string,
+  upstreams: Upstream[],
+  owner: RouteOwner | undefined,
+  strip?: { prefix: string; basePath: string },
+  policy?: { policy?: RoutePolicy; out: PolicyOutput },
+): string[] {
+  const lines = [`backend ${name}`, '  balance roundrobin', ...ownerRule(owner)];
+  if (policy?.policy) {
+    const p = haproxyPolicy(name, policy.policy, policy.out.configDir);
+    lines.push(...p.rules);
+    policy.out.tables.push(...p.tables);
+    Object.assign(policy.out.maps, p.files);
+    Object.assign(policy.out.runtimeMaps, p.runtimeMaps);
+  }
+  if (strip) {
+    // `/prefix` → basePath; `/prefix/rest` → basePath + `/rest` (the query string is kept).
+    const base = strip.basePath.replace(/\/$/, '');
+    const prefix = escapeRegex(safe(strip.prefix, 'path'));
+    lines.push(
+      `  http-request replace-path ^${prefix}$ ${safe(base || '/', 'base path')}`,
+      `  http-request replace-path ^${prefix}(/.*)$ ${base}\\1`,
+    );
+  }
+  if (!upstreams.length) {
+    lines.push(`  http-request return ${jsonAnswer(503, 'NO_HEALTHY_BACKEND', 'no replica is ready')}`);
+    return lines;
+  }
+  lines.push(`  http-response set-header ${OUTCOME_HEADER} BACKEND_RESPONSE`);
+  upstreams.forEach((u, i) => {
+    lines.push(`  server s${i} ${safe(u.dial, 'upstream')}`);
+  });
+  return lines;
+}
+
+function globalSection(settings: HaproxySettings, identity: string): string[] {
+  return [
+    'global',
+    // One JSON object per line on standard output, which whoever starts HAProxy sends to the access log.
+    '  log stdout format raw local0',
+    '  maxconn 8192',
+    ...(settings.threads ? [`  nbthread ${settings.threads}`] : []),
+    `  stats socket ${settings.runtimeSocket} mode 600 level admin expose-fd listeners`,
+    `  setenv RONDO_CONFIG_ID ${identity}`,
+    // A reload hands the listeners to the new worker; the old one finishes what it serves.
+    '  hard-stop-after 5m',
+    '',
+    'defaults',
+    '  mode http',
+    '  option dontlognull',
+    '  option http-keep-alive',
+    // An idle keep-alive connection on the old worker is closed after its next answer
+    // (`Connection: close`), not under a client that is just sending on it (without this the
+    // reload test sees ECONNRESET on keep-alive connections).
+    '  option idle-close-on-response',
+    '  option forwardfor',
+    '  http-reuse always',
+    '  timeout connect 3s',
+    '  timeout client 60s',
+    '  timeout server 60s',
+    '  timeout http-request 10s',
+    '  timeout http-keep-alive 60s',
+    // A replica that stops mid-rollout refuses connections; retrying on another keeps requests
+    // whole. Connection failures only: `retry-on` (layer-7 retries) copies every request into a
+    // buffer and cost about a quarter of the throughput in the bench.
+    '  retries 3',
+    '  option redispatch 1',
+    `  log-format '${ACCESS_LOG_FORMAT}'`,
+    `  http-error ${jsonAnswer(503, 'NO_HEALTHY_BACKEND', 'no healthy backend answered')}`,
+    `  http-error ${jsonAnswer(502, 'NO_HEALTHY_BACKEND', 'no healthy backend answered')}`,
+    `  http-error ${jsonAnswer(504, 'BACKEND_TIMEOUT', 'the backend did not answer in time')}`,
+    '',
+  ];
+}
+
+/**
+ * One access-log line. `at` is the request's start (seconds with milliseconds), `route` the
+ * backend name and `owner` the route owner's key (`-` when none), `bytes` what the client
+ * received (headers included).
+ */
+export const ACCESS_LOG_FORMAT = [
+  '{"at":%Ts.%ms',
+  '"listener":"%f"',
+  '"route":"%[var(txn.route)]"',
+  '"owner":"%[var(txn.owner)]"',
+  '"requestId":"%ID"',
+  '"method":"%HM"',
+  '"host":"%[var(txn.host),json(utf8s)]"',
+  '"path":"%[var(txn.path),json(utf8s)]"',
+  '"status":%ST',
+  '"outcome":"%[var(txn.outcome)]"',
+  '"durationMs":%Ta',
+  '"bytes":%B}',
+].join(',');
+
+/** What every listener does before routing, then the lookups, then 404. */
+function frontend(
+  name: string,
+  bind: string,
+  settings: HaproxySettings,
+  lookup: { hostMap?: string; pathMap: string; withHost: boolean },
+  allowedCidrs?: string[],
+): string[] {
+  // Only listeners log: a backend's notices (one per backend stopped at each reload, servers
+  // going up or down) would fill the access log with lines that are not requests.
+  const lines = [`frontend ${name}`, `  bind ${bind}`, '  log global'];
+  if (allowedCidrs) {
+    // An organization gateway answers only its environment's networks; anything else is dropped unanswered.
+    lines.push(
+      allowedCidrs.length
+        ? `  tcp-request connection reject unless { src ${allowedCidrs.map((c) => safe(c, 'network')).join(' ')} }`
+        : '  tcp-request connection reject',
+    );
+  }
+  const path = (f: string) => join(settings.configDir, f);
+  lines.push(
+    '  unique-id-format %[uuid]',
+    `  http-request set-header ${REQUEST_ID_HEADER} %[unique-id]`,
+    '  http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
+    '  http-request set-var(txn.path) path',
+    `  http-request return ${jsonAnswer(413, 'REQUEST_TOO_LARGE', 'request body is larger than 10 MB')} if { req.hdr_val(content-length) gt ${settings.bodyLimitBytes} }`,
+  );
+  if (lookup.hostMap)
+    lines.push(`  http-request set-var(txn.route) var(txn.host),map_str(${path(lookup.hostMap)})`);
+  // The key ends in `/` so `/a/b` and `/a/b/c` match the route `/a/b` and `/a/bc` does not.
+  lines.push(
+    lookup.withHost
+      ? '  http-request set-var(txn.key) var(txn.host),concat(,txn.path,/)'
+      : '  http-request set-var(txn.key) var(txn.path),concat(/)',
+    `  http-request set-var(txn.route) var(txn.key),map_beg(${path(lookup.pathMap)}) unless { var(txn.route) -m found }`,
+    `  http-request return ${jsonAnswer(404, 'RESOURCE_NOT_FOUND', 'no endpoint at this address')} unless { var(txn.route) -m found }`,
+    `  http-after-response set-header ${REQUEST_ID_HEADER} %[unique-id]`,
+    `  http-after-response set-var(txn.outcome) res.hdr(${OUTCOME_HEADER})`,
+    '  use_backend %[var(txn.route)]',
+    '',
+  );
+  return lines;
+}
+
+function pathEntries(listener: string, routes: PathRoute[], host?: string) {
+  return routes.map((r) => {
+    const address = `${host ?? ''}${r.prefix}`;
+    return { name: haproxyRouteName(listener, address), key: `${safe(address, 'route')}/`, route: r };
+  });
+}
+
+/**
+ * A path under a component's prefix that names none of its endpoints is answered 404 as that
+ * component's (as in caddy-config.ts); the endpoints' longer prefixes win the lookup.
+ */
+function componentFallbacks(listener: string, routes: PathRoute[], host = '') {
+  const seen = new Map<string, RouteOwner>();
+  for (const r of routes) if (r.componentPrefix && r.owner) seen.set(r.componentPrefix, r.owner);
+  return [...seen].map(([prefix, owner]) => {
+    const address = `${host}${prefix}`;
+    const name = haproxyRouteName(listener, address);
+    return {
+      mapLine: `${safe(address, 'route')}/ ${name}\n`,
+      lines: [
+        `backend ${name}`,
+        ...ownerRule(owner),
+        `  http-request return ${jsonAnswer(404, 'RESOURCE_NOT_FOUND', 'no endpoint of this component at this address')}`,
+        '',
+      ],
+    };
+  });
+}
+
+/** Map lines and backends of a listener's path routes. */
+function pathRoutes(listener: string, routes: PathRoute[], out: PolicyOutput, host?: string) {
+  const entries = pathEntries(listener, routes, host);
+  const fallbacks = componentFallbacks(listener, routes, host);
+  return {
+    map: entries.map((p) => `${p.key} ${p.name}\n`).join('') + fallbacks.map((f) => f.mapLine).join(''),
+    backends: [
+      ...entries.flatMap((p) => [
+        ...backend(p.name, p.route.upstreams, p.route.owner, p.route, { policy: p.route.policy, out }),
+        '',
+      ]),
+      ...fallbacks.flatMap((f) => f.lines),
+    ],
+  };
+}
+
+/** HAProxy's whole configuration for a gateway state; `writeHaproxyConfig` puts it on disk. */
+export function haproxyConfig(state: GatewayState, settings: HaproxySettings): HaproxyConfig {
+  const maps: Record<string, string> = {};
+  const backends: string[] = [];
+  const frontends: string[] = [];
+  const runtimeMaps: Record<string, string> = {};
+  const out: PolicyOutput = { tables: [], maps, runtimeMaps, configDir: settings.configDir };
+
+  const hosts = state.publicGateway.webApps.map((r: HostRoute) => ({
+    name: haproxyRouteName('public', r.host),
+    route: r,
+  }));
+  const paths = state.publicGateway.environments.map((e) => pathRoutes('public', e.routes, out, e.host));
+  maps['public-hosts.map'] = hosts
+    .map((h) => `${safe(h.route.host.toLowerCase(), 'host')} ${h.name}\n`)
+    .join('');
+  maps['public-paths.map'] = paths.map((p) => p.map).join('');
+  frontends.push(
+    ...frontend('public', settings.publicListen, settings, {
+      hostMap: 'public-hosts.map',
+      pathMap: 'public-paths.map',
+      withHost: true,
+    }),
+  );
+  for (const h of hosts)
+    backends.push(
+      ...backend(h.name, h.route.upstreams, h.route.owner, undefined, { policy: h.route.policy, out }),
+      '',
+    );
+  for (const p of paths) backends.push(...p.backends);
+
+  for (const g of state.internal) frontends.push(...internalListener(g, settings, out, backends));
+
+  const body = [...frontends, ...backends, ...out.tables].join('\n');
+  const identity = `rondo-${createHash('sha256')
+    .update(body)
+    .update(JSON.stringify(maps))
+    .digest('hex')
+    .slice(0, 32)}`;
+  return { text: [...globalSection(settings, identity), body].join('\n'), maps, runtimeMaps, identity };
+}
+
+function internalListener(
+  g: InternalGateway,
+  settings: HaproxySettings,
+  out: PolicyOutput,
+  backends: string[],
+): string[] {
+  const listener = `internal-${safe(g.environment, 'environment')}`;
+  const routes = pathRoutes(listener, g.routes, out);
+  out.maps[`${listener}.map`] = routes.map;
+  backends.push(...routes.backends);
+  return frontend(
+    listener,
+    `${settings.internalBindAddress}:${g.port}`,
+    settings,
+    { pathMap: `${listener}.map`, withHost: false },
+    g.allowedCidrs,
+  );
+}

@@ -1,0 +1,159 @@
+import { sql } from 'kysely';
+import type { RequestContext } from '../control/context.js';
+import { invalid } from '../domain/errors.js';
+import type { Executor } from '../store/store.js';
+import { isoFromMicros } from './log-cursor.js';
+import {
+  checkFilter,
+  keysetPage,
+  type RuntimeLogDeps,
+  type RuntimeLogFilter,
+  resolveScope,
+  type Scope,
+} from './runtime-logs.js';
+
+/** One request the gateway answered for the component, as the API answers it (Choreo's gateway log fields). */
+export interface GatewayLogLine {
+  timestamp: string;
+  method: string;
+  /** The path the client asked for, without its query string. */
+  path: string;
+  status: number;
+  /** The gateway outcome code of §7: BACKEND_RESPONSE, NO_HEALTHY_BACKEND, RESOURCE_NOT_FOUND, … */
+  outcome: string;
+  durationMs: number;
+  bytes: number;
+  requestId: string;
+  /** The deployment whose replicas answered, when the gateway knew it, and its release. */
+  deployment: string | null;
+  release: string | null;
+}
+
+/** Application-only filters are refused for gateway logs rather than silently ignored. */
+function checkGatewayFilter(f: RuntimeLogFilter): void {
+  const problems = (['level', 'replica'] as const)
+    .filter((k) => f[k] !== undefined)
+    .map((field) => ({
+      field,
+      message:
+        'applies to application logs only; leave it out with type=gateway (grep a status or path instead)',
+    }));
+  if (problems.length) throw invalid(problems);
+}
+
+type Checked = ReturnType<typeof checkFilter>;
+
+function requestsOf(db: Executor, scope: Scope, f: RuntimeLogFilter, checked: Checked) {
+  let q = db
+    .selectFrom('gateway_requests')
+    .select([
+      sql<string>`id::text`.as('id'),
+      sql<string>`at_us::text`.as('at_us'),
+      'method',
+      'path',
+      'status',
+      'outcome',
+      'duration_ms',
+      sql<string>`bytes::text`.as('bytes'),
+      'request_id',
+      'deployment',
+    ])
+    .where('component_id', '=', scope.componentId)
+    .where('environment_id', '=', scope.environmentId)
+    .where('at_us', '>=', checked.sinceUs);
+  if (checked.untilUs) q = q.where('at_us', '<', checked.untilUs);
+  if (f.deployment !== undefined) {
+    const name = f.deployment;
+    q = q.where((eb) =>
+      eb.or([eb('deployment', '=', name), eb(sql<string>`split_part(deployment, '.', 1)`, '=', name)]),
+    );
+  }
+  // The grep sees the line as the CLI prints it: method, path, status, outcome, request id.
+  if (f.grep)
+    q = q.where(
+      sql<boolean>`strpos(lower(method || ' ' || path || ' ' || status::text || ' ' || outcome || ' ' || request_id), lower(${f.grep})) > 0`,
+    );
+  return q;
+}
+
+type Row = Awaited<ReturnType<ReturnType<typeof requestsOf>['execute']>>[number];
+
+function toLine(r: Row): GatewayLogLine {
+  return {
+    timestamp: isoFromMicros(r.at_us),
+    method: r.method,
+    path: r.path,
+    status: r.status,
+    outcome: r.outcome,
+    durationMs: Math.round(r.duration_ms * 1000) / 1000,
+    bytes: Number(r.bytes),
+    requestId: r.request_id,
+    deployment: r.deployment,
+    release: r.deployment ? (r.deployment.split('.')[0] ?? r.deployment) : null,
+  };
+}
+
+/** A page of a component's gateway log in one environment; paging as `queryRuntimeLogs`. */
+export async function queryGatewayLogs(
+  deps: RuntimeLogDeps,
+  ctx: RequestContext,
+  orgName: string,
+  project: string,
+  component: string,
+  f: RuntimeLogFilter,
+): Promise<{ items: GatewayLogLine[]; nextCursor: string | null }> {
+  const checked = checkFilter(f, deps.retentionDays, (deps.now?.() ?? new Date()).getTime());
+  checkGatewayFilter(f);
+  const scope = await resolveScope(deps, ctx, orgName, project, component, f.environment);
+  return keysetPage(
+    checked,
+    ({ after, order, limit }) => {
+      const q = requestsOf(deps.store.db, scope, f, checked);
+      return (after ? q.where(after) : q).orderBy('at_us', order).orderBy('id', order).limit(limit).execute();
+    },
+    toLine,
+  );
+}
+
+/** The follow stream of a component's gateway log: as `followRuntimeLogs`, one JSON line per request. */
+export async function* followGatewayLogs(
+  deps: RuntimeLogDeps,
+  ctx: RequestContext,
+  orgName: string,
+  project: string,
+  component: string,
+  f: RuntimeLogFilter,
+  signal: AbortSignal,
+): AsyncGenerator<string> {
+  const checked = checkFilter(f, deps.retentionDays, (deps.now?.() ?? new Date()).getTime());
+  checkGatewayFilter(f);
+  const scope = await resolveScope(deps, ctx, orgName, project, component, f.environment);
+  const { db } = deps.store;
+  // Taken before the first page: what is stored after it comes live, nothing is missed or doubled.
+  const top = await db
+    .selectFrom('gateway_requests')
+    .select(sql<string | null>`max(id)::text`.as('max'))
+    .executeTakeFirst();
+  let after = top?.max ?? '0';
+  const backward = f.since === undefined;
+  const firstRows = await requestsOf(db, scope, f, checked)
+    .where(sql<boolean>`id <= ${after}::bigint`)
+    .orderBy('at_us', backward ? 'desc' : 'asc')
+    .orderBy('id', backward ? 'desc' : 'asc')
+    .limit(checked.limit)
+    .execute();
+  if (backward) firstRows.reverse();
+  yield '';
+  for (const r of firstRows) yield `${JSON.stringify(toLine(r))}\n`;
+  while (!signal.aborted) {
+    const rows = await requestsOf(db, scope, f, checked)
+      .where(sql<boolean>`id > ${after}::bigint`)
+      .orderBy('id', 'asc')
+      .limit(1000)
+      .execute();
+    for (const r of rows) yield `${JSON.stringify(toLine(r))}\n`;
+    const newest = rows.at(-1);
+    if (newest) after = newest.id;
+    if (rows.length < 1000) await (deps.gatewayChanges ?? deps.changes).next(1000, signal);
+  }
+}

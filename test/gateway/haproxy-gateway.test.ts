@@ -1,0 +1,306 @@
+/**
+ * The HAProxy gateway (G7 groundwork) as a real process on loopback, no engine: Debian's HAProxy
+ * 2.6 runs the configuration haproxyConfig makes from a GatewayState, and answers as the gateway
+ * must (routes, 404/413/503 JSON with outcome codes, request ids, organization listeners open
+ * only to their networks, the JSON access log), and route changes under load drop nothing.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, request, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseHaproxyAccessLine } from '../../src/gateway/haproxy-access-log.js';
+import { type HaproxySettings, haproxyConfig } from '../../src/gateway/haproxy-config.js';
+import { HaproxyProcess } from '../../src/gateway/haproxy-process.js';
+import type { GatewayState, PathRoute, RouteOwner } from '../../src/gateway/routes.js';
+import { freePort } from '../helpers/platform.js';
+import { startStrictLoad } from '../helpers/strict-load.js';
+
+const LIMIT = 10 * 1024 * 1024;
+const HOST = 'staging.localhost';
+const owner: RouteOwner = {
+  orgId: 'org-1',
+  projectId: 'prj-1',
+  componentId: 'cmp-1',
+  environmentId: 'env-1',
+  deploymentId: 'dep-1',
+};
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+function ask(
+  port: number,
+  host: string,
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: init.method ?? 'GET',
+        headers: { host, ...init.headers },
+        agent: false,
+        timeout: 5_000,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          body += d;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.end(init.body);
+  });
+}
+
+describe('HAProxy gateway (real process)', () => {
+  let dir: string;
+  let echo: Server;
+  let echoAddr: string;
+  let deadAddr: string;
+  let haproxy: HaproxyProcess;
+  let settings: HaproxySettings;
+  let port: number;
+  let open: number;
+  let closed: number;
+  const seen: { url?: string; headers: Record<string, unknown> }[] = [];
+
+  const state = (extra = 0): GatewayState => {
+    const books: PathRoute = {
+      prefix: '/acme/shop/api/books',
+      basePath: '/v1',
+      upstreams: [{ dial: echoAddr }],
+      owner,
+      componentPrefix: '/acme/shop/api',
+    };
+    const more = Array.from({ length: extra }, (_, i) => ({
+      prefix: `/acme/shop/extra${i}/ep`,
+      basePath: '/',
+      upstreams: [{ dial: echoAddr }],
+    }));
+    return {
+      publicGateway: {
+        environments: [
+          {
+            host: HOST,
+            routes: [
+              books,
+              { prefix: '/acme/shop/idle/ep', basePath: '/', upstreams: [] },
+              { prefix: '/acme/shop/down/ep', basePath: '/', upstreams: [{ dial: deadAddr }] },
+              {
+                prefix: '/acme/shop/half/ep',
+                basePath: '/',
+                upstreams: [{ dial: deadAddr }, { dial: echoAddr }],
+              },
+              ...more,
+            ],
+          },
+        ],
+        webApps: [{ host: 'web.shop.acme.staging.localhost', upstreams: [{ dial: echoAddr }], owner }],
+      },
+      internal: [
+        {
+          environment: 'acme-staging',
+          port: open,
+          allowedCidrs: ['127.0.0.1/32'],
+          routes: [{ prefix: '/shop/api/books', basePath: '/', upstreams: [{ dial: echoAddr }] }],
+        },
+        {
+          environment: 'acme-prod',
+          port: closed,
+          allowedCidrs: ['10.99.0.0/16'],
+          routes: [{ prefix: '/shop/api/books', basePath: '/', upstreams: [{ dial: echoAddr }] }],
+        },
+      ],
+    };
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rondo-haproxy-'));
+    echo = createServer((req, res) => {
+      seen.push({ url: req.url, headers: req.headers });
+      req.resume();
+      req.on('end', () => {
+        // A backend cannot claim an outcome: the gateway sets it.
+        res.setHeader('X-Rondo-Outcome', 'RATE_LIMITED');
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ url: req.url, requestId: req.headers['x-request-id'] }));
+      });
+    });
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+    echoAddr = `127.0.0.1:${(echo.address() as { port: number }).port}`;
+    deadAddr = `127.0.0.1:${await freePort()}`;
+    [port, open, closed] = [await freePort(), await freePort(), await freePort()];
+    settings = {
+      publicListen: `127.0.0.1:${port}`,
+      internalBindAddress: '127.0.0.1',
+      runtimeSocket: join(dir, 'runtime.sock'),
+      configDir: join(dir, 'config'),
+      bodyLimitBytes: LIMIT,
+      threads: 1,
+    };
+    haproxy = new HaproxyProcess({
+      settings,
+      accessLogPath: join(dir, 'access.log'),
+      errorLogPath: join(dir, 'haproxy.log'),
+      masterSocket: join(dir, 'master.sock'),
+    });
+    await haproxy.start(haproxyConfig(state(), settings));
+  });
+
+  afterAll(async () => {
+    await haproxy?.stop();
+    await new Promise((r) => echo?.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('routes a path on its environment host to the base path, with a request id both sides see', async () => {
+    const res = await ask(port, `${HOST}:8080`, '/acme/shop/api/books/42?x=1', {
+      headers: { 'x-request-id': 'forged' },
+    });
+    expect(res.status).toBe(200);
+    const body = JSON.parse(res.body) as { url: string; requestId: string };
+    expect(body.url).toBe('/v1/42?x=1');
+    expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(body.requestId).toBe(res.headers['x-request-id']);
+    expect(res.headers['x-rondo-outcome']).toBe('BACKEND_RESPONSE');
+    expect(JSON.parse((await ask(port, HOST, '/acme/shop/api/books')).body).url).toBe('/v1');
+  });
+
+  it('routes a web app by its host', async () => {
+    const res = await ask(port, 'web.shop.acme.staging.localhost', '/index.html');
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body).url).toBe('/index.html');
+  });
+
+  it('answers 404 as JSON with its outcome outside every route, and on a path that only starts like one', async () => {
+    for (const [host, path] of [
+      [HOST, '/acme/shop/idle/epX'],
+      ['prod.localhost', '/acme/shop/api/books'],
+      [HOST, '/nobody'],
+    ] as const) {
+      const res = await ask(port, host, path);
+      expect(res.status, `${host}${path}`).toBe(404);
+      expect(res.headers['content-type']).toBe('application/json');
+      expect(res.headers['x-rondo-outcome']).toBe('RESOURCE_NOT_FOUND');
+      expect(JSON.parse(res.body)).toEqual({
+        code: 'RESOURCE_NOT_FOUND',
+        message: 'no endpoint at this address',
+        requestId: res.headers['x-request-id'],
+      });
+    }
+    // Under a component's prefix: its own 404, logged as the component's.
+    for (const path of ['/acme/shop/api/other', '/acme/shop/api/booksX']) {
+      const component = await ask(port, HOST, path);
+      expect(component.status, path).toBe(404);
+      expect(component.headers['x-rondo-outcome']).toBe('RESOURCE_NOT_FOUND');
+      expect(JSON.parse(component.body).message).toBe('no endpoint of this component at this address');
+    }
+  });
+
+  it('refuses a body over 10 MB with 413 JSON before any backend sees it', async () => {
+    const before = seen.length;
+    const res = await ask(port, HOST, '/acme/shop/api/books', {
+      method: 'POST',
+      headers: { 'content-length': String(LIMIT + 1) },
+    });
+    expect(res.status).toBe(413);
+    expect(res.headers['x-rondo-outcome']).toBe('REQUEST_TOO_LARGE');
+    expect(JSON.parse(res.body).code).toBe('REQUEST_TOO_LARGE');
+    expect(seen.length).toBe(before);
+    const atLimit = await ask(port, HOST, '/acme/shop/api/books', {
+      method: 'POST',
+      body: 'x'.repeat(LIMIT),
+    });
+    expect(atLimit.status).toBe(200);
+  });
+
+  it('answers 503 NO_HEALTHY_BACKEND when no replica is ready or none answers', async () => {
+    for (const path of ['/acme/shop/idle/ep/x', '/acme/shop/down/ep/x']) {
+      const res = await ask(port, HOST, path);
+      expect(res.status, path).toBe(503);
+      expect(res.headers['x-rondo-outcome']).toBe('NO_HEALTHY_BACKEND');
+      expect(JSON.parse(res.body)).toMatchObject({
+        code: 'NO_HEALTHY_BACKEND',
+        requestId: res.headers['x-request-id'],
+      });
+    }
+  });
+
+  it('retries a replica that refuses the connection on another one', async () => {
+    for (let i = 0; i < 6; i++) expect((await ask(port, HOST, `/acme/shop/half/ep/${i}`)).status).toBe(200);
+  });
+
+  it("answers an organization listener only from its environment's networks", async () => {
+    const res = await ask(open, 'whatever', '/shop/api/books/1');
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body).url).toBe('/1');
+    await expect(ask(closed, 'whatever', '/shop/api/books/1')).rejects.toThrow();
+  });
+
+  it('writes one JSON access-log line per request that parses into a GatewayRequest of the route owner', async () => {
+    const res = await ask(port, HOST, '/acme/shop/api/books/log-me?token=secret');
+    const requestId = res.headers['x-request-id'];
+    await ask(port, HOST, '/acme/shop/api/other');
+    await ask(port, HOST, '/nobody');
+    let lines: string[] = [];
+    for (let i = 0; i < 50 && !lines.some((l) => l.includes('/nobody')); i++) {
+      await sleep(50);
+      lines = readFileSync(join(dir, 'access.log'), 'utf8').trim().split('\n');
+    }
+    const parsed = lines.map(parseHaproxyAccessLine);
+    expect(parsed.filter((p) => p.kind === 'invalid')).toEqual([]);
+    const mine = parsed.find((p) => p.kind === 'request' && p.request.requestId === requestId);
+    expect(mine).toMatchObject({
+      kind: 'request',
+      request: {
+        ...owner,
+        method: 'GET',
+        path: '/acme/shop/api/books/log-me',
+        status: 200,
+        outcome: 'BACKEND_RESPONSE',
+      },
+    });
+    expect(lines.join('\n')).not.toContain('secret');
+    const fallback = parsed.filter((p) => p.kind === 'request' && p.request.path === '/acme/shop/api/other');
+    expect(fallback[0]).toMatchObject({
+      request: { status: 404, outcome: 'RESOURCE_NOT_FOUND', componentId: 'cmp-1' },
+    });
+    expect(parsed.at(-1)).toEqual({ kind: 'unattributed' });
+  });
+
+  it('changes routes under GET and POST load without dropping or resetting a connection', async () => {
+    const load = startStrictLoad(port, HOST, ['/acme/shop/api/books/a', '/acme/shop/api/books/b'], 8);
+    await sleep(300);
+    for (let i = 1; i <= 10; i++) {
+      expect(await haproxy.load(haproxyConfig(state(i), settings))).toBe(true);
+      await sleep(100);
+    }
+    await sleep(300);
+    const result = await load.stop();
+    expect(result.failures).toEqual([]);
+    expect(result.ok).toBeGreaterThan(100);
+    expect((await ask(port, HOST, '/acme/shop/extra9/ep/x')).status).toBe(200);
+    // The same configuration again is not a reload.
+    expect(await haproxy.load(haproxyConfig(state(10), settings))).toBe(false);
+    // Requests are logged; of HAProxy's notices only the listeners' own stop at a reload (and its HTTP client's) are there.
+    const lines = readFileSync(join(dir, 'access.log'), 'utf8').trim().split('\n');
+    const notices = lines.filter((l) => parseHaproxyAccessLine(l).kind === 'invalid');
+    expect(notices.filter((l) => !/^Proxy (public|internal-acme-\w+|<HTTPCLIENT>) stopped/.test(l))).toEqual(
+      [],
+    );
+    expect(lines.length - notices.length).toBeGreaterThanOrEqual(result.ok);
+  });
+});

@@ -1,0 +1,62 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bootstrapDebian, bootstrapStack, DEBIAN_STACKS } from '../../src/build/bootstrap-debian.js';
+import { bootstrapStaticImage } from '../../src/build/bootstrap-images.js';
+import type { BaseImages } from '../../src/build/presets.js';
+import { DockerImages } from '../../src/dataplane/docker/docker-images.js';
+import { startRegistry } from './platform.js';
+
+/** Where the machine keeps bootstrapped base images between test runs (a registry's storage). */
+const CACHE = process.env.RONDO_TEST_BASE_IMAGES_DIR ?? '/var/tmp/rondo-test-base-images';
+/** Stands for the cache registry's address in the recorded references; its port changes per run. */
+const HOST = 'REGISTRY';
+
+export interface CachedBaseImages {
+  baseImages: BaseImages;
+  stop: () => void;
+}
+
+/**
+ * The Debian-based stacks (and `static`), bootstrapped from Debian's packages the first time and
+ * kept in a registry directory under /var/tmp, so later runs only pull them (or find them in the
+ * engine already). References are by digest, so what a run builds on is what was recorded.
+ */
+export async function cachedBaseImages(stacks: string[]): Promise<CachedBaseImages> {
+  mkdirSync(CACHE, { recursive: true });
+  const registry = await startRegistry(CACHE);
+  const file = join(CACHE, 'images.json');
+  const recorded: BaseImages & { debian?: Record<string, string> } = existsSync(file)
+    ? JSON.parse(readFileSync(file, 'utf8'))
+    : {};
+  const local = (ref: string) => ref.replace(`${HOST}/`, `${registry.addr}/`);
+  const portable = (images: BaseImages) =>
+    JSON.parse(JSON.stringify(images).replaceAll(`${registry.addr}/`, `${HOST}/`)) as BaseImages;
+  const images = new DockerImages();
+  // A stack counts as cached only at the version bootstrap makes now (node moved from 18 to 22).
+  const missing = stacks.filter((s) => {
+    const version = Object.hasOwn(DEBIAN_STACKS, s) ? DEBIAN_STACKS[s]!.version : undefined;
+    return version ? !recorded[s]?.[version] : !recorded[s];
+  });
+  try {
+    if (missing.some((s) => s !== 'static') && !recorded.debian) {
+      const debian = await bootstrapDebian(images, registry.addr, 'http://deb.debian.org/debian', () => {});
+      recorded.debian = { '12': portable({ d: { v: debian } }).d!.v! };
+      writeFileSync(file, JSON.stringify(recorded, null, 2));
+    }
+    for (const stack of missing) {
+      const made =
+        stack === 'static'
+          ? { static: { '2': await bootstrapStaticImage(images, registry.addr, () => {}) } }
+          : await bootstrapStack(images, registry.addr, local(recorded.debian!['12']!), stack, () => {});
+      Object.assign(recorded, portable(made));
+      writeFileSync(file, JSON.stringify(recorded, null, 2));
+    }
+  } catch (err) {
+    registry.stop();
+    throw err;
+  }
+  const baseImages: BaseImages = {};
+  for (const [stack, versions] of Object.entries(recorded))
+    baseImages[stack] = Object.fromEntries(Object.entries(versions).map(([v, ref]) => [v, local(ref)]));
+  return { baseImages, stop: registry.stop };
+}
