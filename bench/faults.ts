@@ -17,7 +17,7 @@ import { stopOrphanedContainerd } from '../src/platform/local-platform.js';
 import { readSupervisorRecord } from '../src/platform/supervisor.js';
 import { buildWebImage } from '../test/helpers/images.js';
 import { type LoadResult, startLoad } from '../test/helpers/load.js';
-import { freePort, gatewayGet } from '../test/helpers/platform.js';
+import { freePort, gatewayGet, internalPortBase } from '../test/helpers/platform.js';
 import { cleanEnv, cli, ensureBuilt } from '../test/helpers/processes.js';
 
 const TOKEN = 'rondo_faults_bench_admin_token_0123456789ab';
@@ -150,7 +150,7 @@ export async function benchFaults(): Promise<void> {
     RONDO_GATEWAY_PORT: String(publicPort),
     RONDO_GATEWAY_ADMIN: `127.0.0.1:${await freePort()}`,
     RONDO_REGISTRY_LISTEN: `127.0.0.1:${await freePort()}`,
-    RONDO_INTERNAL_GATEWAY_PORT_BASE: String(20000 + Math.floor(Math.random() * 20000)),
+    RONDO_INTERNAL_GATEWAY_PORT_BASE: String(internalPortBase()),
     RONDO_DOCKER_SOCKET: engine.socket,
     RONDO_BOOTSTRAP_TOKEN: TOKEN,
     RONDO_DRAIN_SECONDS: '3',

@@ -16,6 +16,7 @@ import { pino } from 'pino';
 import { createApi } from '../src/api/app.js';
 import { bootstrap } from '../src/control/bootstrap.js';
 import { metricQueries } from '../src/observability/metrics/metric-queries.js';
+import { metricsQueries } from '../src/observability/metrics/metrics-engine.js';
 import { parseRetention } from '../src/observability/metrics/metrics-settings.js';
 import { PrometheusApi } from '../src/observability/metrics/prometheus-api.js';
 import { LATENCY_BUCKETS } from '../src/observability/metrics/rondo-metrics.js';
@@ -115,7 +116,7 @@ export async function benchMetrics(): Promise<void> {
     undefined,
     undefined,
     {
-      metrics: { store, prometheus: new PrometheusApi(listen), settings },
+      metrics: { store, prometheus: metricsQueries(settings), settings },
     },
   );
   const url = await api.listen({ host: '127.0.0.1', port: 0 });
@@ -169,6 +170,17 @@ export async function benchMetrics(): Promise<void> {
     console.log(
       `answer: ${series.length} series, ${series.map((s) => `${s.name} ${s.points.length}`).join(', ')} points`,
     );
+    // A range seen for the first time: 24 h ending 1, 2, … 20 hours ago, each new to the cache.
+    const cold: number[] = [];
+    for (let h = 1; h <= 20; h++) {
+      const to = endS - h * 3600;
+      const t = performance.now();
+      await call('GET', `${q.replace('from=24h', `from=${to - DAY_S}`)}&to=${to}`);
+      cold.push(performance.now() - t);
+    }
+    console.log(
+      `first view of a 24 h range (20 ranges, none cached): p50 ${pct(cold, 50).toFixed(1)} ms, max ${Math.max(...cold).toFixed(1)} ms`,
+    );
     for (let i = 0; i < 5; i++) await call('GET', q);
     const floor: number[] = [];
     const query: number[] = [];
@@ -183,7 +195,7 @@ export async function benchMetrics(): Promise<void> {
       query.push(performance.now() - t);
     }
     console.log(
-      `metrics query, 24 h at 1-minute steps (6 PromQL queries): p50 ${pct(query, 50).toFixed(1)} ms, p99 ${pct(query, 99).toFixed(1)} ms (target < 200 ms)`,
+      `metrics query, 24 h at 1-minute steps (6 PromQL queries), viewed again as a chart refreshes: p50 ${pct(query, 50).toFixed(1)} ms, p99 ${pct(query, 99).toFixed(1)} ms (target < 200 ms)`,
     );
     console.log(
       `floor, Prometheus /-/ready round trip: p50 ${pct(floor, 50).toFixed(2)} ms, p99 ${pct(floor, 99).toFixed(2)} ms; query p99 / floor p99 ${(pct(query, 99) / pct(floor, 99)).toFixed(0)}×`,

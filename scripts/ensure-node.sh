@@ -16,7 +16,8 @@ supported() {
   v=$("$1" -p 'process.versions.node' 2>/dev/null) || return 1
   local major=${v%%.*} rest=${v#*.}
   local minor=${rest%%.*}
-  ((major > 20 || (major == 20 && minor >= 19)))
+  # package.json's engines: ^20.19.0 || ^22.12.0 || >=24 (21 and 23 are not maintained lines).
+  ((major == 20 && minor >= 19)) || ((major == 22 && minor >= 12)) || ((major >= 24))
 }
 
 provide() {

@@ -6,24 +6,28 @@
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-const WORDS: Record<string, LogLevel> = {
-  fatal: 'error',
-  panic: 'error',
-  critical: 'error',
-  crit: 'error',
-  emergency: 'error',
-  alert: 'error',
-  error: 'error',
-  err: 'error',
-  warning: 'warn',
-  warn: 'warn',
-  notice: 'info',
-  info: 'info',
-  information: 'info',
-  debug: 'debug',
-  trace: 'debug',
-  verbose: 'debug',
-};
+// A Map: the words come from workloads' output, and a plain object would answer `constructor`.
+const WORDS = new Map<string, LogLevel>(
+  Object.entries({
+    fatal: 'error',
+    panic: 'error',
+    critical: 'error',
+    crit: 'error',
+    emergency: 'error',
+    alert: 'error',
+    error: 'error',
+    err: 'error',
+    warning: 'warn',
+    warn: 'warn',
+    notice: 'info',
+    info: 'info',
+    information: 'info',
+    debug: 'debug',
+    trace: 'debug',
+    verbose: 'debug',
+  } satisfies Record<string, LogLevel>),
+);
+const wordLevel = (word: string): LogLevel | undefined => WORDS.get(word.toLowerCase());
 
 /** pino and bunyan: 10 trace, 20 debug, 30 info, 40 warn, 50 error, 60 fatal. */
 function numericLevel(n: number): LogLevel | undefined {
@@ -36,7 +40,7 @@ function numericLevel(n: number): LogLevel | undefined {
 
 function levelOf(value: unknown): LogLevel | undefined {
   if (typeof value === 'number') return numericLevel(value);
-  if (typeof value === 'string') return WORDS[value.trim().toLowerCase()];
+  if (typeof value === 'string') return wordLevel(value.trim());
   return undefined;
 }
 
@@ -61,11 +65,13 @@ export function parseLevel(line: string): LogLevel | undefined {
     }
   }
   const upper = LEADING_UPPER.exec(line)?.[1];
-  if (upper && WORDS[upper.toLowerCase()]) return WORDS[upper.toLowerCase()];
+  const byUpper = upper && wordLevel(upper);
+  if (byUpper) return byUpper;
   const marked = LEADING_MARKED.exec(line);
   const word = marked?.[1] ?? marked?.[2];
-  if (word && WORDS[word.toLowerCase()]) return WORDS[word.toLowerCase()];
+  const byWord = word && wordLevel(word);
+  if (byWord) return byWord;
   const logfmt = LOGFMT.exec(line)?.[1];
-  if (logfmt) return /^\d+$/.test(logfmt) ? numericLevel(Number(logfmt)) : WORDS[logfmt.toLowerCase()];
+  if (logfmt) return /^\d+$/.test(logfmt) ? numericLevel(Number(logfmt)) : wordLevel(logfmt);
   return undefined;
 }

@@ -19,7 +19,7 @@ export function programChecks(dockerCli: string | undefined): Check[] {
   });
 }
 
-interface BridgeNetwork {
+export interface BridgeNetwork {
   name: string;
   gateway: string;
 }
@@ -75,7 +75,7 @@ type Probe = 'rondo' | 'other' | 'silent';
  * Asks `address:53` for a name no one holds. Rondo's name server refuses names it does not hold
  * (so Docker asks the next server); any other DNS server answers otherwise or forwards.
  */
-function probeNameServer(address: string, timeoutMs = 1000): Promise<Probe> {
+function probeNameServer(address: string, port: number, timeoutMs = 1000): Promise<Probe> {
   return new Promise((resolve) => {
     const socket = dgram.createSocket('udp4');
     const done = (p: Probe) => {
@@ -100,19 +100,19 @@ function probeNameServer(address: string, timeoutMs = 1000): Promise<Probe> {
       flags: packet.RECURSION_DESIRED,
       questions: [{ type: 'A', name: 'rondo-doctor.invalid' }],
     });
-    socket.send(query, 53, address);
+    socket.send(query, port, address);
   });
 }
 
 /** Whether this process could bind `address:53` (false: taken, or not allowed). */
-function bindable(address: string): Promise<string | undefined> {
+function bindable(address: string, port: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     const socket = dgram.createSocket('udp4');
     socket.once('error', (err: NodeJS.ErrnoException) => {
       socket.close();
       resolve(err.code ?? String(err));
     });
-    socket.bind(53, address, () => socket.close(() => resolve(undefined)));
+    socket.bind(port, address, () => socket.close(() => resolve(undefined)));
   });
 }
 
@@ -122,12 +122,21 @@ function bindable(address: string): Promise<string | undefined> {
  * but each rollout reconnects every replica.
  */
 export async function nameServerChecks(socketPath: string, controlPlaneUp: boolean): Promise<Check[]> {
+  return nameServerChecksOn(await bridgeGateways(socketPath), controlPlaneUp);
+}
+
+/** The checks of `nameServerChecks` on given networks; `port` is 53 but for tests. */
+export async function nameServerChecksOn(
+  networks: BridgeNetwork[],
+  controlPlaneUp: boolean,
+  port = 53,
+): Promise<Check[]> {
   const fix =
     'free port 53 on the Docker bridges: stop the DNS server that holds it (ss -lunp "sport = :53"), or bind it to 127.0.0.1 only; the control plane must run as root (or with CAP_NET_BIND_SERVICE)';
   const checks: Check[] = [];
-  for (const net of await bridgeGateways(socketPath)) {
-    const name = `name server on ${net.gateway}:53 (${net.name})`;
-    const answered = await probeNameServer(net.gateway);
+  for (const net of networks) {
+    const name = `name server on ${net.gateway}:${port} (${net.name})`;
+    const answered = await probeNameServer(net.gateway, port);
     if (answered === 'rondo') {
       checks.push({ name, ok: true, detail: 'Rondo’s name server answers' });
       continue;
@@ -137,7 +146,7 @@ export async function nameServerChecks(socketPath: string, controlPlaneUp: boole
       continue;
     }
     // Nothing answers. Docker's default bridge has no Rondo listener; a Rondo network should.
-    const refused = await bindable(net.gateway);
+    const refused = await bindable(net.gateway, port);
     if (refused === 'EADDRINUSE') {
       checks.push({ name, ok: false, detail: 'port 53 is held by a program that does not answer', fix });
     } else if (refused === 'EACCES') {

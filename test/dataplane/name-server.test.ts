@@ -4,7 +4,8 @@ import packet from 'dns-packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NameServer } from '../../src/dataplane/docker/name-server.js';
 
-const port = 20000 + Math.floor(Math.random() * 20000);
+// Below Linux's ephemeral range (32768+), where a busy run's outgoing connections take ports.
+const port = 10000 + Math.floor(Math.random() * 20000);
 const loopback = { name: 'net-a', gateway: '127.0.0.1', subnet: '127.0.0.0/8' };
 
 function ask(name: string, type: 'A' | 'AAAA' = 'A'): Promise<packet.Packet> {

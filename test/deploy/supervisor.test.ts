@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSupervisorRecord } from '../../src/platform/supervisor.js';
-import { freePort } from '../helpers/platform.js';
+import { freePort, internalPortBase } from '../helpers/platform.js';
 import { cleanEnv, cli, ensureBuilt } from '../helpers/processes.js';
 
 const alive = (pid: number) => {
@@ -64,7 +64,7 @@ describe('rondo up restarts the parts that die', () => {
       RONDO_REGISTRY_LISTEN: `127.0.0.1:${await freePort()}`,
       RONDO_METRICS_LISTEN: `127.0.0.1:${await freePort()}`,
       RONDO_ALERTMANAGER_LISTEN: `127.0.0.1:${await freePort()}`,
-      RONDO_INTERNAL_GATEWAY_PORT_BASE: String(20000 + Math.floor(Math.random() * 20000)),
+      RONDO_INTERNAL_GATEWAY_PORT_BASE: String(internalPortBase()),
     });
     const up = await cli(['up'], env);
     expect(up.status).toBe(0);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { removeImagesLabelled } from '../helpers/images.js';
-import { freePort } from '../helpers/platform.js';
+import { freePort, internalPortBase } from '../helpers/platform.js';
 import { cleanEnv, cli, ensureBuilt } from '../helpers/processes.js';
 
 /** `rondo up` / `doctor` / `down` with the real registry and Caddy (the engine already runs). */
@@ -29,7 +29,7 @@ describe('rondo up, doctor and down', () => {
       RONDO_REGISTRY_LISTEN: `127.0.0.1:${await freePort()}`,
       RONDO_METRICS_LISTEN: `127.0.0.1:${await freePort()}`,
       RONDO_ALERTMANAGER_LISTEN: `127.0.0.1:${await freePort()}`,
-      RONDO_INTERNAL_GATEWAY_PORT_BASE: String(20000 + Math.floor(Math.random() * 20000)),
+      RONDO_INTERNAL_GATEWAY_PORT_BASE: String(internalPortBase()),
     });
     const up = await cli(['up'], env);
     expect(up.stderr).toBe('');
@@ -60,6 +60,11 @@ describe('rondo up, doctor and down', () => {
     const res = await cli(['images', 'bootstrap', '--if-missing', '--stacks', ''], env);
     expect(res.status).toBe(0);
     expect(res.stderr).toMatch(/No configured base image is reachable/);
+    // Not a terminal: lasting lines only, the image's start and its end with size and time, none twice.
+    const lines = res.stderr.split('\n').filter(Boolean);
+    expect(lines.filter((l) => l.startsWith('▸ static 2:'))).toHaveLength(1);
+    expect(lines.filter((l) => /^✓ static 2: \d+(\.\d+)? [kM]B in \d+\.\d s$/.test(l))).toHaveLength(1);
+    expect(new Set(lines).size).toBe(lines.length);
     const recorded = JSON.parse(readFileSync(join(dir, 'data', 'images.json'), 'utf8'));
     expect(recorded.static['2']).toMatch(
       new RegExp(`^${env.RONDO_REGISTRY_LISTEN}/rondo/static@sha256:[0-9a-f]{64}$`),

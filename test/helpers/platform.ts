@@ -12,6 +12,15 @@ import { cleanupInstance } from './images.js';
 import { startTestRondo, type TestRondo } from './rondo.js';
 import type { Driver } from './stores.js';
 
+/**
+ * A base for the gateway's internal listeners (one port per slot above it), below Linux's
+ * ephemeral range (32768–60999): a port there may be held by any outgoing connection of a busy
+ * run, and Caddy's load would then fail to bind it.
+ */
+export function internalPortBase(): number {
+  return 10_000 + Math.floor(Math.random() * 20_000);
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -85,7 +94,7 @@ export async function startPlatformRondo(
   const dir = mkdtempSync(join(tmpdir(), 'rondo-platform-'));
   const caddy = await startCaddy(dir);
   const publicPort = await freePort();
-  const internalPortBase = 20000 + Math.floor(Math.random() * 20000);
+  const portBase = internalPortBase();
   const platform: PlatformConfig = {
     dockerSocket: '/var/run/docker.sock',
     gateway: {
@@ -93,7 +102,7 @@ export async function startPlatformRondo(
       publicListen: `:${publicPort}`,
       publicPort,
       baseDomain: 'localhost',
-      internalPortBase,
+      internalPortBase: portBase,
       accessLogPath: join(dir, 'access.log'),
       bodyLimitBytes: 10 * 1024 * 1024,
     },
@@ -101,7 +110,7 @@ export async function startPlatformRondo(
       readinessTimeoutMs: 20_000,
       drainMs: 1000,
       stopGraceSeconds: 2,
-      internalPortBase,
+      internalPortBase: portBase,
       ...overrides,
     },
     resyncMs: 2000,
@@ -235,7 +244,7 @@ export async function platformServerEnv(
     RONDO_BOOTSTRAP_TOKEN: token,
     RONDO_GATEWAY_ADMIN: adminListen,
     RONDO_GATEWAY_PORT: String(await freePort()),
-    RONDO_INTERNAL_GATEWAY_PORT_BASE: String(20000 + Math.floor(Math.random() * 20000)),
+    RONDO_INTERNAL_GATEWAY_PORT_BASE: String(internalPortBase()),
     RONDO_RESYNC_SECONDS: '1',
     RONDO_DRAIN_SECONDS: '1',
   };

@@ -32,6 +32,12 @@ describe('the level a runtime log line says', () => {
     '{"level":"chatty"}',
     '{not json at all ERROR',
     '',
+    // Words an object's prototype answers: a workload's output must not pick them.
+    'CONSTRUCTOR x',
+    '[toString] x',
+    'level=constructor',
+    '{"level":"__proto__"}',
+    '{"level":"hasOwnProperty"}',
   ])('%j has none', (line) => {
     expect(parseLevel(line)).toBeUndefined();
   });

@@ -5,6 +5,7 @@ import type { MetricsDeps } from './component-metrics.js';
 import { MetricsSampler } from './metrics-sampler.js';
 import type { MetricsSettings } from './metrics-settings.js';
 import { PrometheusApi } from './prometheus-api.js';
+import { RangeCache } from './range-cache.js';
 import { RondoMetrics } from './rondo-metrics.js';
 
 /**
@@ -17,6 +18,17 @@ export function createMetrics(
 ) {
   const exporter = new RondoMetrics();
   const sampler = new MetricsSampler({ ...deps, metrics: exporter }, settings.sampleMs ?? 5000);
-  const api: MetricsDeps = { store: deps.store, prometheus: new PrometheusApi(settings.listen), settings };
+  const api: MetricsDeps = { store: deps.store, prometheus: metricsQueries(settings), settings };
   return { exporter, sampler, deps: api };
+}
+
+/** What the metrics API queries: Prometheus behind the range cache. */
+export function metricsQueries(
+  settings: Pick<MetricsSettings, 'listen' | 'scrapeIntervalSeconds'>,
+): RangeCache {
+  // Points settle two scrapes after their time; 500,000 points is about 40 MB of answers.
+  return new RangeCache(new PrometheusApi(settings.listen), {
+    settleSeconds: 2 * settings.scrapeIntervalSeconds + 5,
+    maxPoints: 500_000,
+  });
 }
