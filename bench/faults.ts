@@ -25,6 +25,8 @@ const IMAGE = 'rondo-test-web:faults';
 const COMPONENTS = ['web-a', 'web-b'];
 const CLIENTS = 24;
 const HOST = 'development.localhost';
+/** The bench engine's default bridge (the host's docker0 belongs to the shared engine). */
+const BENCH_BRIDGE = 'rondo-bench0';
 
 /** A dockerd of the bench's own: nothing else runs on it, so killing it affects nobody else. */
 class BenchEngine {
@@ -48,13 +50,20 @@ class BenchEngine {
    */
   async start(): Promise<void> {
     const deadline = Date.now() + 60_000;
+    // A default bridge of its own. Not `--bridge none`: a dockerd started so deletes the host's
+    // docker0 (moby's removeDefaultBridgeInterface), which breaks the shared engine until restarted.
+    if (spawnSync('ip', ['link', 'show', BENCH_BRIDGE]).status !== 0) {
+      execSync(`ip link add ${BENCH_BRIDGE} type bridge`);
+      execSync(`ip addr add 10.232.0.1/24 dev ${BENCH_BRIDGE}`);
+      execSync(`ip link set ${BENCH_BRIDGE} up`);
+    }
     for (;;) {
-      // No iptables rules and no default bridge: the shared engine's rules and docker0 stay as they are.
+      // No iptables rules: the shared engine's rules stay as they are.
       const child = spawn(
         'sh',
         [
           '-c',
-          `exec dockerd --live-restore --data-root ${this.#root} --exec-root ${this.#exec} --pidfile ${this.#exec}.pid -H unix://${this.socket} --bridge none --iptables=false --ip-masq=false --default-address-pool base=10.231.0.0/16,size=24 --cgroup-parent rondo-bench >>${this.#log} 2>&1`,
+          `exec dockerd --live-restore --data-root ${this.#root} --exec-root ${this.#exec} --pidfile ${this.#exec}.pid -H unix://${this.socket} --bridge ${BENCH_BRIDGE} --iptables=false --ip-masq=false --default-address-pool base=10.231.0.0/16,size=24 --cgroup-parent rondo-bench >>${this.#log} 2>&1`,
         ],
         { stdio: 'ignore' },
       );
@@ -90,10 +99,12 @@ class BenchEngine {
 
   async stop(): Promise<void> {
     const child = this.#child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    spawnSync('ip', ['link', 'del', BENCH_BRIDGE]);
   }
 
   /** Removes the data root once no mount is left under it (the engine unmounts when it stops). */
