@@ -93,7 +93,9 @@ export async function benchObservability(): Promise<void> {
       if (list.length < REPLICAS) return undefined;
       const at = new Map<string, string>();
       for (const c of list) {
-        const tail = String(await docker.getContainer(c.Id).logs({ stdout: true, tail: 1, timestamps: true }));
+        const tail = String(
+          await docker.getContainer(c.Id).logs({ stdout: true, tail: 1, timestamps: true }),
+        );
         const m = /(\d{4}-\d{2}-\d{2}T[\d:.]+Z) finished/.exec(tail);
         if (!m?.[1]) return undefined;
         at.set(c.Labels['rondo.replica'] ?? '', new Date(Date.parse(m[1]) - 1).toISOString());
@@ -111,7 +113,10 @@ export async function benchObservability(): Promise<void> {
     const pending = new Map(printed);
     while (pending.size > 0) {
       for (const [r, since] of [...pending]) {
-        const page = await api('GET', `${P}/spam/logs?environment=development&replica=${r}&since=${since}&limit=20`);
+        const page = await api(
+          'GET',
+          `${P}/spam/logs?environment=development&replica=${r}&since=${since}&limit=20`,
+        );
         if (page.items.some((l: { message: string }) => l.message === 'finished')) pending.delete(r);
       }
       if (pending.size === 0) break;

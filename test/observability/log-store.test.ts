@@ -23,6 +23,9 @@ const LINES: LogLine[] = [
   { stream: 'stdout', ns: BASE_NS + 2n, text: 'INFO third, same nanosecond' },
   { stream: 'stderr', ns: BASE_NS + 3n, text: 'WARN 100% _literal_ \u0000 \u001b[31mred\u001b[0m' },
   { stream: 'stdout', ns: BASE_NS + 4n, text: 'plain fifth' },
+  // Lines travel to the store as arrays: what an array literal gives meaning to stays text.
+  { stream: 'stdout', ns: BASE_NS + 5n, text: 'NULL' },
+  { stream: 'stdout', ns: BASE_NS + 6n, text: 'a "quoted" \\ {brace}, comma' },
 ];
 
 /** An engine whose only replica's log ends after the lines above; followed again, it resumes (`since` inclusive). */
@@ -123,7 +126,11 @@ describe.each(DRIVERS)('runtime logs in the store (%s)', (driver) => {
       'INFO third, same nanosecond',
       `WARN 100% _literal_ ${REPLACEMENT} red`,
       'plain fifth',
+      'NULL',
+      'a "quoted" \\ {brace}, comma',
     ]);
+    const levels = await t.rondo.store.db.selectFrom('runtime_logs').select('level').orderBy('id').execute();
+    expect(levels.map((r) => r.level)).toEqual(['error', 'info', 'info', 'warn', null, null, null]);
   });
 
   it('finds lines by level, text and deployment, and pages both ways', async () => {
@@ -141,7 +148,7 @@ describe.each(DRIVERS)('runtime logs in the store (%s)', (driver) => {
       }),
     ]);
     expect((await query({ environment: 'development', grep: '1%' })).items).toEqual([]);
-    expect((await query({ environment: 'development', deployment: '20261130-1' })).items).toHaveLength(5);
+    expect((await query({ environment: 'development', deployment: '20261130-1' })).items).toHaveLength(7);
     expect((await query({ environment: 'development', deployment: '20261130-2' })).items).toHaveLength(0);
 
     const all = (await query({ environment: 'development', direction: 'forward' })).items;
@@ -180,6 +187,6 @@ describe.each(DRIVERS)('runtime logs in the store (%s)', (driver) => {
       .execute();
     expect(await pruneRuntimeLogs(t.rondo.store, 30)).toBe(1);
     expect(await stored()).not.toContain('ancient');
-    expect(await stored()).toHaveLength(5);
+    expect(await stored()).toHaveLength(7);
   });
 });

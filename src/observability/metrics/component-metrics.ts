@@ -53,19 +53,15 @@ export async function componentMetrics(
   const e = await findEnvironment(deps.store.db, org.id, query.environment);
   const kind = isTask(c.type) ? 'task' : 'service';
   const queries = metricQueries(kind, { componentId: c.id, environmentId: e.id }, range.windowSeconds);
-  // Points on the step's grid (the first at or after `from`), so that successive views of a
-  // moving range share their points and the range cache can reuse them.
-  const onGrid = Math.ceil(range.start / range.stepSeconds) * range.stepSeconds;
-  const start = onGrid <= range.end ? onGrid : range.start;
   const answers = await Promise.all(
-    queries.map((q) => deps.prometheus.queryRange(q.promql, start, range.end, range.stepSeconds)),
+    queries.map((q) => deps.prometheus.queryRange(q.promql, range.start, range.end, range.stepSeconds)),
   );
   const series = queries.flatMap((q, i) => seriesOf(q, answers[i] ?? []));
   return {
     component: c.name,
     environment: e.name,
     kind,
-    from: start,
+    from: range.start,
     to: range.end,
     step: range.stepSeconds,
     series,

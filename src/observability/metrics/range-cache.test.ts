@@ -23,26 +23,40 @@ function fakePrometheus() {
   };
 }
 
+/** What the cache should answer: the grid points from Prometheus itself, then the point at `end`. */
+async function expected(start: number, end: number, step: number): Promise<RangeSeries[]> {
+  const p = fakePrometheus();
+  const grid = await p.queryRange('q', Math.ceil(start / step) * step, Math.floor(end / step) * step, step);
+  const tail = end % step ? await p.queryRange('q', end, end, step) : [];
+  return grid.map((s) => ({
+    metric: s.metric,
+    values: [...s.values, ...(tail.find((x) => x.metric.replica === s.metric.replica)?.values ?? [])],
+  }));
+}
+
 describe('RangeCache', () => {
-  it('answers as Prometheus does and asks it only for the steps after the settled ones', async () => {
-    let nowS = 1000;
+  it('answers grid points and the newest one, asking Prometheus only for what has not settled', async () => {
+    let nowS = 1010;
     const inner = fakePrometheus();
     const cache = new RangeCache(inner, { settleSeconds: 100, maxPoints: 1000, now: () => nowS * 1000 });
-    const first = await cache.queryRange('q', 0, 1000, 60);
-    expect(first).toEqual(await fakePrometheus().queryRange('q', 0, 1000, 60));
-    expect(inner.asked).toEqual([[0, 1000]]);
+    expect(await cache.queryRange('q', 10, 1010, 60)).toEqual(await expected(10, 1010, 60));
+    // The grid from the first multiple of 60 after 10, and the point at 1010 on its own.
+    expect(inner.asked).toEqual([
+      [60, 960],
+      [1010, 1010],
+    ]);
 
-    // A minute later, the same window moved on: only what had not settled (after 900) is asked.
-    nowS = 1060;
-    const second = await cache.queryRange('q', 60, 1060, 60);
-    expect(second).toEqual(await fakePrometheus().queryRange('q', 60, 1060, 60));
-    expect(inner.asked[1]).toEqual([960, 1060]);
+    // A minute later, the same window moved on: the grid up to 900 had settled and is not asked.
+    nowS = 1070;
+    expect(await cache.queryRange('q', 70, 1070, 60)).toEqual(await expected(70, 1070, 60));
+    expect(inner.asked.slice(2)).toEqual([
+      [960, 1020],
+      [1070, 1070],
+    ]);
 
-    // A range starting before what is held, or off the grid, is asked whole.
-    await cache.queryRange('q', 0, 1060, 60);
-    expect(inner.asked[2]).toEqual([0, 1060]);
-    await cache.queryRange('q', 30, 1060, 60);
-    expect(inner.asked[3]).toEqual([30, 1060]);
+    // A range starting before what is held is asked whole; an end on the grid needs no extra point.
+    await cache.queryRange('q', 0, 1020, 60);
+    expect(inner.asked.slice(4)).toEqual([[0, 1020]]);
   });
 
   it('keeps each query and step apart', async () => {

@@ -25,9 +25,10 @@ const seriesId = (metric: Record<string, string>) =>
 /**
  * The settled part of each range query's answer, kept so that a chart refreshed, or viewed by
  * someone else, asks Prometheus only for the steps since (what Thanos' and Cortex's query
- * frontends do). Evaluations at different times of one range query are independent, so the
- * cached points and the fresh ones are the same series Prometheus would answer in one query.
- * Callers keep `start` on the step's grid (a multiple of `step`), or nothing is reused.
+ * frontends do). Points fall on the step's grid (multiples of `step`: the first at or after
+ * `start`), so successive views of a moving range share them, plus one point at `end` itself
+ * when it is off the grid, so the newest value is always there. Each evaluation of a range query
+ * is independent of the others, so the joined answer holds the values one query would have.
  */
 export class RangeCache implements QueryRange {
   readonly #inner: QueryRange;
@@ -42,25 +43,31 @@ export class RangeCache implements QueryRange {
   }
 
   async queryRange(promql: string, start: number, end: number, step: number): Promise<RangeSeries[]> {
-    const key = `${step} ${start % step} ${promql}`;
+    const first = Math.ceil(start / step) * step;
+    const last = Math.floor(end / step) * step;
+    const [grid, tail] = await Promise.all([
+      first <= last ? this.#grid(promql, first, last, step) : new Map<string, RangeSeries>(),
+      last < end ? this.#inner.queryRange(promql, end, end, step) : [],
+    ]);
+    return [...merge(grid, tail).values()];
+  }
+
+  /** The grid points from `start` to `end` (both on the grid): held ones, and the rest asked. */
+  async #grid(promql: string, start: number, end: number, step: number): Promise<Map<string, RangeSeries>> {
+    const key = `${step} ${promql}`;
     const entry = this.#entries.get(key);
     const reusable = entry !== undefined && entry.from <= start && entry.to >= start - step;
     const fetchFrom = reusable ? Math.max(start, entry.to + step) : start;
     const fresh = fetchFrom <= end ? await this.#inner.queryRange(promql, fetchFrom, end, step) : [];
-
-    const merged = new Map<string, RangeSeries>();
+    const held = new Map<string, RangeSeries>();
     if (reusable)
       for (const [id, s] of entry.series) {
         const values = s.values.filter(([t]) => t >= start && t <= end);
-        if (values.length) merged.set(id, { metric: s.metric, values });
+        if (values.length) held.set(id, { metric: s.metric, values });
       }
-    for (const s of fresh) {
-      const id = seriesId(s.metric);
-      const had = merged.get(id);
-      merged.set(id, had ? { metric: s.metric, values: had.values.concat(s.values) } : s);
-    }
+    const merged = merge(held, fresh);
     this.#keep(key, merged, start, end, step);
-    return [...merged.values()];
+    return merged;
   }
 
   /** Records the points of `merged` that have settled, replacing what the key held. */
@@ -94,4 +101,15 @@ export class RangeCache implements QueryRange {
     this.#entries.delete(key);
     this.#points -= e.points;
   }
+}
+
+/** `series` with `later`'s points appended to the series of the same labels (new ones added). */
+function merge(series: Map<string, RangeSeries>, later: RangeSeries[]): Map<string, RangeSeries> {
+  const out = new Map(series);
+  for (const s of later) {
+    const id = seriesId(s.metric);
+    const had = out.get(id);
+    out.set(id, had ? { metric: s.metric, values: had.values.concat(s.values) } : s);
+  }
+  return out;
 }
