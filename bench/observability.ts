@@ -105,10 +105,11 @@ export async function benchObservability(): Promise<void> {
     const overdue = () => {
       if (performance.now() - t0 > 600_000) throw new Error('the lines were not all stored in 10 minutes');
     };
-    let printed: Map<string, string> | undefined;
-    while (!(printed = await printedAt())) {
+    let printed = await printedAt();
+    while (!printed) {
       overdue();
       await sleep(500);
+      printed = await printedAt();
     }
     const pending = new Map(printed);
     while (pending.size > 0) {
