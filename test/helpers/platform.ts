@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,13 +12,40 @@ import { cleanupInstance } from './images.js';
 import { startTestRondo, type TestRondo } from './rondo.js';
 import type { Driver } from './stores.js';
 
+/** TCP ports something listens on now (IPv4 and IPv6), from the kernel's tables. */
+function listeningPorts(): Set<number> {
+  const ports = new Set<number>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    // `sl local_address rem_address st …`: state 0A is LISTEN; the local port is hex after the colon.
+    for (const line of text.split('\n').slice(1)) {
+      const [, local, , state] = line.trim().split(/\s+/);
+      if (state === '0A' && local) ports.add(Number.parseInt(local.split(':').pop() ?? '', 16));
+    }
+  }
+  return ports;
+}
+
+/** Ports above a base a test's gateway may take (one per slot). */
+const SLOTS = 64;
+
 /**
- * A base for the gateway's internal listeners (one port per slot above it), below Linux's
- * ephemeral range (32768–60999): a port there may be held by any outgoing connection of a busy
- * run, and Caddy's load would then fail to bind it.
+ * A base for the gateway's internal listeners (one port per slot above it). Below Linux's
+ * ephemeral range (32768–60999), where any outgoing connection of a busy run may hold a port,
+ * and clear of every port something already listens on (this machine's RabbitMQ holds 25672):
+ * Caddy's load fails when it cannot bind one, and so does the rollout that asked for it.
  */
 export function internalPortBase(): number {
-  return 10_000 + Math.floor(Math.random() * 20_000);
+  const taken = listeningPorts();
+  for (;;) {
+    const base = 10_000 + Math.floor(Math.random() * 20_000);
+    if (!Array.from({ length: SLOTS }, (_, i) => base + i).some((p) => taken.has(p))) return base;
+  }
 }
 
 export async function freePort(): Promise<number> {
