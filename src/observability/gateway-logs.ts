@@ -5,6 +5,7 @@ import type { Executor } from '../store/store.js';
 import { isoFromMicros } from './log-cursor.js';
 import {
   checkFilter,
+  followStream,
   keysetPage,
   type RuntimeLogDeps,
   type RuntimeLogFilter,
@@ -128,32 +129,17 @@ export async function* followGatewayLogs(
   const checked = checkFilter(f, deps.retentionDays, (deps.now?.() ?? new Date()).getTime());
   checkGatewayFilter(f);
   const scope = await resolveScope(deps, ctx, orgName, project, component, f.environment);
-  const { db } = deps.store;
-  // Taken before the first page: what is stored after it comes live, nothing is missed or doubled.
-  const top = await db
-    .selectFrom('gateway_requests')
-    .select(sql<string | null>`max(id)::text`.as('max'))
-    .executeTakeFirst();
-  let after = top?.max ?? '0';
-  const backward = f.since === undefined;
-  const firstRows = await requestsOf(db, scope, f, checked)
-    .where(sql<boolean>`id <= ${after}::bigint`)
-    .orderBy('at_us', backward ? 'desc' : 'asc')
-    .orderBy('id', backward ? 'desc' : 'asc')
-    .limit(checked.limit)
-    .execute();
-  if (backward) firstRows.reverse();
-  yield '';
-  for (const r of firstRows) yield `${JSON.stringify(toLine(r))}\n`;
-  while (!signal.aborted) {
-    const rows = await requestsOf(db, scope, f, checked)
-      .where(sql<boolean>`id > ${after}::bigint`)
-      .orderBy('id', 'asc')
-      .limit(1000)
-      .execute();
-    for (const r of rows) yield `${JSON.stringify(toLine(r))}\n`;
-    const newest = rows.at(-1);
-    if (newest) after = newest.id;
-    if (rows.length < 1000) await (deps.gatewayChanges ?? deps.changes).next(1000, signal);
-  }
+  yield* followStream(
+    deps.store.db,
+    'gateway_requests',
+    f.since === undefined,
+    checked.limit,
+    (where, byTime, order, limit) => {
+      const q = requestsOf(deps.store.db, scope, f, checked).where(where);
+      return (byTime ? q.orderBy('at_us', order) : q).orderBy('id', order).limit(limit).execute();
+    },
+    toLine,
+    deps.gatewayChanges ?? deps.changes,
+    signal,
+  );
 }

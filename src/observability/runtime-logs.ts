@@ -243,33 +243,58 @@ export async function* followRuntimeLogs(
 ): AsyncGenerator<string> {
   const checked = checkFilter(f, deps.retentionDays, (deps.now?.() ?? new Date()).getTime());
   const scope = await resolveScope(deps, ctx, orgName, project, component, f.environment);
-  const { db } = deps.store;
+  yield* followStream(
+    deps.store.db,
+    'runtime_logs',
+    f.since === undefined,
+    checked.limit,
+    (where, byTime, order, limit) => {
+      const q = linesOf(deps.store.db, scope, f, checked).where(where);
+      return (byTime ? q.orderBy('at_us', order) : q).orderBy('id', order).limit(limit).execute();
+    },
+    toLine,
+    deps.changes,
+    signal,
+  );
+}
+
+/** How a follow stream reads its table: rows matching `where`, by (at_us, id) or by id alone. */
+export type FollowRead<R> = (
+  where: RawBuilder<boolean>,
+  byTime: boolean,
+  order: 'asc' | 'desc',
+  limit: number,
+) => Promise<R[]>;
+
+/**
+ * A follow stream, shared by the runtime and gateway logs: the first page of the range (the
+ * newest `limit` rows when `backward`), then rows as they are stored, by id, until `signal`.
+ */
+export async function* followStream<R extends { id: string }, L>(
+  db: Executor,
+  table: 'runtime_logs' | 'gateway_requests',
+  backward: boolean,
+  limit: number,
+  read: FollowRead<R>,
+  toLine: (r: R) => L,
+  changes: LogChanges,
+  signal: AbortSignal,
+): AsyncGenerator<string> {
   // Taken before the first page: what is stored after it comes live, nothing is missed or doubled.
-  const top = await db
-    .selectFrom('runtime_logs')
-    .select(sql<string | null>`max(id)::text`.as('max'))
-    .executeTakeFirst();
-  let after = top?.max ?? '0';
-  const backward = f.since === undefined;
-  const firstRows = await linesOf(db, scope, f, checked)
-    .where(sql<boolean>`id <= ${after}::bigint`)
-    .orderBy('at_us', backward ? 'desc' : 'asc')
-    .orderBy('id', backward ? 'desc' : 'asc')
-    .limit(checked.limit)
-    .execute();
+  const top = await sql<{ max: string | null }>`select max(id)::text as max from ${sql.table(table)}`.execute(
+    db,
+  );
+  let after = top.rows[0]?.max ?? '0';
+  const firstRows = await read(sql<boolean>`id <= ${after}::bigint`, true, backward ? 'desc' : 'asc', limit);
   if (backward) firstRows.reverse();
   // The answer starts at once (headers), even when there is nothing to show yet.
   yield '';
   for (const r of firstRows) yield `${JSON.stringify(toLine(r))}\n`;
   while (!signal.aborted) {
-    const rows = await linesOf(db, scope, f, checked)
-      .where(sql<boolean>`id > ${after}::bigint`)
-      .orderBy('id', 'asc')
-      .limit(1000)
-      .execute();
+    const rows = await read(sql<boolean>`id > ${after}::bigint`, false, 'asc', 1000);
     for (const r of rows) yield `${JSON.stringify(toLine(r))}\n`;
     const newest = rows.at(-1);
     if (newest) after = newest.id;
-    if (rows.length < 1000) await deps.changes.next(1000, signal);
+    if (rows.length < 1000) await changes.next(1000, signal);
   }
 }
