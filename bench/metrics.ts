@@ -16,7 +16,7 @@ import { pino } from 'pino';
 import { createApi } from '../src/api/app.js';
 import { bootstrap } from '../src/control/bootstrap.js';
 import { metricQueries } from '../src/observability/metrics/metric-queries.js';
-import { metricsQueries } from '../src/observability/metrics/metrics-engine.js';
+import { cachedPrometheus } from '../src/observability/metrics/metrics-engine.js';
 import { parseRetention } from '../src/observability/metrics/metrics-settings.js';
 import { PrometheusApi } from '../src/observability/metrics/prometheus-api.js';
 import { LATENCY_BUCKETS } from '../src/observability/metrics/rondo-metrics.js';
@@ -116,7 +116,7 @@ export async function benchMetrics(): Promise<void> {
     undefined,
     undefined,
     {
-      metrics: { store, prometheus: metricsQueries(settings), settings },
+      metrics: { store, prometheus: cachedPrometheus(settings), settings },
     },
   );
   const url = await api.listen({ host: '127.0.0.1', port: 0 });

@@ -18,12 +18,12 @@ export function createMetrics(
 ) {
   const exporter = new RondoMetrics();
   const sampler = new MetricsSampler({ ...deps, metrics: exporter }, settings.sampleMs ?? 5000);
-  const api: MetricsDeps = { store: deps.store, prometheus: metricsQueries(settings), settings };
+  const api: MetricsDeps = { store: deps.store, prometheus: cachedPrometheus(settings), settings };
   return { exporter, sampler, deps: api };
 }
 
 /** What the metrics API queries: Prometheus behind the range cache. */
-export function metricsQueries(
+export function cachedPrometheus(
   settings: Pick<MetricsSettings, 'listen' | 'scrapeIntervalSeconds'>,
 ): RangeCache {
   // Points settle two scrapes after their time; 500,000 points is about 40 MB of answers.
