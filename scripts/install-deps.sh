@@ -102,11 +102,54 @@ fi
 
 if [[ $mode == test ]]; then
   # The Docker engine: started in the background when nothing answers (no systemd here).
-  if ! docker info >/dev/null 2>&1; then
-    echo "install-deps: starting dockerd" >&2
+  # A wedged dockerd accepts the connection and never answers: bound every question.
+  docker_answers() { timeout 10 docker info >/dev/null 2>&1; }
+  # A dockerd left by an earlier run (a session that ended mid-test) may still be starting or
+  # stopping; a second dockerd would refuse its pid file, so wait for the first to answer or go.
+  if ! docker_answers && pgrep -x dockerd >/dev/null; then
+    echo "install-deps: waiting for the running dockerd" >&2
+    deadline=$((SECONDS + 90))
+    while ((SECONDS < deadline)); do
+      docker_answers && break
+      pgrep -x dockerd >/dev/null || break
+      sleep 1
+    done
+    if ! docker_answers && pgrep -x dockerd >/dev/null; then
+      echo "install-deps: the running dockerd does not answer; stopping it" >&2
+      pkill -TERM -x dockerd
+      for _ in $(seq 1 30); do pgrep -x dockerd >/dev/null || break; sleep 1; done
+      pkill -KILL -x dockerd 2>/dev/null || true
+    fi
+  fi
+  # dockerd's own containerd, left by a dockerd that was killed, makes the next dockerd time out
+  # waiting for it ("failed to start containerd"): stop it first, and retry once.
+  start_dockerd() {
+    pkill -TERM -f 'containerd --config /var/run/docker/containerd/containerd.toml' 2>/dev/null || true
+    for _ in $(seq 1 15); do pgrep -f 'containerd --config /var/run/docker/containerd' >/dev/null || break; sleep 1; done
+    pkill -KILL -f 'containerd --config /var/run/docker/containerd/containerd.toml' 2>/dev/null || true
+    # The pid files of a dockerd and containerd that were killed name processes that are gone.
+    rm -f /var/run/docker.pid /var/run/docker/containerd/containerd.pid
     nohup dockerd >/var/log/dockerd.log 2>&1 &
-    for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
-    docker info >/dev/null 2>&1 || { echo "install-deps: dockerd did not start; see /var/log/dockerd.log" >&2; exit 1; }
+    local pid=$! deadline=$((SECONDS + 120))
+    while ((SECONDS < deadline)); do
+      docker_answers && return 0
+      kill -0 "$pid" 2>/dev/null || return 1
+      sleep 1
+    done
+    return 1
+  }
+  if ! docker_answers; then
+    echo "install-deps: starting dockerd" >&2
+    if ! start_dockerd; then
+      echo "install-deps: dockerd did not start; the end of /var/log/dockerd.log:" >&2
+      tail -n 15 /var/log/dockerd.log >&2
+      echo "install-deps: starting dockerd again" >&2
+      if ! start_dockerd; then
+        echo "install-deps: dockerd did not start; the end of /var/log/dockerd.log:" >&2
+        tail -n 30 /var/log/dockerd.log >&2
+        exit 1
+      fi
+    fi
   fi
 
   if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
