@@ -1,3 +1,5 @@
+import type { ResourceLimits } from '../domain/resource-limits.js';
+
 /**
  * The seam between Rondo and where workloads run. The Docker implementation is the default; a
  * Kubernetes one will implement the same contract. Ownership lives in labels (`rondo.*`), so an
@@ -29,8 +31,8 @@ export interface WorkloadSpec {
    * in memory (tmpfs), never in an image layer or the container's writable layer.
    */
   files?: { path: string; content: Buffer | string; secret?: boolean }[];
-  cpus?: number;
-  memoryMb?: number;
+  /** Hard limits per workload; unset: unlimited. */
+  resources?: ResourceLimits;
   restartPolicy: 'no' | 'on-failure' | 'always';
   ulimits?: Ulimit[];
   /** `name:ip` entries for /etc/hosts. */

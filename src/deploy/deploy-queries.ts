@@ -39,6 +39,7 @@ export function toDeployment(r: DeploymentJoined): Deployment {
     status: r.status as Deployment['status'],
     reason: r.status_reason,
     endpoints: spec.endpoints ?? [],
+    ...(spec.resources ? { resources: spec.resources } : {}),
     ...(spec.task ? { task: spec.task } : {}),
     createdBy: r.created_by,
     createdAt: r.created_at.toISOString(),

@@ -13,6 +13,8 @@ export interface DeploymentComparison {
   image: boolean;
   commit: boolean;
   replicas: boolean;
+  /** Memory or CPU limits. */
+  resources: boolean;
   endpoints: boolean;
   /** Configuration keys (never values): added, changed (another stored value) and removed from `from` to `to`. */
   config: { added: string[]; changed: string[]; removed: string[] };
@@ -22,7 +24,7 @@ export interface DeploymentComparison {
 
 /**
  * What changed from one deployment of a component to another (any two, any environments): release,
- * image, commit, replicas, endpoints, the frozen configuration's keys, and the release's
+ * image, commit, replicas, resource limits, endpoints, the frozen configuration's keys, and the release's
  * descriptor (declared configurations). Values are not compared
  * by content (they are encrypted per value); a key whose frozen value is another stored value
  * counts as changed.
@@ -70,6 +72,7 @@ export async function compareDeployments(
     image: fromView.image !== toView.image,
     commit: fromView.commit !== toView.commit,
     replicas: fromView.replicas !== toView.replicas,
+    resources: JSON.stringify(a.resources ?? {}) !== JSON.stringify(b.resources ?? {}),
     endpoints: JSON.stringify(a.endpoints ?? []) !== JSON.stringify(b.endpoints ?? []),
     config: pendingChanges(b.config ?? [], a.config ?? []),
     descriptor: {

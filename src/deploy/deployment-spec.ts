@@ -1,5 +1,6 @@
 import type { ConfigDeclaration } from '../build/descriptor.js';
 import type { EndpointSpec } from '../domain/endpoint.js';
+import type { ResourceLimits } from '../domain/resource-limits.js';
 import type { TaskSpec } from '../domain/task.js';
 import type { ConfigItem } from '../store/schema.js';
 
@@ -13,6 +14,8 @@ export interface DeploymentSpec {
   env: Record<string, string>;
   /** Release config merged with the environment's (environment wins); values stay encrypted in the store. */
   config?: ConfigItem[];
+  /** Per replica (or task run); unset: unlimited. */
+  resources?: ResourceLimits;
   /** Task components: how executions run. A task's deployment starts no replicas and serves nothing. */
   task?: TaskSpec;
 }
@@ -28,3 +31,8 @@ export const IN_PROGRESS: readonly DeploymentStatus[] = ['pending', 'rolling-out
 
 /** deploy: a build or image (or pending config) into an environment; the rest start from a deployment. */
 export type DeploymentAction = 'deploy' | 'promote' | 'rollback' | 'redeploy';
+
+/** The limits a stored spec carries (a spec column is JSON; older specs have none). */
+export function resourcesOf(spec: unknown): ResourceLimits | undefined {
+  return (spec as DeploymentSpec | null | undefined)?.resources;
+}

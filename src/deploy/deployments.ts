@@ -5,6 +5,7 @@ import type { ComponentSource } from '../domain/component.js';
 import type { EndpointSpec } from '../domain/endpoint.js';
 import { invalid, notFound, RondoError } from '../domain/errors.js';
 import { checkImageReference } from '../domain/image-reference.js';
+import type { ResourceLimits } from '../domain/resource-limits.js';
 import type { Deployment } from '../domain/resources.js';
 import type { ScheduleRules } from '../domain/task.js';
 import { resolveTaskSpec, type TaskInput } from '../tasks/task-spec.js';
@@ -16,7 +17,7 @@ import {
   pingDataPlane,
   toDeployment,
 } from './deploy-queries.js';
-import type { ReleaseSpec } from './deployment-spec.js';
+import { type ReleaseSpec, resourcesOf } from './deployment-spec.js';
 import { checkConfiguration, findOrCreateRelease, insertDeployment } from './releases.js';
 import type { UrlSettings } from './urls.js';
 
@@ -36,6 +37,8 @@ export interface DeployInput {
   buildId?: string;
   image?: string;
   replicas?: number;
+  /** Default: what the environment runs now (none: unlimited). */
+  resources?: ResourceLimits;
   /** Task components: schedule, concurrency policy, timeout. */
   task?: TaskInput;
 }
@@ -162,7 +165,7 @@ export async function createDeployment(
     checkConfiguration(release, config, env.name);
     const current = await tx
       .selectFrom('deployments')
-      .select('replicas')
+      .select(['replicas', 'spec'])
       .where('component_id', '=', component.id)
       .where('environment_id', '=', env.id)
       .where('status', '=', 'active')
@@ -175,6 +178,7 @@ export async function createDeployment(
       config,
       configRevision: await scopeRevision(tx, component.id, env.id),
       replicas: input.replicas ?? current?.replicas ?? 1,
+      resources: input.resources ?? resourcesOf(current?.spec),
       action: 'deploy',
       sourceId: null,
       createdBy: ctx.actor.userName,

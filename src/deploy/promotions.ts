@@ -13,7 +13,7 @@ import {
   pingDataPlane,
   toDeployment,
 } from './deploy-queries.js';
-import type { DeploymentSpec } from './deployment-spec.js';
+import { type DeploymentSpec, resourcesOf } from './deployment-spec.js';
 import { type DeployDeps, requireInPipeline } from './deployments.js';
 import { checkConfiguration, insertDeployment, type ReleaseRow } from './releases.js';
 
@@ -200,6 +200,8 @@ export async function startPromotion(
     createdBy: p.createdBy,
     // A task keeps the target's own schedule; a first promotion there takes the source's.
     task: taskOf(current?.spec) ?? taskOf(source?.spec),
+    // Limits are the target's own too (production is often sized apart from development).
+    resources: current ? resourcesOf(current.spec) : resourcesOf(source?.spec),
   });
 }
 
@@ -289,6 +291,8 @@ export async function rollback(
       sourceId: target.id,
       createdBy: ctx.actor.userName,
       task: spec.task,
+      // Back to what ran then, limits included: a limit that broke the new one is undone too.
+      resources: spec.resources,
     }),
   );
   deps.enqueue(id);

@@ -2,6 +2,7 @@ import type { Selectable, Transaction } from 'kysely';
 import { isUniqueViolation, newId } from '../control/ids.js';
 import { collisions } from '../domain/configuration.js';
 import { invalid, RondoError } from '../domain/errors.js';
+import { limitsOrNothing, type ResourceLimits } from '../domain/resource-limits.js';
 import type { TaskSpec } from '../domain/task.js';
 import type { ConfigItem, Database, ReleasesTable } from '../store/schema.js';
 import type { Executor } from '../store/store.js';
@@ -119,6 +120,7 @@ export interface NewDeployment {
   createdBy: string;
   /** Set for task components (see src/tasks/task-spec.ts). */
   task?: TaskSpec | undefined;
+  resources?: ResourceLimits | undefined;
 }
 
 /**
@@ -135,12 +137,14 @@ export async function insertDeployment(tx: Executor, d: NewDeployment): Promise<
     .executeTakeFirstOrThrow();
   const releaseSpec = d.release.spec as unknown as ReleaseSpec;
   const replicas = d.task ? 0 : d.replicas;
+  const resources = limitsOrNothing(d.resources);
   const spec: DeploymentSpec = {
     image: d.release.image,
     replicas,
     endpoints: d.task ? [] : releaseSpec.endpoints,
     env: {},
     config: d.config,
+    ...(resources ? { resources } : {}),
     ...(d.task ? { task: d.task } : {}),
   };
   const id = newId('dep');

@@ -219,6 +219,7 @@ async function startReplicas(
           files: config.files,
           ports: spec.endpoints.map((e) => e.port),
           restartPolicy: 'on-failure',
+          ...(spec.resources ? { resources: spec.resources } : {}),
           // The host answers on every bridge's gateway; this network's is the environment's way in.
           extraHosts: [`rondo-gateway:${network.gateway}`],
         })

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ROLES, TOKEN_SCOPES } from './access.js';
 import { BUILD_PRESETS, COMPONENT_TYPES } from './component.js';
 import { ENDPOINT_TYPES, VISIBILITIES } from './endpoint.js';
+import { ResourceLimits } from './resource-limits.js';
 import { CONCURRENCY_POLICIES } from './task.js';
 
 /**
@@ -158,6 +159,7 @@ export const Deployment = z.object({
   environment: z.string(),
   image: z.string(),
   replicas: z.number().int(),
+  resources: ResourceLimits.optional().describe('limits per replica or task run; absent: unlimited'),
   status: z.enum(DEPLOYMENT_STATUSES),
   reason: z.string().nullable(),
   endpoints: z.array(Endpoint),

@@ -298,6 +298,7 @@ export class ExecutionRunner {
         ...(started?.command ? { command: started.command } : {}),
         ...(started ? { args: started.args } : {}),
         ports: [],
+        ...(spec.resources ? { resources: spec.resources } : {}),
         restartPolicy: 'no',
         extraHosts: [`rondo-gateway:${network.gateway}`],
         shortRun: true,

@@ -44,8 +44,7 @@ describe('DockerDataPlane', () => {
       ],
       ports: [8080],
       files: [{ path: '/etc/app/conf.txt', content: 'level=debug\n' }],
-      cpus: 0.5,
-      memoryMb: 64,
+      resources: { cpuMillicores: 500, memoryMiB: 64 },
       restartPolicy: 'on-failure',
       ulimits: [{ name: 'nofile', soft: 1024, hard: 2048 }],
       extraHosts: ['rondo-gateway:10.1.2.3'],
@@ -62,6 +61,7 @@ describe('DockerDataPlane', () => {
     const inspect = await docker.getContainer(w.id).inspect();
     expect(inspect.HostConfig.NanoCpus).toBe(500_000_000);
     expect(inspect.HostConfig.Memory).toBe(64 * 1024 * 1024);
+    expect(inspect.HostConfig.MemorySwap).toBe(64 * 1024 * 1024);
     expect(
       // The replica's own process (PID 1): an exec'd shell does not always get the container's limits.
       (

@@ -63,6 +63,17 @@ describe('deploy API refuses bad input before recording anything', () => {
     await refused(DEPLOY, { environment: 'development', colour: 'blue' }, 400, 'colour');
   });
 
+  it('rejects resource limits out of range, of the wrong kind, or unknown', async () => {
+    const limits = (resources: unknown) => ({ environment: 'development', resources });
+    await refused(DEPLOY, limits({ memoryMiB: 8 }), 400, 'resources.memoryMiB');
+    await refused(DEPLOY, limits({ memoryMiB: 2_000_000 }), 400, 'resources.memoryMiB');
+    await refused(DEPLOY, limits({ memoryMiB: 64.5 }), 400, 'resources.memoryMiB');
+    await refused(DEPLOY, limits({ cpuMillicores: 0 }), 400, 'resources.cpuMillicores');
+    await refused(DEPLOY, limits({ cpuMillicores: '500m' }), 400, 'resources.cpuMillicores');
+    await refused(DEPLOY, limits({ disk: 10 }), 400, 'resources.disk');
+    await refused(DEPLOY, limits('256Mi'), 400, 'resources');
+  });
+
   it('answers 503 naming what to fix when the environment’s data plane is unreachable, and records nothing', async () => {
     const res = await refused(DEPLOY, { environment: 'remote' }, 503);
     expect(res.body.detail).toMatch(/data plane 'gone' is unreachable: .*\/run\/nothing-here.sock.*start it/);

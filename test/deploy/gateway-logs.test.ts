@@ -300,13 +300,36 @@ describe('gateway access logs and deployment conditions (real engine)', () => {
     expect(described.stdout).toContain(`readiness-failed (${d.body.name}): 1 of 1 replicas`);
   });
 
-  it('records an OOM kill of a replica over its memory limit', async () => {
-    // The API has no memory limit yet: the engine's own update sets a tiny one on the replica.
+  it('records an OOM kill of a replica over the memory limit its deployment sets', async () => {
+    ensureBuilt();
+    const env = cleanEnv({ RONDO_SERVER: t.apiUrl, RONDO_TOKEN: t.adminToken });
+    const out = await cli(
+      [
+        'deploy',
+        'web',
+        '--project',
+        'shop',
+        '--env',
+        'development',
+        '--memory',
+        '32',
+        '--cpu',
+        '500',
+        '--wait',
+      ],
+      env,
+    );
+    expect(out.stdout).toMatch(/Limits:\s+memory 32 MiB, CPU 500m/);
     const [replica] = await docker.listContainers({
       filters: { label: [`${LABEL.instance}=${t.instance}`, `${LABEL.component}=web`] },
     });
     expect(replica).toBeDefined();
-    await docker.getContainer(replica!.Id).update({ Memory: 32 * 1024 * 1024, MemorySwap: 32 * 1024 * 1024 });
+    const { HostConfig } = await docker.getContainer(replica!.Id).inspect();
+    expect(HostConfig).toMatchObject({
+      Memory: 32 * 1024 * 1024,
+      MemorySwap: 32 * 1024 * 1024,
+      NanoCpus: 5e8,
+    });
     expect(await send(t, 'GET', '/default/shop/web/site/cgi-bin/grow')).toBe(200);
     const oom = (await eventsUntil('web', 'oom-killed')).find((e) => e.kind === 'oom-killed');
     expect(oom?.message).toMatch(/^replica 0 was killed for exceeding its memory limit \(exit code 137\)/);

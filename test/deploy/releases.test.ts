@@ -173,7 +173,7 @@ describe('releases, configuration, promotion, approvals, rollback', () => {
 
     const dev = await settled(
       await t.call('POST', `${COMPONENT}/deployments`, {
-        body: { environment: 'development', buildId: builds[0]!.id },
+        body: { environment: 'development', buildId: builds[0]!.id, resources: { memoryMiB: 128 } },
       }),
     );
     expect(dev.status).toBe('active');
@@ -199,6 +199,11 @@ describe('releases, configuration, promotion, approvals, rollback', () => {
     expect(devDep.name).toBe(`${devDep.release}.1.1`);
     expect(prod.name).toBe(`${prod.release}.1.1`);
     expect(prod).toMatchObject({ action: 'promote', commit: builds[0]!.commit, configRevision: 1 });
+    // A first promotion takes the source's limits; they reach the replica.
+    expect(devDep.resources).toEqual({ memoryMiB: 128 });
+    expect(prod.resources).toEqual({ memoryMiB: 128 });
+    const replica = await replicaOf(t.instance, 'shop', 'app', 'production');
+    expect((await docker.getContainer(replica.id).inspect()).HostConfig.Memory).toBe(128 * 1024 * 1024);
     const tags = (await (await fetch(`http://${registry.addr}/v2/default/shop/app/tags/list`)).json()) as {
       tags: string[];
     };

@@ -27,6 +27,7 @@ export function deploymentCompareRoutes(app: Api, deps: ControlDeps): void {
             image: z.boolean(),
             commit: z.boolean(),
             replicas: z.boolean(),
+            resources: z.boolean().describe('memory or CPU limits differ'),
             endpoints: z.boolean(),
             config: z.object({ added: Keys, changed: Keys, removed: Keys }),
             descriptor: z

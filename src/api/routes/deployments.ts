@@ -7,6 +7,7 @@ import {
   listDeployments,
 } from '../../deploy/deployments.js';
 import { promote, rollback } from '../../deploy/promotions.js';
+import { ResourceLimits } from '../../domain/resource-limits.js';
 import { ApprovalRequest, Deployment, EnvironmentStatus } from '../../domain/resources.js';
 import { CONCURRENCY_POLICIES } from '../../domain/task.js';
 import { type Api, contextOf } from '../app.js';
@@ -44,6 +45,9 @@ export function deploymentRoutes(app: Api, deploy: DeployDeps | undefined): void
             .optional()
             .describe('default: the image of a bring-your-own-image component'),
           replicas: z.number().int().min(0).max(20).optional().describe('default 1'),
+          resources: ResourceLimits.optional().describe(
+            'limits per replica or task run; default: what the environment runs now (none: unlimited)',
+          ),
           cron: z
             .string()
             .max(200)

@@ -88,6 +88,7 @@ export async function printDeployment(cmd: Command, api: ApiClient, created: Dep
           ['Task', `concurrency ${d.task.concurrencyPolicy}, timeout ${d.task.timeoutSeconds} s`],
         ] as [string, string][])
       : ([['Replicas', String(d.replicas)]] as [string, string][])),
+    ['Limits', describeLimits(d.resources)],
     ['Status', d.status],
     ...(d.reason ? ([['Reason', d.reason]] as [string, string][]) : []),
   ]);
@@ -116,6 +117,8 @@ export function registerDeploy(program: Command): void {
     )
     .option('--image <ref>', 'image to deploy (default: the component’s image)')
     .option('--replicas <n>', 'replicas, 0-20 (default 1)')
+    .option('--memory <MiB>', 'memory limit per replica in MiB (default: what the environment runs)')
+    .option('--cpu <millicores>', 'CPU limit per replica in millicores, 1000 = one core')
     .option('--wait', 'wait until the rollout finishes; exit 1 if it fails');
   addTaskOptions(deploy).action(
     async (
@@ -126,6 +129,8 @@ export function registerDeploy(program: Command): void {
         image?: string;
         buildId?: string;
         replicas?: string;
+        memory?: string;
+        cpu?: string;
         wait?: boolean;
         cron?: string;
         timezone?: string;
@@ -145,6 +150,7 @@ export function registerDeploy(program: Command): void {
         ...(o.image ? { image: o.image } : {}),
         ...(o.buildId ? { buildId: o.buildId } : {}),
         ...(replicas === undefined ? {} : { replicas }),
+        ...resourceFlags(o),
         ...taskFlags(o),
       };
       const d = await api.request<Deployment>(
@@ -181,4 +187,32 @@ export function registerDeploy(program: Command): void {
       c.endpoints.map((e) => [e.name, `${e.type} port ${e.port} ${e.basePath} (${e.visibility.join(', ')})`]),
     );
   });
+}
+
+/** `--memory`/`--cpu` as the API's `resources`; the API checks the ranges and names the field. */
+function resourceFlags(o: { memory?: string; cpu?: string }): { resources?: Record<string, number> } {
+  const whole = (flag: string, v: string | undefined) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n))
+      throw new UsageError(`${flag} takes a whole number`);
+    return n;
+  };
+  const memoryMiB = whole('--memory', o.memory);
+  const cpuMillicores = whole('--cpu', o.cpu);
+  if (memoryMiB === undefined && cpuMillicores === undefined) return {};
+  return {
+    resources: {
+      ...(memoryMiB === undefined ? {} : { memoryMiB }),
+      ...(cpuMillicores === undefined ? {} : { cpuMillicores }),
+    },
+  };
+}
+
+function describeLimits(r: Deployment['resources']): string {
+  const parts = [
+    ...(r?.memoryMiB ? [`memory ${r.memoryMiB} MiB`] : []),
+    ...(r?.cpuMillicores ? [`CPU ${r.cpuMillicores}m`] : []),
+  ];
+  return parts.length ? parts.join(', ') : 'none';
 }

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
+import type { ResourceLimits } from '../../domain/resource-limits.js';
 import type {
   DataPlane,
   LogLine,
@@ -251,8 +252,7 @@ export class DockerDataPlane implements DataPlane {
             Name: spec.restartPolicy,
             ...(spec.restartPolicy === 'on-failure' ? { MaximumRetryCount: 10 } : {}),
           },
-          ...(spec.cpus ? { NanoCpus: Math.round(spec.cpus * 1e9) } : {}),
-          ...(spec.memoryMb ? { Memory: spec.memoryMb * 1024 * 1024 } : {}),
+          ...hostLimits(spec.resources),
           ...(spec.ulimits
             ? { Ulimits: spec.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })) }
             : {}),
@@ -469,3 +469,12 @@ function networkInfo(n: Docker.NetworkInspectInfo): NetworkInfo {
     gateway: ipam.Gateway ?? '',
   };
 }
+
+/** Docker's form of the limits. No swap beyond memory (as on Kubernetes): over it, OOM-killed. */
+function hostLimits(r: ResourceLimits | undefined) {
+  return {
+    ...(r?.cpuMillicores ? { NanoCpus: r.cpuMillicores * 1_000_000 } : {}),
+    ...(r?.memoryMiB ? { Memory: r.memoryMiB * MiB, MemorySwap: r.memoryMiB * MiB } : {}),
+  };
+}
+const MiB = 1024 * 1024;

@@ -3314,6 +3314,13 @@ export interface paths {
                             reason: string | null;
                             release: string | null;
                             replicas: number;
+                            /** @description limits per replica or task run; absent: unlimited */
+                            resources?: {
+                                /** @description CPU limit per replica in millicores (1000 = one core) */
+                                cpuMillicores?: number;
+                                /** @description memory limit per replica in MiB (16 and up; a replica over it is OOM-killed) */
+                                memoryMiB?: number;
+                            };
                             /** @enum {string} */
                             status: "pending" | "rolling-out" | "active" | "failed" | "superseded";
                             /** @description task components: how this deployment runs its executions */
@@ -3514,6 +3521,13 @@ export interface paths {
                                 reason: string | null;
                                 release: string | null;
                                 replicas: number;
+                                /** @description limits per replica or task run; absent: unlimited */
+                                resources?: {
+                                    /** @description CPU limit per replica in millicores (1000 = one core) */
+                                    cpuMillicores?: number;
+                                    /** @description memory limit per replica in MiB (16 and up; a replica over it is OOM-killed) */
+                                    memoryMiB?: number;
+                                };
                                 /** @enum {string} */
                                 status: "pending" | "rolling-out" | "active" | "failed" | "superseded";
                                 /** @description task components: how this deployment runs its executions */
@@ -3532,6 +3546,8 @@ export interface paths {
                             image: boolean;
                             release: boolean;
                             replicas: boolean;
+                            /** @description memory or CPU limits differ */
+                            resources: boolean;
                             to: {
                                 action: ("deploy" | "promote" | "rollback" | "redeploy") | null;
                                 commit: string | null;
@@ -3558,6 +3574,13 @@ export interface paths {
                                 reason: string | null;
                                 release: string | null;
                                 replicas: number;
+                                /** @description limits per replica or task run; absent: unlimited */
+                                resources?: {
+                                    /** @description CPU limit per replica in millicores (1000 = one core) */
+                                    cpuMillicores?: number;
+                                    /** @description memory limit per replica in MiB (16 and up; a replica over it is OOM-killed) */
+                                    memoryMiB?: number;
+                                };
                                 /** @enum {string} */
                                 status: "pending" | "rolling-out" | "active" | "failed" | "superseded";
                                 /** @description task components: how this deployment runs its executions */
@@ -9912,6 +9935,13 @@ export interface paths {
                                 reason: string | null;
                                 release: string | null;
                                 replicas: number;
+                                /** @description limits per replica or task run; absent: unlimited */
+                                resources?: {
+                                    /** @description CPU limit per replica in millicores (1000 = one core) */
+                                    cpuMillicores?: number;
+                                    /** @description memory limit per replica in MiB (16 and up; a replica over it is OOM-killed) */
+                                    memoryMiB?: number;
+                                };
                                 /** @enum {string} */
                                 status: "pending" | "rolling-out" | "active" | "failed" | "superseded";
                                 /** @description task components: how this deployment runs its executions */
@@ -10067,6 +10097,13 @@ export interface paths {
                         image?: string;
                         /** @description default 1 */
                         replicas?: number;
+                        /** @description limits per replica or task run; default: what the environment runs now (none: unlimited) */
+                        resources?: {
+                            /** @description CPU limit per replica in millicores (1000 = one core) */
+                            cpuMillicores?: number;
+                            /** @description memory limit per replica in MiB (16 and up; a replica over it is OOM-killed) */
+                            memoryMiB?: number;
+                        };
                         /** @description scheduled tasks: how late a run missed during downtime may still start (default 300) */
                         startingDeadlineSeconds?: number;
                         /** @description tasks: default 300 */
@@ -10109,6 +10146,13 @@ export interface paths {
                             reason: string | null;
                             release: string | null;
                             replicas: number;
+                            /** @description limits per replica or task run; absent: unlimited */
+                            resources?: {
+                                /** @description CPU limit per replica in millicores (1000 = one core) */
+                                cpuMillicores?: number;
+                                /** @description memory limit per replica in MiB (16 and up; a replica over it is OOM-killed) */
+                                memoryMiB?: number;
+                            };
                             /** @enum {string} */
                             status: "pending" | "rolling-out" | "active" | "failed" | "superseded";
                             /** @description task components: how this deployment runs its executions */
@@ -12397,6 +12441,13 @@ export interface paths {
                                 reason: string | null;
                                 release: string | null;
                                 replicas: number;
+                                /** @description limits per replica or task run; absent: unlimited */
+                                resources?: {
+                                    /** @description CPU limit per replica in millicores (1000 = one core) */
+                                    cpuMillicores?: number;
+                                    /** @description memory limit per replica in MiB (16 and up; a replica over it is OOM-killed) */
+                                    memoryMiB?: number;
+                                };
                                 /** @enum {string} */
                                 status: "pending" | "rolling-out" | "active" | "failed" | "superseded";
                                 /** @description task components: how this deployment runs its executions */
@@ -12589,6 +12640,13 @@ export interface paths {
                             reason: string | null;
                             release: string | null;
                             replicas: number;
+                            /** @description limits per replica or task run; absent: unlimited */
+                            resources?: {
+                                /** @description CPU limit per replica in millicores (1000 = one core) */
+                                cpuMillicores?: number;
+                                /** @description memory limit per replica in MiB (16 and up; a replica over it is OOM-killed) */
+                                memoryMiB?: number;
+                            };
                             /** @enum {string} */
                             status: "pending" | "rolling-out" | "active" | "failed" | "superseded";
                             /** @description task components: how this deployment runs its executions */
@@ -12782,6 +12840,13 @@ export interface paths {
                             reason: string | null;
                             release: string | null;
                             replicas: number;
+                            /** @description limits per replica or task run; absent: unlimited */
+                            resources?: {
+                                /** @description CPU limit per replica in millicores (1000 = one core) */
+                                cpuMillicores?: number;
+                                /** @description memory limit per replica in MiB (16 and up; a replica over it is OOM-killed) */
+                                memoryMiB?: number;
+                            };
                             /** @enum {string} */
                             status: "pending" | "rolling-out" | "active" | "failed" | "superseded";
                             /** @description task components: how this deployment runs its executions */
@@ -13553,6 +13618,13 @@ export interface paths {
                                     reason: string | null;
                                     release: string | null;
                                     replicas: number;
+                                    /** @description limits per replica or task run; absent: unlimited */
+                                    resources?: {
+                                        /** @description CPU limit per replica in millicores (1000 = one core) */
+                                        cpuMillicores?: number;
+                                        /** @description memory limit per replica in MiB (16 and up; a replica over it is OOM-killed) */
+                                        memoryMiB?: number;
+                                    };
                                     /** @enum {string} */
                                     status: "pending" | "rolling-out" | "active" | "failed" | "superseded";
                                     /** @description task components: how this deployment runs its executions */
@@ -13603,6 +13675,13 @@ export interface paths {
                                     reason: string | null;
                                     release: string | null;
                                     replicas: number;
+                                    /** @description limits per replica or task run; absent: unlimited */
+                                    resources?: {
+                                        /** @description CPU limit per replica in millicores (1000 = one core) */
+                                        cpuMillicores?: number;
+                                        /** @description memory limit per replica in MiB (16 and up; a replica over it is OOM-killed) */
+                                        memoryMiB?: number;
+                                    };
                                     /** @enum {string} */
                                     status: "pending" | "rolling-out" | "active" | "failed" | "superseded";
                                     /** @description task components: how this deployment runs its executions */
