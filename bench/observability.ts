@@ -21,24 +21,30 @@ import { benchIngestContention } from './ingest-contention.js';
 import { benchLogQuery } from './log-query.js';
 
 const TOKEN = 'rondo_bench_observability_admin_token_0123456789';
-const PROJECT = `bench${Math.random().toString(36).slice(2, 8)}`;
-const P = `/orgs/default/projects/${PROJECT}/components`;
 const REPLICAS = 10;
-const LINES = 20_000;
+const LINES = 20_040; // 334 bursts of 60
+const BURST = 60;
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.ceil((p / 100) * xs.length) - 1]!;
 
-async function buildSpamImage(): Promise<string> {
-  const script = [
-    'export PATH=/bin',
-    '/bin/busybox --install -s /bin',
-    'httpd -p 8080 -h /www',
-    `i=0; while [ $i -lt ${LINES} ]; do echo "{\\"level\\":\\"info\\",\\"msg\\":\\"line $i\\"}"; i=$((i+1)); done`,
-    'echo "finished"',
-    'exec sleep 100000',
-    '',
-  ].join('\n');
+/**
+ * `flood`: each replica prints its lines as fast as its shell can (CPU-bound: 10 of them and the
+ * engine saturate both cores, so the control plane competes for CPU with its own load).
+ * `paced`: 60 lines every 0.09 s per replica, 6,000 lines/s in all at most (above the issue's 5,000), the issue's sustained rate,
+ * as services log: the load is the lines, not ten busy loops.
+ */
+async function buildSpamImage(mode: 'flood' | 'paced'): Promise<string> {
+  const print =
+    mode === 'flood'
+      ? `i=0; while [ $i -lt ${LINES} ]; do echo "{\\"level\\":\\"info\\",\\"msg\\":\\"line $i\\"}"; i=$((i+1)); done`
+      : [
+          `burst=$(i=0; while [ $i -lt ${BURST} ]; do echo "{\\"level\\":\\"info\\",\\"msg\\":\\"line $i of a burst\\"}"; i=$((i+1)); done)`,
+          `n=0; while [ $n -lt ${LINES / BURST} ]; do echo "$burst"; sleep 0.09; n=$((n+1)); done`,
+        ].join('\n');
+  const script = ['export PATH=/bin', '/bin/busybox --install -s /bin', 'httpd -p 8080 -h /www', print]
+    .concat(['echo "finished"', 'exec sleep 100000', ''])
+    .join('\n');
   return buildBusyboxImage(
-    'rondo-bench-spam:v1',
+    `rondo-bench-spam:${mode}`,
     [
       'FROM scratch',
       'COPY busybox /bin/busybox',
@@ -52,16 +58,40 @@ async function buildSpamImage(): Promise<string> {
 }
 
 export async function benchObservability(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'rondo-bench-observability-'));
   ensureBuilt();
-  const image = await buildSpamImage();
+  const paced = await buildSpamImage('paced');
+  // The embedded store on the server's own thread (as before), then on a thread of its own; then
+  // the most the collector stores when the replicas print as fast as they can.
+  await ingestRound(paced, 'main');
+  await ingestRound(paced, 'worker');
+  await ingestRound(await buildSpamImage('flood'), 'worker');
+  // BENCH_ENGINE_ONLY=1: the engine part alone (re-measuring ingestion without the long rest).
+  if (process.env.BENCH_ENGINE_ONLY) return;
+  await benchIngestContention();
+  await benchAccessLogLatency();
+  await benchLogQuery('pglite');
+  await benchLogQuery('postgres');
+}
+
+async function ingestRound(image: string, thread: 'main' | 'worker'): Promise<void> {
+  const PROJECT = `bench${Math.random().toString(36).slice(2, 8)}`;
+  const P = `/orgs/default/projects/${PROJECT}/components`;
+  const dir = mkdtempSync(join(tmpdir(), 'rondo-bench-observability-'));
   const caddy = await startCaddy(dir);
-  const server = await startServer(await platformServerEnv(caddy.adminListen, join(dir, 'data'), TOKEN));
+  const server = await startServer({
+    ...(await platformServerEnv(caddy.adminListen, join(dir, 'data'), TOKEN)),
+    RONDO_PGLITE_THREAD: thread,
+  });
+  console.log(
+    `-- ${image.endsWith(':paced') ? 'replicas printing 60 lines every 0.09 s' : 'replicas printing as fast as they can'}, PGlite on ${thread === 'main' ? 'the server’s own thread' : 'a thread of its own'}`,
+  );
   const api = apiClient(server.url, TOKEN);
   /** Each GET's time, and when the slowest began (ms since the epoch, to match the server's log). */
   const slowest: [number, number][] = [];
+  /** Each `GET component`, and after each a `GET /healthz` (no store): the floor, CPU and event loop alone. */
   const timedGets = async (n: number, until?: () => boolean) => {
     const ms: number[] = [];
+    const floor: number[] = [];
     for (let i = 0; i < n || (until && !until()); i++) {
       const t0 = performance.now();
       const at = Date.now();
@@ -69,15 +99,18 @@ export async function benchObservability(): Promise<void> {
       const took = performance.now() - t0;
       ms.push(took);
       if (until && took > 200) slowest.push([at, took]);
+      const t1 = performance.now();
+      await api('GET', '/healthz');
+      floor.push(performance.now() - t1);
       if (until?.()) break;
     }
-    return ms;
+    return { ms, floor };
   };
   try {
     await api('POST', '/orgs/default/projects', { name: PROJECT });
     await api('POST', P, { name: 'spam', type: 'service', source: { image }, endpoints: [{ port: 8080 }] });
     await timedGets(20);
-    const idle = await timedGets(300);
+    const idle = await timedGets(1000);
 
     const t0 = performance.now();
     await api('POST', `${P}/spam/deployments`, { environment: 'development', replicas: REPLICAS });
@@ -88,6 +121,8 @@ export async function benchObservability(): Promise<void> {
     // then the store is asked for that replica's lines from that moment on, a short range of
     // its time index. Asking for a replica's newest line without a time walks the index back
     // through every other replica's lines: the bench then loaded the store it measures.
+    let firstStarted = Number.POSITIVE_INFINITY;
+    let lastPrinted = 0;
     const printedAt = async (): Promise<Map<string, string> | undefined> => {
       const list = await docker.listContainers({ filters: { label: [`rondo.project=${PROJECT}`] } });
       if (list.length < REPLICAS) return undefined;
@@ -100,6 +135,12 @@ export async function benchObservability(): Promise<void> {
         if (!m?.[1]) return undefined;
         at.set(c.Labels['rondo.replica'] ?? '', new Date(Date.parse(m[1]) - 1).toISOString());
       }
+      // The replicas start printing when they start: the window of printing, from the engine.
+      for (const c of list) {
+        const started = Date.parse((await docker.getContainer(c.Id).inspect()).State.StartedAt);
+        firstStarted = Math.min(firstStarted, started);
+      }
+      lastPrinted = Math.max(...[...at.values()].map((t) => Date.parse(t)));
       return at;
     };
     const overdue = () => {
@@ -125,19 +166,31 @@ export async function benchObservability(): Promise<void> {
       await sleep(500);
     }
     elapsed = (performance.now() - t0) / 1000;
+    const storedAt = Date.now();
     done = true;
     const busy = await busyGets;
     const total = REPLICAS * (LINES + 1);
     console.log(
       `log ingestion: ${total} lines from ${REPLICAS} replicas stored in ${elapsed.toFixed(1)} s (from the deploy request): ${Math.round(total / elapsed)} lines/s`,
     );
+    const printing = (lastPrinted - firstStarted) / 1000;
+    const storing = (storedAt - firstStarted) / 1000;
+    console.log(
+      `  printed in ${printing.toFixed(1)} s from the first replica's start (${Math.round(total / printing)} lines/s); all stored ${storing.toFixed(1)} s after it (${Math.round(total / storing)} lines/s sustained), the last line ${((storedAt - lastPrinted) / 1000).toFixed(1)} s after it was printed (the bench asks every 0.5 s)`,
+    );
     const row = (what: string, xs: number[]) =>
       console.log(
         `GET component ${what}: p50 ${pct(xs, 50).toFixed(1)} ms, p99 ${pct(xs, 99).toFixed(1)} ms (${xs.length} requests)`,
       );
-    row('idle', idle);
-    row('during ingestion', busy);
-    console.log(`p99 during ingestion / idle: ${(pct(busy, 99) / pct(idle, 99)).toFixed(2)}×`);
+    row('idle', idle.ms);
+    row('during ingestion', busy.ms);
+    console.log(`p99 during ingestion / idle: ${(pct(busy.ms, 99) / pct(idle.ms, 99)).toFixed(2)}×`);
+    const floor = (what: string, xs: number[]) =>
+      console.log(
+        `  floor GET /healthz ${what}: p50 ${pct(xs, 50).toFixed(1)} ms, p99 ${pct(xs, 99).toFixed(1)} ms`,
+      );
+    floor('idle', idle.floor);
+    floor('during ingestion', busy.floor);
     const deployAt = Date.now() - (performance.now() - t0);
     console.log(
       `GETs over 200 ms during ingestion, s after the deploy request: ${slowest.map(([at, took]) => `${((at - deployAt) / 1000).toFixed(1)} s (${took.toFixed(0)} ms)`).join(', ') || 'none'}`,
@@ -150,10 +203,4 @@ export async function benchObservability(): Promise<void> {
     await caddy.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-  // BENCH_ENGINE_ONLY=1: the engine part alone (re-measuring ingestion without the long rest).
-  if (process.env.BENCH_ENGINE_ONLY) return;
-  await benchIngestContention();
-  await benchAccessLogLatency();
-  await benchLogQuery('pglite');
-  await benchLogQuery('postgres');
 }

@@ -10,6 +10,8 @@ export interface RondoConfig {
   dataDir: string;
   /** When set, the store is this PostgreSQL server instead of embedded PGlite. */
   databaseUrl?: string;
+  /** Embedded PGlite on its own thread (default) or the server's (RONDO_PGLITE_THREAD=main, to compare). */
+  pgliteThread?: 'worker' | 'main';
   bootstrapOrg: string;
   bootstrapToken?: string;
   logLevel: string;
@@ -89,6 +91,10 @@ export function loadConfig(
   const platform = loadPlatformConfig(config.dataDir, env);
   if (platform) config.platform = platform;
   if (env.RONDO_DATABASE_URL) config.databaseUrl = env.RONDO_DATABASE_URL;
+  const thread = env.RONDO_PGLITE_THREAD;
+  if (thread !== undefined && !['', 'worker', 'main'].includes(thread))
+    throw new Error(`RONDO_PGLITE_THREAD must be worker or main, got '${thread}'`);
+  if (thread === 'main') config.pgliteThread = 'main';
   if (env.RONDO_MASTER_KEY_FILE) config.masterKeyFile = env.RONDO_MASTER_KEY_FILE;
   if (env.RONDO_BOOTSTRAP_TOKEN) config.bootstrapToken = env.RONDO_BOOTSTRAP_TOKEN;
   if (env.RONDO_PUBLIC_URL) config.publicUrl = publicUrlOf(env.RONDO_PUBLIC_URL);

@@ -55,6 +55,7 @@ export function storeConfigOf(config: RondoConfig): StoreConfig {
     : {
         driver: 'pglite',
         dataDir: config.dataDir === 'memory://' ? 'memory://' : join(config.dataDir, 'store'),
+        ...(config.pgliteThread ? { thread: config.pgliteThread } : {}),
       };
 }
 

@@ -1,5 +1,5 @@
-import { PGlite } from '@electric-sql/pglite';
 import { initialiseInChild, PGLITE_START_PARAMS } from './pglite-init.js';
+import { type PGliteEngine, PGliteThread } from './pglite-thread.js';
 
 type Connection = {
   query: (
@@ -36,21 +36,28 @@ const BACKGROUND_MAX_WAIT_MS = 50;
  * would wait for five batches (docs/observability.md, figures).
  */
 export class PGlitePool {
-  readonly #db: PGlite;
+  readonly #db: PGliteEngine;
   #busy = false;
   #waiting: Waiter[] = [];
   #lastForeground = 0;
   #timer: NodeJS.Timeout | undefined;
 
-  private constructor(db: PGlite) {
+  private constructor(db: PGliteEngine) {
     this.#db = db;
   }
 
-  /** Opens (and on first use initialises) the database in `dataDir`, or in memory for `memory://`. */
-  static async open(dataDir: string): Promise<PGlitePool> {
+  /**
+   * Opens (and on first use initialises) the database in `dataDir`, or in memory for `memory://`,
+   * on a thread of its own (`pglite-thread.ts`); `thread: 'main'` runs it on the caller's thread,
+   * as before, for comparison (`RONDO_PGLITE_THREAD=main`).
+   */
+  static async open(dataDir: string, thread: 'worker' | 'main' = 'worker'): Promise<PGlitePool> {
     if (!dataDir.startsWith('memory://')) await initialiseInChild(dataDir);
-    const db = await PGlite.create(dataDir, { startParams: PGLITE_START_PARAMS });
-    return new PGlitePool(db);
+    if (thread === 'main') {
+      const { PGlite } = await import('@electric-sql/pglite');
+      return new PGlitePool(await PGlite.create(dataDir, { startParams: PGLITE_START_PARAMS }));
+    }
+    return new PGlitePool(await PGliteThread.open(dataDir, PGLITE_START_PARAMS));
   }
 
   connect(): Promise<Connection> {

@@ -6,7 +6,9 @@ import { rememberFailedQuery } from './query-errors.js';
 import type { Database } from './schema.js';
 
 /** Where the store lives: embedded PGlite in a directory (or memory), or a PostgreSQL server. */
-export type StoreConfig = { driver: 'pglite'; dataDir: string } | { driver: 'postgres'; url: string };
+export type StoreConfig =
+  | { driver: 'pglite'; dataDir: string; thread?: 'worker' | 'main' }
+  | { driver: 'postgres'; url: string };
 
 /** Anything queries can run on: the database or an open transaction. */
 export type Executor = Kysely<Database> | Transaction<Database>;
@@ -42,7 +44,7 @@ export async function openStore(config: StoreConfig, options: StoreOptions = {})
     if (!config.dataDir.startsWith('memory://')) mkdirSync(config.dataDir, { recursive: true });
     // Each driver is loaded only when chosen: PGlite's WebAssembly and pg are both sizeable.
     const { PGlitePool } = await import('./pglite-pool.js');
-    const pool = await PGlitePool.open(config.dataDir);
+    const pool = await PGlitePool.open(config.dataDir, config.thread);
     dialect = new PostgresDialect({ pool: pool as unknown as pg.Pool });
     backgroundDialect = new PostgresDialect({ pool: pool.background() as unknown as pg.Pool });
     listen = (channel, onPayload) => pool.listen(channel, onPayload);
