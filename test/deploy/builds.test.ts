@@ -165,15 +165,25 @@ describe('builds (dockerfile preset)', () => {
     expect(list.body.items).toHaveLength(1);
   });
 
-  it('fails a Dockerfile that runs as root, saying how to fix it, and deploys nothing', async () => {
+  it('fails a Dockerfile that runs as root, saying how to fix it, deploys nothing, and fires a build alert', async () => {
     await component('root', 'root');
-    const res = await t.call('POST', '/api/v1/orgs/default/projects/shop/components/root/builds', {
-      body: {},
+    const ROOT = '/api/v1/orgs/default/projects/shop/components/root';
+    const rule = await t.call('POST', `${ROOT}/alerts`, {
+      body: { name: 'builds', environment: 'development', kind: 'build-failure' },
     });
+    expect(rule.status, JSON.stringify(rule.body)).toBe(201);
+    const res = await t.call('POST', `${ROOT}/builds`, { body: {} });
     const build = await waitForBuild(res.body.build.id);
     expect(build.status).toBe('failed');
     expect(build.reason).toMatch(
       /^build: Dockerfile policy: the final stage sets no USER, so it would run as root; .*USER 10014/,
+    );
+    // The build-failure rule fires from the build as it was recorded, with the build's reason.
+    await t.rondo.alerts.evaluator.evaluate();
+    const [incident] = (await t.call('GET', `${ROOT}/alerts/history`)).body.items;
+    expect(incident).toMatchObject({ rule: 'builds', source: 'rondo', resolvedAt: null });
+    expect(incident.summary).toContain(
+      `${build.id} of commit ${build.commit.slice(0, 12)} failed: build: Dockerfile policy`,
     );
     expect(build.steps.find((s: { name: string }) => s.name === 'push').status).toBe('skipped');
     expect(
