@@ -22,15 +22,16 @@ import { benchLogQuery } from './log-query.js';
 
 const TOKEN = 'rondo_bench_observability_admin_token_0123456789';
 const REPLICAS = 10;
-const LINES = 20_040; // 334 bursts of 60
-const BURST = 60;
+const LINES = 20_000; // 250 bursts of 80
+const BURST = 80;
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.ceil((p / 100) * xs.length) - 1]!;
 
 /**
  * `flood`: each replica prints its lines as fast as its shell can (CPU-bound: 10 of them and the
  * engine saturate both cores, so the control plane competes for CPU with its own load).
- * `paced`: 60 lines every 0.09 s per replica, 6,000 lines/s in all at most (above the issue's 5,000), the issue's sustained rate,
- * as services log: the load is the lines, not ten busy loops.
+ * `paced`: 80 lines every 0.09 s per replica, at most 8,000 lines/s in all (the shell's own time
+ * makes it less; the issue asks for 5,000 sustained), as services log: the load is the lines, not
+ * ten busy loops.
  */
 async function buildSpamImage(mode: 'flood' | 'paced'): Promise<string> {
   const print =
@@ -83,7 +84,7 @@ async function ingestRound(image: string, thread: 'main' | 'worker'): Promise<vo
     RONDO_PGLITE_THREAD: thread,
   });
   console.log(
-    `-- ${image.endsWith(':paced') ? 'replicas printing 60 lines every 0.09 s' : 'replicas printing as fast as they can'}, PGlite on ${thread === 'main' ? 'the server’s own thread' : 'a thread of its own'}`,
+    `-- ${image.endsWith(':paced') ? 'replicas printing 80 lines every 0.09 s' : 'replicas printing as fast as they can'}, PGlite on ${thread === 'main' ? 'the server’s own thread' : 'a thread of its own'}`,
   );
   const api = apiClient(server.url, TOKEN);
   /** Each GET's time, and when the slowest began (ms since the epoch, to match the server's log). */

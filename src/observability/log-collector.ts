@@ -1,5 +1,5 @@
 import { setImmediate } from 'node:timers/promises';
-import { type Insertable, sql, type Transaction } from 'kysely';
+import { type Insertable, sql } from 'kysely';
 import type { Logger } from 'pino';
 import { materialize, redact } from '../configuration/materialize.js';
 import { Periodic } from '../control/periodic.js';
@@ -9,8 +9,8 @@ import type { DataPlaneRegistry } from '../deploy/data-plane-registry.js';
 import type { DeploymentSpec } from '../deploy/deployment-spec.js';
 import { storableText } from '../domain/storable-text.js';
 import type { Keyring } from '../secrets/envelope.js';
-import type { Database, RuntimeLogsTable } from '../store/schema.js';
-import type { Store } from '../store/store.js';
+import type { RuntimeLogsTable } from '../store/schema.js';
+import type { Executor, Store } from '../store/store.js';
 import type { LogChanges } from './log-changes.js';
 import { parseLevel } from './log-levels.js';
 
@@ -260,30 +260,11 @@ export class LogCollector {
       for (const p of batch) marks.set(p.container, p.mark);
       try {
         // The background handle: API requests go first on PGlite's one connection.
-        await this.#deps.store.background.transaction().execute(async (tx) => {
-          await insertLines(
-            tx,
-            batch.map((p) => p.row),
-          );
-          await tx
-            .insertInto('runtime_log_sources')
-            .values(
-              [...marks].map(([container, m]) => ({
-                container_id: container,
-                last_ns: m.ns.toString(),
-                last_count: m.count,
-                updated_at: new Date(),
-              })),
-            )
-            .onConflict((oc) =>
-              oc.column('container_id').doUpdateSet((eb) => ({
-                last_ns: eb.ref('excluded.last_ns'),
-                last_count: eb.ref('excluded.last_count'),
-                updated_at: eb.ref('excluded.updated_at'),
-              })),
-            )
-            .execute();
-        });
+        await storeBatch(
+          this.#deps.store.background,
+          batch.map((p) => p.row),
+          marks,
+        );
       } catch (err) {
         // Dropped, not retried forever: the store said no to this batch, and the next one must go on.
         this.#deps.logger.warn(
@@ -312,14 +293,27 @@ const LINE_COLUMNS = [
 type Row = Insertable<RuntimeLogsTable>;
 
 /**
- * One statement with one array per column (`unnest`): the store parses ten parameters, not ten
- * per line. Parsing and binding thousands of parameters was most of what a batch cost on PGlite,
- * where it runs on the control plane's thread (docs/observability.md).
+ * The lines and each container's mark in one statement (a data-modifying `with`), so atomic
+ * without a transaction: the store's one connection is held for one statement, not for four
+ * round trips (begin, lines, marks, commit), each of which waited for this thread under load.
+ * One array per column (`unnest`): the store parses a dozen parameters, not ten per line.
  */
-function insertLines(tx: Transaction<Database>, rows: Row[]) {
+function storeBatch(db: Executor, rows: Row[], marks: Map<string, Mark>) {
   const arrays = LINE_COLUMNS.map(
     ([column, type]) => sql`${rows.map((r) => r[column] ?? null)}::${sql.raw(type)}[]`,
   );
-  return sql`insert into runtime_logs (${sql.join(LINE_COLUMNS.map(([c]) => sql.ref(c)))})
-    select * from unnest(${sql.join(arrays)})`.execute(tx);
+  const containers = [...marks.keys()];
+  const ns = containers.map((c) => marks.get(c)!.ns.toString());
+  const counts = containers.map((c) => marks.get(c)!.count);
+  return sql`with stored as (
+      insert into runtime_logs (${sql.join(LINE_COLUMNS.map(([c]) => sql.ref(c)))})
+      select * from unnest(${sql.join(arrays)})
+    )
+    insert into runtime_log_sources (container_id, last_ns, last_count, updated_at)
+    select m.container_id, m.last_ns, m.last_count, now()
+    from unnest(${containers}::text[], ${ns}::text[], ${counts}::integer[]) as m(container_id, last_ns, last_count)
+    on conflict (container_id) do update set
+      last_ns = excluded.last_ns, last_count = excluded.last_count, updated_at = excluded.updated_at`.execute(
+    db,
+  );
 }
