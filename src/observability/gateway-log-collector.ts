@@ -1,10 +1,11 @@
-import type { Insertable } from 'kysely';
+import { type Insertable, sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { GatewayRequestsTable } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { AccessLogFile, type FilePosition } from './access-log-file.js';
 import type { GatewayRequest, GatewayRequestSink } from './gateway-requests.js';
 import type { LogChanges } from './log-changes.js';
+import { type Column, unnestInsert } from './unnest-insert.js';
 
 /**
  * One line of the gateway's access log, as the gateway's own parser reads it: a request a route
@@ -177,26 +178,15 @@ export class GatewayLogCollector {
       bytes: r.bytes,
       request_id: r.requestId,
     }));
-    // The background handle: API requests go first on PGlite's one connection.
-    await this.#deps.store.background.transaction().execute(async (tx) => {
-      if (rows.length) await tx.insertInto('gateway_requests').values(rows).execute();
-      await tx
-        .insertInto('gateway_log_sources')
-        .values({
-          path: this.#deps.path,
-          file_id: position.fileId,
-          offset: position.offset,
-          updated_at: new Date(),
-        })
-        .onConflict((oc) =>
-          oc.column('path').doUpdateSet((eb) => ({
-            file_id: eb.ref('excluded.file_id'),
-            offset: eb.ref('excluded.offset'),
-            updated_at: eb.ref('excluded.updated_at'),
-          })),
-        )
-        .execute();
-    });
+    // The background handle: API requests go first on PGlite's one connection. One statement
+    // (the requests and the file position), so atomic without a transaction.
+    await sql`with stored as (${unnestInsert('gateway_requests', REQUEST_COLUMNS, rows)})
+      insert into gateway_log_sources (path, file_id, "offset", updated_at)
+      values (${this.#deps.path}, ${position.fileId}, ${position.offset}, now())
+      on conflict (path) do update set
+        file_id = excluded.file_id, "offset" = excluded."offset", updated_at = excluded.updated_at`.execute(
+      this.#deps.store.background,
+    );
     if (rows.length === 0) return;
     this.stats.stored += rows.length;
     this.#deps.changes.stored();
@@ -266,3 +256,19 @@ export class GatewayLogCollector {
 
 const ownerKey = (r: GatewayRequest) =>
   `${r.orgId};${r.projectId};${r.componentId};${r.environmentId};${r.deploymentId ?? '-'}`;
+
+const REQUEST_COLUMNS: readonly Column<Insertable<GatewayRequestsTable>>[] = [
+  ['org_id', 'text'],
+  ['component_id', 'text'],
+  ['environment_id', 'text'],
+  ['deployment_id', 'text'],
+  ['deployment', 'text'],
+  ['at_us', 'bigint'],
+  ['method', 'text'],
+  ['path', 'text'],
+  ['status', 'integer'],
+  ['outcome', 'text'],
+  ['duration_ms', 'double precision'],
+  ['bytes', 'bigint'],
+  ['request_id', 'text'],
+];

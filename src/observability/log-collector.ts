@@ -13,6 +13,7 @@ import type { RuntimeLogsTable } from '../store/schema.js';
 import type { Executor, Store } from '../store/store.js';
 import type { LogChanges } from './log-changes.js';
 import { parseLevel } from './log-levels.js';
+import { type Column, unnestInsert } from './unnest-insert.js';
 
 export interface LogCollectorSettings {
   /** How often the data planes are listed for replicas to follow. */
@@ -277,7 +278,9 @@ export class LogCollector {
   }
 }
 
-const LINE_COLUMNS = [
+type Row = Insertable<RuntimeLogsTable>;
+
+const LINE_COLUMNS: readonly Column<Row>[] = [
   ['org_id', 'text'],
   ['component_id', 'text'],
   ['environment_id', 'text'],
@@ -288,27 +291,18 @@ const LINE_COLUMNS = [
   ['stream', 'text'],
   ['level', 'text'],
   ['message', 'text'],
-] as const satisfies readonly (readonly [keyof Row, string])[];
-
-type Row = Insertable<RuntimeLogsTable>;
+];
 
 /**
  * The lines and each container's mark in one statement (a data-modifying `with`), so atomic
  * without a transaction: the store's one connection is held for one statement, not for four
  * round trips (begin, lines, marks, commit), each of which waited for this thread under load.
- * One array per column (`unnest`): the store parses a dozen parameters, not ten per line.
  */
 function storeBatch(db: Executor, rows: Row[], marks: Map<string, Mark>) {
-  const arrays = LINE_COLUMNS.map(
-    ([column, type]) => sql`${rows.map((r) => r[column] ?? null)}::${sql.raw(type)}[]`,
-  );
   const containers = [...marks.keys()];
   const ns = containers.map((c) => marks.get(c)!.ns.toString());
   const counts = containers.map((c) => marks.get(c)!.count);
-  return sql`with stored as (
-      insert into runtime_logs (${sql.join(LINE_COLUMNS.map(([c]) => sql.ref(c)))})
-      select * from unnest(${sql.join(arrays)})
-    )
+  return sql`with stored as (${unnestInsert('runtime_logs', LINE_COLUMNS, rows)})
     insert into runtime_log_sources (container_id, last_ns, last_count, updated_at)
     select m.container_id, m.last_ns, m.last_count, now()
     from unnest(${containers}::text[], ${ns}::text[], ${counts}::integer[]) as m(container_id, last_ns, last_count)
