@@ -130,7 +130,8 @@ describe('deploying an image component', () => {
     while (Date.now() < deadline) {
       const status = await t.call('GET', '/api/v1/orgs/default/projects/shop/components/hangs/status');
       dev = status.body.items.find((e: { environment: string }) => e.environment === 'development');
-      if (dev && dev.replicas.restarts >= 1) break;
+      // The engine counts the restart a moment before Rondo records why: wait for both.
+      if (dev && dev.replicas.restarts >= 1 && dev.events.length > 0) break;
       await sleep(500);
     }
     expect(dev?.replicas.restarts).toBeGreaterThanOrEqual(1);
