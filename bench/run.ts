@@ -13,6 +13,7 @@ import { benchGatewayPolicies } from './gateway-policies.js';
 import { benchMetrics } from './metrics.js';
 import { benchNodeBuilds } from './node-builds.js';
 import { benchObservability } from './observability.js';
+import { benchReconcileIdle } from './reconcile-idle.js';
 import { benchReleases } from './releases.js';
 import { benchTasks } from './tasks.js';
 import { benchWebhooks } from './webhooks.js';
@@ -21,6 +22,10 @@ const only = process.argv[2];
 if (!only || only === 'control-plane') {
   console.log('# Control plane (F1): embedded store, 1,000 components');
   await benchControlPlane();
+}
+if (!only || only === 'reconcile-idle') {
+  console.log('\n# Reconciler (G5): 1,000 idle keys, embedded store, data plane stand-in');
+  await benchReconcileIdle();
 }
 if (!only || only === 'data-plane') {
   console.log('\n# Data plane (F2): Docker engine, registry, Caddy');

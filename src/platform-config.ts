@@ -2,7 +2,7 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type BaseImages, loadBaseImages } from './build/presets.js';
 import type { GatewaySettings } from './deploy/gateway-sync.js';
-import type { RolloutSettings } from './deploy/rollout.js';
+import type { RolloutSettings } from './deploy/reconcile/deps.js';
 import type { ScheduleRules } from './domain/task.js';
 import { loadMetricsSettings, type MetricsSettings } from './observability/metrics/metrics-settings.js';
 import { type AlertmanagerSettings, loadAlertmanagerSettings } from './platform/alertmanager.js';

@@ -52,7 +52,6 @@ export function createDeployEngine(
   platform: PlatformConfig,
   logger: Logger,
 ) {
-  let stopping = false;
   // Replicas' names on this host's networks (port 53 of each bridge's gateway address).
   const names = new NameServer({ warn: (message) => logger.warn(message) });
   const dataPlanes = new DataPlaneRegistry(platform.dockerSocket, names);
@@ -70,7 +69,7 @@ export function createDeployEngine(
       logger,
       keyring,
       settings: platform.rollout,
-      isStopping: () => stopping,
+      livenessIntervalMs: platform.resyncMs,
     },
     { resyncMs: platform.resyncMs },
   );
@@ -217,7 +216,6 @@ export function createDeployEngine(
       metrics?.sampler.start();
     },
     async stop() {
-      stopping = true;
       await Promise.all([
         scheduler.stop(),
         poller.stop(),

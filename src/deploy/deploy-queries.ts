@@ -38,6 +38,8 @@ export function toDeployment(r: DeploymentJoined): Deployment {
     replicas: r.replicas ?? spec.replicas ?? 0,
     status: r.status as Deployment['status'],
     reason: r.status_reason,
+    phase: r.phase,
+    conditions: r.conditions,
     endpoints: spec.endpoints ?? [],
     ...(spec.resources ? { resources: spec.resources } : {}),
     ...(spec.task ? { task: spec.task } : {}),

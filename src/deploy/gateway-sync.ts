@@ -18,12 +18,6 @@ export interface GatewaySettings extends CaddySettings {
 /** A replica takes traffic, and answers to its names, once the rollout has marked it ready. */
 export const isServing = (w: WorkloadInfo) => w.state === 'running' && w.ip !== undefined && w.ready;
 
-/** A deployment to route before the store records it active, and its replicas that passed readiness. */
-export interface Promotion {
-  deployment: string;
-  ready: string[];
-}
-
 /** What a sync applies: the gateway's routes, and each data plane's names per network. */
 export interface TrafficState {
   gateway: GatewayState;
@@ -40,8 +34,6 @@ export interface TrafficState {
 export class GatewaySync {
   readonly #deps: GatewaySyncDeps;
   #running: Promise<void> = Promise.resolve();
-  /** Rollouts that have switched but not yet recorded the switch: every sync keeps routing them. */
-  readonly #switched = new Map<string, Promotion>();
   /** The last answer of each data plane (workloads, networks), for when it does not answer. */
   readonly #lastObserved = new Map<string, unknown[]>();
 
@@ -49,28 +41,15 @@ export class GatewaySync {
     this.#deps = deps;
   }
 
-  /**
-   * Serialized: concurrent callers wait for the sync in progress, then run their own. With
-   * `promote`, that deployment is routed as if it were already active (replacing its
-   * component's active one), to its `ready` replicas (probed, perhaps not yet marked): a rollout
-   * switches the gateway first and records the switch after, so a crash in between leaves the
-   * store pointing at replicas that still run. Until the rollout calls `settle`, every other
-   * sync routes it the same way, so a periodic pass cannot switch the gateway back meanwhile.
-   */
-  sync(promote?: Promotion): Promise<void> {
-    if (promote) this.#switched.set(promote.deployment, promote);
+  /** Serialized: concurrent callers wait for the sync in progress, then run their own. */
+  sync(): Promise<void> {
     const next = this.#running.catch(() => undefined).then(() => this.#syncOnce());
     this.#running = next;
     return next;
   }
 
-  /** The rollout of `deployment` recorded its switch (or gave up): the store alone decides again. */
-  settle(deployment: string): void {
-    this.#switched.delete(deployment);
-  }
-
   async #syncOnce(): Promise<void> {
-    const { gateway, names } = await this.desiredState([...this.#switched.values()]);
+    const { gateway, names } = await this.desiredState();
     const [changed] = await Promise.all([
       this.#deps.admin.load(caddyConfig(gateway, this.#deps.settings)),
       ...[...names].map(([dp, tables]) =>
@@ -85,20 +64,27 @@ export class GatewaySync {
       this.#deps.logger.debug({ routes: gateway.publicGateway.environments.length }, 'gateway routes loaded');
   }
 
-  async desiredState(switched: Promotion[] = []): Promise<TrafficState> {
+  /**
+   * A pure function of the store (and what the data planes run): the active deployments, except
+   * that one whose rollout has switched (phase `TrafficSwitching`) is routed in place of its
+   * component's active one, to its running replicas (they passed readiness; the marks may not have
+   * landed yet).
+   */
+  async desiredState(): Promise<TrafficState> {
     const { store, dataPlanes, settings, instance } = this.#deps;
-    let active = await deploymentTargets(store.db).where('d.status', '=', 'active').execute();
-    const probed = new Set(switched.flatMap((p) => p.ready));
-    for (const promote of switched) {
-      const next = await deploymentTargets(store.db)
-        .where('d.id', '=', promote.deployment)
-        .executeTakeFirst();
-      if (!next || next.status === 'active') continue;
-      active = active.filter(
-        (a) => !(a.component_id === next.component_id && a.environment_id === next.environment_id),
-      );
-      active.push(next);
-    }
+    const routed = await deploymentTargets(store.db)
+      .select('d.phase')
+      .where((eb) => eb.or([eb('d.status', '=', 'active'), eb('d.phase', '=', 'TrafficSwitching')]))
+      .execute();
+    const switching = routed.filter((t) => t.phase === 'TrafficSwitching');
+    const active = [
+      ...routed.filter(
+        (a) =>
+          a.phase !== 'TrafficSwitching' &&
+          !switching.some((s) => s.component_id === a.component_id && s.environment_id === a.environment_id),
+      ),
+      ...switching,
+    ];
     const envHosts = new Map<string, PathRoute[]>();
     const internal = new Map<string, InternalGateway>();
     const webApps: GatewayState['publicGateway']['webApps'] = [];
@@ -123,7 +109,7 @@ export class GatewaySync {
       const serving = workloads.filter(
         (w) =>
           w.labels[LABEL.deployment] === t.id &&
-          (isServing(w) || (probed.has(w.id) && w.state === 'running' && w.ip !== undefined)),
+          (isServing(w) || (t.phase === 'TrafficSwitching' && w.state === 'running' && w.ip !== undefined)),
       );
       const tables = names.get(dp) ?? new Map<string, NetworkNames>();
       names.set(dp, tables);

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { DataPlane } from '../dataplane/data-plane.js';
 import { LABEL } from '../dataplane/labels.js';
 import type { Store } from '../store/store.js';
+import { toRemove } from './reconcile/removal.js';
 
 const keyOf = (l: Record<string, string | undefined>) =>
   `${l[LABEL.org]}/${l[LABEL.project]}/${l[LABEL.environment]}`;
@@ -40,7 +41,8 @@ export async function collectNetworks(
     if (now.has(keyOf(n.labels))) continue;
     try {
       const sandboxes = await dp.listWorkloads({ [LABEL.instance]: instance, [LABEL.sandbox]: n.name });
-      await Promise.all(sandboxes.map((w) => dp.removeWorkload(w.id, 0)));
+      const gone = toRemove(sandboxes, { deployments: new Map(), draining: false, scopeExists: false });
+      await Promise.all(gone.map((w) => dp.removeWorkload(w.id, 0)));
       // By id: a name another network shares would be ambiguous.
       await dp.removeNetwork(n.id);
       removed.push(n.name);

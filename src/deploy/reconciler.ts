@@ -1,44 +1,72 @@
 import type { Logger } from 'pino';
 import type { DataPlane, WorkloadInfo } from '../dataplane/data-plane.js';
 import { isExecution, LABEL } from '../dataplane/labels.js';
-import type { DeploymentSpec } from './deployment-spec.js';
-import { isServing } from './gateway-sync.js';
+import { type KeyLocks, keyLocks } from '../store/key-locks.js';
 import { collectNetworks } from './network-collection.js';
-import { runProbe } from './probes.js';
-import { bringUp, dataPlaneOf, markReady, type RolloutDeps, readinessProbe, rollout } from './rollout.js';
-import { deploymentTargets } from './targets.js';
-
-/** Passes in a row a replica may fail liveness before it is restarted. */
-const LIVENESS_FAILURES = 3;
+import type { ReconcileDeps } from './reconcile/deps.js';
+import { keyId, type ReconcileKey, scopeLabelId, scopeQuery } from './reconcile/key.js';
+import { type KeyMemory, newKeyMemory } from './reconcile/key-memory.js';
+import { isSettled, livenessDue, reconcile } from './reconcile/reconcile.js';
+import { toRemove } from './reconcile/removal.js';
+import { WorkQueue } from './reconcile/work-queue.js';
 
 export interface ReconcilerSettings {
-  /** Period of the level-based resync; also runs once at start. */
+  /** Period of the resync pass; it also runs once at start. */
   resyncMs: number;
 }
 
+/** Keys reconciled at the same time. */
+const CONCURRENCY = 16;
+
+const labelScope = (w: WorkloadInfo) =>
+  scopeLabelId({
+    org: w.labels[LABEL.org] ?? '',
+    project: w.labels[LABEL.project] ?? '',
+    component: w.labels[LABEL.component] ?? '',
+    environment: w.labels[LABEL.environment] ?? '',
+  });
+
 /**
- * Converges the data plane and the gateway to the store (§6.6), on start, on every deploy, and
- * periodically. It is told nothing about what happened: each pass reads the desired state
- * (deployments), observes what runs (labels), and acts — resuming rollouts a crash interrupted,
- * replacing replicas that are gone or gave up restarting, removing what nothing owns (replicas,
- * and the networks of deleted projects and environments), and reloading the gateway.
+ * Converges the data plane and the gateway to the store (§6.6), one (component, environment) key
+ * at a time: `reconcile` (src/deploy/reconcile/reconcile.ts) runs the steps for a key, and a
+ * deduplicating work queue makes sure a key is never reconciled twice at once (and, through the
+ * store's key locks, never by two control planes at once). Triggers only enqueue keys: a deploy,
+ * promotion, rollback or approval (`enqueue`), a replica's exit (the engine's events), and the
+ * resync pass — on start and every period — which enqueues every key with a live deployment or a
+ * replica, removes replicas of components or environments that no longer exist, collects the
+ * networks of deleted projects and environments, and reloads the gateway.
  */
 export class Reconciler {
-  readonly #deps: RolloutDeps;
+  readonly #deps: ReconcileDeps;
   readonly #settings: ReconcilerSettings;
   readonly #log: Logger;
-  /** Rollouts running in this process, by deployment id. */
-  readonly #rollouts = new Map<string, Promise<void>>();
+  readonly #queue: WorkQueue<ReconcileKey>;
+  readonly #locks: KeyLocks;
+  readonly #memory = new Map<string, KeyMemory>();
+  /** The resync pass's listing per key, for the keys that pass enqueued (and nothing else did since). */
+  readonly #snapshots = new Map<string, WorkloadInfo[]>();
+  /** Deployment → key look-ups in flight, so `idle` waits for them. */
+  readonly #lookups = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
-  /** Consecutive liveness failures per replica; in memory, so a restart of Rondo starts counting anew. */
-  readonly #livenessFailures = new Map<string, number>();
   #pass: Promise<void> = Promise.resolve();
   #stopped = false;
+  #watch: AbortController | undefined;
 
-  constructor(deps: RolloutDeps, settings: ReconcilerSettings) {
+  constructor(deps: ReconcileDeps, settings: ReconcilerSettings) {
     this.#deps = deps;
     this.#settings = settings;
     this.#log = deps.logger.child({ part: 'reconciler' });
+    this.#locks = keyLocks(deps.store);
+    this.#queue = new WorkQueue(keyId, (key, signal) => this.#handle(key, signal), {
+      concurrency: CONCURRENCY,
+      backoffMs: 500,
+      maxBackoffMs: Math.max(settings.resyncMs, 500),
+      onError: (key, err) =>
+        this.#log.warn(
+          { key, err: err instanceof Error ? err.message : err },
+          'reconcile failed; will retry',
+        ),
+    });
   }
 
   start(): void {
@@ -52,201 +80,197 @@ export class Reconciler {
         });
     };
     tick();
+    void this.#watchExits();
   }
 
-  /** Stops the timer and waits for the pass and the rollouts in progress. */
+  /** Stops the timer and the queue; a reconcile in progress ends at its current step. */
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
+    this.#watch?.abort();
     await this.#pass.catch(() => undefined);
-    await Promise.allSettled([...this.#rollouts.values()]);
+    await Promise.allSettled([...this.#lookups]);
+    await this.#queue.stop();
+    await this.#locks.close();
   }
 
-  /** Starts the rollout of a deployment now (it would be picked up by the next pass anyway). */
+  /** A deployment was created or decided: its key is reconciled now. */
   enqueue(deploymentId: string): void {
-    if (this.#rollouts.has(deploymentId) || this.#stopped) return;
-    const run = rollout(this.#deps, deploymentId)
-      .catch((err: unknown) => this.#log.error({ err, deploymentId }, 'rollout crashed'))
-      .finally(() => this.#rollouts.delete(deploymentId));
-    this.#rollouts.set(deploymentId, run);
+    if (this.#stopped) return;
+    const lookup = this.#deps.store.db
+      .selectFrom('deployments')
+      .select(['component_id', 'environment_id'])
+      .where('id', '=', deploymentId)
+      .executeTakeFirst()
+      .then((d) => {
+        if (d) this.enqueueKey({ componentId: d.component_id, environmentId: d.environment_id });
+      })
+      .catch((err: unknown) =>
+        // The resync pass picks the deployment up anyway.
+        this.#log.warn({ deploymentId, err: err instanceof Error ? err.message : err }, 'could not enqueue'),
+      )
+      .finally(() => this.#lookups.delete(lookup));
+    this.#lookups.add(lookup);
   }
 
-  /** Waits until no rollout runs in this process (tests, graceful shutdown). */
+  enqueueKey(key: ReconcileKey): void {
+    this.#snapshots.delete(keyId(key));
+    this.#queue.add(key);
+  }
+
+  /**
+   * Resolves once no key is being reconciled or waiting for a step (readiness, a drain): tests
+   * and graceful shutdown. Keys retried after an error do not count.
+   */
   async idle(): Promise<void> {
-    while (this.#rollouts.size > 0) await Promise.allSettled([...this.#rollouts.values()]);
+    while (this.#lookups.size > 0) await Promise.allSettled([...this.#lookups]);
+    await this.#queue.idle();
   }
 
-  /** One level-based pass; passes never overlap. */
+  /** One resync pass; passes never overlap. */
   reconcile(): Promise<void> {
-    const next = this.#pass.catch(() => undefined).then(() => this.#reconcileOnce());
+    const next = this.#pass.catch(() => undefined).then(() => this.#resync());
     this.#pass = next.catch((err: unknown) =>
-      this.#log.warn({ err: err instanceof Error ? err.message : err }, 'reconcile pass failed; will retry'),
+      this.#log.warn({ err: err instanceof Error ? err.message : err }, 'resync pass failed; will retry'),
     );
     return next;
   }
 
-  async #reconcileOnce(): Promise<void> {
-    const { store, instance } = this.#deps;
-    const targets = await deploymentTargets(store.db)
-      .where('d.status', 'in', ['pending', 'rolling-out', 'active'])
+  async #handle(key: ReconcileKey, signal: AbortSignal): Promise<{ requeueAfter?: number }> {
+    const id = keyId(key);
+    let memory = this.#memory.get(id);
+    if (!memory) {
+      memory = newKeyMemory();
+      this.#memory.set(id, memory);
+    }
+    const snapshot = this.#snapshots.get(id);
+    this.#snapshots.delete(id);
+    return reconcile(this.#deps, key, {
+      signal,
+      memory,
+      locks: this.#locks,
+      ...(snapshot ? { snapshot } : {}),
+    });
+  }
+
+  async #planes(): Promise<Map<string, DataPlane>> {
+    const rows = await this.#deps.store.db
+      .selectFrom('data_planes')
+      .select(['id', 'type', 'config'])
       .execute();
-    for (const t of targets) if (t.status !== 'active') this.enqueue(t.id);
+    return new Map(rows.map((row) => [row.id, this.#deps.dataPlanes.for(row)]));
+  }
 
-    // Components being rolled out here are the rollout's business (its old replicas are draining).
-    const busy = new Set(
-      targets.filter((t) => this.#rollouts.has(t.id)).map((t) => `${t.component_id}/${t.environment_id}`),
-    );
-    const live = new Set(targets.map((t) => t.id));
-    const planes = new Map<string, DataPlane>();
-    for (const t of targets) planes.set(t.data_plane_id, dataPlaneOf(this.#deps, t));
-    const defaultPlane = await store.db.selectFrom('data_planes').select(['id', 'type', 'config']).execute();
-    for (const row of defaultPlane)
-      if (!planes.has(row.id)) planes.set(row.id, this.#deps.dataPlanes.for(row));
-
-    for (const dp of planes.values()) {
-      let workloads: WorkloadInfo[];
+  async #resync(): Promise<void> {
+    const { store, instance } = this.#deps;
+    const listings = new Map<string, WorkloadInfo[]>();
+    for (const [id, dp] of await this.#planes()) {
       try {
-        workloads = (await dp.listWorkloads({ [LABEL.instance]: instance })).filter((w) => !isExecution(w));
+        listings.set(
+          id,
+          (await dp.listWorkloads({ [LABEL.instance]: instance })).filter((w) => !isExecution(w)),
+        );
       } catch (err) {
         this.#log.warn(
           { err: err instanceof Error ? err.message : err },
           'data plane unreachable; skipping it this pass',
         );
-        continue;
       }
-      // Replicas no live deployment owns: left by a crash, a superseded or a deleted deployment.
-      const candidates = workloads.filter(
-        (w) =>
-          !live.has(w.labels[LABEL.deployment] ?? '') &&
-          !this.#rollouts.has(w.labels[LABEL.deployment] ?? '') &&
-          !this.#isBusy(w, targets, busy),
+    }
+    // Read after listing: every replica listed was started for a key that existed then.
+    const scopes = await scopeQuery(store.db).execute();
+    const live = await store.db
+      .selectFrom('deployments')
+      .select(['id', 'status', 'replicas', 'component_id', 'environment_id'])
+      .where('status', 'in', ['pending', 'rolling-out', 'active'])
+      .execute();
+    const byLabels = new Map(scopes.map((s) => [scopeLabelId(s), s]));
+    const keys = new Map<string, ReconcileKey>();
+    const add = (k: ReconcileKey) => keys.set(keyId(k), k);
+    for (const d of live) add({ componentId: d.component_id, environmentId: d.environment_id });
+
+    const planes = await this.#planes();
+    for (const [planeId, workloads] of listings) {
+      const dp = planes.get(planeId) as DataPlane;
+      const byKey = new Map<string, WorkloadInfo[]>();
+      const ownerless: WorkloadInfo[] = [];
+      for (const w of workloads) {
+        const s = byLabels.get(labelScope(w));
+        if (!s) {
+          ownerless.push(w);
+          continue;
+        }
+        const k = { componentId: s.component_id, environmentId: s.environment_id };
+        add(k);
+        byKey.get(keyId(k))?.push(w) ?? byKey.set(keyId(k), [w]);
+      }
+      // Replicas of a component or environment that no longer exists: nothing will reconcile them.
+      const gone = toRemove(ownerless, { deployments: new Map(), draining: false, scopeExists: false });
+      await Promise.all(
+        gone.map((w) =>
+          dp
+            .removeWorkload(w.id, this.#deps.settings.stopGraceSeconds)
+            .catch((err: unknown) =>
+              this.#log.warn(
+                { replica: w.name, err: err instanceof Error ? err.message : err },
+                'could not remove',
+              ),
+            ),
+        ),
       );
-      // A deployment created after this pass read the store may already have replicas: ask again.
-      const orphans = await this.#stillOrphans(candidates);
-      await Promise.all(orphans.map((w) => dp.removeWorkload(w.id, this.#deps.settings.stopGraceSeconds)));
+      for (const s of scopes) {
+        if (s.data_plane_id !== planeId) continue;
+        const id = keyId({ componentId: s.component_id, environmentId: s.environment_id });
+        if (keys.has(id)) this.#snapshots.set(id, byKey.get(id) ?? []);
+      }
       await collectNetworks(store, dp, instance, this.#log).catch((err: unknown) =>
         this.#log.warn({ err: err instanceof Error ? err.message : err }, 'network collection failed'),
       );
-      for (const t of targets) {
-        if (t.status !== 'active' || busy.has(`${t.component_id}/${t.environment_id}`)) continue;
-        if (dataPlaneOf(this.#deps, t) !== dp) continue;
-        const mine = workloads.filter((w) => w.labels[LABEL.deployment] === t.id);
-        const spec = t.spec as unknown as DeploymentSpec;
-        const healthy = mine.filter((w) => w.state === 'running' || w.state === 'restarting');
-        const extra = mine.filter(
-          (w) => Number(w.labels[LABEL.replica]) >= spec.replicas || !healthy.includes(w),
-        );
-        await Promise.all(extra.map((w) => dp.removeWorkload(w.id, this.#deps.settings.stopGraceSeconds)));
-        const serving = healthy.filter(
-          (w) => Number(w.labels[LABEL.replica]) < spec.replicas && isServing(w),
-        );
-        if (serving.length < spec.replicas) {
-          this.#log.info(
-            { deployment: t.id, have: serving.length, want: spec.replicas },
-            'bringing replicas back',
-          );
-          this.#heal(t);
-        }
-        await this.#checkLiveness(dp, t.id, spec, serving);
-      }
+    }
+    // A key the listing shows settled, with no rollout and nothing due, is not even enqueued: an
+    // idle installation costs a few store reads per pass, not a reconcile per key.
+    const liveByKey = new Map<string, typeof live>();
+    for (const d of live) {
+      const id = keyId({ componentId: d.component_id, environmentId: d.environment_id });
+      liveByKey.get(id)?.push(d) ?? liveByKey.set(id, [d]);
+    }
+    for (const [id, k] of keys) {
+      const snapshot = this.#snapshots.get(id);
+      const memory = this.#memory.get(id);
+      const mine = liveByKey.get(id) ?? [];
+      const active = mine.find((d) => d.status === 'active');
+      const idle =
+        snapshot !== undefined &&
+        memory !== undefined &&
+        mine.every((d) => d.status === 'active') &&
+        active?.replicas !== null &&
+        isSettled(active && { id: active.id, replicas: active.replicas }, snapshot, memory) &&
+        (!active || !livenessDue(memory, this.#deps));
+      if (idle) this.#snapshots.delete(id);
+      else this.#queue.add(k);
     }
     await this.#deps.gateway.sync();
   }
 
-  async #stillOrphans(candidates: WorkloadInfo[]): Promise<WorkloadInfo[]> {
-    const ids = [...new Set(candidates.map((w) => w.labels[LABEL.deployment] ?? ''))].filter(Boolean);
-    if (ids.length === 0) return candidates;
-    const liveNow = await this.#deps.store.db
-      .selectFrom('deployments')
-      .select('id')
-      .where('id', 'in', ids)
-      .where('status', 'in', ['pending', 'rolling-out', 'active'])
-      .execute();
-    const keep = new Set(liveNow.map((r) => r.id));
-    return candidates.filter((w) => !keep.has(w.labels[LABEL.deployment] ?? ''));
-  }
-
-  #isBusy(
-    w: WorkloadInfo,
-    targets: {
-      component: string;
-      project: string;
-      org: string;
-      environment: string;
-      component_id: string;
-      environment_id: string;
-    }[],
-    busy: Set<string>,
-  ): boolean {
-    const t = targets.find(
-      (x) =>
-        x.component === w.labels[LABEL.component] &&
-        x.project === w.labels[LABEL.project] &&
-        x.org === w.labels[LABEL.org] &&
-        x.environment === w.labels[LABEL.environment],
-    );
-    return t !== undefined && busy.has(`${t.component_id}/${t.environment_id}`);
-  }
-
-  /**
-   * Liveness (§6.4): a serving replica that fails the probe on LIVENESS_FAILURES passes in a row
-   * is restarted, and the restart is recorded as an event of its deployment.
-   */
-  async #checkLiveness(
-    dp: DataPlane,
-    deploymentId: string,
-    spec: DeploymentSpec,
-    serving: WorkloadInfo[],
-  ): Promise<void> {
-    const probe = readinessProbe(spec);
-    if (!probe) return;
+  /** A replica that stops is a trigger: its key is reconciled (replaced, or its rollout failed). */
+  async #watchExits(): Promise<void> {
+    const watch = new AbortController();
+    this.#watch = watch;
+    const planes = await this.#planes().catch(() => new Map<string, DataPlane>());
     await Promise.all(
-      serving.map(async (w) => {
-        const reason = w.ip ? await runProbe(w.ip, probe) : 'no address';
-        if (reason === undefined) {
-          this.#livenessFailures.delete(w.id);
-          return;
+      [...planes.values()].map(async (dp) => {
+        while (!watch.signal.aborted && dp.watchExits) {
+          try {
+            for await (const exit of dp.watchExits({ [LABEL.instance]: this.#deps.instance }, watch.signal)) {
+              const deployment = exit.labels[LABEL.deployment];
+              if (deployment !== undefined && !isExecution(exit)) this.enqueue(deployment);
+            }
+          } catch {
+            // The engine's event stream broke (restart): watch again shortly.
+          }
+          if (!watch.signal.aborted) await new Promise((r) => setTimeout(r, 1000).unref());
         }
-        const failures = (this.#livenessFailures.get(w.id) ?? 0) + 1;
-        this.#livenessFailures.set(w.id, failures);
-        if (failures < LIVENESS_FAILURES) return;
-        this.#livenessFailures.delete(w.id);
-        this.#log.warn(
-          { deployment: deploymentId, replica: w.name, reason },
-          'liveness failed; restarting the replica',
-        );
-        await dp.restartWorkload(w.id);
-        await this.#deps.store.db
-          .insertInto('deployment_events')
-          .values({
-            deployment_id: deploymentId,
-            kind: 'liveness-restart',
-            message: `${w.name} failed liveness ${failures} times (${reason}); restarted`,
-          })
-          .execute();
       }),
     );
-  }
-
-  /** Starts what an active deployment lacks behind readiness, without touching what serves. */
-  #heal(t: Parameters<typeof bringUp>[2]): void {
-    if (this.#rollouts.has(t.id) || this.#stopped) return;
-    const dp = dataPlaneOf(this.#deps, t);
-    const started: WorkloadInfo[] = [];
-    const run = bringUp(this.#deps, dp, t, started)
-      .then(() => markReady(this.#deps, dp, t, started))
-      .then(() => this.#deps.gateway.sync())
-      .catch(async (err: unknown) => {
-        this.#log.warn(
-          { deployment: t.id, err: err instanceof Error ? err.message : err },
-          'could not bring replicas back; retrying next pass',
-        );
-        // Only replicas that never served are removed; the next pass starts them again.
-        await Promise.all(
-          started.filter((w) => !isServing(w)).map((w) => dp.removeWorkload(w.id, 1).catch(() => undefined)),
-        );
-      })
-      .finally(() => this.#rollouts.delete(t.id));
-    this.#rollouts.set(t.id, run);
   }
 }

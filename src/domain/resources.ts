@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ROLES, TOKEN_SCOPES } from './access.js';
 import { BUILD_PRESETS, COMPONENT_TYPES } from './component.js';
+import { CONDITION_TYPES, DEPLOYMENT_PHASES } from './conditions.js';
 import { ENDPOINT_TYPES, VISIBILITIES } from './endpoint.js';
 import { ResourceLimits } from './resource-limits.js';
 import { CONCURRENCY_POLICIES } from './task.js';
@@ -162,6 +163,19 @@ export const Deployment = z.object({
   resources: ResourceLimits.optional().describe('limits per replica or task run; absent: unlimited'),
   status: z.enum(DEPLOYMENT_STATUSES),
   reason: z.string().nullable(),
+  phase: z.enum(DEPLOYMENT_PHASES).describe('where its rollout is; `status` is the coarser word'),
+  conditions: z
+    .array(
+      z.object({
+        type: z.enum(CONDITION_TYPES),
+        status: z.enum(['True', 'False', 'Unknown']),
+        reason: z.string(),
+        message: z.string(),
+        lastTransitionTime: z.string(),
+        observedGeneration: z.number().int(),
+      }),
+    )
+    .describe('Ready, Progressing, TrafficSwitched, ImagePinned, Degraded (Kubernetes’ shape)'),
   endpoints: z.array(Endpoint),
   task: z
     .object({

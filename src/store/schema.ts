@@ -1,4 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { Condition, DeploymentPhase } from '../domain/conditions.js';
 import type { EndpointSpec } from '../domain/endpoint.js';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -156,6 +157,9 @@ export interface DeploymentsTable {
   source_id: string | null;
   /** When it last became active (set by a trigger, see migration 202612010300_alerts). */
   activated_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /** Where its rollout is; `status` is the coarser word the API has always shown (src/domain/conditions.ts). */
+  phase: ColumnType<DeploymentPhase, DeploymentPhase | undefined, DeploymentPhase>;
+  conditions: ColumnType<Condition[], string | undefined, string>;
 }
 
 /** One item of a frozen configuration: the value is a reference to an encrypted `config_values` row. */

@@ -4,6 +4,7 @@ import type {
   AccessToken,
   Component,
   DataPlane,
+  Deployment,
   Environment,
   EnvironmentStatus,
   Member,
@@ -21,6 +22,8 @@ import { listApprovals, listDeployments } from './release.js';
 import {
   componentColumns,
   componentFields,
+  conditionColumns,
+  deploymentFields,
   environmentColumns,
   environmentFields,
   pipelineColumns,
@@ -348,14 +351,29 @@ export function registerDescribe(program: Command): void {
     .command('describe')
     .description('show one resource in detail')
     .addArgument(
-      new Argument('<kind>').choices(['project', 'component', 'env', 'environment', 'pipeline', 'build']),
+      new Argument('<kind>').choices([
+        'project',
+        'component',
+        'env',
+        'environment',
+        'pipeline',
+        'build',
+        'deployment',
+      ]),
     )
-    .argument('<name>')
+    .argument('<name>', 'its name (a deployment: its id)')
     .option('--project <name>', 'the component’s project')
     .action(async (kind: string, name: string, o: { project?: string }, cmd: Command) => {
       const api = clientFor(cmd);
       const format = globals(cmd).output;
       if (kind === 'build') return describeBuild(name, cmd);
+      if (kind === 'deployment') {
+        const d = await api.request<Deployment>('GET', api.orgPath(`/deployments/${enc(name)}`));
+        if (format !== 'table') return printObject(format, d);
+        printObject(format, d, deploymentFields(d));
+        process.stdout.write('Conditions:\n');
+        return printList(format, d.conditions, conditionColumns);
+      }
       if (kind === 'project') {
         const p = await api.request<Project>('GET', api.orgPath(`/projects/${enc(name)}`));
         return printObject(format, p, projectFields(p));

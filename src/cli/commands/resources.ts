@@ -1,4 +1,4 @@
-import type { Component, Environment, Pipeline, Project } from '../../domain/resources.js';
+import type { Component, Deployment, Environment, Pipeline, Project } from '../../domain/resources.js';
 import type { Column } from '../output.js';
 
 /** Table columns and `describe` fields per resource; JSON/YAML print the API shape as is. */
@@ -80,3 +80,29 @@ export function environmentFields(e: Environment): [string, string][] {
     ['Id', e.id],
   ];
 }
+
+type Condition = Deployment['conditions'][number];
+
+export function deploymentFields(d: Deployment): [string, string][] {
+  return [
+    ['id', d.id],
+    ['name', d.name ?? '-'],
+    ['component', `${d.project}/${d.component}`],
+    ['environment', d.environment],
+    ['image', d.image],
+    ['replicas', String(d.replicas)],
+    ['status', d.status],
+    ['phase', d.phase],
+    ['reason', d.reason ?? '-'],
+    ['created', `${d.createdAt} by ${d.createdBy ?? '-'}`],
+  ];
+}
+
+/** `describe deployment`'s conditions, as `kubectl describe` shows them. */
+export const conditionColumns: Column<Condition>[] = [
+  { header: 'type', value: (c) => c.type },
+  { header: 'status', value: (c) => c.status },
+  { header: 'reason', value: (c) => c.reason },
+  { header: 'since', value: (c) => c.lastTransitionTime },
+  { header: 'message', value: (c) => c.message.split('\n')[0] ?? '' },
+];

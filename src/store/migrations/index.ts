@@ -13,6 +13,7 @@ import * as gatewayRequests from './202612010200_gateway_requests.js';
 import * as alerts from './202612010300_alerts.js';
 import * as endpointPolicies from './202612010600_endpoint_policies.js';
 import * as componentChanges from './202612020000_component_changes.js';
+import * as deploymentConditions from './202612020100_deployment_conditions.js';
 
 /** Every migration, by name; names sort in the order they apply. Forward-only: never edit one that shipped. */
 export const migrations: Record<string, Migration> = {
@@ -30,4 +31,5 @@ export const migrations: Record<string, Migration> = {
   '202612010300_alerts': alerts,
   '202612010600_endpoint_policies': endpointPolicies,
   '202612020000_component_changes': componentChanges,
+  '202612020100_deployment_conditions': deploymentConditions,
 };

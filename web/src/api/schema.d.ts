@@ -3292,6 +3292,17 @@ export interface paths {
                             action: ("deploy" | "promote" | "rollback" | "redeploy") | null;
                             commit: string | null;
                             component: string;
+                            /** @description Ready, Progressing, TrafficSwitched, ImagePinned, Degraded (Kubernetes’ shape) */
+                            conditions: {
+                                lastTransitionTime: string;
+                                message: string;
+                                observedGeneration: number;
+                                reason: string;
+                                /** @enum {string} */
+                                status: "True" | "False" | "Unknown";
+                                /** @enum {string} */
+                                type: "Ready" | "Progressing" | "TrafficSwitched" | "ImagePinned" | "Degraded";
+                            }[];
                             configRevision: number | null;
                             createdAt: string;
                             createdBy: string | null;
@@ -3310,6 +3321,11 @@ export interface paths {
                             image: string;
                             /** @description `YYYYMMDD-N.<configRevision>.<deployCount>`; `YYYYMMDD-N` is the release */
                             name: string | null;
+                            /**
+                             * @description where its rollout is; `status` is the coarser word
+                             * @enum {string}
+                             */
+                            phase: "Pending" | "Progressing" | "TrafficSwitching" | "Active" | "Failed" | "Superseded";
                             project: string;
                             reason: string | null;
                             release: string | null;
@@ -3499,6 +3515,17 @@ export interface paths {
                                 action: ("deploy" | "promote" | "rollback" | "redeploy") | null;
                                 commit: string | null;
                                 component: string;
+                                /** @description Ready, Progressing, TrafficSwitched, ImagePinned, Degraded (Kubernetes’ shape) */
+                                conditions: {
+                                    lastTransitionTime: string;
+                                    message: string;
+                                    observedGeneration: number;
+                                    reason: string;
+                                    /** @enum {string} */
+                                    status: "True" | "False" | "Unknown";
+                                    /** @enum {string} */
+                                    type: "Ready" | "Progressing" | "TrafficSwitched" | "ImagePinned" | "Degraded";
+                                }[];
                                 configRevision: number | null;
                                 createdAt: string;
                                 createdBy: string | null;
@@ -3517,6 +3544,11 @@ export interface paths {
                                 image: string;
                                 /** @description `YYYYMMDD-N.<configRevision>.<deployCount>`; `YYYYMMDD-N` is the release */
                                 name: string | null;
+                                /**
+                                 * @description where its rollout is; `status` is the coarser word
+                                 * @enum {string}
+                                 */
+                                phase: "Pending" | "Progressing" | "TrafficSwitching" | "Active" | "Failed" | "Superseded";
                                 project: string;
                                 reason: string | null;
                                 release: string | null;
@@ -3552,6 +3584,17 @@ export interface paths {
                                 action: ("deploy" | "promote" | "rollback" | "redeploy") | null;
                                 commit: string | null;
                                 component: string;
+                                /** @description Ready, Progressing, TrafficSwitched, ImagePinned, Degraded (Kubernetes’ shape) */
+                                conditions: {
+                                    lastTransitionTime: string;
+                                    message: string;
+                                    observedGeneration: number;
+                                    reason: string;
+                                    /** @enum {string} */
+                                    status: "True" | "False" | "Unknown";
+                                    /** @enum {string} */
+                                    type: "Ready" | "Progressing" | "TrafficSwitched" | "ImagePinned" | "Degraded";
+                                }[];
                                 configRevision: number | null;
                                 createdAt: string;
                                 createdBy: string | null;
@@ -3570,6 +3613,11 @@ export interface paths {
                                 image: string;
                                 /** @description `YYYYMMDD-N.<configRevision>.<deployCount>`; `YYYYMMDD-N` is the release */
                                 name: string | null;
+                                /**
+                                 * @description where its rollout is; `status` is the coarser word
+                                 * @enum {string}
+                                 */
+                                phase: "Pending" | "Progressing" | "TrafficSwitching" | "Active" | "Failed" | "Superseded";
                                 project: string;
                                 reason: string | null;
                                 release: string | null;
@@ -9913,6 +9961,17 @@ export interface paths {
                                 action: ("deploy" | "promote" | "rollback" | "redeploy") | null;
                                 commit: string | null;
                                 component: string;
+                                /** @description Ready, Progressing, TrafficSwitched, ImagePinned, Degraded (Kubernetes’ shape) */
+                                conditions: {
+                                    lastTransitionTime: string;
+                                    message: string;
+                                    observedGeneration: number;
+                                    reason: string;
+                                    /** @enum {string} */
+                                    status: "True" | "False" | "Unknown";
+                                    /** @enum {string} */
+                                    type: "Ready" | "Progressing" | "TrafficSwitched" | "ImagePinned" | "Degraded";
+                                }[];
                                 configRevision: number | null;
                                 createdAt: string;
                                 createdBy: string | null;
@@ -9931,6 +9990,11 @@ export interface paths {
                                 image: string;
                                 /** @description `YYYYMMDD-N.<configRevision>.<deployCount>`; `YYYYMMDD-N` is the release */
                                 name: string | null;
+                                /**
+                                 * @description where its rollout is; `status` is the coarser word
+                                 * @enum {string}
+                                 */
+                                phase: "Pending" | "Progressing" | "TrafficSwitching" | "Active" | "Failed" | "Superseded";
                                 project: string;
                                 reason: string | null;
                                 release: string | null;
@@ -10124,6 +10188,17 @@ export interface paths {
                             action: ("deploy" | "promote" | "rollback" | "redeploy") | null;
                             commit: string | null;
                             component: string;
+                            /** @description Ready, Progressing, TrafficSwitched, ImagePinned, Degraded (Kubernetes’ shape) */
+                            conditions: {
+                                lastTransitionTime: string;
+                                message: string;
+                                observedGeneration: number;
+                                reason: string;
+                                /** @enum {string} */
+                                status: "True" | "False" | "Unknown";
+                                /** @enum {string} */
+                                type: "Ready" | "Progressing" | "TrafficSwitched" | "ImagePinned" | "Degraded";
+                            }[];
                             configRevision: number | null;
                             createdAt: string;
                             createdBy: string | null;
@@ -10142,6 +10217,11 @@ export interface paths {
                             image: string;
                             /** @description `YYYYMMDD-N.<configRevision>.<deployCount>`; `YYYYMMDD-N` is the release */
                             name: string | null;
+                            /**
+                             * @description where its rollout is; `status` is the coarser word
+                             * @enum {string}
+                             */
+                            phase: "Pending" | "Progressing" | "TrafficSwitching" | "Active" | "Failed" | "Superseded";
                             project: string;
                             reason: string | null;
                             release: string | null;
@@ -12419,6 +12499,17 @@ export interface paths {
                                 action: ("deploy" | "promote" | "rollback" | "redeploy") | null;
                                 commit: string | null;
                                 component: string;
+                                /** @description Ready, Progressing, TrafficSwitched, ImagePinned, Degraded (Kubernetes’ shape) */
+                                conditions: {
+                                    lastTransitionTime: string;
+                                    message: string;
+                                    observedGeneration: number;
+                                    reason: string;
+                                    /** @enum {string} */
+                                    status: "True" | "False" | "Unknown";
+                                    /** @enum {string} */
+                                    type: "Ready" | "Progressing" | "TrafficSwitched" | "ImagePinned" | "Degraded";
+                                }[];
                                 configRevision: number | null;
                                 createdAt: string;
                                 createdBy: string | null;
@@ -12437,6 +12528,11 @@ export interface paths {
                                 image: string;
                                 /** @description `YYYYMMDD-N.<configRevision>.<deployCount>`; `YYYYMMDD-N` is the release */
                                 name: string | null;
+                                /**
+                                 * @description where its rollout is; `status` is the coarser word
+                                 * @enum {string}
+                                 */
+                                phase: "Pending" | "Progressing" | "TrafficSwitching" | "Active" | "Failed" | "Superseded";
                                 project: string;
                                 reason: string | null;
                                 release: string | null;
@@ -12618,6 +12714,17 @@ export interface paths {
                             action: ("deploy" | "promote" | "rollback" | "redeploy") | null;
                             commit: string | null;
                             component: string;
+                            /** @description Ready, Progressing, TrafficSwitched, ImagePinned, Degraded (Kubernetes’ shape) */
+                            conditions: {
+                                lastTransitionTime: string;
+                                message: string;
+                                observedGeneration: number;
+                                reason: string;
+                                /** @enum {string} */
+                                status: "True" | "False" | "Unknown";
+                                /** @enum {string} */
+                                type: "Ready" | "Progressing" | "TrafficSwitched" | "ImagePinned" | "Degraded";
+                            }[];
                             configRevision: number | null;
                             createdAt: string;
                             createdBy: string | null;
@@ -12636,6 +12743,11 @@ export interface paths {
                             image: string;
                             /** @description `YYYYMMDD-N.<configRevision>.<deployCount>`; `YYYYMMDD-N` is the release */
                             name: string | null;
+                            /**
+                             * @description where its rollout is; `status` is the coarser word
+                             * @enum {string}
+                             */
+                            phase: "Pending" | "Progressing" | "TrafficSwitching" | "Active" | "Failed" | "Superseded";
                             project: string;
                             reason: string | null;
                             release: string | null;
@@ -12818,6 +12930,17 @@ export interface paths {
                             action: ("deploy" | "promote" | "rollback" | "redeploy") | null;
                             commit: string | null;
                             component: string;
+                            /** @description Ready, Progressing, TrafficSwitched, ImagePinned, Degraded (Kubernetes’ shape) */
+                            conditions: {
+                                lastTransitionTime: string;
+                                message: string;
+                                observedGeneration: number;
+                                reason: string;
+                                /** @enum {string} */
+                                status: "True" | "False" | "Unknown";
+                                /** @enum {string} */
+                                type: "Ready" | "Progressing" | "TrafficSwitched" | "ImagePinned" | "Degraded";
+                            }[];
                             configRevision: number | null;
                             createdAt: string;
                             createdBy: string | null;
@@ -12836,6 +12959,11 @@ export interface paths {
                             image: string;
                             /** @description `YYYYMMDD-N.<configRevision>.<deployCount>`; `YYYYMMDD-N` is the release */
                             name: string | null;
+                            /**
+                             * @description where its rollout is; `status` is the coarser word
+                             * @enum {string}
+                             */
+                            phase: "Pending" | "Progressing" | "TrafficSwitching" | "Active" | "Failed" | "Superseded";
                             project: string;
                             reason: string | null;
                             release: string | null;
@@ -13596,6 +13724,17 @@ export interface paths {
                                     action: ("deploy" | "promote" | "rollback" | "redeploy") | null;
                                     commit: string | null;
                                     component: string;
+                                    /** @description Ready, Progressing, TrafficSwitched, ImagePinned, Degraded (Kubernetes’ shape) */
+                                    conditions: {
+                                        lastTransitionTime: string;
+                                        message: string;
+                                        observedGeneration: number;
+                                        reason: string;
+                                        /** @enum {string} */
+                                        status: "True" | "False" | "Unknown";
+                                        /** @enum {string} */
+                                        type: "Ready" | "Progressing" | "TrafficSwitched" | "ImagePinned" | "Degraded";
+                                    }[];
                                     configRevision: number | null;
                                     createdAt: string;
                                     createdBy: string | null;
@@ -13614,6 +13753,11 @@ export interface paths {
                                     image: string;
                                     /** @description `YYYYMMDD-N.<configRevision>.<deployCount>`; `YYYYMMDD-N` is the release */
                                     name: string | null;
+                                    /**
+                                     * @description where its rollout is; `status` is the coarser word
+                                     * @enum {string}
+                                     */
+                                    phase: "Pending" | "Progressing" | "TrafficSwitching" | "Active" | "Failed" | "Superseded";
                                     project: string;
                                     reason: string | null;
                                     release: string | null;
@@ -13653,6 +13797,17 @@ export interface paths {
                                     action: ("deploy" | "promote" | "rollback" | "redeploy") | null;
                                     commit: string | null;
                                     component: string;
+                                    /** @description Ready, Progressing, TrafficSwitched, ImagePinned, Degraded (Kubernetes’ shape) */
+                                    conditions: {
+                                        lastTransitionTime: string;
+                                        message: string;
+                                        observedGeneration: number;
+                                        reason: string;
+                                        /** @enum {string} */
+                                        status: "True" | "False" | "Unknown";
+                                        /** @enum {string} */
+                                        type: "Ready" | "Progressing" | "TrafficSwitched" | "ImagePinned" | "Degraded";
+                                    }[];
                                     configRevision: number | null;
                                     createdAt: string;
                                     createdBy: string | null;
@@ -13671,6 +13826,11 @@ export interface paths {
                                     image: string;
                                     /** @description `YYYYMMDD-N.<configRevision>.<deployCount>`; `YYYYMMDD-N` is the release */
                                     name: string | null;
+                                    /**
+                                     * @description where its rollout is; `status` is the coarser word
+                                     * @enum {string}
+                                     */
+                                    phase: "Pending" | "Progressing" | "TrafficSwitching" | "Active" | "Failed" | "Superseded";
                                     project: string;
                                     reason: string | null;
                                     release: string | null;

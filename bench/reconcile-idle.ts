@@ -1,0 +1,130 @@
+/**
+ * G5: the control-plane CPU a reconcile of 1,000 idle keys takes — 1,000 components each with
+ * one active deployment whose replica runs and is marked ready: one resync pass (list, read the
+ * store, decide nothing is due), after a first pass that reconciled every key once. The data plane is an in-memory stand-in answering that
+ * listing, so what is measured is the reconciler and the embedded store alone. Goal: < 1 s.
+ */
+import pino from 'pino';
+import type { DataPlane, WorkloadInfo } from '../src/dataplane/data-plane.js';
+import { LABEL } from '../src/dataplane/labels.js';
+import type { DataPlaneRegistry } from '../src/deploy/data-plane-registry.js';
+import type { GatewaySync } from '../src/deploy/gateway-sync.js';
+import { Reconciler } from '../src/deploy/reconciler.js';
+import type { Keyring } from '../src/secrets/envelope.js';
+import { startTestRondo } from '../test/helpers/rondo.js';
+
+const KEYS = 1000;
+
+export async function benchReconcileIdle(): Promise<void> {
+  const t = await startTestRondo('pglite');
+  try {
+    await t.call('POST', '/api/v1/orgs/default/projects', { body: { name: 'shop' } });
+    const store = t.rondo.store;
+    const db = store.db;
+    const project = await db
+      .selectFrom('projects')
+      .select(['id', 'org_id'])
+      .where('name', '=', 'shop')
+      .executeTakeFirstOrThrow();
+    const env = await db
+      .selectFrom('environments')
+      .select(['id', 'name'])
+      .where('org_id', '=', project.org_id)
+      .executeTakeFirstOrThrow();
+    const keys: { componentId: string; environmentId: string }[] = [];
+    const snapshots = new Map<string, WorkloadInfo[]>();
+    for (let i = 0; i < KEYS; i++) {
+      const componentId = `cmp_bench_${i}`;
+      const deploymentId = `dep_bench_${i}`;
+      await db
+        .insertInto('components')
+        .values({
+          id: componentId,
+          org_id: project.org_id,
+          project_id: project.id,
+          name: `svc-${i}`,
+          display_name: `svc-${i}`,
+          description: '',
+          type: 'service',
+          source: JSON.stringify({ kind: 'image', image: 'bench:1' }),
+          build_preset: null,
+          build_configs: JSON.stringify([]),
+          auto_build: false,
+          auto_deploy: false,
+          watch_paths: JSON.stringify([]),
+          build_tags: false,
+          endpoints: JSON.stringify([]),
+        })
+        .execute();
+      const spec = {
+        image: 'bench:1',
+        imageId: 'sha256:bench',
+        replicas: 1,
+        env: {},
+        endpoints: [{ name: 'rest', port: 8080, type: 'REST', visibility: ['Public'] }],
+      };
+      await db
+        .insertInto('deployments')
+        .values({
+          id: deploymentId,
+          org_id: project.org_id,
+          component_id: componentId,
+          environment_id: env.id,
+          status: 'active',
+          phase: 'Active',
+          image: 'bench:1',
+          replicas: 1,
+          spec: JSON.stringify(spec),
+          created_by: 'bench',
+        })
+        .execute();
+      keys.push({ componentId, environmentId: env.id });
+      snapshots.set(componentId, [
+        {
+          id: `c${i}`,
+          name: `svc-${i}-0`,
+          labels: {
+            [LABEL.instance]: 'bench',
+            [LABEL.org]: 'default',
+            [LABEL.project]: 'shop',
+            [LABEL.component]: `svc-${i}`,
+            [LABEL.environment]: env.name,
+            [LABEL.deployment]: deploymentId,
+            [LABEL.replica]: '0',
+          },
+          state: 'running',
+          ip: '10.0.0.1',
+          ready: true,
+        },
+      ]);
+    }
+    const listing = [...snapshots.values()].flat();
+    const dp = { listWorkloads: async () => listing, listNetworks: async () => [] } as unknown as DataPlane;
+    const deps = {
+      store,
+      dataPlanes: { for: () => dp, clients: () => [dp] } as unknown as DataPlaneRegistry,
+      gateway: { sync: async () => undefined } as unknown as GatewaySync,
+      instance: 'bench',
+      logger: pino({ level: 'silent' }),
+      settings: { readinessTimeoutMs: 1000, drainMs: 0, stopGraceSeconds: 1, internalPortBase: 20000 },
+      keyring: {} as Keyring,
+      livenessIntervalMs: 60_000,
+    };
+    const reconciler = new Reconciler(deps, { resyncMs: 60_000 });
+    // First pass: every key is new to this process, so each is reconciled once (liveness included).
+    await reconciler.reconcile();
+    await reconciler.idle();
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await reconciler.reconcile();
+    await reconciler.idle();
+    const cpu = process.cpuUsage(cpu0);
+    const cpuMs = (cpu.user + cpu.system) / 1000;
+    console.log(
+      `resync pass over ${KEYS} idle keys            ${cpuMs.toFixed(0)} ms CPU   ${(performance.now() - t0).toFixed(0)} ms wall   (goal < 1000 ms CPU)`,
+    );
+    await reconciler.stop();
+  } finally {
+    await t.close();
+  }
+}

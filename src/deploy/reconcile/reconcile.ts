@@ -1,0 +1,175 @@
+import type { WorkloadInfo } from '../../dataplane/data-plane.js';
+import { isExecution, LABEL } from '../../dataplane/labels.js';
+import type { KeyLocks } from '../../store/key-locks.js';
+import { deploymentTargets } from '../targets.js';
+import type { ReconcileContext, ReconcileDeps, Step } from './deps.js';
+import { keyId, type ReconcileKey, type ReconcileScope, scopeQuery } from './key.js';
+import type { KeyMemory } from './key-memory.js';
+import { specOf } from './replicas.js';
+import { failRollout } from './status.js';
+import { activate } from './steps/activate.js';
+import { awaitReady } from './steps/await-ready.js';
+import { checkLiveness } from './steps/check-liveness.js';
+import { drain } from './steps/drain.js';
+import { ensureEnvironment } from './steps/ensure-environment.js';
+import { ensureRevision } from './steps/ensure-revision.js';
+import { retirePrevious } from './steps/retire-previous.js';
+import { switchTraffic } from './steps/switch-traffic.js';
+
+/**
+ * The steps, in order. Up to `activate`, a rollout that fails removes its new replicas and the
+ * previous deployment keeps serving; from `drain` on, the new one serves and a failure only
+ * retries (the order is why "a failure after the switch never removes what serves" holds).
+ */
+export const STEPS: readonly Step[] = [
+  ensureEnvironment,
+  ensureRevision,
+  awaitReady,
+  switchTraffic,
+  activate,
+  drain,
+  retirePrevious,
+  checkLiveness,
+];
+const LAST_BEFORE_SERVING = STEPS.indexOf(activate);
+
+export interface ReconcileOptions {
+  signal: AbortSignal;
+  memory: KeyMemory;
+  locks: KeyLocks;
+  /** A listing of the key's data plane taken by the resync pass: enough to find an idle key idle. */
+  snapshot?: WorkloadInfo[];
+}
+
+/** How soon a key another control plane is reconciling is looked at again. */
+const CLAIMED_RETRY_MS = 1000;
+
+/**
+ * Reconciles one (component, environment): reads the desired state from the store and the
+ * observed state from the data plane, runs the steps in order, and returns. It is told nothing
+ * about what happened, so any trigger (a deploy, a promotion, a replica's death, a timer, a
+ * restart) only enqueues the key. Waiting (readiness, a drain) is a requeue, never a sleep.
+ */
+export async function reconcile(
+  deps: ReconcileDeps,
+  key: ReconcileKey,
+  options: ReconcileOptions,
+): Promise<{ requeueAfter?: number }> {
+  const db = deps.store.db;
+  const scope = await scopeQuery(db)
+    .where('c.id', '=', key.componentId)
+    .where('e.id', '=', key.environmentId)
+    .executeTakeFirst();
+  // The component or the environment is gone: the resync pass removes what it left.
+  if (!scope) return {};
+  const live = await deploymentTargets(db)
+    .where('d.component_id', '=', key.componentId)
+    .where('d.environment_id', '=', key.environmentId)
+    .where('d.status', 'in', ['pending', 'rolling-out', 'active'])
+    .orderBy('d.created_at', 'desc')
+    .execute();
+  const active = live.find((d) => d.status === 'active');
+  const next = live.find((d) => d.status !== 'active');
+  const settled =
+    !next &&
+    options.snapshot !== undefined &&
+    isSettled(
+      active && { id: active.id, replicas: specOf(active).replicas },
+      options.snapshot,
+      options.memory,
+    );
+  if (settled && (!active || !livenessDue(options.memory, deps))) return {};
+
+  const id = keyId(key);
+  if (!(await options.locks.tryLock(id))) return { requeueAfter: CLAIMED_RETRY_MS };
+  try {
+    const dp = deps.dataPlanes.for({
+      id: scope.data_plane_id,
+      type: scope.data_plane_type,
+      config: scope.data_plane_config,
+    });
+    const ctx: ReconcileContext = {
+      deps,
+      key,
+      scope,
+      dp,
+      log: deps.logger.child({
+        part: 'reconciler',
+        component: `${scope.project}/${scope.component}`,
+        environment: scope.environment,
+        ...(next ? { deployment: next.id } : {}),
+      }),
+      signal: options.signal,
+      memory: options.memory,
+      active,
+      next,
+      // Settled but due for liveness: the pass's listing is enough to probe what serves.
+      workloads: settled && options.snapshot ? options.snapshot : await observe(deps, dp, scope),
+    };
+    return await runSteps(ctx, settled ? [checkLiveness] : STEPS);
+  } finally {
+    await options.locks.unlock(id).catch(() => undefined);
+  }
+}
+
+async function runSteps(ctx: ReconcileContext, steps: readonly Step[]): Promise<{ requeueAfter?: number }> {
+  for (const [i, step] of steps.entries()) {
+    const rolling = ctx.next;
+    let outcome: Awaited<ReturnType<Step['run']>>;
+    try {
+      outcome = await step.run(ctx);
+    } catch (err) {
+      // Before the switch is recorded, a rollout that fails ends failed (the previous one keeps
+      // serving); a control plane shutting down leaves it to resume at the next start.
+      if (!rolling || i > LAST_BEFORE_SERVING || steps !== STEPS || ctx.signal.aborted) throw err;
+      await failRollout(ctx, rolling, err instanceof Error ? err.message : String(err));
+      return {};
+    }
+    if (outcome !== 'continue')
+      return outcome.requeueAfter === undefined ? {} : { requeueAfter: outcome.requeueAfter };
+  }
+  return {};
+}
+
+/** The key's replicas on its data plane; execution containers and sandboxes are the runner's. */
+async function observe(
+  deps: ReconcileDeps,
+  dp: ReconcileContext['dp'],
+  s: ReconcileScope,
+): Promise<WorkloadInfo[]> {
+  const all = await dp.listWorkloads({
+    [LABEL.instance]: deps.instance,
+    [LABEL.org]: s.org,
+    [LABEL.project]: s.project,
+    [LABEL.component]: s.component,
+    [LABEL.environment]: s.environment,
+  });
+  return all.filter((w) => !isExecution(w));
+}
+
+/**
+ * Nothing to do, judged from the resync pass's listing: no rollout, no drain, every wanted
+ * replica running and marked ready, nothing else of the key running. Anything else reconciles
+ * against a fresh observation.
+ */
+export function isSettled(
+  active: { id: string; replicas: number } | undefined,
+  snapshot: WorkloadInfo[],
+  memory: KeyMemory,
+): boolean {
+  if (memory.drainUntil !== undefined || memory.rollout !== undefined) return false;
+  if (!active) return snapshot.length === 0;
+  const { replicas } = active;
+  if (snapshot.length !== replicas) return false;
+  const seen = new Set<string>();
+  for (const w of snapshot) {
+    if (w.labels[LABEL.deployment] !== active.id || w.state !== 'running' || !w.ready || !w.ip) return false;
+    if (Number(w.labels[LABEL.replica]) >= replicas) return false;
+    seen.add(w.labels[LABEL.replica] ?? '');
+  }
+  return seen.size === replicas;
+}
+
+/** Whether a serving deployment's replicas are due for a liveness probe. */
+export const livenessDue = (memory: KeyMemory, deps: Pick<ReconcileDeps, 'livenessIntervalMs'>) =>
+  Date.now() - memory.livenessAt >= deps.livenessIntervalMs;

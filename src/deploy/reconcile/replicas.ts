@@ -1,0 +1,69 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { DataPlane, WorkloadInfo } from '../../dataplane/data-plane.js';
+import { LABEL, networkLabels } from '../../dataplane/labels.js';
+import type { DeploymentSpec } from '../deployment-spec.js';
+import type { Probe } from '../probes.js';
+import type { DeploymentTarget } from '../targets.js';
+import type { ReconcileContext } from './deps.js';
+import type { Owners } from './removal.js';
+
+export const specOf = (t: DeploymentTarget) => t.spec as unknown as DeploymentSpec;
+
+/** The readiness probe (§6.4): TCP on the first endpoint port; none when there is no endpoint. */
+export function readinessProbe(spec: DeploymentSpec): Probe | undefined {
+  const first = spec.endpoints[0];
+  return first ? { kind: 'tcp', port: first.port } : undefined;
+}
+
+export function replicaLabels(
+  instance: string,
+  t: DeploymentTarget,
+  replica: number,
+): Record<string, string> {
+  return {
+    ...networkLabels({ instance, org: t.org, project: t.project, environment: t.environment }),
+    [LABEL.component]: t.component,
+    [LABEL.deployment]: t.id,
+    [LABEL.replica]: String(replica),
+  };
+}
+
+/** The replicas of `t` that count (index below its replica count). */
+export const replicasOf = (ctx: ReconcileContext, t: DeploymentTarget) =>
+  ctx.workloads.filter(
+    (w) => w.labels[LABEL.deployment] === t.id && Number(w.labels[LABEL.replica]) < specOf(t).replicas,
+  );
+
+/** Who owns this key's workloads right now, for `shouldRemove`. */
+export function ownersOf(ctx: ReconcileContext): Owners {
+  const deployments = new Map<string, { replicas: number; replaceDead: boolean }>();
+  if (ctx.active)
+    deployments.set(ctx.active.id, { replicas: specOf(ctx.active).replicas, replaceDead: true });
+  if (ctx.next) deployments.set(ctx.next.id, { replicas: specOf(ctx.next).replicas, replaceDead: false });
+  const draining = ctx.memory.drainUntil !== undefined && Date.now() < ctx.memory.drainUntil;
+  return { deployments, draining, scopeExists: true };
+}
+
+/** Replaces a workload in the observed state with what an action returned (or drops it). */
+export function observed(ctx: ReconcileContext, id: string, now: WorkloadInfo | undefined): void {
+  const i = ctx.workloads.findIndex((w) => w.id === id);
+  if (i >= 0 && now) ctx.workloads[i] = now;
+  else if (i >= 0) ctx.workloads.splice(i, 1);
+  else if (now) ctx.workloads.push(now);
+}
+
+/** The last lines of each replica, for the reason of a failed rollout. */
+export async function lastLogs(dp: DataPlane, replicas: WorkloadInfo[]): Promise<string> {
+  const parts = await Promise.all(
+    replicas.map(async (w) => {
+      let text = await dp.logs(w.id, { tail: 20 }).catch(() => '');
+      // A replica that died a moment ago may not have its output in the engine's log yet.
+      for (let i = 0; i < 5 && !text.trim(); i++) {
+        await sleep(100);
+        text = await dp.logs(w.id, { tail: 20 }).catch(() => '');
+      }
+      return text.trim() ? `[${w.name}]\n${text.trim()}` : '';
+    }),
+  );
+  return parts.filter(Boolean).join('\n');
+}

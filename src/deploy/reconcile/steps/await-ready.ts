@@ -1,0 +1,83 @@
+import { recordDeploymentCondition } from '../../../observability/deployment-conditions.js';
+import { runProbe } from '../../probes.js';
+import { CONTINUE, done, type Step, targetOf } from '../deps.js';
+import { observed, readinessProbe, replicasOf, specOf } from '../replicas.js';
+import { failRollout } from '../status.js';
+
+/** Readiness could not pass: a replica stopped, or the deadline went by. */
+export class NotReady extends Error {}
+
+/**
+ * Every replica of the deployment passes readiness (§6.4) before it takes traffic. A rollout
+ * probes every replica, even one already marked (a resumed rollout trusts nothing); a serving
+ * deployment probes only the replicas it is bringing back. Waiting is a requeue: 10 ms apart for
+ * the first second (most services answer by then; a probe is one local connection), then backing
+ * off to 200 ms.
+ */
+export const awaitReady: Step = {
+  name: 'await-ready',
+  async run(ctx) {
+    const t = targetOf(ctx);
+    if (!t) return CONTINUE;
+    const { deps, dp, memory } = ctx;
+    const rolling = t === ctx.next;
+    const now = Date.now();
+    if (memory.rollout?.deployment !== t.id)
+      memory.rollout = {
+        deployment: t.id,
+        deadline: now + deps.settings.readinessTimeoutMs,
+        fastUntil: now + 1000,
+        pause: 10,
+        passed: new Set(),
+        lastReason: 'not started',
+      };
+    const r = memory.rollout;
+    const probe = readinessProbe(specOf(t));
+    const pending = replicasOf(ctx, t).filter((w) => !r.passed.has(w.id) && (rolling || !w.ready));
+    try {
+      for (const listed of pending) {
+        const w = await dp.inspectWorkload(listed.id);
+        observed(ctx, listed.id, w);
+        if (!w || w.state === 'exited' || w.state === 'dead')
+          throw new NotReady(
+            `replica ${w?.name ?? listed.name} exited with code ${w?.exitCode ?? '?'} before it became ready`,
+          );
+        if (!w.ip) continue;
+        const reason = probe
+          ? await runProbe(w.ip, probe)
+          : w.state === 'running'
+            ? undefined
+            : `state ${w.state}`;
+        if (reason === undefined) r.passed.add(w.id);
+        else r.lastReason = reason;
+      }
+      if (replicasOf(ctx, t).every((w) => r.passed.has(w.id) || (!rolling && w.ready))) return CONTINUE;
+      if (ctx.signal.aborted) return done();
+      if (Date.now() > r.deadline) {
+        const seconds = Math.round(deps.settings.readinessTimeoutMs / 1000);
+        const unready = replicasOf(ctx, t).filter((w) => !r.passed.has(w.id)).length;
+        await recordDeploymentCondition(
+          deps.store,
+          t.id,
+          'readiness-failed',
+          `${unready} of ${replicasOf(ctx, t).length} replicas did not pass readiness within ${seconds} s; the probe answered: ${r.lastReason}`,
+        );
+        throw new NotReady(`readiness did not pass within ${seconds} s (${r.lastReason})`);
+      }
+    } catch (err) {
+      if (!(err instanceof NotReady)) throw err;
+      if (rolling) {
+        await failRollout(ctx, t, err.message);
+        return done();
+      }
+      // Bringing replicas back failed: only replicas that never served go; the next try starts them again.
+      const unserved = replicasOf(ctx, t).filter((w) => !w.ready);
+      await Promise.all(unserved.map((w) => dp.removeWorkload(w.id, 1).catch(() => undefined)));
+      memory.rollout = undefined;
+      throw new Error(`could not bring replicas back: ${err.message}`);
+    }
+    const pause = r.pause;
+    if (Date.now() > r.fastUntil) r.pause = Math.min(r.pause * 2, 200);
+    return done(pause);
+  },
+};

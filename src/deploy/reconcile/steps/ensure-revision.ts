@@ -1,0 +1,117 @@
+import { materialize } from '../../../configuration/materialize.js';
+import { LABEL } from '../../../dataplane/labels.js';
+import { recordingCondition } from '../../../observability/deployment-conditions.js';
+import { replicaNames } from '../../targets.js';
+import { CONTINUE, type ReconcileContext, type Step, targetOf } from '../deps.js';
+import { shouldRemove } from '../removal.js';
+import { observed, ownersOf, replicaLabels, specOf } from '../replicas.js';
+import { setDeploymentConditions, transition } from '../status.js';
+
+/**
+ * Every replica the deployment wants exists: the rollout is recorded as started, the image is
+ * pinned (a moved tag never changes what runs), stopped replicas of a serving deployment are
+ * replaced, and missing ones are started. A rolling-out deployment's stopped replica is kept for
+ * await-ready to report why it stopped.
+ */
+export const ensureRevision: Step = {
+  name: 'ensure-revision',
+  async run(ctx) {
+    const t = targetOf(ctx);
+    if (!t) return CONTINUE;
+    const { deps, dp } = ctx;
+    if (t === ctx.next && t.status === 'pending') {
+      await transition(deps.store.db, t.id, {
+        from: ['Pending'],
+        to: 'Progressing',
+        reason: null,
+        conditions: [
+          { type: 'Progressing', status: 'True', reason: 'RolloutStarted', message: 'starting replicas' },
+          { type: 'Ready', status: 'False', reason: 'RolloutInProgress' },
+        ],
+      });
+      t.status = 'rolling-out';
+    }
+    let spec = specOf(t);
+    if (!spec.imageId) {
+      const imageId = await dp
+        .ensureImage(spec.image)
+        .catch(recordingCondition(deps.store, t.id, 'image-pull-failed'));
+      spec = { ...spec, imageId };
+      await deps.store.db
+        .updateTable('deployments')
+        .set({ spec: JSON.stringify(spec) })
+        .where('id', '=', t.id)
+        .execute();
+      await setDeploymentConditions(deps.store.db, t.id, [
+        { type: 'ImagePinned', status: 'True', reason: 'Pinned', message: `${spec.image} is ${imageId}` },
+      ]);
+      t.spec = spec as unknown as typeof t.spec;
+    }
+    const owners = ownersOf(ctx);
+    const stopped = ctx.workloads.filter(
+      (w) => w.labels[LABEL.deployment] === t.id && shouldRemove(w, owners),
+    );
+    await Promise.all(stopped.map((w) => dp.removeWorkload(w.id, 1)));
+    for (const w of stopped) observed(ctx, w.id, undefined);
+    const present = new Set(
+      ctx.workloads.filter((w) => w.labels[LABEL.deployment] === t.id).map((w) => w.labels[LABEL.replica]),
+    );
+    const missing = [...Array(spec.replicas).keys()].filter((i) => !present.has(String(i)));
+    if (missing.length === 0) return CONTINUE;
+    if (t === ctx.active) {
+      ctx.log.info({ deployment: t.id, missing: missing.length }, 'bringing replicas back');
+      await setDeploymentConditions(deps.store.db, t.id, [
+        {
+          type: 'Degraded',
+          status: 'True',
+          reason: 'ReplicasMissing',
+          message: `${spec.replicas - missing.length} of ${spec.replicas} replicas running; starting ${missing.length}`,
+        },
+      ]);
+    }
+    await startReplicas(ctx, missing);
+    return CONTINUE;
+  },
+};
+
+async function startReplicas(ctx: ReconcileContext, indexes: number[]): Promise<void> {
+  const t = targetOf(ctx);
+  const network = ctx.network;
+  if (!t || !network) throw new Error('ensure-revision runs after ensure-environment');
+  const { deps, dp } = ctx;
+  const spec = specOf(t);
+  const config = await materialize(deps.store.db, deps.keyring, spec.config ?? []).catch(
+    recordingCondition(
+      deps.store,
+      t.id,
+      'config-error',
+      (r) => `the configuration could not be prepared: ${r}`,
+    ),
+  );
+  const internalPort = t.gateway_slot === null ? undefined : deps.settings.internalPortBase + t.gateway_slot;
+  for (const i of indexes) {
+    const w = await dp
+      .runWorkload({
+        name: `rondo-${deps.instance}.${t.org}.${t.project}.${t.component}.${t.environment}.${t.id.slice(-8)}-${i}`,
+        image: spec.imageId ?? spec.image,
+        labels: replicaLabels(deps.instance, t, i),
+        network: network.name,
+        names: replicaNames(t),
+        env: {
+          ...spec.env,
+          ...config.env,
+          ...(internalPort ? { RONDO_INTERNAL_GATEWAY: `http://rondo-gateway:${internalPort}` } : {}),
+        },
+        files: config.files,
+        ports: spec.endpoints.map((e) => e.port),
+        restartPolicy: 'on-failure',
+        ...(spec.resources ? { resources: spec.resources } : {}),
+        // The host answers on every bridge's gateway; this network's is the environment's way in.
+        extraHosts: [`rondo-gateway:${network.gateway}`],
+      })
+      .catch(
+        recordingCondition(deps.store, t.id, 'start-failed', (r) => `replica ${i} could not start: ${r}`),
+      );
+    observed(ctx, w.id, w);
+  }
+}
