@@ -38,6 +38,7 @@ export async function benchAlertPass(): Promise<void> {
           component_id: c.id,
           environment_id: e.id,
           status: 'active',
+          spec: JSON.stringify({ image: 'busybox', replicas: 1, endpoints: [], env: {} }),
           name: '20261130-1.0.1',
         })
         .execute();

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pack } from 'tar-stream';
-import { DEBIAN_STACKS } from '../src/build/bootstrap-debian.js';
-import { sharedLibraries } from '../src/build/bootstrap-images.js';
+import { DEBIAN_STACKS } from '../src/builds/bootstrap-debian.js';
+import { sharedLibraries } from '../src/builds/bootstrap-images.js';
 import type { DockerImages } from '../src/dataplane/docker/docker-images.js';
 
 const quiet = () => undefined;

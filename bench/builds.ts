@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bootstrapStaticImage } from '../src/build/bootstrap-images.js';
+import { bootstrapStaticImage } from '../src/builds/bootstrap-images.js';
 import { DockerImages } from '../src/dataplane/docker/docker-images.js';
 import { defaultBuildWorkDir } from '../src/platform-config.js';
 import { createRepo } from '../test/helpers/git.js';

@@ -13,7 +13,7 @@ import { setImmediate } from 'node:timers/promises';
 import { pino } from 'pino';
 import type { DataPlane, LogLine, WorkloadInfo } from '../src/dataplane/data-plane.js';
 import { LABEL } from '../src/dataplane/labels.js';
-import type { DataPlaneRegistry } from '../src/deploy/data-plane-registry.js';
+import type { DataPlaneRegistry } from '../src/dataplane/registry.js';
 import { LogChanges } from '../src/observability/log-changes.js';
 import { LogCollector } from '../src/observability/log-collector.js';
 import { Keyring } from '../src/secrets/envelope.js';

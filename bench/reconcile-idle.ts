@@ -7,7 +7,7 @@
 import pino from 'pino';
 import type { DataPlane, WorkloadInfo } from '../src/dataplane/data-plane.js';
 import { LABEL } from '../src/dataplane/labels.js';
-import type { DataPlaneRegistry } from '../src/deploy/data-plane-registry.js';
+import type { DataPlaneRegistry } from '../src/dataplane/registry.js';
 import type { GatewaySync } from '../src/deploy/gateway-sync.js';
 import { Reconciler } from '../src/deploy/reconciler.js';
 import type { Keyring } from '../src/secrets/envelope.js';

@@ -1,6 +1,6 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type BaseImages, loadBaseImages } from './build/presets.js';
+import { type BaseImages, loadBaseImages } from './builds/presets.js';
 import type { GatewaySettings } from './deploy/gateway-sync.js';
 import type { RolloutSettings } from './deploy/reconcile/deps.js';
 import type { ScheduleRules } from './domain/task.js';

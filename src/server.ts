@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { type Logger, pino } from 'pino';
-import { type Api, createApi } from './api/app.js';
-import type { BuildQueue } from './build/build-queue.js';
+import type { Api } from './api/api.js';
+import { createApi } from './api/app.js';
+import type { BuildQueue } from './builds/build-queue.js';
 import type { RondoConfig } from './config.js';
 import { bootstrap } from './control/bootstrap.js';
 import { installationId } from './control/settings.js';

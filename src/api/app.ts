@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import {
   jsonSchemaTransform,
   serializerCompiler,
@@ -8,10 +8,10 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
-import type { BuildUseDeps } from '../build/builds.js';
+import type { BuildUseDeps } from '../builds/builds.js';
 import type { AuthFailureLimits } from '../config.js';
 import type { ComponentChanges } from '../control/component-changes.js';
-import type { Actor, ControlDeps, RequestContext } from '../control/context.js';
+import type { ControlDeps } from '../control/context.js';
 import type { DeployDeps } from '../deploy/deployments.js';
 import { RondoError } from '../domain/errors.js';
 import type { WebhookDeps } from '../git/webhook-receiver.js';
@@ -20,6 +20,7 @@ import type { RondoMetrics } from '../observability/metrics/rondo-metrics.js';
 import type { RuntimeLogDeps } from '../observability/runtime-logs.js';
 import type { SecretDeps } from '../secrets/secret-deps.js';
 import type { TaskDeps } from '../tasks/task-runs.js';
+import type { Api } from './api.js';
 import { AuthFailures, authenticationHook } from './authentication.js';
 import { consolePlugin } from './console.js';
 import { refuseUnstorableText } from './input-guard.js';
@@ -55,31 +56,7 @@ import { registerSessionAuthentication } from './session-auth.js';
 
 export const BODY_LIMIT = 10 * 1024 * 1024;
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    actor: Actor | null;
-  }
-  interface FastifyContextConfig {
-    /** Routes that answer without a token (health, the OpenAPI document). */
-    public?: boolean;
-  }
-}
-
-export type Api = FastifyInstance<
-  import('node:http').Server,
-  import('node:http').IncomingMessage,
-  import('node:http').ServerResponse,
-  import('fastify').FastifyBaseLogger,
-  ZodTypeProvider
->;
-
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
-
-/** The request as the control layer sees it; only call on authenticated routes. */
-export function contextOf(request: FastifyRequest): RequestContext {
-  if (!request.actor) throw new RondoError('RONDO_ERR_AUTH_TOKEN_MISSING', 'this route needs a token');
-  return { actor: request.actor, requestId: request.id, sourceIp: request.ip };
-}
 
 export interface ApiOptions {
   /** RONDO_PUBLIC_URL: where Git providers reach this control plane (webhook URLs). */

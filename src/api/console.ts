@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyReply } from 'fastify';
-import type { Api } from './app.js';
+import type { Api } from './api.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ControlDeps } from '../control/context.js';
 import { authenticateSession, csrfMatches, type SessionInfo } from '../control/sessions.js';
 import { RondoError } from '../domain/errors.js';
-import type { Api } from './app.js';
+import type { Api } from './api.js';
 
 export const SESSION_COOKIE = 'rondo_session';
 export const CSRF_HEADER = 'x-rondo-csrf';

@@ -1,10 +1,10 @@
 import type { ControlDeps, RequestContext } from '../control/context.js';
 import { isUniqueViolation, newId } from '../control/ids.js';
 import { mutateInOrg, readInOrg } from '../control/org-access.js';
+import type { ConfigItem } from '../domain/configuration.js';
 import { checkConfigKey, collisions, decodeValue, kindOfKey } from '../domain/configuration.js';
 import { type FieldError, invalid, notFound, RondoError } from '../domain/errors.js';
 import type { Keyring } from '../secrets/envelope.js';
-import type { ConfigItem } from '../store/schema.js';
 import type { Executor } from '../store/store.js';
 
 /** Configuration needs the keyring on top of the control plane. */

@@ -1,5 +1,5 @@
+import type { ConfigItem } from '../domain/configuration.js';
 import type { Keyring } from '../secrets/envelope.js';
-import type { ConfigItem } from '../store/schema.js';
 import type { Executor } from '../store/store.js';
 
 /** A frozen configuration turned back into what a replica gets, in memory only. */

@@ -1,11 +1,11 @@
 import { COMPONENT_SCOPE, draftItems, mergeConfig } from '../configuration/config-entries.js';
 import type { RequestContext } from '../control/context.js';
+import { findComponent } from '../control/lookups.js';
 import { readInOrg } from '../control/org-access.js';
 import { LABEL } from '../dataplane/labels.js';
+import type { ConfigItem } from '../domain/configuration.js';
 import type { EnvironmentStatus } from '../domain/resources.js';
-import type { ConfigItem } from '../store/schema.js';
-import { deploymentsOf, findComponent, toDeployment } from './deploy-queries.js';
-import type { DeploymentSpec } from './deployment-spec.js';
+import { deploymentsOf, toDeployment } from './deploy-queries.js';
 import type { DeployDeps } from './deployments.js';
 import { isServing } from './gateway-sync.js';
 import { endpointUrls } from './urls.js';
@@ -111,10 +111,7 @@ export async function componentStatus(
         createdAt: e.created_at.toISOString(),
         deployment: mine.find((d) => d.id === e.deployment_id)?.name ?? e.deployment_id,
       })),
-      pendingConfig: pendingChanges(
-        draft,
-        active ? ((active.spec as DeploymentSpec | null)?.config ?? []) : draft,
-      ),
+      pendingConfig: pendingChanges(draft, active ? (active.spec.config ?? []) : draft),
       urls: activeView
         ? endpointUrls(
             deps.urls,

@@ -1,8 +1,8 @@
 import type { DataPlane } from '../dataplane/data-plane.js';
-import { notFound, RondoError } from '../domain/errors.js';
+import type { DeploymentSpec } from '../domain/deployment-spec.js';
+import { RondoError } from '../domain/errors.js';
 import type { Deployment } from '../domain/resources.js';
 import type { Executor } from '../store/store.js';
-import type { DeploymentSpec } from './deployment-spec.js';
 
 /** Deployments of one organization with the names a person reads (component, project, environment, release). */
 export function deploymentsOf(db: Executor, orgId: string) {
@@ -36,7 +36,7 @@ export function toDeployment(r: DeploymentJoined): Deployment {
     environment: r.environment,
     image: r.image ?? spec.image ?? '',
     replicas: r.replicas ?? spec.replicas ?? 0,
-    status: r.status as Deployment['status'],
+    status: r.status,
     reason: r.status_reason,
     phase: r.phase,
     conditions: r.conditions,
@@ -47,41 +47,6 @@ export function toDeployment(r: DeploymentJoined): Deployment {
     createdAt: r.created_at.toISOString(),
     updatedAt: r.updated_at.toISOString(),
   };
-}
-
-export async function findComponent(db: Executor, orgId: string, project: string, component: string) {
-  const row = await db
-    .selectFrom('components as c')
-    .innerJoin('projects as p', 'p.id', 'c.project_id')
-    .select(['c.id', 'c.name', 'c.type', 'c.source', 'c.endpoints', 'p.name as project', 'p.pipeline_id'])
-    .where('c.org_id', '=', orgId)
-    .where('p.name', '=', project)
-    .where('c.name', '=', component)
-    .executeTakeFirst();
-  if (!row) throw notFound('component', `${project}/${component}`);
-  return row;
-}
-
-export async function findEnvironment(db: Executor, orgId: string, name: string) {
-  const row = await db
-    .selectFrom('environments as e')
-    .innerJoin('data_planes as dp', 'dp.id', 'e.data_plane_id')
-    .select([
-      'e.id',
-      'e.name',
-      'e.production',
-      'e.gateway_slot',
-      'e.approval',
-      'dp.id as dp_id',
-      'dp.type as dp_type',
-      'dp.config as dp_config',
-      'dp.name as dp_name',
-    ])
-    .where('e.org_id', '=', orgId)
-    .where('e.name', '=', name)
-    .executeTakeFirst();
-  if (!row) throw notFound('environment', name);
-  return row;
 }
 
 export async function pingDataPlane(dp: DataPlane, name: string): Promise<void> {

@@ -1,10 +1,10 @@
 import type { ControlDeps, RequestContext } from '../control/context.js';
 import { readInOrg } from '../control/org-access.js';
+import type { DeploymentSpec, ReleaseSpec } from '../domain/deployment-spec.js';
 import { invalid, notFound } from '../domain/errors.js';
 import type { Deployment } from '../domain/resources.js';
 import { pendingChanges } from './component-status.js';
 import { deploymentsOf, toDeployment } from './deploy-queries.js';
-import type { DeploymentSpec, ReleaseSpec } from './deployment-spec.js';
 
 export interface DeploymentComparison {
   from: Deployment;

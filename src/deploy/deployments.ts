@@ -1,24 +1,19 @@
 import { COMPONENT_SCOPE, draftItems, mergeConfig, scopeRevision } from '../configuration/config-entries.js';
 import type { ControlDeps, RequestContext } from '../control/context.js';
+import { findComponent, findEnvironment } from '../control/lookups.js';
 import { mutateInOrg, readInOrg } from '../control/org-access.js';
+import type { DataPlaneRegistry } from '../dataplane/registry.js';
 import type { ComponentSource } from '../domain/component.js';
+import type { ReleaseSpec } from '../domain/deployment-spec.js';
 import type { EndpointSpec } from '../domain/endpoint.js';
 import { invalid, notFound, RondoError } from '../domain/errors.js';
 import { checkImageReference } from '../domain/image-reference.js';
 import type { ResourceLimits } from '../domain/resource-limits.js';
 import type { Deployment } from '../domain/resources.js';
 import type { ScheduleRules } from '../domain/task.js';
-import { resolveTaskSpec, type TaskInput } from '../tasks/task-spec.js';
-import type { DataPlaneRegistry } from './data-plane-registry.js';
-import {
-  deploymentsOf,
-  findComponent,
-  findEnvironment,
-  pingDataPlane,
-  toDeployment,
-} from './deploy-queries.js';
-import { type ReleaseSpec, resourcesOf } from './deployment-spec.js';
+import { deploymentsOf, pingDataPlane, toDeployment } from './deploy-queries.js';
 import { checkConfiguration, findOrCreateRelease, insertDeployment } from './releases.js';
+import { resolveTaskSpec, type TaskInput } from './task-spec.js';
 import type { UrlSettings } from './urls.js';
 
 /** What deploy use cases need beyond the control plane: data planes, the engine, URL settings. */
@@ -100,7 +95,7 @@ async function resolveArtifact(
       buildId: active.build_id,
       image: active.image,
       commit: active.commit,
-      spec: active.spec as unknown as ReleaseSpec,
+      spec: active.spec,
     };
   const source = component.source as ComponentSource;
   if (source.kind === 'image')
@@ -178,7 +173,7 @@ export async function createDeployment(
       config,
       configRevision: await scopeRevision(tx, component.id, env.id),
       replicas: input.replicas ?? current?.replicas ?? 1,
-      resources: input.resources ?? resourcesOf(current?.spec),
+      resources: input.resources ?? current?.spec.resources,
       action: 'deploy',
       sourceId: null,
       createdBy: ctx.actor.userName,

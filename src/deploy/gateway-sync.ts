@@ -1,12 +1,11 @@
 import type { Logger } from 'pino';
 import type { DataPlane, NetworkNames, WorkloadInfo } from '../dataplane/data-plane.js';
 import { LABEL, networkName } from '../dataplane/labels.js';
+import type { DataPlaneRegistry } from '../dataplane/registry.js';
 import type { CaddyAdmin } from '../gateway/caddy-admin.js';
 import { type CaddySettings, caddyConfig } from '../gateway/caddy-config.js';
 import type { GatewayState, InternalGateway, PathRoute } from '../gateway/routes.js';
 import type { Store } from '../store/store.js';
-import type { DataPlaneRegistry } from './data-plane-registry.js';
-import type { DeploymentSpec } from './deployment-spec.js';
 import { deploymentTargets, replicaNames } from './targets.js';
 
 export interface GatewaySettings extends CaddySettings {
@@ -117,7 +116,7 @@ export class GatewaySync {
       const table = tables.get(network) ?? {};
       for (const name of replicaNames(t)) table[name] = serving.flatMap((w) => (w.ip ? [w.ip] : []));
       tables.set(network, table);
-      const spec = t.spec as unknown as DeploymentSpec;
+      const spec = t.spec;
       const envKey = `${t.org}/${t.environment}`;
       // Names the component in the gateway's access log (G3); never sent to clients.
       const owner = {

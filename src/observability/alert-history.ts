@@ -1,6 +1,6 @@
 import type { RequestContext } from '../control/context.js';
+import { findComponent, findEnvironment } from '../control/lookups.js';
 import { readInOrg } from '../control/org-access.js';
-import { findComponent, findEnvironment } from '../deploy/deploy-queries.js';
 import type { AlertDeliveryAttempt } from '../store/schema.js';
 import type { AlertDeps } from './alert-rules.js';
 

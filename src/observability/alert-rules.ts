@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { storeValue } from '../configuration/config-entries.js';
 import type { ControlDeps, RequestContext } from '../control/context.js';
 import { newId } from '../control/ids.js';
+import { findComponent, findEnvironment } from '../control/lookups.js';
 import { mutateInOrg, readInOrg } from '../control/org-access.js';
-import { findComponent, findEnvironment } from '../deploy/deploy-queries.js';
 import {
   ALERT_KINDS,
   ALERT_PARAMS,

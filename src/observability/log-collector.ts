@@ -5,8 +5,7 @@ import { materialize, redact } from '../configuration/materialize.js';
 import { Periodic } from '../control/periodic.js';
 import type { DataPlane, WorkloadInfo } from '../dataplane/data-plane.js';
 import { isExecution, LABEL } from '../dataplane/labels.js';
-import type { DataPlaneRegistry } from '../deploy/data-plane-registry.js';
-import type { DeploymentSpec } from '../deploy/deployment-spec.js';
+import type { DataPlaneRegistry } from '../dataplane/registry.js';
 import { storableText } from '../domain/storable-text.js';
 import type { Keyring } from '../secrets/envelope.js';
 import type { RuntimeLogsTable } from '../store/schema.js';
@@ -227,7 +226,7 @@ export class LogCollector {
       .where('id', '=', deploymentId)
       .executeTakeFirst();
     if (!d) return undefined;
-    const spec = d.spec as DeploymentSpec | null;
+    const spec = d.spec;
     const config = await materialize(db, this.#deps.keyring, spec?.config ?? []);
     return {
       orgId: d.org_id,

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { Periodic } from '../control/periodic.js';
 import type { WorkloadExit } from '../dataplane/data-plane.js';
 import { isExecution, LABEL } from '../dataplane/labels.js';
-import type { DataPlaneRegistry } from '../deploy/data-plane-registry.js';
+import type { DataPlaneRegistry } from '../dataplane/registry.js';
 import { storableText } from '../domain/storable-text.js';
 import type { Store } from '../store/store.js';
 

@@ -1,7 +1,7 @@
 import { type RawBuilder, sql } from 'kysely';
 import type { ControlDeps, RequestContext } from '../control/context.js';
+import { findComponent, findEnvironment } from '../control/lookups.js';
 import { readInOrg } from '../control/org-access.js';
-import { findComponent, findEnvironment } from '../deploy/deploy-queries.js';
 import { type FieldError, invalid } from '../domain/errors.js';
 import type { Executor } from '../store/store.js';
 import type { LogChanges } from './log-changes.js';

@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import { request } from 'node:http';
 import packet from 'dns-packet';
-import type { Check } from './doctor.js';
+import type { Check } from './doctor-check.js';
 import { HOST_PROGRAMS, type HostProgram, locateProgram } from './host-programs.js';
 
 /** One check per host program Rondo starts: present, or which package to install. */

@@ -1,4 +1,4 @@
-import type { Check } from './doctor.js';
+import type { Check } from './doctor-check.js';
 import { runningPid } from './processes.js';
 import { type PartRecord, readSupervisorRecord, SUPERVISOR } from './supervisor.js';
 

@@ -2,19 +2,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, statfsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { RondoConfig } from '../config.js';
+import type { Check } from './doctor-check.js';
 import { nameServerChecks, programChecks } from './doctor-host.js';
 import { supervisorChecks } from './doctor-supervisor.js';
 import { engineAnswers } from './local-platform.js';
 import { httpAnswers } from './processes.js';
 import { readyAnswers } from './prometheus.js';
-
-export interface Check {
-  name: string;
-  ok: boolean;
-  detail: string;
-  /** What to do when it is not ok. */
-  fix?: string;
-}
 
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {

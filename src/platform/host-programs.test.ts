@@ -24,8 +24,8 @@ function sources(dir: string): string[] {
 const INDIRECT: Record<string, string | undefined> = {
   'src/platform/processes.ts spawn(p.command': undefined, // the `command:` literals below
   'src/platform/supervisor.ts spawn(p.command': undefined, // the same processes, restarted
-  'src/build/buildkit-cli.ts spawn(this.#cli': 'docker',
-  'src/build/bootstrap-debian.ts spawn(cmd': undefined, // its run('<program>', …) calls
+  'src/builds/buildkit-cli.ts spawn(this.#cli': 'docker',
+  'src/builds/bootstrap-debian.ts spawn(cmd': undefined, // its run('<program>', …) calls
   'src/store/pglite-init.ts spawn(process.execPath': undefined, // Node itself
   'src/platform/local-platform.ts execFileSync(script': undefined, // scripts/install-deps.sh
 };

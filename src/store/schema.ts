@@ -1,5 +1,7 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 import type { Condition, DeploymentPhase } from '../domain/conditions.js';
+import type { ConfigItem } from '../domain/configuration.js';
+import type { DeploymentSpec, DeploymentStatus, ReleaseSpec } from '../domain/deployment-spec.js';
 import type { EndpointSpec } from '../domain/endpoint.js';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -138,11 +140,11 @@ export interface DeploymentsTable {
   org_id: string;
   component_id: string;
   environment_id: string;
-  status: string;
+  status: DeploymentStatus;
   image: string | null;
   replicas: number | null;
-  /** What runs, frozen at creation: endpoints, env, command (see src/deploy/deployment-spec.ts). */
-  spec: Json<Record<string, unknown>> | null;
+  /** What runs, frozen at creation: endpoints, env, command (see src/domain/deployment-spec.ts). */
+  spec: Json<DeploymentSpec>;
   status_reason: string | null;
   created_by: string | null;
   created_at: Timestamp;
@@ -160,15 +162,6 @@ export interface DeploymentsTable {
   /** Where its rollout is; `status` is the coarser word the API has always shown (src/domain/conditions.ts). */
   phase: ColumnType<DeploymentPhase, DeploymentPhase | undefined, DeploymentPhase>;
   conditions: ColumnType<Condition[], string | undefined, string>;
-}
-
-/** One item of a frozen configuration: the value is a reference to an encrypted `config_values` row. */
-export interface ConfigItem {
-  key: string;
-  kind: 'env' | 'file';
-  secret: boolean;
-  valueId: string;
-  version: number;
 }
 
 export interface ConfigValuesTable {
@@ -210,7 +203,7 @@ export interface ReleasesTable {
   build_id: string | null;
   image: string;
   commit: string | null;
-  spec: Json<Record<string, unknown>>;
+  spec: Json<ReleaseSpec>;
   /** The component-scope configuration frozen into the release. */
   config: Json<ConfigItem[]>;
   config_revision: number;

@@ -4,8 +4,7 @@ import { newId } from '../control/ids.js';
 import { writeTerminalState } from '../control/terminal-write.js';
 import type { DataPlane, NetworkInfo } from '../dataplane/data-plane.js';
 import { LABEL, networkLabels, networkName } from '../dataplane/labels.js';
-import type { DataPlaneRegistry } from '../deploy/data-plane-registry.js';
-import type { DeploymentSpec } from '../deploy/deployment-spec.js';
+import type { DataPlaneRegistry } from '../dataplane/registry.js';
 import { type DeploymentTarget, deploymentTargets } from '../deploy/targets.js';
 import { storableText } from '../domain/storable-text.js';
 import type { ExecutionStatus, ExecutionTrigger, TaskSpec } from '../domain/task.js';
@@ -264,7 +263,7 @@ export class ExecutionRunner {
   }
 
   async #launch(id: string, t: DeploymentTarget, args: string[], launched: () => void): Promise<void> {
-    const spec = t.spec as unknown as DeploymentSpec;
+    const spec = t.spec;
     const dp = this.#plane(t);
     let secrets: string[] = [];
     try {
@@ -336,7 +335,7 @@ export class ExecutionRunner {
     secrets: string[],
     startedAt: Date,
   ): Promise<void> {
-    const task = (t.spec as unknown as DeploymentSpec).task as TaskSpec;
+    const task = t.spec.task as TaskSpec;
     const signal = this.#stop.signal;
     const tail = new LogTail(this.#deps.settings.logLimitBytes);
     const output = dp
@@ -458,7 +457,7 @@ export class ExecutionRunner {
   }
 
   async #secretsOf(t: DeploymentTarget): Promise<string[]> {
-    const spec = t.spec as unknown as DeploymentSpec;
+    const spec = t.spec;
     return materialize(this.#deps.store.db, this.#deps.keyring, spec.config ?? [])
       .then((m) => m.secrets)
       .catch(() => []);

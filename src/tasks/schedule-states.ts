@@ -1,7 +1,6 @@
 import type { RequestContext } from '../control/context.js';
+import { findComponent } from '../control/lookups.js';
 import { readInOrg } from '../control/org-access.js';
-import { findComponent } from '../deploy/deploy-queries.js';
-import type { DeploymentSpec } from '../deploy/deployment-spec.js';
 import type { TaskDeps } from './task-runs.js';
 
 export interface ScheduleState {
@@ -38,7 +37,7 @@ export async function listSchedules(
     .orderBy('e.name')
     .execute();
   return rows.flatMap((r) => {
-    const schedule = (r.spec as DeploymentSpec | null)?.task?.schedule;
+    const schedule = r.spec.task?.schedule;
     if (!schedule) return [];
     const suspended = r.suspended ?? false;
     const next = suspended ? undefined : deps.scheduler.nextDue(component.id, r.environment_id);

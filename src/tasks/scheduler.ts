@@ -1,7 +1,6 @@
 import type { Cron } from 'croner';
 import type { Logger } from 'pino';
 import { Periodic } from '../control/periodic.js';
-import type { DeploymentSpec } from '../deploy/deployment-spec.js';
 import { cronOf, type ScheduleRules, type TaskSpec } from '../domain/task.js';
 import type { Store } from '../store/store.js';
 import type { ExecutionRunner } from './executions.js';
@@ -100,7 +99,7 @@ export class Scheduler {
     this.#firstSync = false;
     const wanted = new Set<string>();
     for (const row of rows) {
-      const task = (row.spec as unknown as DeploymentSpec | null)?.task;
+      const task = row.spec.task;
       if (!task?.schedule) continue;
       const key = `${row.component_id}/${row.environment_id}`;
       if (row.last_due_at === null) {

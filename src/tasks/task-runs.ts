@@ -1,9 +1,8 @@
 import { redact } from '../configuration/materialize.js';
 import type { ControlDeps, RequestContext } from '../control/context.js';
+import { findComponent, findEnvironment } from '../control/lookups.js';
 import { mutateInOrg, readInOrg } from '../control/org-access.js';
 import type { DataPlane } from '../dataplane/data-plane.js';
-import { findComponent, findEnvironment } from '../deploy/deploy-queries.js';
-import type { DeploymentSpec } from '../deploy/deployment-spec.js';
 import { invalid, notFound, RondoError } from '../domain/errors.js';
 import type { Execution } from '../domain/resources.js';
 import { argProblems, EXECUTION_STATUSES, type ExecutionStatus, isTask } from '../domain/task.js';
@@ -321,7 +320,7 @@ export async function setScheduleSuspended(
     ]);
   const env = await findEnvironment(deps.store.db, org.id, environment);
   const active = await activeTaskDeployment(deps, component, env);
-  const schedule = (active.spec as DeploymentSpec | null)?.task?.schedule;
+  const schedule = active.spec.task?.schedule;
   await mutateInOrg(
     deps,
     ctx,

@@ -97,6 +97,7 @@ describe.each(DRIVERS)('resources API on %s', (driver) => {
         component_id: c.body.id,
         environment_id: env.body.id,
         status: 'active',
+        spec: JSON.stringify({ image: 'busybox', replicas: 1, endpoints: [], env: {} }),
       })
       .execute();
     const deployed = await t.call('DELETE', '/api/v1/orgs/acme/environments/sandbox');
@@ -130,7 +131,7 @@ describe.each(DRIVERS)('resources API on %s', (driver) => {
       body: {
         name: 'api',
         type: 'service',
-        source: { repoUrl: 'https://github.com/acme/shop.git', path: './services/api/' },
+        source: { repoUrl: 'https://github.com/acme/shop.git', path: './services/api' },
         buildPreset: 'nodejs',
         buildConfigs: { buildPackLangVersion: '20' },
         autoBuild: true,

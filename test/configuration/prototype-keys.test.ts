@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadBuildInputs } from '../../src/build/build-inputs.js';
+import { loadBuildInputs } from '../../src/builds/build-inputs.js';
 import { BUILD_SCOPE, storeValue } from '../../src/configuration/config-entries.js';
 import { materialize } from '../../src/configuration/materialize.js';
 import { Keyring } from '../../src/secrets/envelope.js';

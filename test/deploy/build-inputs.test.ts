@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootstrapStaticImage } from '../../src/build/bootstrap-images.js';
+import { bootstrapStaticImage } from '../../src/builds/bootstrap-images.js';
 import { DockerImages } from '../../src/dataplane/docker/docker-images.js';
 import { createRepo } from '../helpers/git.js';
 import { docker, removeImagesLabelled } from '../helpers/images.js';

@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEBIAN_STACKS } from '../../src/build/bootstrap-debian.js';
-import { bootstrapBaseImages } from '../../src/build/bootstrap-run.js';
-import { BuildKitCli } from '../../src/build/buildkit-cli.js';
-import type { BaseImages } from '../../src/build/presets.js';
+import { DEBIAN_STACKS } from '../../src/builds/bootstrap-debian.js';
+import { bootstrapBaseImages } from '../../src/builds/bootstrap-run.js';
+import { BuildKitCli } from '../../src/builds/buildkit-cli.js';
+import type { BaseImages } from '../../src/builds/presets.js';
 import { DockerImages } from '../../src/dataplane/docker/docker-images.js';
 import { startRegistry } from './platform.js';
 

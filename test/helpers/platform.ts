@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type BaseImages, DEFAULT_BASE_IMAGES } from '../../src/build/presets.js';
+import { type BaseImages, DEFAULT_BASE_IMAGES } from '../../src/builds/presets.js';
 import type { MetricsSettings } from '../../src/observability/metrics/metrics-settings.js';
 import type { PlatformConfig } from '../../src/platform-config.js';
 import { cleanupInstance } from './images.js';

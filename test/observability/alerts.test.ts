@@ -105,6 +105,7 @@ describe.each(DRIVERS)('alert rules, Rondo’s evaluation and notifications (%s)
         component_id: ids.component,
         environment_id: ids.env,
         status: 'active',
+        spec: JSON.stringify({ image: 'busybox', replicas: 1, endpoints: [], env: {} }),
         name: '20261130-1.0.1',
       })
       .execute();

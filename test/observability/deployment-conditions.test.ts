@@ -1,8 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  recordDeploymentCondition,
-  recordingCondition,
-} from '../../src/observability/deployment-conditions.js';
+import { recordDeploymentCondition, recordingCondition } from '../../src/deploy/deployment-conditions.js';
 import { startTestRondo, type TestRondo } from '../helpers/rondo.js';
 import { DRIVERS } from '../helpers/stores.js';
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeploymentStatus } from '../../src/domain/deployment-spec.js';
 import { startTestRondo, type TestRondo } from '../helpers/rondo.js';
 import { DRIVERS } from '../helpers/stores.js';
 
@@ -13,7 +14,7 @@ describe.each(DRIVERS)('DORA insights from Rondo’s records (%s)', (driver) => 
 
   /** A build with a commit time, its release, and a deployment of it in production. */
   async function deployment(o: {
-    status: string;
+    status: DeploymentStatus;
     action: string;
     createdAt: Date;
     updatedAt?: Date;
@@ -64,6 +65,7 @@ describe.each(DRIVERS)('DORA insights from Rondo’s records (%s)', (driver) => 
         component_id: ids.component,
         environment_id: ids.prod,
         status: o.status,
+        spec: JSON.stringify({ image: 'busybox', replicas: 1, endpoints: [], env: {} }),
         release_id: `rel_${n}`,
         name: `20261101-${n}.0.1`,
         action: o.action,

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemContext } from '../../src/control/context.js';
 import type { DataPlane, LogLine, WorkloadInfo } from '../../src/dataplane/data-plane.js';
 import { LABEL } from '../../src/dataplane/labels.js';
-import type { DataPlaneRegistry } from '../../src/deploy/data-plane-registry.js';
+import type { DataPlaneRegistry } from '../../src/dataplane/registry.js';
 import { REPLACEMENT } from '../../src/domain/storable-text.js';
 import { LogChanges } from '../../src/observability/log-changes.js';
 import { LogCollector } from '../../src/observability/log-collector.js';

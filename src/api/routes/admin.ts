@@ -4,7 +4,7 @@ import type { ControlDeps } from '../../control/context.js';
 import { mutateAsPlatformAdmin } from '../../control/org-access.js';
 import { beginRotation, finishRotation, rewrapIn } from '../../secrets/rotation.js';
 import type { SecretDeps } from '../../secrets/secret-deps.js';
-import { type Api, contextOf } from '../app.js';
+import { type Api, contextOf } from '../api.js';
 import { problemResponses } from '../schemas.js';
 
 /** Platform administration: master key rotation (§5). */

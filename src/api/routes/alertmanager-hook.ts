@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { RondoError } from '../../domain/errors.js';
 import { AlertmanagerPayload, receiveAlertmanager } from '../../observability/alertmanager-receiver.js';
 import type { Store } from '../../store/store.js';
-import type { Api } from '../app.js';
+import type { Api } from '../api.js';
 
 /** Where Alertmanager reaches Rondo, and the token it must send. */
 export interface AlertmanagerHookDeps {

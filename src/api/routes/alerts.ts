@@ -9,7 +9,7 @@ import {
   listAlertRules,
   setAlertRuleEnabled,
 } from '../../observability/alert-rules.js';
-import { type Api, contextOf } from '../app.js';
+import { type Api, contextOf } from '../api.js';
 import { deleteResponses, Name, OrgParam, problemResponses } from '../schemas.js';
 import { orgName } from './org-param.js';
 

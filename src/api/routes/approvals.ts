@@ -7,7 +7,7 @@ import {
 } from '../../deploy/approvals.js';
 import type { DeployDeps } from '../../deploy/deployments.js';
 import { ApprovalRequest } from '../../domain/resources.js';
-import { type Api, contextOf } from '../app.js';
+import { type Api, contextOf } from '../api.js';
 import { OrgParam, problemResponses } from '../schemas.js';
 import { orgName } from './org-param.js';
 import { platformOnly } from './platform-only.js';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { listAudit, listPlatformAudit } from '../../control/audit.js';
 import type { ControlDeps } from '../../control/context.js';
 import { AuditEvent } from '../../domain/resources.js';
-import { type Api, contextOf } from '../app.js';
+import { type Api, contextOf } from '../api.js';
 import { OrgParam, PageQuery, pageOf, problemResponses } from '../schemas.js';
 import { orgName } from './org-param.js';
 

@@ -6,8 +6,8 @@ import {
   createBuild,
   getBuild,
   listBuilds,
-} from '../../build/builds.js';
-import { type Api, contextOf } from '../app.js';
+} from '../../builds/builds.js';
+import { type Api, contextOf } from '../api.js';
 import { OrgParam, problemResponses } from '../schemas.js';
 import { orgName } from './org-param.js';
 import { platformOnly, sendTextStream } from './platform-only.js';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ControlDeps } from '../../control/context.js';
 import { listComponentEvents } from '../../observability/component-events.js';
-import { type Api, contextOf } from '../app.js';
+import { type Api, contextOf } from '../api.js';
 import { Name, OrgParam, problemResponses } from '../schemas.js';
 import { orgName } from './org-param.js';
 

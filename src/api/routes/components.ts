@@ -11,7 +11,7 @@ import type { ControlDeps } from '../../control/context.js';
 import { BUILD_PRESETS } from '../../domain/component.js';
 import { ENDPOINT_TYPES, VISIBILITIES } from '../../domain/endpoint.js';
 import { Component } from '../../domain/resources.js';
-import { type Api, contextOf } from '../app.js';
+import { type Api, contextOf } from '../api.js';
 import {
   Description,
   DisplayName,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { type ConfigDeps, changeConfig, listConfig } from '../../configuration/config-entries.js';
 import { setSourceToken } from '../../configuration/source-token.js';
-import { type Api, contextOf } from '../app.js';
+import { type Api, contextOf } from '../api.js';
 import { OrgParam, problemResponses } from '../schemas.js';
 import { orgName } from './org-param.js';
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { ControlDeps } from '../../control/context.js';
 import { createDataPlane, deleteDataPlane, getDataPlane, listDataPlanes } from '../../control/data-planes.js';
 import { DataPlane } from '../../domain/resources.js';
-import { type Api, contextOf } from '../app.js';
+import { type Api, contextOf } from '../api.js';
 import { deleteResponses, Name, OrgParam, problemResponses } from '../schemas.js';
 import { orgName } from './org-param.js';
 

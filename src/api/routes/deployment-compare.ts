@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { ControlDeps } from '../../control/context.js';
 import { compareDeployments } from '../../deploy/deployment-compare.js';
 import { Deployment } from '../../domain/resources.js';
-import { type Api, contextOf } from '../app.js';
+import { type Api, contextOf } from '../api.js';
 import { OrgParam, problemResponses } from '../schemas.js';
 import { orgName } from './org-param.js';
 

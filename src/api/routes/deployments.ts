@@ -10,7 +10,7 @@ import { promote, rollback } from '../../deploy/promotions.js';
 import { ResourceLimits } from '../../domain/resource-limits.js';
 import { ApprovalRequest, Deployment, EnvironmentStatus } from '../../domain/resources.js';
 import { CONCURRENCY_POLICIES } from '../../domain/task.js';
-import { type Api, contextOf } from '../app.js';
+import { type Api, contextOf } from '../api.js';
 import { Name, OrgParam, problemResponses } from '../schemas.js';
 import { orgName } from './org-param.js';
 import { platformOnly } from './platform-only.js';

@@ -6,7 +6,7 @@ import {
   getEndpointPolicy,
   setEndpointPolicy,
 } from '../../endpoint-policies/policies.js';
-import { type Api, contextOf } from '../app.js';
+import { type Api, contextOf } from '../api.js';
 import { Name, OrgParam, problemResponses } from '../schemas.js';
 import { orgName } from './org-param.js';
 

@@ -9,7 +9,7 @@ import {
   updateEnvironment,
 } from '../../control/environments.js';
 import { Environment } from '../../domain/resources.js';
-import { type Api, contextOf } from '../app.js';
+import { type Api, contextOf } from '../api.js';
 import {
   DisplayName,
   deleteResponses,

@@ -10,7 +10,7 @@ import {
   setScheduleSuspended,
   type TaskDeps,
 } from '../../tasks/task-runs.js';
-import { type Api, contextOf } from '../app.js';
+import { type Api, contextOf } from '../api.js';
 import { Name, OrgParam, problemResponses } from '../schemas.js';
 import { orgName } from './org-param.js';
 import { platformOnly, sendTextStream } from './platform-only.js';

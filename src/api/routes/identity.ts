@@ -11,7 +11,7 @@ import {
 import { createToken, listTokens, revokeToken } from '../../control/tokens.js';
 import { ROLES, TOKEN_SCOPES } from '../../domain/access.js';
 import { AccessToken, Member, User } from '../../domain/resources.js';
-import { type Api, contextOf } from '../app.js';
+import { type Api, contextOf } from '../api.js';
 import { DisplayName, deleteResponses, Name, OrgParam, problemResponses, TokenName } from '../schemas.js';
 import { orgName } from './org-param.js';
 

@@ -1,13 +1,13 @@
 import { z } from 'zod';
-import { type BuildUseDeps, getBuild } from '../../build/builds.js';
+import { type BuildUseDeps, getBuild } from '../../builds/builds.js';
 import type { ComponentChanges } from '../../control/component-changes.js';
 import type { RequestContext } from '../../control/context.js';
+import { findComponent } from '../../control/lookups.js';
 import { readInOrg } from '../../control/org-access.js';
 import { componentStatus } from '../../deploy/component-status.js';
-import { findComponent } from '../../deploy/deploy-queries.js';
 import type { DeployDeps } from '../../deploy/deployments.js';
 import { executionLogText, getExecution, type TaskDeps } from '../../tasks/task-runs.js';
-import { type Api, contextOf } from '../app.js';
+import { type Api, contextOf } from '../api.js';
 import { OrgParam, problemResponses } from '../schemas.js';
 import { closedSignal, type ServerEvent, sendEventStream } from '../sse.js';
 import { orgName } from './org-param.js';

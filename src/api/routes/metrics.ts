@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { RondoError } from '../../domain/errors.js';
 import { componentMetrics, type MetricsDeps } from '../../observability/metrics/component-metrics.js';
 import type { RondoMetrics } from '../../observability/metrics/rondo-metrics.js';
-import { type Api, contextOf } from '../app.js';
+import { type Api, contextOf } from '../api.js';
 import { Name, OrgParam, problemResponses } from '../schemas.js';
 import { orgName } from './org-param.js';
 import { platformOnly } from './platform-only.js';

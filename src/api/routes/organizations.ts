@@ -8,7 +8,7 @@ import {
   updateOrganization,
 } from '../../control/organizations.js';
 import { Organization } from '../../domain/resources.js';
-import { type Api, contextOf } from '../app.js';
+import { type Api, contextOf } from '../api.js';
 import { DisplayName, deleteResponses, Name, OrgParam, problemResponses } from '../schemas.js';
 import { orgName } from './org-param.js';
 

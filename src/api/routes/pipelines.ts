@@ -8,7 +8,7 @@ import {
   updatePipeline,
 } from '../../control/pipelines.js';
 import { Pipeline } from '../../domain/resources.js';
-import { type Api, contextOf } from '../app.js';
+import { type Api, contextOf } from '../api.js';
 import { deleteResponses, Name, OrgParam, PageQuery, pageOf, problemResponses } from '../schemas.js';
 import { orgName } from './org-param.js';
 

@@ -8,7 +8,7 @@ import {
   updateProject,
 } from '../../control/projects.js';
 import { Project } from '../../domain/resources.js';
-import { type Api, contextOf } from '../app.js';
+import { type Api, contextOf } from '../api.js';
 import {
   Description,
   DisplayName,

@@ -8,7 +8,7 @@ import {
   queryRuntimeLogs,
   type RuntimeLogDeps,
 } from '../../observability/runtime-logs.js';
-import { type Api, contextOf } from '../app.js';
+import { type Api, contextOf } from '../api.js';
 import { Name, OrgParam, problemResponses } from '../schemas.js';
 import { orgName } from './org-param.js';
 import { platformOnly } from './platform-only.js';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { listSchedules } from '../../tasks/schedule-states.js';
 import type { TaskDeps } from '../../tasks/task-runs.js';
-import { type Api, contextOf } from '../app.js';
+import { type Api, contextOf } from '../api.js';
 import { OrgParam, problemResponses } from '../schemas.js';
 import { orgName } from './org-param.js';
 import { platformOnly } from './platform-only.js';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { ControlDeps } from '../../control/context.js';
 import { createSession, csrfTokenOf, endSession } from '../../control/sessions.js';
 import { RondoError } from '../../domain/errors.js';
-import { type Api, contextOf } from '../app.js';
+import { type Api, contextOf } from '../api.js';
 import { problemResponses } from '../schemas.js';
 import { clearSessionCookie, SESSION_COOKIE } from '../session-auth.js';
 

@@ -11,7 +11,7 @@ import {
 } from '../../git/webhook-admin.js';
 import { PROVIDERS } from '../../git/webhook-events.js';
 import { receiveDelivery, type WebhookDeps } from '../../git/webhook-receiver.js';
-import { type Api, type ApiOptions, contextOf } from '../app.js';
+import { type Api, contextOf } from '../api.js';
 import { OrgParam, problemResponses } from '../schemas.js';
 import { orgName } from './org-param.js';
 import { platformOnly } from './platform-only.js';
@@ -30,7 +30,13 @@ const REFUSALS: Record<number, ErrorCode> = {
  * Where providers reach this control plane: RONDO_PUBLIC_URL, else the address it listens on —
  * never the request's Host header, which the client chooses.
  */
-function baseUrlOf(app: Api, options: ApiOptions): () => string {
+/** Where Git providers reach this control plane (`ApiOptions`' fields of the same names). */
+export interface WebhookUrlOptions {
+  publicUrl?: string;
+  listen?: { host: string; port: number };
+}
+
+function baseUrlOf(app: Api, options: WebhookUrlOptions): () => string {
   return () => {
     if (options.publicUrl) return options.publicUrl;
     const bound = app.server.address();
@@ -67,7 +73,7 @@ export async function webhookReceiver(app: Api, hooks: WebhookDeps | undefined):
   );
 }
 
-export function webhookRoutes(app: Api, deps: WebhookAdminDeps, options: ApiOptions = {}): void {
+export function webhookRoutes(app: Api, deps: WebhookAdminDeps, options: WebhookUrlOptions = {}): void {
   const baseUrl = baseUrlOf(app, options);
   const params = z.object({ org: OrgParam, project: z.string().max(63), component: z.string().max(63) });
   const View = z.object({

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Build } from '../../build/builds.js';
+import type { Build } from '../../builds/builds.js';
 import type { ApiClient } from '../client.js';
 import { clientFor, globals, requireProject } from '../context.js';
 import { UsageError } from '../errors.js';

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEBIAN_STACKS } from '../../build/bootstrap-debian.js';
-import { recordBaseImages } from '../../build/bootstrap-images.js';
-import { bootstrapBaseImages } from '../../build/bootstrap-run.js';
-import { BuildKitCli } from '../../build/buildkit-cli.js';
-import { DEFAULT_BASE_IMAGES } from '../../build/presets.js';
+import { DEBIAN_STACKS } from '../../builds/bootstrap-debian.js';
+import { recordBaseImages } from '../../builds/bootstrap-images.js';
+import { bootstrapBaseImages } from '../../builds/bootstrap-run.js';
+import { BuildKitCli } from '../../builds/buildkit-cli.js';
+import { DEFAULT_BASE_IMAGES } from '../../builds/presets.js';
 import { loadConfig } from '../../config.js';
 import { DockerImages } from '../../dataplane/docker/docker-images.js';
 import { UsageError } from '../errors.js';

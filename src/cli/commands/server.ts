@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DEBIAN_STACKS } from '../../build/bootstrap-debian.js';
+import { DEBIAN_STACKS } from '../../builds/bootstrap-debian.js';
 import type { ServerFlags } from './server-actions.js';
 
 /** The server-side commands' work pulls in the whole control plane; other commands start without it. */

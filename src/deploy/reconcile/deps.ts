@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { DataPlane, NetworkInfo, WorkloadInfo } from '../../dataplane/data-plane.js';
+import type { DataPlaneRegistry } from '../../dataplane/registry.js';
 import type { Keyring } from '../../secrets/envelope.js';
 import type { Store } from '../../store/store.js';
-import type { DataPlaneRegistry } from '../data-plane-registry.js';
 import type { GatewaySync } from '../gateway-sync.js';
 import type { DeploymentTarget } from '../targets.js';
 import type { ReconcileKey, ReconcileScope } from './key.js';

@@ -5,7 +5,6 @@ import { deploymentTargets } from '../targets.js';
 import type { ReconcileContext, ReconcileDeps, Step } from './deps.js';
 import { keyId, type ReconcileKey, type ReconcileScope, scopeQuery } from './key.js';
 import type { KeyMemory } from './key-memory.js';
-import { specOf } from './replicas.js';
 import { failRollout } from './status.js';
 import { activate } from './steps/activate.js';
 import { awaitReady } from './steps/await-ready.js';
@@ -73,11 +72,7 @@ export async function reconcile(
   const settled =
     !next &&
     options.snapshot !== undefined &&
-    isSettled(
-      active && { id: active.id, replicas: specOf(active).replicas },
-      options.snapshot,
-      options.memory,
-    );
+    isSettled(active && { id: active.id, replicas: active.spec.replicas }, options.snapshot, options.memory);
   if (settled && (!active || !livenessDue(options.memory, deps))) return {};
 
   const id = keyId(key);

@@ -1,13 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DataPlane, WorkloadInfo } from '../../dataplane/data-plane.js';
 import { LABEL, networkLabels } from '../../dataplane/labels.js';
-import type { DeploymentSpec } from '../deployment-spec.js';
+import type { DeploymentSpec } from '../../domain/deployment-spec.js';
 import type { Probe } from '../probes.js';
 import type { DeploymentTarget } from '../targets.js';
 import type { ReconcileContext } from './deps.js';
 import type { Owners } from './removal.js';
-
-export const specOf = (t: DeploymentTarget) => t.spec as unknown as DeploymentSpec;
 
 /** The readiness probe (§6.4): TCP on the first endpoint port; none when there is no endpoint. */
 export function readinessProbe(spec: DeploymentSpec): Probe | undefined {
@@ -31,15 +29,14 @@ export function replicaLabels(
 /** The replicas of `t` that count (index below its replica count). */
 export const replicasOf = (ctx: ReconcileContext, t: DeploymentTarget) =>
   ctx.workloads.filter(
-    (w) => w.labels[LABEL.deployment] === t.id && Number(w.labels[LABEL.replica]) < specOf(t).replicas,
+    (w) => w.labels[LABEL.deployment] === t.id && Number(w.labels[LABEL.replica]) < t.spec.replicas,
   );
 
 /** Who owns this key's workloads right now, for `shouldRemove`. */
 export function ownersOf(ctx: ReconcileContext): Owners {
   const deployments = new Map<string, { replicas: number; replaceDead: boolean }>();
-  if (ctx.active)
-    deployments.set(ctx.active.id, { replicas: specOf(ctx.active).replicas, replaceDead: true });
-  if (ctx.next) deployments.set(ctx.next.id, { replicas: specOf(ctx.next).replicas, replaceDead: false });
+  if (ctx.active) deployments.set(ctx.active.id, { replicas: ctx.active.spec.replicas, replaceDead: true });
+  if (ctx.next) deployments.set(ctx.next.id, { replicas: ctx.next.spec.replicas, replaceDead: false });
   const draining = ctx.memory.drainUntil !== undefined && Date.now() < ctx.memory.drainUntil;
   return { deployments, draining, scopeExists: true };
 }

@@ -1,11 +1,11 @@
 import { materialize, redact } from '../../configuration/materialize.js';
 import { type ConditionUpdate, type DeploymentPhase, setConditions } from '../../domain/conditions.js';
+import type { DeploymentStatus } from '../../domain/deployment-spec.js';
 import { storableText } from '../../domain/storable-text.js';
 import type { Executor } from '../../store/store.js';
-import type { DeploymentStatus } from '../deployment-spec.js';
 import type { DeploymentTarget } from '../targets.js';
 import type { ReconcileContext } from './deps.js';
-import { lastLogs, replicasOf, specOf } from './replicas.js';
+import { lastLogs, replicasOf } from './replicas.js';
 
 /** A failed rollout's reason with the last lines of each new replica fits in this. */
 const STATUS_REASON_MAX_CHARS = 64 * 1024;
@@ -91,7 +91,7 @@ export async function setDeploymentConditions(
 export async function failRollout(ctx: ReconcileContext, t: DeploymentTarget, reason: string): Promise<void> {
   const { deps, dp } = ctx;
   ctx.log.warn({ reason }, 'rollout failed; the previous deployment keeps serving');
-  const secrets = await materialize(deps.store.db, deps.keyring, specOf(t).config ?? [])
+  const secrets = await materialize(deps.store.db, deps.keyring, t.spec.config ?? [])
     .then((m) => m.secrets)
     .catch(() => []);
   const mine = ctx.workloads.filter((w) => w.labels['rondo.deployment'] === t.id);

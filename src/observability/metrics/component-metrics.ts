@@ -1,6 +1,6 @@
 import type { ControlDeps, RequestContext } from '../../control/context.js';
+import { findComponent, findEnvironment } from '../../control/lookups.js';
 import { readInOrg } from '../../control/org-access.js';
-import { findComponent, findEnvironment } from '../../deploy/deploy-queries.js';
 import { isTask } from '../../domain/task.js';
 import { checkRange, type MetricQuery, type MetricRange, metricQueries } from './metric-queries.js';
 import type { MetricsSettings } from './metrics-settings.js';

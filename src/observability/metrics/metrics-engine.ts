@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { DataPlaneRegistry } from '../../deploy/data-plane-registry.js';
+import type { DataPlaneRegistry } from '../../dataplane/registry.js';
 import type { Store } from '../../store/store.js';
 import type { MetricsDeps } from './component-metrics.js';
 import { MetricsSampler } from './metrics-sampler.js';

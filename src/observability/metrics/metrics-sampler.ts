@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { Periodic } from '../../control/periodic.js';
 import type { ReplicaStats } from '../../dataplane/data-plane.js';
 import { isExecution, LABEL } from '../../dataplane/labels.js';
-import type { DataPlaneRegistry } from '../../deploy/data-plane-registry.js';
+import type { DataPlaneRegistry } from '../../dataplane/registry.js';
 import type { Store } from '../../store/store.js';
 import type { ComponentLabels, ReplicaSample, RondoMetrics } from './rondo-metrics.js';
 

@@ -1,5 +1,5 @@
 import { CONTINUE, type Step } from '../deps.js';
-import { replicasOf, specOf } from '../replicas.js';
+import { replicasOf } from '../replicas.js';
 import { transition } from '../status.js';
 
 /**
@@ -39,7 +39,7 @@ export const activate: Step = {
             type: 'Ready',
             status: 'True',
             reason: 'ReplicasReady',
-            message: `${specOf(t).replicas} replicas ready`,
+            message: `${t.spec.replicas} replicas ready`,
           },
           { type: 'Progressing', status: 'False', reason: 'RolloutComplete' },
           { type: 'TrafficSwitched', status: 'True', reason: 'GatewaySwitched' },
@@ -52,7 +52,7 @@ export const activate: Step = {
     ctx.next = undefined;
     const mine = new Set(replicasOf(ctx, t).map((w) => w.id));
     // A task's deployment serves nothing, so there is nothing to drain.
-    if (specOf(t).replicas > 0 && ctx.workloads.some((w) => !mine.has(w.id)))
+    if (t.spec.replicas > 0 && ctx.workloads.some((w) => !mine.has(w.id)))
       ctx.memory.drainUntil = Date.now() + deps.settings.drainMs;
     ctx.log.info({ replicas: mine.size }, 'deployment active; draining the previous replicas');
     return CONTINUE;

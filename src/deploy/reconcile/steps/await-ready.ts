@@ -1,7 +1,7 @@
-import { recordDeploymentCondition } from '../../../observability/deployment-conditions.js';
+import { recordDeploymentCondition } from '../../deployment-conditions.js';
 import { runProbe } from '../../probes.js';
 import { CONTINUE, done, type Step, targetOf } from '../deps.js';
-import { observed, readinessProbe, replicasOf, specOf } from '../replicas.js';
+import { observed, readinessProbe, replicasOf } from '../replicas.js';
 import { failRollout } from '../status.js';
 
 /** Readiness could not pass: a replica stopped, or the deadline went by. */
@@ -32,7 +32,7 @@ export const awaitReady: Step = {
         lastReason: 'not started',
       };
     const r = memory.rollout;
-    const probe = readinessProbe(specOf(t));
+    const probe = readinessProbe(t.spec);
     const pending = replicasOf(ctx, t).filter((w) => !r.passed.has(w.id) && (rolling || !w.ready));
     try {
       for (const listed of pending) {

@@ -1,6 +1,6 @@
 import { runProbe } from '../../probes.js';
 import { CONTINUE, type Step } from '../deps.js';
-import { readinessProbe, replicasOf, specOf } from '../replicas.js';
+import { readinessProbe, replicasOf } from '../replicas.js';
 
 /** Passes in a row a replica may fail liveness before it is restarted. */
 const LIVENESS_FAILURES = 3;
@@ -17,7 +17,7 @@ export const checkLiveness: Step = {
     const { deps, dp, memory } = ctx;
     if (Date.now() - memory.livenessAt < deps.livenessIntervalMs) return CONTINUE;
     memory.livenessAt = Date.now();
-    const probe = readinessProbe(specOf(t));
+    const probe = readinessProbe(t.spec);
     if (!probe) return CONTINUE;
     const serving = replicasOf(ctx, t).filter((w) => w.ready && w.state === 'running');
     await Promise.all(

@@ -1,10 +1,10 @@
 import { materialize } from '../../../configuration/materialize.js';
 import { LABEL } from '../../../dataplane/labels.js';
-import { recordingCondition } from '../../../observability/deployment-conditions.js';
+import { recordingCondition } from '../../deployment-conditions.js';
 import { replicaNames } from '../../targets.js';
 import { CONTINUE, type ReconcileContext, type Step, targetOf } from '../deps.js';
 import { shouldRemove } from '../removal.js';
-import { observed, ownersOf, replicaLabels, specOf } from '../replicas.js';
+import { observed, ownersOf, replicaLabels } from '../replicas.js';
 import { setDeploymentConditions, transition } from '../status.js';
 
 /**
@@ -31,7 +31,7 @@ export const ensureRevision: Step = {
       });
       t.status = 'rolling-out';
     }
-    let spec = specOf(t);
+    let spec = t.spec;
     if (!spec.imageId) {
       const imageId = await dp
         .ensureImage(spec.image)
@@ -45,7 +45,7 @@ export const ensureRevision: Step = {
       await setDeploymentConditions(deps.store.db, t.id, [
         { type: 'ImagePinned', status: 'True', reason: 'Pinned', message: `${spec.image} is ${imageId}` },
       ]);
-      t.spec = spec as unknown as typeof t.spec;
+      t.spec = spec;
     }
     const owners = ownersOf(ctx);
     const stopped = ctx.workloads.filter(
@@ -79,7 +79,7 @@ async function startReplicas(ctx: ReconcileContext, indexes: number[]): Promise<
   const network = ctx.network;
   if (!t || !network) throw new Error('ensure-revision runs after ensure-environment');
   const { deps, dp } = ctx;
-  const spec = specOf(t);
+  const spec = t.spec;
   const config = await materialize(deps.store.db, deps.keyring, spec.config ?? []).catch(
     recordingCondition(
       deps.store,

@@ -14,8 +14,8 @@ vi.mock('node:dns/promises', () => ({
   }),
 }));
 
-const { resolvedHostProblem } = await import('../../src/build/repository-address.js');
-const { fetchSource } = await import('../../src/build/git-source.js');
+const { resolvedHostProblem } = await import('../../src/builds/repository-address.js');
+const { fetchSource } = await import('../../src/builds/git-source.js');
 const { allowLinkLocalRepositories } = await import('../../src/domain/repository-host.js');
 
 /** G2 #11: a repository host whose name resolves to a link-local address is refused before git runs. */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchSource, resolveBranchHead } from '../../src/build/git-source.js';
+import { fetchSource, resolveBranchHead } from '../../src/builds/git-source.js';
 import { createRepo, type TestRepo } from '../helpers/git.js';
 import { serveGitSsh, sshKeyPair } from '../helpers/git-ssh.js';
 import { freePort } from '../helpers/platform.js';

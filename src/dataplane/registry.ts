@@ -1,7 +1,13 @@
-import type { DataPlane } from '../dataplane/data-plane.js';
-import { DockerDataPlane } from '../dataplane/docker/docker-data-plane.js';
-import type { NameServer } from '../dataplane/docker/name-server.js';
-import type { DataPlaneRow } from '../store/schema.js';
+import type { DataPlane } from './data-plane.js';
+import { DockerDataPlane } from './docker/docker-data-plane.js';
+import type { NameServer } from './docker/name-server.js';
+
+/** What the registry needs of a data plane's record. */
+export interface DataPlaneRecord {
+  id: string;
+  type: string;
+  config: Record<string, unknown>;
+}
 
 /** One DataPlane client per data plane row, created on first use. */
 export class DataPlaneRegistry {
@@ -20,7 +26,7 @@ export class DataPlaneRegistry {
     return [...this.#clients.values()];
   }
 
-  for(row: Pick<DataPlaneRow, 'id' | 'type' | 'config'>): DataPlane {
+  for(row: DataPlaneRecord): DataPlane {
     let client = this.#clients.get(row.id);
     if (!client) {
       const socketPath =

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { withBuildInputs } from '../../src/build/build-inputs.js';
+import { withBuildInputs } from '../../src/builds/build-inputs.js';
 
 describe('build inputs in a generated Dockerfile', () => {
   const dockerfile = 'FROM node:20 AS build\nRUN npm ci\nCOPY . .\nFROM nginx\nRUN touch /x\nUSER 10014';

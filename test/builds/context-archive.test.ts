@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { extract } from 'tar-stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { contextArchive } from '../../src/build/context-archive.js';
+import { contextArchive } from '../../src/builds/context-archive.js';
 
 const root = mkdtempSync(join(tmpdir(), 'rondo-context-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -1,8 +1,7 @@
-import type { ConfigDeclaration } from '../build/descriptor.js';
-import type { EndpointSpec } from '../domain/endpoint.js';
-import type { ResourceLimits } from '../domain/resource-limits.js';
-import type { TaskSpec } from '../domain/task.js';
-import type { ConfigItem } from '../store/schema.js';
+import type { ConfigDeclaration, ConfigItem } from './configuration.js';
+import type { EndpointSpec } from './endpoint.js';
+import type { ResourceLimits } from './resource-limits.js';
+import type { TaskSpec } from './task.js';
 
 /** What a deployment runs, frozen when it is created (deployments are immutable, §1). */
 export interface DeploymentSpec {
@@ -31,8 +30,3 @@ export const IN_PROGRESS: readonly DeploymentStatus[] = ['pending', 'rolling-out
 
 /** deploy: a build or image (or pending config) into an environment; the rest start from a deployment. */
 export type DeploymentAction = 'deploy' | 'promote' | 'rollback' | 'redeploy';
-
-/** The limits a stored spec carries (a spec column is JSON; older specs have none). */
-export function resourcesOf(spec: unknown): ResourceLimits | undefined {
-  return (spec as DeploymentSpec | null | undefined)?.resources;
-}

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { BuildChanges } from '../../src/build/build-changes.js';
+import { BuildChanges } from '../../src/builds/build-changes.js';
 
 describe('build changes', () => {
   it('wakes every follower of a build when it changes, and only those', async () => {

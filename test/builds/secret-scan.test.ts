@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ignoreMatcher, scanForSecrets } from '../../src/build/secret-scan.js';
+import { ignoreMatcher, scanForSecrets } from '../../src/builds/secret-scan.js';
 import { plantedAwsKey } from '../helpers/secrets.js';
 
 describe('secret scanning', () => {

@@ -1,5 +1,6 @@
 import { parseDocument, type YAMLError } from 'yaml';
 import { z } from 'zod';
+import type { ConfigDeclaration } from '../domain/configuration.js';
 import type { EndpointSpec } from '../domain/endpoint.js';
 import { checkEndpoints, ENDPOINT_TYPES, nameEndpoints, VISIBILITIES } from '../domain/endpoint.js';
 
@@ -16,17 +17,6 @@ export const DESCRIPTOR_FILES = [
   '.choreo/component-config.yaml',
   '.choreo/endpoints.yaml',
 ] as const;
-
-export interface ConfigDeclaration {
-  name: string;
-  kind: 'env' | 'file';
-  /** For files: where the file is mounted and its format. */
-  mountPath?: string;
-  format?: 'yaml' | 'json' | 'toml';
-  type: string;
-  required: boolean;
-  secret: boolean;
-}
 
 export type ProbeSpec =
   | { http: { path: string; port: number }; periodSeconds: number; timeoutSeconds: number }

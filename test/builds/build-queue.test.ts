@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BuildQueue } from '../../src/build/build-queue.js';
+import { BuildQueue } from '../../src/builds/build-queue.js';
 import { startTestRondo, type TestRondo } from '../helpers/rondo.js';
 
 /** What a restarted control plane does with the builds the stopped one left (§4, F3). */

@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { BuildChanges } from '../../src/build/build-changes.js';
-import { stepProgress } from '../../src/build/step-progress.js';
+import { BuildChanges } from '../../src/builds/build-changes.js';
+import { stepProgress } from '../../src/builds/step-progress.js';
 import { buildLogWriter, LiveLines } from '../../src/cli/commands/live-lines.js';
 
 describe('step progress', () => {

@@ -1,0 +1,8 @@
+/** One line of `rondo doctor`. */
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+  /** What to do when it is not ok. */
+  fix?: string;
+}
