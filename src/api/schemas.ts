@@ -31,6 +31,14 @@ export const TokenName = singleLine(100, 1);
 /** `_` in an `{org}` path segment means "the caller's default organization". */
 export const OrgParam = z.string().min(1).max(63);
 
+/** On an update: the `resourceVersion` the client read (optimistic concurrency, src/control/resource-version.ts). */
+export const ResourceVersionInput = z
+  .number()
+  .int()
+  .positive()
+  .optional()
+  .describe('the resourceVersion you read: refused (409) if the resource changed since');
+
 export const PageQuery = {
   limit: z.coerce.number().int().min(1).max(500).optional(),
   cursor: z.string().max(1000).optional(),

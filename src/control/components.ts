@@ -17,6 +17,7 @@ import { toComponent } from './mappers.js';
 import { mutateInOrg, readInOrg } from './org-access.js';
 import { DEFAULT_PAGE_SIZE, decodeCursor, type Page, type PageRequest, toPage } from './pagination.js';
 import { findProject } from './projects.js';
+import { changedOrConflict, checkResourceVersion, type Versioned } from './resource-version.js';
 
 /** The source as the API takes it: a Git directory (repoUrl, branch, path) or an image. */
 export interface SourceInput {
@@ -66,7 +67,7 @@ export interface ComponentInput {
   endpoints?: EndpointInput[];
 }
 
-export type ComponentPatch = Partial<Omit<ComponentInput, 'name' | 'type' | 'endpoints'>>;
+export type ComponentPatch = Partial<Omit<ComponentInput, 'name' | 'type' | 'endpoints'>> & Versioned;
 
 function componentsOf(db: Executor, orgId: string) {
   return db
@@ -233,6 +234,7 @@ export async function updateComponent(
   } as const;
   return mutateInOrg(deps, ctx, orgName, spec, async (tx, { org }) => {
     const current = await findComponent(tx, org.id, project, name);
+    checkResourceVersion('component', `${project}/${name}`, current.resource_version, patch.resourceVersion);
     const was = current.source as ComponentSource;
     const source: SourceInput = {
       ...(was.kind === 'git'
@@ -252,7 +254,7 @@ export async function updateComponent(
       patch.buildPreset === undefined ? (current.build_preset as BuildPreset | null) : patch.buildPreset;
     const buildConfigs = patch.buildConfigs ?? current.build_configs;
     const checked = validated(current.type, source, buildPreset, buildConfigs);
-    await tx
+    const result = await tx
       .updateTable('components')
       .set((eb) => ({
         display_name: patch.displayName ?? current.display_name,
@@ -268,7 +270,9 @@ export async function updateComponent(
         resource_version: eb('resource_version', '+', 1),
       }))
       .where('id', '=', current.id)
+      .where('resource_version', '=', current.resource_version)
       .execute();
+    changedOrConflict(result, 'component', `${project}/${name}`, current.resource_version);
     return toComponent(await findComponent(tx, org.id, project, name));
   });
 }

@@ -9,6 +9,7 @@ import { newId } from './ids.js';
 import { toEnvironment } from './mappers.js';
 import { mutateInOrg, readInOrg } from './org-access.js';
 import { DEFAULT_PAGE_SIZE, decodeCursor, type Page, type PageRequest, toPage } from './pagination.js';
+import { changedOrConflict, checkResourceVersion, type Versioned } from './resource-version.js';
 
 /** The next free internal-gateway slot (the environment's listener is base port + slot). */
 export async function nextGatewaySlot(db: Executor): Promise<number> {
@@ -130,7 +131,7 @@ export async function updateEnvironment(
   ctx: RequestContext,
   orgName: string,
   name: string,
-  patch: Omit<CreateEnvironmentInput, 'name'>,
+  patch: Omit<CreateEnvironmentInput, 'name'> & Versioned,
 ): Promise<Environment> {
   const spec = {
     permission: 'environment:write',
@@ -140,6 +141,7 @@ export async function updateEnvironment(
   } as const;
   return mutateInOrg(deps, ctx, orgName, spec, async (tx, { org }) => {
     const env = await findEnvironment(tx, org.id, name);
+    checkResourceVersion('environment', name, env.resource_version, patch.resourceVersion);
     const dataPlaneId = patch.dataPlane
       ? await findDataPlaneId(tx, org.id, patch.dataPlane)
       : env.data_plane_id;
@@ -147,7 +149,7 @@ export async function updateEnvironment(
       await refuseIfLive(tx, env.id, name, 'move it to another data plane');
     const policy =
       patch.approvalPolicy && (await checkedApprovalPolicy(tx, org, patch.approvalPolicy, 'approvalPolicy.'));
-    await tx
+    const result = await tx
       .updateTable('environments')
       .set((eb) => ({
         ...(policy !== undefined ? { approval: policy ? JSON.stringify(policy) : null } : {}),
@@ -158,7 +160,9 @@ export async function updateEnvironment(
         resource_version: eb('resource_version', '+', 1),
       }))
       .where('id', '=', env.id)
+      .where('resource_version', '=', env.resource_version)
       .execute();
+    changedOrConflict(result, 'environment', name, env.resource_version);
     return toEnvironment(await findEnvironment(tx, org.id, name));
   });
 }

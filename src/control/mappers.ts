@@ -47,6 +47,7 @@ export const toEnvironment = (r: EnvironmentRow & { data_plane_name: string }): 
   production: r.production,
   dataPlane: r.data_plane_name,
   approvalPolicy: r.approval ?? null,
+  resourceVersion: r.resource_version,
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });
@@ -57,6 +58,7 @@ export const toPipeline = (r: PipelineRow, names: Map<string, string>): Pipeline
   name: r.name,
   environments: r.environment_ids.map((id) => names.get(id) ?? id),
   isDefault: r.is_default,
+  resourceVersion: r.resource_version,
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });
@@ -67,6 +69,7 @@ export const toProject = (r: ProjectRow & { pipeline_name: string }): Project =>
   displayName: r.display_name,
   description: r.description,
   pipeline: r.pipeline_name,
+  resourceVersion: r.resource_version,
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });
@@ -92,6 +95,7 @@ export const toComponent = (r: ComponentRow & { project_name: string }): Compone
   buildTags: r.build_tags,
   endpoints: r.endpoints,
   sourceToken: r.source_token_value_id !== null,
+  resourceVersion: r.resource_version,
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });

@@ -8,6 +8,7 @@ import { newId } from './ids.js';
 import { toPipeline } from './mappers.js';
 import { mutateInOrg, readInOrg } from './org-access.js';
 import { DEFAULT_PAGE_SIZE, decodeCursor, type Page, type PageRequest, toPage } from './pagination.js';
+import { checkResourceVersion, staleVersion, type Versioned } from './resource-version.js';
 
 async function environmentNames(db: Executor, orgId: string): Promise<Map<string, string>> {
   const rows = await db
@@ -146,7 +147,7 @@ export async function updatePipeline(
   ctx: RequestContext,
   orgName: string,
   name: string,
-  patch: { environments?: string[]; isDefault?: boolean },
+  patch: { environments?: string[]; isDefault?: boolean } & Versioned,
 ): Promise<Pipeline> {
   const spec = {
     permission: 'pipeline:write',
@@ -156,6 +157,7 @@ export async function updatePipeline(
   } as const;
   return mutateInOrg(deps, ctx, orgName, spec, async (tx, { org }) => {
     const current = await findPipeline(tx, org.id, name);
+    checkResourceVersion('pipeline', name, current.resource_version, patch.resourceVersion);
     const ids = patch.environments
       ? await resolveEnvironmentIds(tx, org.id, patch.environments)
       : current.environment_ids;
@@ -177,8 +179,10 @@ export async function updatePipeline(
         resource_version: eb('resource_version', '+', 1),
       }))
       .where('id', '=', current.id)
+      .where('resource_version', '=', current.resource_version)
       .returningAll()
-      .executeTakeFirstOrThrow();
+      .executeTakeFirst();
+    if (!row) throw staleVersion('pipeline', name, current.resource_version, 'a newer version');
     return toPipeline(row, await environmentNames(tx, org.id));
   });
 }

@@ -7,6 +7,7 @@ import { toProject } from './mappers.js';
 import { mutateInOrg, readInOrg } from './org-access.js';
 import { DEFAULT_PAGE_SIZE, decodeCursor, type Page, type PageRequest, toPage } from './pagination.js';
 import { findPipelineForProject } from './pipelines.js';
+import { changedOrConflict, checkResourceVersion, type Versioned } from './resource-version.js';
 
 function projectsOf(db: Executor, orgId: string) {
   return db
@@ -100,7 +101,7 @@ export async function updateProject(
   ctx: RequestContext,
   orgName: string,
   name: string,
-  patch: Omit<ProjectInput, 'name'>,
+  patch: Omit<ProjectInput, 'name'> & Versioned,
 ): Promise<Project> {
   const spec = {
     permission: 'project:write',
@@ -110,10 +111,11 @@ export async function updateProject(
   } as const;
   return mutateInOrg(deps, ctx, orgName, spec, async (tx, { org }) => {
     const current = await findProject(tx, org.id, name);
+    checkResourceVersion('project', name, current.resource_version, patch.resourceVersion);
     const pipelineId = patch.pipeline
       ? (await findPipelineForProject(tx, org.id, patch.pipeline)).id
       : current.pipeline_id;
-    await tx
+    const result = await tx
       .updateTable('projects')
       .set((eb) => ({
         display_name: patch.displayName ?? current.display_name,
@@ -123,7 +125,9 @@ export async function updateProject(
         resource_version: eb('resource_version', '+', 1),
       }))
       .where('id', '=', current.id)
+      .where('resource_version', '=', current.resource_version)
       .execute();
+    changedOrConflict(result, 'project', name, current.resource_version);
     return toProject(await findProject(tx, org.id, name));
   });
 }

@@ -29,6 +29,13 @@ export const DataPlane = z.object({
 });
 export type DataPlane = z.infer<typeof DataPlane>;
 
+const ResourceVersion = z
+  .number()
+  .int()
+  .describe(
+    'bumped by every change; send it back on an update to be refused (409) if someone changed it since',
+  );
+
 export const Environment = z.object({
   id: z.string(),
   name: z.string(),
@@ -39,6 +46,7 @@ export const Environment = z.object({
     .object({ users: z.array(z.string()), roles: z.array(z.string()), required: z.number().int() })
     .nullable()
     .describe('who must approve promotions into this environment; null: no approval needed'),
+  resourceVersion: ResourceVersion,
   ...timestamps,
 });
 export type Environment = z.infer<typeof Environment>;
@@ -48,6 +56,7 @@ export const Pipeline = z.object({
   name: z.string(),
   environments: z.array(z.string()),
   isDefault: z.boolean(),
+  resourceVersion: ResourceVersion,
   ...timestamps,
 });
 export type Pipeline = z.infer<typeof Pipeline>;
@@ -58,6 +67,7 @@ export const Project = z.object({
   displayName: z.string(),
   description: z.string(),
   pipeline: z.string(),
+  resourceVersion: ResourceVersion,
   ...timestamps,
 });
 export type Project = z.infer<typeof Project>;
@@ -99,6 +109,7 @@ export const Component = z.object({
   sourceToken: z
     .boolean()
     .describe('a token for the private repository is stored (encrypted; never returned)'),
+  resourceVersion: ResourceVersion,
   ...timestamps,
 });
 export type Component = z.infer<typeof Component>;

@@ -21,6 +21,7 @@ import {
   PageQuery,
   pageOf,
   problemResponses,
+  ResourceVersionInput,
 } from '../schemas.js';
 import { orgName } from './org-param.js';
 
@@ -149,7 +150,11 @@ export function componentRoutes(app: Api, deps: ControlDeps): void {
       schema: {
         tags,
         params,
-        body: z.strictObject({ source: Source.optional(), ...mutable }),
+        body: z.strictObject({
+          source: Source.optional(),
+          ...mutable,
+          resourceVersion: ResourceVersionInput,
+        }),
         response: { 200: Component, ...problemResponses },
       },
     },

@@ -18,6 +18,7 @@ import {
   PageQuery,
   pageOf,
   problemResponses,
+  ResourceVersionInput,
 } from '../schemas.js';
 import { orgName } from './org-param.js';
 
@@ -91,7 +92,7 @@ export function environmentRoutes(app: Api, deps: ControlDeps): void {
       schema: {
         tags,
         params: envParams,
-        body: z.strictObject(fields),
+        body: z.strictObject({ ...fields, resourceVersion: ResourceVersionInput }),
         response: { 200: Environment, ...problemResponses },
       },
     },

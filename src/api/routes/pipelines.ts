@@ -9,7 +9,15 @@ import {
 } from '../../control/pipelines.js';
 import { Pipeline } from '../../domain/resources.js';
 import { type Api, contextOf } from '../api.js';
-import { deleteResponses, Name, OrgParam, PageQuery, pageOf, problemResponses } from '../schemas.js';
+import {
+  deleteResponses,
+  Name,
+  OrgParam,
+  PageQuery,
+  pageOf,
+  problemResponses,
+  ResourceVersionInput,
+} from '../schemas.js';
 import { orgName } from './org-param.js';
 
 const tags = ['pipelines'];
@@ -66,7 +74,11 @@ export function pipelineRoutes(app: Api, deps: ControlDeps): void {
       schema: {
         tags,
         params,
-        body: z.strictObject({ environments: Environments.optional(), isDefault: z.boolean().optional() }),
+        body: z.strictObject({
+          environments: Environments.optional(),
+          isDefault: z.boolean().optional(),
+          resourceVersion: ResourceVersionInput,
+        }),
         response: { 200: Pipeline, ...problemResponses },
       },
     },

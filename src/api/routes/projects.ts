@@ -18,6 +18,7 @@ import {
   PageQuery,
   pageOf,
   problemResponses,
+  ResourceVersionInput,
 } from '../schemas.js';
 import { orgName } from './org-param.js';
 
@@ -76,7 +77,12 @@ export function projectRoutes(app: Api, deps: ControlDeps): void {
   app.patch(
     '/orgs/:org/projects/:project',
     {
-      schema: { tags, params, body: z.strictObject(fields), response: { 200: Project, ...problemResponses } },
+      schema: {
+        tags,
+        params,
+        body: z.strictObject({ ...fields, resourceVersion: ResourceVersionInput }),
+        response: { 200: Project, ...problemResponses },
+      },
     },
     async (req) => {
       const ctx = contextOf(req);

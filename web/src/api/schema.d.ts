@@ -2545,6 +2545,8 @@ export interface paths {
                                 id: string;
                                 name: string;
                                 project: string;
+                                /** @description bumped by every change; send it back on an update to be refused (409) if someone changed it since */
+                                resourceVersion: number;
                                 source: {
                                     branch: string;
                                     /** @enum {string} */
@@ -3804,6 +3806,8 @@ export interface paths {
                                 id: string;
                                 name: string;
                                 production: boolean;
+                                /** @description bumped by every change; send it back on an update to be refused (409) if someone changed it since */
+                                resourceVersion: number;
                                 updatedAt: string;
                             }[];
                             nextCursor?: string;
@@ -3963,6 +3967,8 @@ export interface paths {
                             id: string;
                             name: string;
                             production: boolean;
+                            /** @description bumped by every change; send it back on an update to be refused (409) if someone changed it since */
+                            resourceVersion: number;
                             updatedAt: string;
                         };
                     };
@@ -4118,6 +4124,8 @@ export interface paths {
                             id: string;
                             name: string;
                             production: boolean;
+                            /** @description bumped by every change; send it back on an update to be refused (409) if someone changed it since */
+                            resourceVersion: number;
                             updatedAt: string;
                         };
                     };
@@ -4381,6 +4389,8 @@ export interface paths {
                         dataPlane?: string;
                         displayName?: string;
                         production?: boolean;
+                        /** @description the resourceVersion you read: refused (409) if the resource changed since */
+                        resourceVersion?: number;
                     };
                 };
             };
@@ -4404,6 +4414,8 @@ export interface paths {
                             id: string;
                             name: string;
                             production: boolean;
+                            /** @description bumped by every change; send it back on an update to be refused (409) if someone changed it since */
+                            resourceVersion: number;
                             updatedAt: string;
                         };
                     };
@@ -4565,6 +4577,8 @@ export interface paths {
                             id: string;
                             name: string;
                             production: boolean;
+                            /** @description bumped by every change; send it back on an update to be refused (409) if someone changed it since */
+                            resourceVersion: number;
                             updatedAt: string;
                         };
                     };
@@ -4708,6 +4722,8 @@ export interface paths {
                             id: string;
                             name: string;
                             production: boolean;
+                            /** @description bumped by every change; send it back on an update to be refused (409) if someone changed it since */
+                            resourceVersion: number;
                             updatedAt: string;
                         };
                     };
@@ -5962,6 +5978,8 @@ export interface paths {
                                 id: string;
                                 isDefault: boolean;
                                 name: string;
+                                /** @description bumped by every change; send it back on an update to be refused (409) if someone changed it since */
+                                resourceVersion: number;
                                 updatedAt: string;
                             }[];
                             nextCursor?: string;
@@ -6108,6 +6126,8 @@ export interface paths {
                             id: string;
                             isDefault: boolean;
                             name: string;
+                            /** @description bumped by every change; send it back on an update to be refused (409) if someone changed it since */
+                            resourceVersion: number;
                             updatedAt: string;
                         };
                     };
@@ -6256,6 +6276,8 @@ export interface paths {
                             id: string;
                             isDefault: boolean;
                             name: string;
+                            /** @description bumped by every change; send it back on an update to be refused (409) if someone changed it since */
+                            resourceVersion: number;
                             updatedAt: string;
                         };
                     };
@@ -6513,6 +6535,8 @@ export interface paths {
                         /** @description Environment names in promotion order */
                         environments?: string[];
                         isDefault?: boolean;
+                        /** @description the resourceVersion you read: refused (409) if the resource changed since */
+                        resourceVersion?: number;
                     };
                 };
             };
@@ -6529,6 +6553,8 @@ export interface paths {
                             id: string;
                             isDefault: boolean;
                             name: string;
+                            /** @description bumped by every change; send it back on an update to be refused (409) if someone changed it since */
+                            resourceVersion: number;
                             updatedAt: string;
                         };
                     };
@@ -6677,6 +6703,8 @@ export interface paths {
                                 id: string;
                                 name: string;
                                 pipeline: string;
+                                /** @description bumped by every change; send it back on an update to be refused (409) if someone changed it since */
+                                resourceVersion: number;
                                 updatedAt: string;
                             }[];
                             nextCursor?: string;
@@ -6824,6 +6852,8 @@ export interface paths {
                             id: string;
                             name: string;
                             pipeline: string;
+                            /** @description bumped by every change; send it back on an update to be refused (409) if someone changed it since */
+                            resourceVersion: number;
                             updatedAt: string;
                         };
                     };
@@ -6973,6 +7003,8 @@ export interface paths {
                             id: string;
                             name: string;
                             pipeline: string;
+                            /** @description bumped by every change; send it back on an update to be refused (409) if someone changed it since */
+                            resourceVersion: number;
                             updatedAt: string;
                         };
                     };
@@ -7230,6 +7262,8 @@ export interface paths {
                         description?: string;
                         displayName?: string;
                         pipeline?: string;
+                        /** @description the resourceVersion you read: refused (409) if the resource changed since */
+                        resourceVersion?: number;
                     };
                 };
             };
@@ -7247,6 +7281,8 @@ export interface paths {
                             id: string;
                             name: string;
                             pipeline: string;
+                            /** @description bumped by every change; send it back on an update to be refused (409) if someone changed it since */
+                            resourceVersion: number;
                             updatedAt: string;
                         };
                     };
@@ -7415,6 +7451,8 @@ export interface paths {
                                 id: string;
                                 name: string;
                                 project: string;
+                                /** @description bumped by every change; send it back on an update to be refused (409) if someone changed it since */
+                                resourceVersion: number;
                                 source: {
                                     branch: string;
                                     /** @enum {string} */
@@ -7632,6 +7670,8 @@ export interface paths {
                             id: string;
                             name: string;
                             project: string;
+                            /** @description bumped by every change; send it back on an update to be refused (409) if someone changed it since */
+                            resourceVersion: number;
                             source: {
                                 branch: string;
                                 /** @enum {string} */
@@ -7817,6 +7857,8 @@ export interface paths {
                             id: string;
                             name: string;
                             project: string;
+                            /** @description bumped by every change; send it back on an update to be refused (409) if someone changed it since */
+                            resourceVersion: number;
                             source: {
                                 branch: string;
                                 /** @enum {string} */
@@ -8099,6 +8141,8 @@ export interface paths {
                         buildTags?: boolean;
                         description?: string;
                         displayName?: string;
+                        /** @description the resourceVersion you read: refused (409) if the resource changed since */
+                        resourceVersion?: number;
                         source?: {
                             /** @description default main */
                             branch?: string;
@@ -8145,6 +8189,8 @@ export interface paths {
                             id: string;
                             name: string;
                             project: string;
+                            /** @description bumped by every change; send it back on an update to be refused (409) if someone changed it since */
+                            resourceVersion: number;
                             source: {
                                 branch: string;
                                 /** @enum {string} */
@@ -10455,6 +10501,8 @@ export interface paths {
                             id: string;
                             name: string;
                             project: string;
+                            /** @description bumped by every change; send it back on an update to be refused (409) if someone changed it since */
+                            resourceVersion: number;
                             source: {
                                 branch: string;
                                 /** @enum {string} */
