@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { buildBusyboxImage, cleanupInstance, docker, TEST_IMAGE_LABEL } from '../test/helpers/images.js';
 import { platformServerEnv, startCaddy } from '../test/helpers/platform.js';
 import { ensureBuilt, startServer } from '../test/helpers/processes.js';
+import { createTestDatabase } from '../test/helpers/stores.js';
 import { benchAccessLogLatency } from './access-log-latency.js';
 import { apiClient } from './api-client.js';
 import { benchIngestContention } from './ingest-contention.js';
@@ -61,11 +62,15 @@ async function buildSpamImage(mode: 'flood' | 'paced'): Promise<string> {
 export async function benchObservability(): Promise<void> {
   ensureBuilt();
   const paced = await buildSpamImage('paced');
-  // The embedded store on the server's own thread (as before), then on a thread of its own; then
-  // the most the collector stores when the replicas print as fast as they can.
-  await ingestRound(paced, 'main');
+  // The embedded store on a thread of its own, then PostgreSQL (127.0.0.1:5432, a database made
+  // for the run); then the most the collector stores when the replicas print as fast as they can.
+  // BENCH_PGLITE_MAIN=1 adds PGlite on the server's own thread (as before 2026-12-01).
+  if (process.env.BENCH_PGLITE_MAIN) await ingestRound(paced, 'main');
   await ingestRound(paced, 'worker');
-  await ingestRound(await buildSpamImage('flood'), 'worker');
+  await ingestRound(paced, 'postgres');
+  const flood = await buildSpamImage('flood');
+  await ingestRound(flood, 'worker');
+  await ingestRound(flood, 'postgres');
   // BENCH_ENGINE_ONLY=1: the engine part alone (re-measuring ingestion without the long rest).
   if (process.env.BENCH_ENGINE_ONLY) return;
   await benchIngestContention();
@@ -74,17 +79,26 @@ export async function benchObservability(): Promise<void> {
   await benchLogQuery('postgres');
 }
 
-async function ingestRound(image: string, thread: 'main' | 'worker'): Promise<void> {
+/** Where the control plane stores: PGlite on its own thread or on a worker thread, or PostgreSQL. */
+type StoreKind = 'main' | 'worker' | 'postgres';
+const STORE_WORDS: Record<StoreKind, string> = {
+  main: 'PGlite on the server’s own thread',
+  worker: 'PGlite on a thread of its own',
+  postgres: 'PostgreSQL',
+};
+
+async function ingestRound(image: string, store: StoreKind): Promise<void> {
   const PROJECT = `bench${Math.random().toString(36).slice(2, 8)}`;
   const P = `/orgs/default/projects/${PROJECT}/components`;
   const dir = mkdtempSync(join(tmpdir(), 'rondo-bench-observability-'));
   const caddy = await startCaddy(dir);
+  const database = store === 'postgres' ? await createTestDatabase() : undefined;
   const server = await startServer({
     ...(await platformServerEnv(caddy.adminListen, join(dir, 'data'), TOKEN)),
-    RONDO_PGLITE_THREAD: thread,
+    ...(database ? { RONDO_DATABASE_URL: database.url } : { RONDO_PGLITE_THREAD: store }),
   });
   console.log(
-    `-- ${image.endsWith(':paced') ? 'replicas printing 80 lines every 0.09 s' : 'replicas printing as fast as they can'}, PGlite on ${thread === 'main' ? 'the server’s own thread' : 'a thread of its own'}`,
+    `-- ${image.endsWith(':paced') ? 'replicas printing 80 lines every 0.09 s' : 'replicas printing as fast as they can'}, ${STORE_WORDS[store]}`,
   );
   const api = apiClient(server.url, TOKEN);
   /** Each GET's time, and when the slowest began (ms since the epoch, to match the server's log). */
@@ -202,6 +216,7 @@ async function ingestRound(image: string, thread: 'main' | 'worker'): Promise<vo
     for (const owner of new Set(networks.map((n) => n.Labels?.['rondo.instance']).filter(Boolean)))
       await cleanupInstance(owner!);
     await caddy.stop();
+    await database?.drop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
