@@ -9,6 +9,7 @@ import { type BuildDeps, runBuild } from './builds/pipeline.js';
 import { ComponentChanges } from './control/component-changes.js';
 import { systemContext } from './control/context.js';
 import { Pruning } from './control/pruning.js';
+import { dockerDataPlanes } from './dataplane/docker/docker-data-plane.js';
 import { DockerImages } from './dataplane/docker/docker-images.js';
 import { NameServer } from './dataplane/docker/name-server.js';
 import { DataPlaneRegistry } from './dataplane/registry.js';
@@ -54,7 +55,8 @@ export function createDeployEngine(
 ) {
   // Replicas' names on this host's networks (port 53 of each bridge's gateway address).
   const names = new NameServer({ warn: (message) => logger.warn(message) });
-  const dataPlanes = new DataPlaneRegistry(platform.dockerSocket, names);
+  // A driver per data plane type; G6 adds `kubernetes`.
+  const dataPlanes = new DataPlaneRegistry({ docker: dockerDataPlanes(platform.dockerSocket, names) });
   const admin = new CaddyAdmin(platform.gateway.adminListen);
   mkdirSync(dirname(platform.gateway.accessLogPath), { recursive: true });
   const gateway = new GatewaySync({ store, dataPlanes, admin, settings: platform.gateway, instance, logger });

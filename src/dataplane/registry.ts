@@ -1,6 +1,5 @@
+import { RondoError } from '../domain/errors.js';
 import type { DataPlane } from './data-plane.js';
-import { DockerDataPlane } from './docker/docker-data-plane.js';
-import type { NameServer } from './docker/name-server.js';
 
 /** What the registry needs of a data plane's record. */
 export interface DataPlaneRecord {
@@ -9,16 +8,20 @@ export interface DataPlaneRecord {
   config: Record<string, unknown>;
 }
 
-/** One DataPlane client per data plane row, created on first use. */
+/** Makes the client of one data plane of its type from its record (the type's driver). */
+export type DataPlaneFactory = (record: DataPlaneRecord) => DataPlane;
+
+/**
+ * One client per data plane record, created on first use by the factory of its type. The
+ * composition root says which types this control plane can drive (`docker` today; G6 adds
+ * `kubernetes`), so nothing below it names a driver.
+ */
 export class DataPlaneRegistry {
   readonly #clients = new Map<string, DataPlane>();
-  readonly #defaultSocket: string;
-  readonly #names: NameServer | undefined;
+  readonly #factories: Readonly<Record<string, DataPlaneFactory>>;
 
-  /** `names`: the host's name server, shared by the Docker data planes on this host. */
-  constructor(defaultSocket: string, names?: NameServer) {
-    this.#defaultSocket = defaultSocket;
-    this.#names = names;
+  constructor(factories: Readonly<Record<string, DataPlaneFactory>>) {
+    this.#factories = factories;
   }
 
   /** The clients created so far. */
@@ -26,13 +29,17 @@ export class DataPlaneRegistry {
     return [...this.#clients.values()];
   }
 
-  for(row: DataPlaneRecord): DataPlane {
-    let client = this.#clients.get(row.id);
+  for(record: DataPlaneRecord): DataPlane {
+    let client = this.#clients.get(record.id);
     if (!client) {
-      const socketPath =
-        typeof row.config.socketPath === 'string' ? row.config.socketPath : this.#defaultSocket;
-      client = new DockerDataPlane({ socketPath, ...(this.#names ? { names: this.#names } : {}) });
-      this.#clients.set(row.id, client);
+      const factory = Object.hasOwn(this.#factories, record.type) ? this.#factories[record.type] : undefined;
+      if (!factory)
+        throw new RondoError(
+          'RONDO_ERR_UNAVAILABLE',
+          `data plane ${record.id} is of type '${record.type}', which this control plane has no driver for (it drives: ${Object.keys(this.#factories).join(', ')})`,
+        );
+      client = factory(record);
+      this.#clients.set(record.id, client);
     }
     return client;
   }

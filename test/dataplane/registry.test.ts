@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import type { DataPlane } from '../../src/dataplane/data-plane.js';
+import { type DataPlaneRecord, DataPlaneRegistry } from '../../src/dataplane/registry.js';
+import { RondoError } from '../../src/domain/errors.js';
+
+/** A stand-in client that only says which record made it (the registry never calls a client). */
+const made = (record: DataPlaneRecord) => ({ record }) as unknown as DataPlane;
+
+describe('DataPlaneRegistry', () => {
+  it('makes each data plane’s client with the factory of its type, once per data plane', () => {
+    const calls: string[] = [];
+    const counting = (type: string) => (r: DataPlaneRecord) => {
+      calls.push(`${type}:${r.id}`);
+      return made(r);
+    };
+    const registry = new DataPlaneRegistry({ docker: counting('docker'), other: counting('other') });
+    const a = registry.for({ id: 'dp_a', type: 'docker', config: {} });
+    expect(registry.for({ id: 'dp_a', type: 'docker', config: {} })).toBe(a);
+    const b = registry.for({ id: 'dp_b', type: 'other', config: { x: 1 } });
+    expect(b).not.toBe(a);
+    expect(calls).toEqual(['docker:dp_a', 'other:dp_b']);
+    expect(registry.clients()).toEqual([a, b]);
+  });
+
+  it('refuses a type it has no driver for, saying which it has, and keeps nothing', () => {
+    const registry = new DataPlaneRegistry({ docker: made });
+    for (const type of ['kubernetes', 'constructor', '__proto__']) {
+      let thrown: unknown;
+      try {
+        registry.for({ id: 'dp_k', type, config: {} });
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown, type).toBeInstanceOf(RondoError);
+      expect((thrown as RondoError).code).toBe('RONDO_ERR_UNAVAILABLE');
+      expect((thrown as Error).message).toContain(`'${type}'`);
+      expect((thrown as Error).message).toContain('it drives: docker');
+    }
+    expect(registry.clients()).toEqual([]);
+  });
+});
