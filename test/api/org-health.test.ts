@@ -29,6 +29,7 @@ describe.each(DRIVERS)('the organization overview (%s)', (driver) => {
           component_id: c.id,
           environment_id: env.id,
           status,
+          spec: JSON.stringify({ image: 'busybox', replicas: 1, endpoints: [], env: {} }),
           name: `20261130-1.0.${n}`,
           created_at: new Date(Date.now() - minutesAgo * 60_000),
           updated_at: new Date(),
