@@ -41,6 +41,9 @@ down:
 ## test: install what is missing (PostgreSQL included), then run every test on both store drivers.
 test: build
 	@scripts/install-deps.sh test
+	# A real Kubernetes for test/deploy/kube-cluster.test.ts, built once from Debian's source package
+	# and cached outside the checkout (~10 min cold; nothing when cached).
+	@scripts/kube-build.sh > /dev/null
 	# Platform tests (real containers under load) run one file at a time so timings stay honest.
 	npm run --silent test
 	@scripts/test-newest-node.sh

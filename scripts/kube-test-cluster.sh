@@ -1,0 +1,239 @@
+#!/bin/bash
+# A real one-node Kubernetes for tests, on this machine only: etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler, and a node (its own containerd, Debian's CNI bridge,
+# kubelet) in a network namespace of its own, reached from the host over a veth pair.
+#
+#   scripts/kube-test-cluster.sh up       # build if needed (scripts/kube-build.sh), start, wait for the node
+#   scripts/kube-test-cluster.sh down     # stop what `up` started (recorded pids only), remove its namespace
+#   scripts/kube-test-cluster.sh status   # exit 0 when the API server answers
+# `up` prints KUBECONFIG=<file>: an admin kubeconfig for https://10.201.0.2:6443. Images: the pod
+# sandbox (`localhost/pause:rondo`) and `localhost/busybox:rondo` are loaded at start; nothing pulls.
+# Env: RONDO_KUBE_RUN (default /var/tmp/rondo-kube), RONDO_KUBE_CACHE (see kube-build.sh).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+W=${RONDO_KUBE_RUN:-/var/tmp/rondo-kube}
+RUN=$W/run
+P=$W/pki
+NS=rondo-kube
+HOST_IP=10.201.0.1
+NODE_IP=10.201.0.2
+NODE_NAME=rondo-kube-node
+NSX="nsenter --net=/run/netns/$NS"
+log() { echo "kube-test-cluster: $*" >&2; }
+
+stop_pid() {
+  local f=$RUN/$1.pid p
+  [ -f "$f" ] || return 0
+  p=$(cat "$f")
+  if kill -0 "$p" 2>/dev/null; then
+    kill "$p"
+    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+    kill -0 "$p" 2>/dev/null && kill -9 "$p"
+  fi
+  rm -f "$f"
+}
+
+down() {
+  stop_pid kubelet
+  local sock=$RUN/containerd/containerd.sock
+  if [ -S "$sock" ]; then
+    local CTR="ctr --address $sock -n k8s.io" t c
+    for t in $($CTR tasks ls -q 2>/dev/null); do $CTR tasks kill -s SIGKILL "$t" 2>/dev/null || true; done
+    sleep 1
+    for t in $($CTR tasks ls -q 2>/dev/null); do $CTR tasks delete -f "$t" >/dev/null 2>&1 || true; done
+    for c in $($CTR containers ls -q 2>/dev/null); do $CTR containers delete "$c" >/dev/null 2>&1 || true; done
+  fi
+  for f in "$RUN"/containerd/state/io.containerd.runtime.v2.task/*/*/shim.pid; do
+    [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true
+  done
+  for c in containerd kube-scheduler kube-controller-manager kube-apiserver etcd; do stop_pid $c; done
+  { grep -o " $W/[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  if ip netns list 2>/dev/null | grep -q "^$NS\b"; then ip netns del $NS; fi
+  ip link del rk-host 2>/dev/null || true
+  for c in /sys/fs/cgroup/*/$NS; do [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null; done
+  rm -rf "$RUN"
+  true
+}
+
+answers() {
+  curl -sf --max-time 3 --cacert "$P/ca.crt" -H "Authorization: Bearer $(cut -d, -f1 < "$P/tokens.csv" | head -1)" \
+    "https://$NODE_IP:6443/readyz" >/dev/null 2>&1
+}
+
+pki() {
+  [ -f "$P/tokens.csv" ] && return 0
+  mkdir -p "$P" && cd "$P"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 3650 -subj "/CN=rondo-kube-test-ca" 2>/dev/null
+  printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.0.0.1,IP:%s\n' "$NODE_IP" > server.ext
+  openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=kube-apiserver" 2>/dev/null
+  openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 3650 -extfile server.ext 2>/dev/null
+  printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n' > client.ext
+  openssl req -newkey rsa:2048 -nodes -keyout kubelet-client.key -out kubelet-client.csr \
+    -subj "/CN=kube-apiserver-kubelet-client/O=system:masters" 2>/dev/null
+  openssl x509 -req -in kubelet-client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out kubelet-client.crt -days 3650 -extfile client.ext 2>/dev/null
+  openssl genrsa -out sa.key 2048 2>/dev/null && openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+  local A C S N
+  A=$(openssl rand -hex 16); C=$(openssl rand -hex 16); S=$(openssl rand -hex 16); N=$(openssl rand -hex 16)
+  printf '%s\n' "$A,admin,admin-uid,\"system:masters\"" "$C,system:kube-controller-manager,cm-uid" \
+    "$S,system:kube-scheduler,sched-uid" "$N,system:node:$NODE_NAME,kubelet-uid,\"system:nodes\"" > tokens.csv.tmp
+  for kc in admin:$A controller-manager:$C scheduler:$S kubelet:$N; do
+    printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: rondo-kube\n  cluster:\n    server: https://%s:6443\n    certificate-authority: %s\nusers:\n- name: u\n  user:\n    token: %s\ncontexts:\n- name: rondo-kube\n  context: {cluster: rondo-kube, user: u}\ncurrent-context: rondo-kube\n' \
+      "$NODE_IP" "$P/ca.crt" "${kc#*:}" > "${kc%%:*}.kubeconfig"
+  done
+  mv tokens.csv.tmp tokens.csv
+}
+
+images() {
+  local img=$W/images
+  [ -f "$img/busybox.tar" ] && [ -f "$img/pause.tar" ] && return 0
+  rm -rf "$img" && mkdir -p "$img/pause/" "$img/busybox/bin" "$img/busybox/etc" "$img/busybox/tmp"
+  cp "$BIN/pause" "$img/pause/pause"
+  cp /bin/busybox "$img/busybox/bin/busybox"
+  echo 'root:x:0:0:root:/root:/bin/sh' > "$img/busybox/etc/passwd"
+  echo 'root:x:0:' > "$img/busybox/etc/group"
+  python3 "$HERE/kube-image.py" "$img/pause" localhost/pause:rondo "$img/pause.tar" /pause
+  python3 "$HERE/kube-image.py" "$img/busybox" localhost/busybox:rondo "$img/busybox.tar" /bin/busybox sh
+}
+
+up() {
+  if [ -f "$RUN/kubelet.pid" ] && answers; then echo "KUBECONFIG=$P/admin.kubeconfig"; return 0; fi
+  down
+  BIN=$("$HERE/kube-build.sh")
+  mkdir -p "$RUN" "$W/logs" "$W/conf/cni"
+  pki
+  images
+  cd "$W"
+  # The node's network: a namespace of its own, reached from the host over a veth pair.
+  ip netns add $NS
+  $NSX ip link set lo up
+  ip link add rk-host type veth peer name rk-node
+  ip link set rk-node netns $NS
+  ip addr add $HOST_IP/30 dev rk-host && ip link set rk-host up
+  $NSX ip addr add $NODE_IP/30 dev rk-node
+  $NSX ip link set rk-node up
+  $NSX ip route add default via $HOST_IP
+  $NSX sysctl -qw net.ipv4.ip_forward=1
+  ip route replace 10.244.0.0/24 via $NODE_IP
+
+  $NSX nohup etcd --name rondo-kube --data-dir "$RUN/etcd" \
+    --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
+    --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+    --initial-cluster rondo-kube=http://127.0.0.1:2380 --listen-metrics-urls http://127.0.0.1:2381 \
+    > "$W/logs/etcd.log" 2>&1 &
+  echo $! > "$RUN/etcd.pid"
+  for _ in $(seq 1 100); do $NSX curl -sf http://127.0.0.1:2379/health >/dev/null && break; sleep 0.1; done
+  $NSX nohup "$BIN/kube-apiserver" --advertise-address=$NODE_IP --bind-address=0.0.0.0 --secure-port=6443 \
+    --insecure-port=0 --etcd-servers=http://127.0.0.1:2379 \
+    --tls-cert-file="$P/server.crt" --tls-private-key-file="$P/server.key" --client-ca-file="$P/ca.crt" \
+    --token-auth-file="$P/tokens.csv" \
+    --service-account-key-file="$P/sa.pub" --service-account-signing-key-file="$P/sa.key" \
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+    --api-audiences=https://kubernetes.default.svc.cluster.local \
+    --service-cluster-ip-range=10.0.0.0/24 --authorization-mode=Node,RBAC --allow-privileged=true \
+    --kubelet-client-certificate="$P/kubelet-client.crt" --kubelet-client-key="$P/kubelet-client.key" \
+    --kubelet-preferred-address-types=InternalIP,Hostname --enable-admission-plugins=NodeRestriction \
+    > "$W/logs/kube-apiserver.log" 2>&1 &
+  echo $! > "$RUN/kube-apiserver.pid"
+  for i in $(seq 1 600); do
+    answers && break
+    kill -0 "$(cat "$RUN/kube-apiserver.pid")" 2>/dev/null || { tail -20 "$W/logs/kube-apiserver.log" >&2; exit 1; }
+    [ "$i" = 600 ] && { log "the API server did not answer in 60 s"; exit 1; }
+    sleep 0.1
+  done
+  $NSX nohup "$BIN/kube-controller-manager" --kubeconfig="$P/controller-manager.kubeconfig" \
+    --bind-address=127.0.0.1 --port=0 --leader-elect=false \
+    --service-account-private-key-file="$P/sa.key" --root-ca-file="$P/ca.crt" --use-service-account-credentials=true \
+    --cluster-signing-cert-file="$P/ca.crt" --cluster-signing-key-file="$P/ca.key" \
+    > "$W/logs/kube-controller-manager.log" 2>&1 &
+  echo $! > "$RUN/kube-controller-manager.pid"
+  $NSX nohup "$BIN/kube-scheduler" --kubeconfig="$P/scheduler.kubeconfig" --bind-address=127.0.0.1 --port=0 \
+    --leader-elect=false > "$W/logs/kube-scheduler.log" 2>&1 &
+  echo $! > "$RUN/kube-scheduler.pid"
+
+  cat > "$W/conf/containerd.toml" <<TOML
+version = 2
+root = "$RUN/containerd/root"
+state = "$RUN/containerd/state"
+[grpc]
+  address = "$RUN/containerd/containerd.sock"
+[ttrpc]
+  address = "$RUN/containerd/containerd.sock.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+[plugins]
+  [plugins."io.containerd.internal.v1.opt"]
+    path = "$RUN/containerd/opt"
+  [plugins."io.containerd.grpc.v1.cri"]
+    sandbox_image = "localhost/pause:rondo"
+    netns_mounts_under_state_dir = true
+    # This VM may not lower OOM scores: without it every pod fails with
+    # "can't get final child's PID from pipe: EOF".
+    restrict_oom_score_adj = true
+    [plugins."io.containerd.grpc.v1.cri".cni]
+      bin_dir = "/usr/lib/cni"
+      conf_dir = "$W/conf/cni"
+    [plugins."io.containerd.grpc.v1.cri".containerd]
+      snapshotter = "overlayfs"
+      default_runtime_name = "runc"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+        runtime_type = "io.containerd.runc.v2"
+        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+          SystemdCgroup = false
+TOML
+  cat > "$W/conf/cni/10-rondo-kube.conflist" <<JSON
+{"cniVersion": "0.4.0", "name": "rondo-kube", "plugins": [
+  {"type": "bridge", "bridge": "rkcni0", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.0.0/24"}]], "routes": [{"dst": "0.0.0.0/0"}], "dataDir": "$RUN/cni-ipam"}},
+  {"type": "portmap", "capabilities": {"portMappings": true}}, {"type": "loopback"}]}
+JSON
+  cat > "$W/conf/kubelet-config.yaml" <<YAML
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: $NODE_IP
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+authentication: {anonymous: {enabled: false}, webhook: {enabled: true}, x509: {clientCAFile: $P/ca.crt}}
+authorization: {mode: Webhook}
+tlsCertFile: $P/server.crt
+tlsPrivateKeyFile: $P/server.key
+cgroupDriver: cgroupfs
+cgroupRoot: /$NS
+enforceNodeAllocatable: []
+failSwapOn: false
+makeIPTablesUtilChains: false
+clusterDomain: cluster.local
+resolvConf: ""
+evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%"}
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+YAML
+  for c in /sys/fs/cgroup/*/; do mkdir -p "$c/$NS"; done
+  mkdir -p "$RUN/containerd" "$RUN/kubelet" "$RUN/cni-ipam"
+  $NSX nohup containerd --config "$W/conf/containerd.toml" > "$W/logs/containerd.log" 2>&1 &
+  echo $! > "$RUN/containerd.pid"
+  for _ in $(seq 1 100); do [ -S "$RUN/containerd/containerd.sock" ] && break; sleep 0.1; done
+  ctr --address "$RUN/containerd/containerd.sock" -n k8s.io images import "$W/images/pause.tar" >/dev/null
+  ctr --address "$RUN/containerd/containerd.sock" -n k8s.io images import "$W/images/busybox.tar" >/dev/null
+  $NSX nohup "$BIN/kubelet" --config="$W/conf/kubelet-config.yaml" --kubeconfig="$P/kubelet.kubeconfig" \
+    --container-runtime=remote --container-runtime-endpoint="unix://$RUN/containerd/containerd.sock" \
+    --root-dir="$RUN/kubelet" --cert-dir="$RUN/kubelet/pki" --hostname-override=$NODE_NAME --node-ip=$NODE_IP \
+    --pod-infra-container-image=localhost/pause:rondo > "$W/logs/kubelet.log" 2>&1 &
+  echo $! > "$RUN/kubelet.pid"
+  for i in $(seq 1 180); do
+    "$BIN/kubectl" --kubeconfig "$P/admin.kubeconfig" get node $NODE_NAME \
+      -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null | grep -q True && break
+    [ "$i" = 180 ] && { log "the node did not become Ready in 3 min"; tail -20 "$W/logs/kubelet.log" >&2; exit 1; }
+    sleep 1
+  done
+  log "node Ready"
+  echo "KUBECONFIG=$P/admin.kubeconfig"
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) answers ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac
