@@ -51,16 +51,19 @@ export const awaitReady: Step = {
         if (reason === undefined) r.passed.add(w.id);
         else r.lastReason = reason;
       }
-      if (replicasOf(ctx, t).every((w) => r.passed.has(w.id) || (!rolling && w.ready))) return CONTINUE;
+      const all = replicasOf(ctx, t);
+      // A serving deployment's replicas already marked ready are not probed again.
+      const isReady = (w: (typeof all)[number]) => r.passed.has(w.id) || (!rolling && w.ready);
+      if (all.every(isReady)) return CONTINUE;
       if (ctx.signal.aborted) return done();
       if (Date.now() > r.deadline) {
         const seconds = Math.round(deps.settings.readinessTimeoutMs / 1000);
-        const unready = replicasOf(ctx, t).filter((w) => !r.passed.has(w.id)).length;
+        const unready = all.filter((w) => !isReady(w)).length;
         await recordDeploymentCondition(
           deps.store,
           t.id,
           'readiness-failed',
-          `${unready} of ${replicasOf(ctx, t).length} replicas did not pass readiness within ${seconds} s; the probe answered: ${r.lastReason}`,
+          `${unready} of ${all.length} replicas did not pass readiness within ${seconds} s; the probe answered: ${r.lastReason}`,
         );
         throw new NotReady(`readiness did not pass within ${seconds} s (${r.lastReason})`);
       }
