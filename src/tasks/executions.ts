@@ -12,7 +12,7 @@ import type { TaskSettings } from '../platform-config.js';
 import type { Keyring } from '../secrets/envelope.js';
 import type { Store } from '../store/store.js';
 import { LogTail } from './log-tail.js';
-import { runProcess } from './task-argv.js';
+import { runProcess } from '../dataplane/task-argv.js';
 
 export interface ExecutionDeps {
   store: Store;
