@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate } from 'node:timers/promises';
 import { pino } from 'pino';
-import type { DataPlane, LogLine, WorkloadInfo } from '../src/dataplane/data-plane.js';
+import type { DataPlaneDriver, LogLine, Replica as WorkloadInfo } from '../src/dataplane/driver.js';
 import { LABEL } from '../src/dataplane/labels.js';
 import type { DataPlaneRegistry } from '../src/dataplane/registry.js';
 import { LogChanges } from '../src/observability/log-changes.js';
@@ -25,7 +25,7 @@ const LINES = 5_000;
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.ceil((p / 100) * xs.length) - 1]!;
 
 /** 10 replicas that printed LINES lines each, from `start` (fixed per round: a follow resumes). */
-function plane(instance: string, run: string, start: bigint): DataPlane {
+function plane(instance: string, run: string, start: bigint): DataPlaneDriver {
   const workloads: WorkloadInfo[] = Array.from({ length: REPLICAS }, (_, r) => ({
     id: `${run}-c${r}`,
     name: `replica-${r}`,
@@ -33,9 +33,9 @@ function plane(instance: string, run: string, start: bigint): DataPlane {
     ready: true,
     labels: { [LABEL.instance]: instance, [LABEL.deployment]: 'dep_bench', [LABEL.replica]: String(r) },
   }));
-  return {
-    listWorkloads: async () => workloads,
-    async *streamLogLines(id: string, options: { sinceNs?: bigint } = {}) {
+  const observe = {
+    list: async () => workloads,
+    async *logLines(id: string, options: { sinceNs?: bigint } = {}) {
       for (let i = 0; i < LINES; i++) {
         const ns = start + BigInt(i) * 1000n;
         if (options.sinceNs !== undefined && ns < options.sinceNs) continue;
@@ -45,7 +45,8 @@ function plane(instance: string, run: string, start: bigint): DataPlane {
         if (i % 50 === 0) await setImmediate();
       }
     },
-  } as unknown as DataPlane;
+  };
+  return { observe } as unknown as DataPlaneDriver;
 }
 
 async function round(

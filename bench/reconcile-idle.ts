@@ -5,7 +5,7 @@
  * listing, so what is measured is the reconciler and the embedded store alone. Goal: < 1 s.
  */
 import pino from 'pino';
-import type { DataPlane, WorkloadInfo } from '../src/dataplane/data-plane.js';
+import type { DataPlaneDriver, Replica as WorkloadInfo } from '../src/dataplane/driver.js';
 import { LABEL } from '../src/dataplane/labels.js';
 import type { DataPlaneRegistry } from '../src/dataplane/registry.js';
 import type { GatewaySync } from '../src/deploy/gateway-sync.js';
@@ -99,10 +99,14 @@ export async function benchReconcileIdle(): Promise<void> {
       ]);
     }
     const listing = [...snapshots.values()].flat();
-    const dp = { listWorkloads: async () => listing, listNetworks: async () => [] } as unknown as DataPlane;
+    const dp = {
+      revisions: { list: async () => listing },
+      environments: { list: async () => [] },
+      observe: {},
+    } as unknown as DataPlaneDriver;
     const deps = {
       store,
-      dataPlanes: { for: () => dp, clients: () => [dp] } as unknown as DataPlaneRegistry,
+      dataPlanes: { for: () => dp, clients: () => [['bench', dp]] } as unknown as DataPlaneRegistry,
       gateway: { sync: async () => undefined } as unknown as GatewaySync,
       instance: 'bench',
       logger: pino({ level: 'silent' }),

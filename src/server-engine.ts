@@ -9,7 +9,7 @@ import { type BuildDeps, runBuild } from './builds/pipeline.js';
 import { ComponentChanges } from './control/component-changes.js';
 import { systemContext } from './control/context.js';
 import { Pruning } from './control/pruning.js';
-import { dockerDataPlanes } from './dataplane/docker/docker-data-plane.js';
+import { dockerDrivers } from './dataplane/docker/docker-driver.js';
 import { DockerImages } from './dataplane/docker/docker-images.js';
 import { NameServer } from './dataplane/docker/name-server.js';
 import { DataPlaneRegistry } from './dataplane/registry.js';
@@ -20,6 +20,7 @@ import { GatewayWatch } from './deploy/gateway-watch.js';
 import { Reconciler } from './deploy/reconciler.js';
 import { parseCaddyAccessLine } from './gateway/caddy-access-log.js';
 import { CaddyAdmin } from './gateway/caddy-admin.js';
+import { HostGateway } from './gateway/host-gateway.js';
 import { pruneDeliveries } from './git/delivery-retention.js';
 import { RepositoryPoller } from './git/repository-poller.js';
 import type { WebhookDeps } from './git/webhook-receiver.js';
@@ -56,10 +57,20 @@ export function createDeployEngine(
   // Replicas' names on this host's networks (port 53 of each bridge's gateway address).
   const names = new NameServer({ warn: (message) => logger.warn(message) });
   // A driver per data plane type; G6 adds `kubernetes`.
-  const dataPlanes = new DataPlaneRegistry({ docker: dockerDataPlanes(platform.dockerSocket, names) });
   const admin = new CaddyAdmin(platform.gateway.adminListen);
   mkdirSync(dirname(platform.gateway.accessLogPath), { recursive: true });
-  const gateway = new GatewaySync({ store, dataPlanes, admin, settings: platform.gateway, instance, logger });
+  // This host's gateway: every Docker data plane publishes its part of the routes to it.
+  const hostGateway = new HostGateway(admin, platform.gateway, logger);
+  const dataPlanes = new DataPlaneRegistry({
+    docker: dockerDrivers({
+      defaultSocket: platform.dockerSocket,
+      names,
+      gateway: hostGateway,
+      instance,
+      logger,
+    }),
+  });
+  const gateway = new GatewaySync({ store, dataPlanes, settings: platform.gateway, logger });
   // A restarted Caddy gets its routes back within this, not at the next resync (docs/decisions.md).
   const gatewayWatch = new GatewayWatch(admin, gateway, logger, 500);
   const reconciler = new Reconciler(

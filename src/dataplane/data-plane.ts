@@ -1,4 +1,5 @@
 import type { ResourceLimits } from '../domain/resource-limits.js';
+import type { Replica, ReplicaState } from './driver.js';
 
 /**
  * The seam between Rondo and where workloads run. The Docker implementation is the default; a
@@ -44,22 +45,10 @@ export interface WorkloadSpec {
   shortRun?: boolean;
 }
 
-export type WorkloadState = 'created' | 'running' | 'restarting' | 'exited' | 'paused' | 'dead' | 'removing';
+export type WorkloadState = ReplicaState;
 
-export interface WorkloadInfo {
-  id: string;
-  name: string;
-  labels: Record<string, string>;
-  state: WorkloadState;
-  /** Address on its workload network, reachable from the control plane's host. */
-  ip?: string;
-  /** Passed readiness (`markReady`): it may take traffic and answer to its names. */
-  ready: boolean;
-  /** Known from `inspectWorkload` (and `runWorkload`); a listing leaves it out. */
-  restartCount?: number;
-  exitCode?: number;
-  startedAt?: string;
-}
+/** One container: the Docker driver's replica (`Replica` in the driver's ports). */
+export type WorkloadInfo = Replica;
 
 export interface NetworkInfo {
   id: string;

@@ -119,6 +119,8 @@ export interface RevisionsPort {
   start(spec: RevisionSpec, indexes: number[]): Promise<Replica[]>;
   /** The replicas carrying these labels. */
   list(labels: Record<string, string>): Promise<Replica[]>;
+  /** One replica in detail (restarts, exit code); undefined when it is gone. */
+  inspect(id: string): Promise<Replica | undefined>;
   /** One readiness reading of a replica (the driver's own probe, or the data plane's). */
   probe(id: string, probe: Probe | undefined): Promise<ReadinessReading>;
   /**
@@ -144,14 +146,26 @@ export interface RouteOwner {
   deploymentId: string;
 }
 
-/** The replicas a route sends to, by id: the driver resolves how to reach them. */
+/**
+ * A revision (deployment) that takes traffic: its replicas that passed readiness (marked
+ * serving), or, while its switch is in progress, every running one (they passed readiness; the
+ * marks may not have landed yet). The driver resolves how to reach them.
+ */
+export interface RoutedRevision extends Omit<EnvironmentRef, 'instance'> {
+  deployment: string;
+  /** DNS names it answers to inside its environment. */
+  names: string[];
+  switching: boolean;
+}
+
 export interface RouteTarget {
-  replicas: string[];
+  deployment: string;
   port: number;
   owner: RouteOwner;
 }
 
 export interface PathRouteIntent extends RouteTarget {
+  /** External path prefix, stripped before proxying. */
   prefix: string;
   /** The endpoint's base path, replacing the prefix upstream. */
   basePath: string;
@@ -164,21 +178,16 @@ export interface PathRouteIntent extends RouteTarget {
  * Computed by the control plane from the store alone (`deploy/gateway-sync.ts`).
  */
 export interface RoutingState {
+  revisions: RoutedRevision[];
   /** Public endpoints per environment host. */
   hosts: { host: string; routes: PathRouteIntent[] }[];
   /** Web apps, one host each. */
   webApps: ({ host: string } & RouteTarget)[];
-  /** Organization gateways, one per (org, environment), open to that environment's workloads only. */
-  internal: {
-    /** `<org>-<environment>`: the environments (by org and name) whose workloads it admits. */
-    environment: string;
-    org: string;
-    environmentName: string;
-    port: number;
-    routes: PathRouteIntent[];
-  }[];
-  /** Per environment (driver name): DNS name → the replicas answering to it. */
-  names: Map<string, Record<string, string[]>>;
+  /**
+   * Organization gateways, one per (org, environment) with a gateway slot, routes or not, each
+   * open to that environment's workloads only.
+   */
+  internal: { org: string; environment: string; port: number; routes: PathRouteIntent[] }[];
 }
 
 export interface TrafficPort {

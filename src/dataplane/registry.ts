@@ -1,5 +1,5 @@
 import { RondoError } from '../domain/errors.js';
-import type { DataPlane } from './data-plane.js';
+import type { DataPlaneDriver } from './driver.js';
 
 /** What the registry needs of a data plane's record. */
 export interface DataPlaneRecord {
@@ -9,7 +9,7 @@ export interface DataPlaneRecord {
 }
 
 /** Makes the client of one data plane of its type from its record (the type's driver). */
-export type DataPlaneFactory = (record: DataPlaneRecord) => DataPlane;
+export type DataPlaneFactory = (record: DataPlaneRecord) => DataPlaneDriver;
 
 /**
  * One client per data plane record, created on first use by the factory of its type. The
@@ -17,19 +17,19 @@ export type DataPlaneFactory = (record: DataPlaneRecord) => DataPlane;
  * `kubernetes`), so nothing below it names a driver.
  */
 export class DataPlaneRegistry {
-  readonly #clients = new Map<string, DataPlane>();
+  readonly #clients = new Map<string, DataPlaneDriver>();
   readonly #factories: Readonly<Record<string, DataPlaneFactory>>;
 
   constructor(factories: Readonly<Record<string, DataPlaneFactory>>) {
     this.#factories = factories;
   }
 
-  /** The clients created so far. */
-  clients(): DataPlane[] {
-    return [...this.#clients.values()];
+  /** The drivers created so far, by data plane id. */
+  clients(): [string, DataPlaneDriver][] {
+    return [...this.#clients];
   }
 
-  for(record: DataPlaneRecord): DataPlane {
+  for(record: DataPlaneRecord): DataPlaneDriver {
     let client = this.#clients.get(record.id);
     if (!client) {
       const factory = Object.hasOwn(this.#factories, record.type) ? this.#factories[record.type] : undefined;

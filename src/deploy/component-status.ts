@@ -68,12 +68,12 @@ export async function componentStatus(
     let restarts = 0;
     if (active) {
       const dp = deps.dataPlanes.for({ id: env.dp_id, type: env.dp_type, config: env.dp_config });
-      const workloads = await dp
-        .listWorkloads({ [LABEL.instance]: deps.instance, [LABEL.deployment]: active.id })
+      const workloads = await dp.revisions
+        .list({ [LABEL.instance]: deps.instance, [LABEL.deployment]: active.id })
         .catch(() => []);
       running = workloads.filter(isServing).length;
       const inspected = await Promise.all(
-        workloads.map((w) => dp.inspectWorkload(w.id).catch(() => undefined)),
+        workloads.map((w) => dp.revisions.inspect(w.id).catch(() => undefined)),
       );
       restarts = inspected.reduce((n, w) => n + (w?.restartCount ?? 0), 0);
     }

@@ -1,4 +1,4 @@
-import type { DataPlane } from '../dataplane/data-plane.js';
+import type { DataPlaneDriver } from '../dataplane/driver.js';
 import type { DeploymentSpec } from '../domain/deployment-spec.js';
 import { RondoError } from '../domain/errors.js';
 import type { Deployment } from '../domain/resources.js';
@@ -49,7 +49,7 @@ export function toDeployment(r: DeploymentJoined): Deployment {
   };
 }
 
-export async function pingDataPlane(dp: DataPlane, name: string): Promise<void> {
+export async function pingDataPlane(dp: DataPlaneDriver, name: string): Promise<void> {
   try {
     await dp.ping();
   } catch (err) {

@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
-import type { DataPlane } from '../dataplane/data-plane.js';
+import type { DataPlaneDriver } from '../dataplane/driver.js';
 import { LABEL } from '../dataplane/labels.js';
 import type { Store } from '../store/store.js';
-import { toRemove } from './reconcile/removal.js';
 
 const keyOf = (l: Record<string, string | undefined>) =>
   `${l[LABEL.org]}/${l[LABEL.project]}/${l[LABEL.environment]}`;
@@ -26,11 +25,11 @@ async function existingScopes(store: Store): Promise<Set<string>> {
  */
 export async function collectNetworks(
   store: Store,
-  dp: DataPlane,
+  dp: DataPlaneDriver,
   instance: string,
   log: Logger,
 ): Promise<string[]> {
-  const networks = await dp.listNetworks({ [LABEL.instance]: instance });
+  const networks = await dp.environments.list(instance);
   if (networks.length === 0) return [];
   const before = await existingScopes(store);
   const gone = networks.filter((n) => !before.has(keyOf(n.labels)));
@@ -40,11 +39,7 @@ export async function collectNetworks(
   for (const n of gone) {
     if (now.has(keyOf(n.labels))) continue;
     try {
-      const sandboxes = await dp.listWorkloads({ [LABEL.instance]: instance, [LABEL.sandbox]: n.name });
-      const gone = toRemove(sandboxes, { deployments: new Map(), draining: false, scopeExists: false });
-      await Promise.all(gone.map((w) => dp.removeWorkload(w.id, 0)));
-      // By id: a name another network shares would be ambiguous.
-      await dp.removeNetwork(n.id);
+      await dp.environments.remove(n);
       removed.push(n.name);
     } catch (err) {
       // Something is still attached (or the engine hiccuped): the next pass tries again.

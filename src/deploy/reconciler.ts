@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { DataPlane, WorkloadInfo } from '../dataplane/data-plane.js';
+import type { DataPlaneDriver, Replica } from '../dataplane/driver.js';
 import { isExecution, LABEL } from '../dataplane/labels.js';
 import { type KeyLocks, keyLocks } from '../store/key-locks.js';
 import { collectNetworks } from './network-collection.js';
@@ -18,7 +18,7 @@ export interface ReconcilerSettings {
 /** Keys reconciled at the same time. */
 const CONCURRENCY = 16;
 
-const labelScope = (w: WorkloadInfo) =>
+const labelScope = (w: Replica) =>
   scopeLabelId({
     org: w.labels[LABEL.org] ?? '',
     project: w.labels[LABEL.project] ?? '',
@@ -44,7 +44,7 @@ export class Reconciler {
   readonly #locks: KeyLocks;
   readonly #memory = new Map<string, KeyMemory>();
   /** The resync pass's listing per key, for the keys that pass enqueued (and nothing else did since). */
-  readonly #snapshots = new Map<string, WorkloadInfo[]>();
+  readonly #snapshots = new Map<string, Replica[]>();
   /** Deployment → key look-ups in flight, so `idle` waits for them. */
   readonly #lookups = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
@@ -153,7 +153,7 @@ export class Reconciler {
     });
   }
 
-  async #planes(): Promise<Map<string, DataPlane>> {
+  async #planes(): Promise<Map<string, DataPlaneDriver>> {
     const rows = await this.#deps.store.db
       .selectFrom('data_planes')
       .select(['id', 'type', 'config'])
@@ -163,12 +163,12 @@ export class Reconciler {
 
   async #resync(): Promise<void> {
     const { store, instance } = this.#deps;
-    const listings = new Map<string, WorkloadInfo[]>();
+    const listings = new Map<string, Replica[]>();
     for (const [id, dp] of await this.#planes()) {
       try {
         listings.set(
           id,
-          (await dp.listWorkloads({ [LABEL.instance]: instance })).filter((w) => !isExecution(w)),
+          (await dp.revisions.list({ [LABEL.instance]: instance })).filter((w) => !isExecution(w)),
         );
       } catch (err) {
         this.#log.warn(
@@ -191,9 +191,9 @@ export class Reconciler {
 
     const planes = await this.#planes();
     for (const [planeId, workloads] of listings) {
-      const dp = planes.get(planeId) as DataPlane;
-      const byKey = new Map<string, WorkloadInfo[]>();
-      const ownerless: WorkloadInfo[] = [];
+      const dp = planes.get(planeId) as DataPlaneDriver;
+      const byKey = new Map<string, Replica[]>();
+      const ownerless: Replica[] = [];
       for (const w of workloads) {
         const s = byLabels.get(labelScope(w));
         if (!s) {
@@ -208,8 +208,8 @@ export class Reconciler {
       const gone = toRemove(ownerless, { deployments: new Map(), draining: false, scopeExists: false });
       await Promise.all(
         gone.map((w) =>
-          dp
-            .removeWorkload(w.id, this.#deps.settings.stopGraceSeconds)
+          dp.revisions
+            .remove(w.id, this.#deps.settings.stopGraceSeconds)
             .catch((err: unknown) =>
               this.#log.warn(
                 { replica: w.name, err: err instanceof Error ? err.message : err },
@@ -256,12 +256,13 @@ export class Reconciler {
   async #watchExits(): Promise<void> {
     const watch = new AbortController();
     this.#watch = watch;
-    const planes = await this.#planes().catch(() => new Map<string, DataPlane>());
+    const planes = await this.#planes().catch(() => new Map<string, DataPlaneDriver>());
     await Promise.all(
       [...planes.values()].map(async (dp) => {
-        while (!watch.signal.aborted && dp.watchExits) {
+        const exits = dp.observe.exits;
+        while (!watch.signal.aborted && exits) {
           try {
-            for await (const exit of dp.watchExits({ [LABEL.instance]: this.#deps.instance }, watch.signal)) {
+            for await (const exit of exits({ [LABEL.instance]: this.#deps.instance }, watch.signal)) {
               const deployment = exit.labels[LABEL.deployment];
               if (deployment !== undefined && !isExecution(exit)) this.enqueue(deployment);
             }

@@ -3,7 +3,7 @@ import { type Insertable, sql } from 'kysely';
 import type { Logger } from 'pino';
 import { materialize, redact } from '../configuration/materialize.js';
 import { Periodic } from '../control/periodic.js';
-import type { DataPlane, WorkloadInfo } from '../dataplane/data-plane.js';
+import type { DataPlaneDriver, Replica } from '../dataplane/driver.js';
 import { isExecution, LABEL } from '../dataplane/labels.js';
 import type { DataPlaneRegistry } from '../dataplane/registry.js';
 import { storableText } from '../domain/storable-text.js';
@@ -124,8 +124,8 @@ export class LogCollector {
     const deployments = new Set<string>();
     for (const row of rows) {
       const dp = this.#deps.dataPlanes.for(row);
-      if (!dp.streamLogLines) continue;
-      const workloads = await dp.listWorkloads({ [LABEL.instance]: this.#deps.instance });
+      if (!dp.observe.logLines) continue;
+      const workloads = await dp.observe.list({ [LABEL.instance]: this.#deps.instance });
       for (const w of workloads) {
         const deployment = w.labels[LABEL.deployment];
         if (isExecution(w) || !deployment || w.labels[LABEL.replica] === undefined) continue;
@@ -144,7 +144,7 @@ export class LogCollector {
     for (const id of this.#owners.keys()) if (!deployments.has(id)) this.#owners.delete(id);
   }
 
-  #follow(dp: DataPlane, w: WorkloadInfo): void {
+  #follow(dp: DataPlaneDriver, w: Replica): void {
     const abort = new AbortController();
     this.#following.set(w.id, abort);
     const log = this.#deps.logger.child({ part: 'log-collector', container: w.name });
@@ -158,16 +158,17 @@ export class LogCollector {
       });
   }
 
-  async #read(dp: DataPlane, w: WorkloadInfo, signal: AbortSignal): Promise<void> {
+  async #read(dp: DataPlaneDriver, w: Replica, signal: AbortSignal): Promise<void> {
     const owner = await this.#ownerOf(w.labels[LABEL.deployment]!);
-    if (!owner || !dp.streamLogLines) return;
+    const logLines = dp.observe.logLines;
+    if (!owner || !logLines) return;
     const from = this.#marks.get(w.id) ?? (await this.#storedMark(w.id));
     if (signal.aborted) return;
     let mark: Mark | undefined = from;
     // Lines at the resume time that were already stored come again (`since` is inclusive): skip them.
     let skip = from?.count ?? 0;
     const replica = w.labels[LABEL.replica]!;
-    for await (const line of dp.streamLogLines(w.id, { ...(from ? { sinceNs: from.ns } : {}), signal })) {
+    for await (const line of logLines(w.id, { ...(from ? { sinceNs: from.ns } : {}), signal })) {
       if (from && line.ns < from.ns) continue;
       if (from && line.ns === from.ns && skip > 0) {
         skip--;

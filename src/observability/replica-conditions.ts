@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { Periodic } from '../control/periodic.js';
-import type { WorkloadExit } from '../dataplane/data-plane.js';
+import type { ReplicaExit } from '../dataplane/driver.js';
 import { isExecution, LABEL } from '../dataplane/labels.js';
 import type { DataPlaneRegistry } from '../dataplane/registry.js';
 import { storableText } from '../domain/storable-text.js';
@@ -65,10 +65,10 @@ export class ReplicaConditions {
     for (const row of rows) {
       if (this.#watching.has(row.id)) continue;
       const dp = this.#deps.dataPlanes.for(row);
-      if (!dp.watchExits) continue;
+      if (!dp.observe.exits) continue;
       const abort = new AbortController();
       this.#watching.set(row.id, abort);
-      const watch = dp.watchExits({ [LABEL.instance]: this.#deps.instance }, abort.signal);
+      const watch = dp.observe.exits({ [LABEL.instance]: this.#deps.instance }, abort.signal);
       void (async () => {
         for await (const exit of watch)
           await this.#record(exit).catch((err: unknown) =>
@@ -82,7 +82,7 @@ export class ReplicaConditions {
     }
   }
 
-  async #record(e: WorkloadExit): Promise<void> {
+  async #record(e: ReplicaExit): Promise<void> {
     const deploymentId = e.labels[LABEL.deployment];
     const replica = e.labels[LABEL.replica];
     if (!deploymentId || replica === undefined || isExecution(e)) return;

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { materialize, redact } from '../configuration/materialize.js';
 import { newId } from '../control/ids.js';
 import { writeTerminalState } from '../control/terminal-write.js';
-import type { DataPlane, NetworkInfo } from '../dataplane/data-plane.js';
+import type { DataPlaneDriver, EnvironmentInfo } from '../dataplane/driver.js';
 import { LABEL, networkLabels, networkName } from '../dataplane/labels.js';
 import type { DataPlaneRegistry } from '../dataplane/registry.js';
 import { type DeploymentTarget, deploymentTargets } from '../deploy/targets.js';
@@ -12,7 +12,6 @@ import type { TaskSettings } from '../platform-config.js';
 import type { Keyring } from '../secrets/envelope.js';
 import type { Store } from '../store/store.js';
 import { LogTail } from './log-tail.js';
-import { runProcess } from '../dataplane/task-argv.js';
 
 export interface ExecutionDeps {
   store: Store;
@@ -27,7 +26,7 @@ export interface ExecutionDeps {
 
 /** A run in progress as its followers need it. */
 export interface LiveRun {
-  dp: DataPlane;
+  dp: DataPlaneDriver;
   workloadId: string;
   secrets: string[];
 }
@@ -63,7 +62,7 @@ export class ExecutionRunner {
   /** Where a run watched here runs, for followers (no store round trip, no decryption). */
   readonly #live = new Map<string, LiveRun>();
   /** Networks known to exist, by name: a run skips the engine round trip (a failed run forgets them). */
-  readonly #networks = new Map<string, NetworkInfo>();
+  readonly #networks = new Map<string, EnvironmentInfo>();
   /** Container removals after runs ended; `idle()` waits for them. */
   readonly #removals = new Set<Promise<void>>();
   readonly #endings = new Map<string, Ending>();
@@ -168,7 +167,7 @@ export class ExecutionRunner {
     }
     const dp = await this.planeOfEnvironment(row.environment_id);
     const workload = row.workload_id ?? (await this.#findWorkload(dp, id));
-    if (workload) await dp.removeWorkload(workload, graceSeconds).catch(() => undefined);
+    if (workload) await dp.jobs.remove(workload, graceSeconds).catch(() => undefined);
     await monitor;
     return true;
   }
@@ -217,7 +216,7 @@ export class ExecutionRunner {
       void monitor.finally(() => this.#monitors.delete(row.id));
     }
     for (const dp of await this.#planes()) {
-      const containers = await dp.listWorkloads({ [LABEL.instance]: instance }).catch(() => []);
+      const containers = await dp.jobs.list({ [LABEL.instance]: instance }).catch(() => []);
       const ids = containers.map((w) => w.labels[LABEL.execution]).filter((x): x is string => Boolean(x));
       if (ids.length === 0) continue;
       const live = await store.db
@@ -230,7 +229,7 @@ export class ExecutionRunner {
       await Promise.all(
         containers
           .filter((w) => w.labels[LABEL.execution] && !keep.has(w.labels[LABEL.execution]!))
-          .map((w) => dp.removeWorkload(w.id, 0).catch(() => undefined)),
+          .map((w) => dp.jobs.remove(w.id, 0).catch(() => undefined)),
       );
     }
   }
@@ -267,16 +266,14 @@ export class ExecutionRunner {
     const dp = this.#plane(t);
     let secrets: string[] = [];
     try {
-      const [network, image, config] = await Promise.all([
-        this.#network(dp, t),
-        spec.imageId ?? dp.ensureImage(spec.image),
+      const [environment, image, config] = await Promise.all([
+        this.#environment(dp, t),
+        spec.imageId ?? dp.revisions.pin(spec.image),
         materialize(this.#deps.store.db, this.#deps.keyring, spec.config ?? []),
       ]);
       secrets = config.secrets;
-      // Arguments go after the image's program, whether it is an ENTRYPOINT or a CMD (task-argv.ts).
-      const started = args.length ? runProcess(await dp.imageProcess(image), args) : undefined;
-      const internalPort = t.gateway_slot === null ? undefined : this.#deps.internalPortBase + t.gateway_slot;
-      const w = await dp.runWorkload({
+      const w = await dp.jobs.start({
+        environment,
         name: `rondo-${this.#deps.instance}.${t.org}.${t.project}.${t.component}.${t.environment}.${id}`,
         image,
         labels: {
@@ -284,23 +281,13 @@ export class ExecutionRunner {
           [LABEL.component]: t.component,
           [LABEL.execution]: id,
         },
-        network: network.name,
-        names: [],
-        env: {
-          ...spec.env,
-          ...config.env,
-          RONDO_EXECUTION_ID: id,
-          ...(internalPort ? { RONDO_INTERNAL_GATEWAY: `http://rondo-gateway:${internalPort}` } : {}),
-        },
+        env: { ...spec.env, ...config.env, RONDO_EXECUTION_ID: id },
         files: config.files,
-        // An argv array, never read by a shell; without arguments the image's own process runs.
-        ...(started?.command ? { command: started.command } : {}),
-        ...(started ? { args: started.args } : {}),
-        ports: [],
+        args,
         ...(spec.resources ? { resources: spec.resources } : {}),
-        restartPolicy: 'no',
-        extraHosts: [`rondo-gateway:${network.gateway}`],
-        shortRun: true,
+        ...(t.gateway_slot === null
+          ? {}
+          : { organizationGatewayPort: this.#deps.internalPortBase + t.gateway_slot }),
       });
       const startedAt = w.startedAt ? new Date(w.startedAt) : new Date();
       this.#live.set(id, { dp, workloadId: w.id, secrets });
@@ -311,7 +298,7 @@ export class ExecutionRunner {
         .where('id', '=', id)
         .execute();
       // Ended while it was starting: stop it now that there is a container to stop.
-      if (this.#endings.has(id)) await dp.removeWorkload(w.id, 0).catch(() => undefined);
+      if (this.#endings.has(id)) await dp.jobs.remove(w.id, 0).catch(() => undefined);
       await this.#monitor(id, t, dp, w.id, secrets, startedAt);
     } catch (err) {
       this.#networks.delete(networkName(this.#deps.instance, t));
@@ -330,7 +317,7 @@ export class ExecutionRunner {
   async #monitor(
     id: string,
     t: DeploymentTarget,
-    dp: DataPlane,
+    dp: DataPlaneDriver,
     workloadId: string,
     secrets: string[],
     startedAt: Date,
@@ -338,8 +325,8 @@ export class ExecutionRunner {
     const task = t.spec.task as TaskSpec;
     const signal = this.#stop.signal;
     const tail = new LogTail(this.#deps.settings.logLimitBytes);
-    const output = dp
-      .followLogs(workloadId, { signal })
+    const output = dp.jobs
+      .follow(workloadId, signal)
       .then(
         (stream) =>
           new Promise<void>((resolve) => {
@@ -363,7 +350,7 @@ export class ExecutionRunner {
     );
     let exitCode: number | undefined;
     try {
-      exitCode = await dp.waitWorkload(workloadId, signal);
+      exitCode = await dp.jobs.wait(workloadId, signal);
     } catch {
       exitCode = undefined;
     } finally {
@@ -372,7 +359,7 @@ export class ExecutionRunner {
     if (signal.aborted) return; // shutting down: the run goes on and is reattached at the next start
     // The log stream ends with the container; a moment's grace for the engine to flush it.
     await Promise.race([output, new Promise((r) => setTimeout(r, 2000).unref())]);
-    tail.completeWith(await dp.logs(workloadId, { tail: 20 }).catch(() => ''));
+    tail.completeWith(await dp.jobs.logs(workloadId, 20).catch(() => ''));
     const ending = this.#endings.get(id);
     this.#endings.delete(id);
     await this.#finish(
@@ -388,7 +375,7 @@ export class ExecutionRunner {
       { text: redact(tail.text(), secrets), truncated: tail.truncated },
     );
     // Followers wait for the record, not for the container to go.
-    const removal = dp.removeWorkload(workloadId, 0).catch(() => undefined);
+    const removal = dp.jobs.remove(workloadId, 0).catch(() => undefined);
     this.#removals.add(removal);
     void removal.finally(() => this.#removals.delete(removal));
   }
@@ -463,23 +450,23 @@ export class ExecutionRunner {
       .catch(() => []);
   }
 
-  async #network(dp: DataPlane, t: DeploymentTarget): Promise<NetworkInfo> {
+  async #environment(dp: DataPlaneDriver, t: DeploymentTarget): Promise<EnvironmentInfo> {
     const name = networkName(this.#deps.instance, t);
     const known = this.#networks.get(name);
     if (known) return known;
-    const network = await dp.ensureNetwork(name, networkLabels({ instance: this.#deps.instance, ...t }));
-    this.#networks.set(name, network);
-    return network;
+    const environment = await dp.environments.ensure({ instance: this.#deps.instance, ...t });
+    this.#networks.set(name, environment);
+    return environment;
   }
 
-  async #findWorkload(dp: DataPlane, id: string): Promise<string | undefined> {
-    const found = await dp
-      .listWorkloads({ [LABEL.instance]: this.#deps.instance, [LABEL.execution]: id })
+  async #findWorkload(dp: DataPlaneDriver, id: string): Promise<string | undefined> {
+    const found = await dp.jobs
+      .list({ [LABEL.instance]: this.#deps.instance, [LABEL.execution]: id })
       .catch(() => []);
     return found[0]?.id;
   }
 
-  #plane(t: DeploymentTarget): DataPlane {
+  #plane(t: DeploymentTarget): DataPlaneDriver {
     return this.#deps.dataPlanes.for({
       id: t.data_plane_id,
       type: t.data_plane_type,
@@ -488,7 +475,7 @@ export class ExecutionRunner {
   }
 
   /** The data plane an environment's runs use. */
-  async planeOfEnvironment(environmentId: string): Promise<DataPlane> {
+  async planeOfEnvironment(environmentId: string): Promise<DataPlaneDriver> {
     const row = await this.#deps.store.db
       .selectFrom('environments as e')
       .innerJoin('data_planes as dp', 'dp.id', 'e.data_plane_id')
@@ -498,7 +485,7 @@ export class ExecutionRunner {
     return this.#deps.dataPlanes.for(row);
   }
 
-  async #planes(): Promise<DataPlane[]> {
+  async #planes(): Promise<DataPlaneDriver[]> {
     const rows = await this.#deps.store.db
       .selectFrom('data_planes')
       .select(['id', 'type', 'config'])

@@ -2,7 +2,7 @@ import { redact } from '../configuration/materialize.js';
 import type { ControlDeps, RequestContext } from '../control/context.js';
 import { findComponent, findEnvironment } from '../control/lookups.js';
 import { mutateInOrg, readInOrg } from '../control/org-access.js';
-import type { DataPlane } from '../dataplane/data-plane.js';
+import type { DataPlaneDriver } from '../dataplane/driver.js';
 import { invalid, notFound, RondoError } from '../domain/errors.js';
 import type { Execution } from '../domain/resources.js';
 import { argProblems, EXECUTION_STATUSES, type ExecutionStatus, isTask } from '../domain/task.js';
@@ -243,7 +243,7 @@ export async function executionLogs(
 ): Promise<{
   execution: Execution;
   logs: string;
-  live?: { dp: DataPlane; workloadId: string; secrets: string[] };
+  live?: { dp: DataPlaneDriver; workloadId: string; secrets: string[] };
 }> {
   const { row } = await findExecution(deps, ctx, orgName, id);
   const execution = toExecution(row);
@@ -395,10 +395,10 @@ export async function* executionLogText(
   }
   const { dp, workloadId, secrets } = found.live;
   let stream: NodeJS.ReadableStream | undefined;
-  if (follow) stream = await dp.followLogs(workloadId).catch(() => undefined);
+  if (follow) stream = await dp.jobs.follow(workloadId).catch(() => undefined);
   if (!stream) {
     // Not following, or the container went between the two reads: what there is now.
-    const now = await dp.logs(workloadId, { tail: 100_000 }).catch(() => undefined);
+    const now = await dp.jobs.logs(workloadId, 100_000).catch(() => undefined);
     if (now !== undefined) yield redact(now, secrets);
     else yield (await executionLogs(deps, ctx, orgName, id)).logs;
     return;

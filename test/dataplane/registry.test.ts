@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { DataPlane } from '../../src/dataplane/data-plane.js';
+import type { DataPlaneDriver } from '../../src/dataplane/driver.js';
 import { type DataPlaneRecord, DataPlaneRegistry } from '../../src/dataplane/registry.js';
 import { RondoError } from '../../src/domain/errors.js';
 
 /** A stand-in client that only says which record made it (the registry never calls a client). */
-const made = (record: DataPlaneRecord) => ({ record }) as unknown as DataPlane;
+const made = (record: DataPlaneRecord) => ({ record }) as unknown as DataPlaneDriver;
 
 describe('DataPlaneRegistry', () => {
   it('makes each data plane’s client with the factory of its type, once per data plane', () => {
@@ -19,7 +19,10 @@ describe('DataPlaneRegistry', () => {
     const b = registry.for({ id: 'dp_b', type: 'other', config: { x: 1 } });
     expect(b).not.toBe(a);
     expect(calls).toEqual(['docker:dp_a', 'other:dp_b']);
-    expect(registry.clients()).toEqual([a, b]);
+    expect(registry.clients()).toEqual([
+      ['dp_a', a],
+      ['dp_b', b],
+    ]);
   });
 
   it('refuses a type it has no driver for, saying which it has, and keeps nothing', () => {

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemContext } from '../../src/control/context.js';
-import type { DataPlane, LogLine, WorkloadInfo } from '../../src/dataplane/data-plane.js';
+import type { DataPlaneDriver, LogLine, Replica as WorkloadInfo } from '../../src/dataplane/driver.js';
 import { LABEL } from '../../src/dataplane/labels.js';
 import type { DataPlaneRegistry } from '../../src/dataplane/registry.js';
 import { REPLACEMENT } from '../../src/domain/storable-text.js';
@@ -29,7 +29,7 @@ const LINES: LogLine[] = [
 ];
 
 /** An engine whose only replica's log ends after the lines above; followed again, it resumes (`since` inclusive). */
-function fakePlane(instance: string, followed: { count: number }): DataPlane {
+function fakePlane(instance: string, followed: { count: number }): DataPlaneDriver {
   const w: WorkloadInfo = {
     id: 'c1',
     name: 'replica-c1',
@@ -38,12 +38,14 @@ function fakePlane(instance: string, followed: { count: number }): DataPlane {
     labels: { [LABEL.instance]: instance, [LABEL.deployment]: 'dep_logs', [LABEL.replica]: '0' },
   };
   return {
-    listWorkloads: async () => [w],
-    async *streamLogLines(_id: string, options: { sinceNs?: bigint } = {}) {
-      followed.count++;
-      for (const l of LINES) if (options.sinceNs === undefined || l.ns >= options.sinceNs) yield l;
+    observe: {
+      list: async () => [w],
+      async *logLines(_id: string, options: { sinceNs?: bigint } = {}) {
+        followed.count++;
+        for (const l of LINES) if (options.sinceNs === undefined || l.ns >= options.sinceNs) yield l;
+      },
     },
-  } as unknown as DataPlane;
+  } as unknown as DataPlaneDriver;
 }
 
 describe.each(DRIVERS)('runtime logs in the store (%s)', (driver) => {

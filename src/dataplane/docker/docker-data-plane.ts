@@ -478,18 +478,3 @@ function hostLimits(r: ResourceLimits | undefined) {
   };
 }
 const MiB = 1024 * 1024;
-
-/**
- * The `docker` driver's factory: a data plane record's `config.socketPath` (Docker's or Podman's
- * API), else this host's engine at `defaultSocket`; the host's name server is shared.
- */
-export function dockerDataPlanes(
-  defaultSocket: string,
-  names?: NameServer,
-): (record: { config: Record<string, unknown> }) => DockerDataPlane {
-  return (record) =>
-    new DockerDataPlane({
-      socketPath: typeof record.config.socketPath === 'string' ? record.config.socketPath : defaultSocket,
-      ...(names ? { names } : {}),
-    });
-}

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { DataPlane, NetworkInfo, WorkloadInfo } from '../../dataplane/data-plane.js';
+import type { DataPlaneDriver, EnvironmentInfo, Replica } from '../../dataplane/driver.js';
 import type { DataPlaneRegistry } from '../../dataplane/registry.js';
 import type { Keyring } from '../../secrets/envelope.js';
 import type { Store } from '../../store/store.js';
@@ -39,7 +39,7 @@ export interface ReconcileContext {
   deps: ReconcileDeps;
   key: ReconcileKey;
   scope: ReconcileScope;
-  dp: DataPlane;
+  dp: DataPlaneDriver;
   log: Logger;
   signal: AbortSignal;
   memory: KeyMemory;
@@ -48,8 +48,9 @@ export interface ReconcileContext {
   /** The deployment being rolled out (pending or rolling out; at most one per key). */
   next: DeploymentTarget | undefined;
   /** This key's replicas as observed (executions and sandboxes left out). */
-  workloads: WorkloadInfo[];
-  network?: NetworkInfo;
+  workloads: Replica[];
+  /** Set by ensure-environment. */
+  environment?: EnvironmentInfo;
 }
 
 /**

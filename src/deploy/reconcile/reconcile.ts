@@ -1,4 +1,4 @@
-import type { WorkloadInfo } from '../../dataplane/data-plane.js';
+import type { Replica } from '../../dataplane/driver.js';
 import { isExecution, LABEL } from '../../dataplane/labels.js';
 import type { KeyLocks } from '../../store/key-locks.js';
 import { deploymentTargets } from '../targets.js';
@@ -37,7 +37,7 @@ export interface ReconcileOptions {
   memory: KeyMemory;
   locks: KeyLocks;
   /** A listing of the key's data plane taken by the resync pass: enough to find an idle key idle. */
-  snapshot?: WorkloadInfo[];
+  snapshot?: Replica[];
 }
 
 /** How soon a key another control plane is reconciling is looked at again. */
@@ -131,8 +131,8 @@ async function observe(
   deps: ReconcileDeps,
   dp: ReconcileContext['dp'],
   s: ReconcileScope,
-): Promise<WorkloadInfo[]> {
-  const all = await dp.listWorkloads({
+): Promise<Replica[]> {
+  const all = await dp.revisions.list({
     [LABEL.instance]: deps.instance,
     [LABEL.org]: s.org,
     [LABEL.project]: s.project,
@@ -149,7 +149,7 @@ async function observe(
  */
 export function isSettled(
   active: { id: string; replicas: number } | undefined,
-  snapshot: WorkloadInfo[],
+  snapshot: Replica[],
   memory: KeyMemory,
 ): boolean {
   if (memory.drainUntil !== undefined || memory.rollout !== undefined) return false;

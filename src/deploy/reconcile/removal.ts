@@ -1,4 +1,4 @@
-import type { WorkloadInfo } from '../../dataplane/data-plane.js';
+import type { Replica } from '../../dataplane/driver.js';
 import { LABEL } from '../../dataplane/labels.js';
 
 /** What owns the workloads of one scope, as the store says now. */
@@ -15,7 +15,7 @@ export interface Owners {
   scopeExists: boolean;
 }
 
-const isDead = (w: WorkloadInfo) => w.state !== 'running' && w.state !== 'restarting';
+const isDead = (w: Replica) => w.state !== 'running' && w.state !== 'restarting';
 
 /**
  * The one rule for what Rondo removes from a data plane, used by every step and pass that
@@ -23,7 +23,7 @@ const isDead = (w: WorkloadInfo) => w.state !== 'running' && w.state !== 'restar
  * deployment's count, a stopped one a serving deployment replaces, and a task sandbox whose
  * scope is gone. Execution containers are the execution runner's, never removed here.
  */
-export function shouldRemove(w: WorkloadInfo, owners: Owners): boolean {
+export function shouldRemove(w: Replica, owners: Owners): boolean {
   if (w.labels[LABEL.execution] !== undefined) return false;
   if (w.labels[LABEL.sandbox] !== undefined) return !owners.scopeExists;
   const owner = owners.deployments.get(w.labels[LABEL.deployment] ?? '');
@@ -32,5 +32,5 @@ export function shouldRemove(w: WorkloadInfo, owners: Owners): boolean {
   return owner.replaceDead && isDead(w);
 }
 
-export const toRemove = (workloads: WorkloadInfo[], owners: Owners) =>
+export const toRemove = (workloads: Replica[], owners: Owners) =>
   workloads.filter((w) => shouldRemove(w, owners));

@@ -1,8 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DataPlane, WorkloadInfo } from '../../dataplane/data-plane.js';
+import type { DataPlaneDriver, Probe, Replica } from '../../dataplane/driver.js';
 import { LABEL, networkLabels } from '../../dataplane/labels.js';
 import type { DeploymentSpec } from '../../domain/deployment-spec.js';
-import type { Probe } from '../probes.js';
 import type { DeploymentTarget } from '../targets.js';
 import type { ReconcileContext } from './deps.js';
 import type { Owners } from './removal.js';
@@ -13,16 +12,12 @@ export function readinessProbe(spec: DeploymentSpec): Probe | undefined {
   return first ? { kind: 'tcp', port: first.port } : undefined;
 }
 
-export function replicaLabels(
-  instance: string,
-  t: DeploymentTarget,
-  replica: number,
-): Record<string, string> {
+/** What every replica of a deployment carries; the driver adds each one's index. */
+export function revisionLabels(instance: string, t: DeploymentTarget): Record<string, string> {
   return {
     ...networkLabels({ instance, org: t.org, project: t.project, environment: t.environment }),
     [LABEL.component]: t.component,
     [LABEL.deployment]: t.id,
-    [LABEL.replica]: String(replica),
   };
 }
 
@@ -42,7 +37,7 @@ export function ownersOf(ctx: ReconcileContext): Owners {
 }
 
 /** Replaces a workload in the observed state with what an action returned (or drops it). */
-export function observed(ctx: ReconcileContext, id: string, now: WorkloadInfo | undefined): void {
+export function observed(ctx: ReconcileContext, id: string, now: Replica | undefined): void {
   const i = ctx.workloads.findIndex((w) => w.id === id);
   if (i >= 0 && now) ctx.workloads[i] = now;
   else if (i >= 0) ctx.workloads.splice(i, 1);
@@ -50,14 +45,14 @@ export function observed(ctx: ReconcileContext, id: string, now: WorkloadInfo | 
 }
 
 /** The last lines of each replica, for the reason of a failed rollout. */
-export async function lastLogs(dp: DataPlane, replicas: WorkloadInfo[]): Promise<string> {
+export async function lastLogs(dp: DataPlaneDriver, replicas: Replica[]): Promise<string> {
   const parts = await Promise.all(
     replicas.map(async (w) => {
-      let text = await dp.logs(w.id, { tail: 20 }).catch(() => '');
+      let text = await dp.revisions.logs(w.id, 20).catch(() => '');
       // A replica that died a moment ago may not have its output in the engine's log yet.
       for (let i = 0; i < 5 && !text.trim(); i++) {
         await sleep(100);
-        text = await dp.logs(w.id, { tail: 20 }).catch(() => '');
+        text = await dp.revisions.logs(w.id, 20).catch(() => '');
       }
       return text.trim() ? `[${w.name}]\n${text.trim()}` : '';
     }),

@@ -109,7 +109,7 @@ export async function failRollout(ctx: ReconcileContext, t: DeploymentTarget, re
     ],
   });
   await deps.gateway.sync().catch(() => undefined);
-  await Promise.all(mine.map((w) => dp.removeWorkload(w.id, 1).catch(() => undefined)));
+  await Promise.all(mine.map((w) => dp.revisions.remove(w.id, 1).catch(() => undefined)));
   ctx.workloads = ctx.workloads.filter((w) => !mine.includes(w));
   ctx.memory.rollout = undefined;
   ctx.next = undefined;

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { Periodic } from '../../control/periodic.js';
-import type { ReplicaStats } from '../../dataplane/data-plane.js';
+import type { ReplicaStats } from '../../dataplane/driver.js';
 import { isExecution, LABEL } from '../../dataplane/labels.js';
 import type { DataPlaneRegistry } from '../../dataplane/registry.js';
 import type { Store } from '../../store/store.js';
@@ -66,8 +66,8 @@ export class MetricsSampler {
     const stats: ReplicaStats[] = [];
     for (const row of rows) {
       const dp = this.#deps.dataPlanes.for(row);
-      if (!dp.replicaStats) continue;
-      stats.push(...(await dp.replicaStats({ [LABEL.instance]: this.#deps.instance })));
+      if (!dp.observe.stats) continue;
+      stats.push(...(await dp.observe.stats({ [LABEL.instance]: this.#deps.instance })));
     }
     const replicas = stats.filter((s) => !isExecution(s) && s.labels[LABEL.replica] !== undefined);
     await this.#resolveOwners(replicas.map((s) => s.labels[LABEL.deployment] ?? ''));

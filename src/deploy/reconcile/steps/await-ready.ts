@@ -1,5 +1,4 @@
 import { recordDeploymentCondition } from '../../deployment-conditions.js';
-import { runProbe } from '../../probes.js';
 import { CONTINUE, done, type Step, targetOf } from '../deps.js';
 import { observed, readinessProbe, replicasOf } from '../replicas.js';
 import { failRollout } from '../status.js';
@@ -36,20 +35,11 @@ export const awaitReady: Step = {
     const pending = replicasOf(ctx, t).filter((w) => !r.passed.has(w.id) && (rolling || !w.ready));
     try {
       for (const listed of pending) {
-        const w = await dp.inspectWorkload(listed.id);
-        observed(ctx, listed.id, w);
-        if (!w || w.state === 'exited' || w.state === 'dead')
-          throw new NotReady(
-            `replica ${w?.name ?? listed.name} exited with code ${w?.exitCode ?? '?'} before it became ready`,
-          );
-        if (!w.ip) continue;
-        const reason = probe
-          ? await runProbe(w.ip, probe)
-          : w.state === 'running'
-            ? undefined
-            : `state ${w.state}`;
-        if (reason === undefined) r.passed.add(w.id);
-        else r.lastReason = reason;
+        const reading = await dp.revisions.probe(listed.id, probe);
+        observed(ctx, listed.id, reading.replica);
+        if (reading.stopped) throw new NotReady(reading.failure ?? `replica ${listed.name} stopped`);
+        if (reading.failure === undefined) r.passed.add(listed.id);
+        else r.lastReason = reading.failure;
       }
       const all = replicasOf(ctx, t);
       // A serving deployment's replicas already marked ready are not probed again.
@@ -75,7 +65,7 @@ export const awaitReady: Step = {
       }
       // Bringing replicas back failed: only replicas that never served go; the next try starts them again.
       const unserved = replicasOf(ctx, t).filter((w) => !w.ready);
-      await Promise.all(unserved.map((w) => dp.removeWorkload(w.id, 1).catch(() => undefined)));
+      await Promise.all(unserved.map((w) => dp.revisions.remove(w.id, 1).catch(() => undefined)));
       memory.rollout = undefined;
       throw new Error(`could not bring replicas back: ${err.message}`);
     }

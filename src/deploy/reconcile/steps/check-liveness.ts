@@ -1,4 +1,3 @@
-import { runProbe } from '../../probes.js';
 import { CONTINUE, type Step } from '../deps.js';
 import { readinessProbe, replicasOf } from '../replicas.js';
 
@@ -15,6 +14,8 @@ export const checkLiveness: Step = {
     const t = ctx.active;
     if (!t || ctx.next) return CONTINUE;
     const { deps, dp, memory } = ctx;
+    // Where the data plane restarts what fails liveness itself (Kubernetes), Rondo does not.
+    if (dp.capabilities.restartsOnLiveness) return CONTINUE;
     if (Date.now() - memory.livenessAt < deps.livenessIntervalMs) return CONTINUE;
     memory.livenessAt = Date.now();
     const probe = readinessProbe(t.spec);
@@ -22,7 +23,7 @@ export const checkLiveness: Step = {
     const serving = replicasOf(ctx, t).filter((w) => w.ready && w.state === 'running');
     await Promise.all(
       serving.map(async (w) => {
-        const reason = w.ip ? await runProbe(w.ip, probe) : 'no address';
+        const reason = (await dp.revisions.probe(w.id, probe)).failure;
         if (reason === undefined) {
           memory.livenessFailures.delete(w.id);
           return;
@@ -32,7 +33,7 @@ export const checkLiveness: Step = {
         if (failures < LIVENESS_FAILURES) return;
         memory.livenessFailures.delete(w.id);
         ctx.log.warn({ replica: w.name, reason }, 'liveness failed; restarting the replica');
-        await dp.restartWorkload(w.id);
+        await dp.revisions.restart(w.id);
         await deps.store.db
           .insertInto('deployment_events')
           .values({

@@ -1,10 +1,11 @@
 import { materialize } from '../../../configuration/materialize.js';
+import type { RevisionSpec } from '../../../dataplane/driver.js';
 import { LABEL } from '../../../dataplane/labels.js';
 import { recordingCondition } from '../../deployment-conditions.js';
 import { replicaNames } from '../../targets.js';
 import { CONTINUE, type ReconcileContext, type Step, targetOf } from '../deps.js';
 import { shouldRemove } from '../removal.js';
-import { observed, ownersOf, replicaLabels } from '../replicas.js';
+import { observed, ownersOf, readinessProbe, revisionLabels } from '../replicas.js';
 import { setDeploymentConditions, transition } from '../status.js';
 
 /**
@@ -33,8 +34,8 @@ export const ensureRevision: Step = {
     }
     let spec = t.spec;
     if (!spec.imageId) {
-      const imageId = await dp
-        .ensureImage(spec.image)
+      const imageId = await dp.revisions
+        .pin(spec.image)
         .catch(recordingCondition(deps.store, t.id, 'image-pull-failed'));
       spec = { ...spec, imageId };
       await deps.store.db
@@ -51,7 +52,7 @@ export const ensureRevision: Step = {
     const stopped = ctx.workloads.filter(
       (w) => w.labels[LABEL.deployment] === t.id && shouldRemove(w, owners),
     );
-    await Promise.all(stopped.map((w) => dp.removeWorkload(w.id, 1)));
+    await Promise.all(stopped.map((w) => dp.revisions.remove(w.id, 1)));
     for (const w of stopped) observed(ctx, w.id, undefined);
     const present = new Set(
       ctx.workloads.filter((w) => w.labels[LABEL.deployment] === t.id).map((w) => w.labels[LABEL.replica]),
@@ -76,8 +77,8 @@ export const ensureRevision: Step = {
 
 async function startReplicas(ctx: ReconcileContext, indexes: number[]): Promise<void> {
   const t = targetOf(ctx);
-  const network = ctx.network;
-  if (!t || !network) throw new Error('ensure-revision runs after ensure-environment');
+  const environment = ctx.environment;
+  if (!t || !environment) throw new Error('ensure-revision runs after ensure-environment');
   const { deps, dp } = ctx;
   const spec = t.spec;
   const config = await materialize(deps.store.db, deps.keyring, spec.config ?? []).catch(
@@ -88,30 +89,28 @@ async function startReplicas(ctx: ReconcileContext, indexes: number[]): Promise<
       (r) => `the configuration could not be prepared: ${r}`,
     ),
   );
-  const internalPort = t.gateway_slot === null ? undefined : deps.settings.internalPortBase + t.gateway_slot;
+  const revision: RevisionSpec = {
+    environment,
+    labels: revisionLabels(deps.instance, t),
+    name: `rondo-${deps.instance}.${t.org}.${t.project}.${t.component}.${t.environment}.${t.id.slice(-8)}`,
+    image: spec.imageId ?? spec.image,
+    replicas: spec.replicas,
+    env: { ...spec.env, ...config.env },
+    files: config.files,
+    ports: spec.endpoints.map((e) => e.port),
+    ...(spec.resources ? { resources: spec.resources } : {}),
+    ...(readinessProbe(spec) ? { readiness: readinessProbe(spec) } : {}),
+    names: replicaNames(t),
+    ...(t.gateway_slot === null
+      ? {}
+      : { organizationGatewayPort: deps.settings.internalPortBase + t.gateway_slot }),
+  };
   for (const i of indexes) {
-    const w = await dp
-      .runWorkload({
-        name: `rondo-${deps.instance}.${t.org}.${t.project}.${t.component}.${t.environment}.${t.id.slice(-8)}-${i}`,
-        image: spec.imageId ?? spec.image,
-        labels: replicaLabels(deps.instance, t, i),
-        network: network.name,
-        names: replicaNames(t),
-        env: {
-          ...spec.env,
-          ...config.env,
-          ...(internalPort ? { RONDO_INTERNAL_GATEWAY: `http://rondo-gateway:${internalPort}` } : {}),
-        },
-        files: config.files,
-        ports: spec.endpoints.map((e) => e.port),
-        restartPolicy: 'on-failure',
-        ...(spec.resources ? { resources: spec.resources } : {}),
-        // The host answers on every bridge's gateway; this network's is the environment's way in.
-        extraHosts: [`rondo-gateway:${network.gateway}`],
-      })
+    const started = await dp.revisions
+      .start(revision, [i])
       .catch(
         recordingCondition(deps.store, t.id, 'start-failed', (r) => `replica ${i} could not start: ${r}`),
       );
-    observed(ctx, w.id, w);
+    for (const w of started) observed(ctx, w.id, w);
   }
 }

@@ -12,7 +12,7 @@ export const retirePrevious: Step = {
     const gone = toRemove(ctx.workloads, ownersOf(ctx));
     if (gone.length === 0) return CONTINUE;
     const { deps, dp } = ctx;
-    await Promise.all(gone.map((w) => dp.removeWorkload(w.id, deps.settings.stopGraceSeconds)));
+    await Promise.all(gone.map((w) => dp.revisions.remove(w.id, deps.settings.stopGraceSeconds)));
     for (const w of gone) observed(ctx, w.id, undefined);
     // A replica beyond its count may have been routed to: the gateway forgets it.
     if (gone.some((w) => w.ready && w.labels['rondo.deployment'] === ctx.active?.id))

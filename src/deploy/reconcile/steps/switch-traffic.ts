@@ -1,4 +1,3 @@
-import { networkName } from '../../../dataplane/labels.js';
 import { replicaNames } from '../../targets.js';
 import { CONTINUE, type Step, targetOf } from '../deps.js';
 import { observed, replicasOf } from '../replicas.js';
@@ -41,8 +40,11 @@ export const switchTraffic: Step = {
       // listing would wait on).
       await deps.gateway.sync();
     }
-    const network = networkName(deps.instance, t);
-    const marked = await Promise.all(unmarked.map((w) => dp.markReady(w.id, network, replicaNames(t))));
+    const environment = ctx.environment;
+    if (!environment) throw new Error('switch-traffic runs after ensure-environment');
+    const marked = await Promise.all(
+      unmarked.map((w) => dp.revisions.markServing(w.id, environment.name, replicaNames(t))),
+    );
     for (const w of marked) observed(ctx, w.id, w);
     if (t !== ctx.next) {
       await deps.gateway.sync();

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
+import type { Probe } from './driver.js';
 
-/** One readiness/liveness check (§6.4): a TCP connect, or an HTTP GET answered with 200–399. */
-export type Probe = { kind: 'tcp'; port: number } | { kind: 'http'; port: number; path: string };
+/** Probes from the control plane's host, for drivers whose data plane does not probe (Docker). */
 
 /** Resolves with `undefined` when the probe passes, or a one-line reason when it does not. */
 export function runProbe(ip: string, probe: Probe, timeoutMs = 1000): Promise<string | undefined> {
