@@ -5,7 +5,7 @@
  * networks, request ids, outcome header, JSON access log, 10 MB limit with a 413 JSON answer).
  * Bench only: the decision (docs/decisions.md) did not choose nginx.
  */
-import type { GatewayState, PathRoute, Upstream } from '../src/gateway/routes.js';
+import type { GatewayState, PathRoute, Upstream } from '../src/domain/gateway-routes.js';
 
 export interface NginxSettings {
   publicListen: string;

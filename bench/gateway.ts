@@ -15,11 +15,11 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import type { GatewayState, PathRoute } from '../src/domain/gateway-routes.js';
 import { CaddyAdmin } from '../src/gateway/caddy-admin.js';
 import { caddyConfig } from '../src/gateway/caddy-config.js';
 import { haproxyConfig } from '../src/gateway/haproxy-config.js';
 import { HaproxyProcess } from '../src/gateway/haproxy-process.js';
-import type { GatewayState, PathRoute } from '../src/gateway/routes.js';
 import { freePort } from '../test/helpers/platform.js';
 import { backendConfig, nginxConfig } from './gateway-nginx.js';
 

@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
-import type { WorkloadInfo } from '../dataplane/data-plane.js';
-import type { DataPlaneDriver, PathRouteIntent, RoutingState } from '../dataplane/driver.js';
+import type { DataPlaneDriver, PathRouteIntent, Replica, RoutingState } from '../dataplane/driver.js';
 import type { DataPlaneRegistry } from '../dataplane/registry.js';
 import type { CaddySettings } from '../gateway/caddy-config.js';
 import type { Store } from '../store/store.js';
@@ -13,7 +12,7 @@ export interface GatewaySettings extends CaddySettings {
 }
 
 /** A replica takes traffic, and answers to its names, once the rollout has marked it ready. */
-export const isServing = (w: WorkloadInfo) => w.state === 'running' && w.ip !== undefined && w.ready;
+export const isServing = (w: Replica) => w.state === 'running' && w.ip !== undefined && w.ready;
 
 const emptyState = (): RoutingState => ({ revisions: [], hosts: [], webApps: [], internal: [] });
 

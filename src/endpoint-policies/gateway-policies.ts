@@ -1,7 +1,7 @@
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { type EndpointPolicy, endpointPolicySchema } from '../domain/endpoint-policy.js';
+import type { RoutePolicy } from '../domain/gateway-routes.js';
 import { storableText } from '../domain/storable-text.js';
-import type { RoutePolicy } from '../gateway/routes.js';
 import type { Executor } from '../store/store.js';
 import { routePolicy } from './route-policy.js';
 

@@ -1,5 +1,5 @@
 import { type EndpointPolicy, hasPolicy } from '../domain/endpoint-policy.js';
-import type { RoutePolicy } from '../gateway/routes.js';
+import type { RoutePolicy } from '../domain/gateway-routes.js';
 
 /** What the gateway needs besides the policy: the live keys' hashes and the JWT public keys. */
 export interface PolicyMaterial {

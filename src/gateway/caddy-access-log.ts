@@ -1,6 +1,6 @@
+import type { RouteOwner } from '../domain/gateway-routes.js';
 import { storableText } from '../domain/storable-text.js';
 import type { AccessLine } from '../observability/gateway-log-collector.js';
-import type { RouteOwner } from './routes.js';
 
 /**
  * Caddy's side of the gateway access log (G3): how a route names its owner in Caddy's log, and how

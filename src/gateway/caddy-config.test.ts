@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { GatewayState } from '../domain/gateway-routes.js';
 import { caddyConfig, greaterThanPattern, unenforceableRoutes } from './caddy-config.js';
-import type { GatewayState } from './routes.js';
 
 describe('greaterThanPattern', () => {
   it.each([10485760, 1000, 999, 5])('matches exactly the numbers above %i', (limit) => {

@@ -1,5 +1,12 @@
+import type {
+  GatewayState,
+  HostRoute,
+  InternalGateway,
+  PathRoute,
+  RouteOwner,
+  Upstream,
+} from '../domain/gateway-routes.js';
 import { ownerHandler } from './caddy-access-log.js';
-import type { GatewayState, HostRoute, InternalGateway, PathRoute, RouteOwner, Upstream } from './routes.js';
 
 /** Where Caddy listens and logs; fixed for the life of a Rondo installation. */
 export interface CaddySettings {

@@ -1,7 +1,7 @@
+import type { RouteOwner } from '../domain/gateway-routes.js';
 import { storableText } from '../domain/storable-text.js';
 import type { AccessLine } from '../observability/gateway-log-collector.js';
 import { ownerKey } from './caddy-access-log.js';
-import type { RouteOwner } from './routes.js';
 
 /**
  * HAProxy's side of the gateway access log (G7), beside `caddy-access-log.ts`: one line of the

@@ -1,8 +1,5 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { ownerKey } from './caddy-access-log.js';
-import { OUTCOME_HEADER } from './caddy-config.js';
-import { haproxyPolicy } from './haproxy-policy.js';
 import type {
   GatewayState,
   HostRoute,
@@ -11,7 +8,10 @@ import type {
   RouteOwner,
   RoutePolicy,
   Upstream,
-} from './routes.js';
+} from '../domain/gateway-routes.js';
+import { ownerKey } from './caddy-access-log.js';
+import { OUTCOME_HEADER } from './caddy-config.js';
+import { haproxyPolicy } from './haproxy-policy.js';
 
 /**
  * The same gateway as `caddy-config.ts`, for HAProxy 2.6 (Debian 12's), chosen in

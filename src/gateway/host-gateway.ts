@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
+import type { GatewayState, InternalGateway } from '../domain/gateway-routes.js';
 import type { CaddyAdmin } from './caddy-admin.js';
 import { type CaddySettings, caddyConfig } from './caddy-config.js';
-import type { GatewayState, InternalGateway } from './routes.js';
 
 /**
  * The gateway on this host (Caddy), which every Docker data plane's traffic port publishes to:

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WorkloadSpec } from '../../src/dataplane/data-plane.js';
 import { DockerDataPlane } from '../../src/dataplane/docker/docker-data-plane.js';
+import type { WorkloadSpec } from '../../src/dataplane/docker/engine.js';
 import { NameServer } from '../../src/dataplane/docker/name-server.js';
 import { buildWebImage, cleanupInstance, docker, execIn } from '../helpers/images.js';
 

@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GatewayState, PathRoute, RouteOwner } from '../../src/domain/gateway-routes.js';
 import { parseHaproxyAccessLine } from '../../src/gateway/haproxy-access-log.js';
 import { type HaproxySettings, haproxyConfig } from '../../src/gateway/haproxy-config.js';
 import { HaproxyProcess } from '../../src/gateway/haproxy-process.js';
-import type { GatewayState, PathRoute, RouteOwner } from '../../src/gateway/routes.js';
 import { freePort } from '../helpers/platform.js';
 import { startStrictLoad } from '../helpers/strict-load.js';
 

@@ -13,11 +13,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpointPolicySchema } from '../../src/domain/endpoint-policy.js';
+import type { GatewayState, PathRoute, RoutePolicy } from '../../src/domain/gateway-routes.js';
 import { routePolicy } from '../../src/endpoint-policies/route-policy.js';
 import { parseHaproxyAccessLine } from '../../src/gateway/haproxy-access-log.js';
 import { type HaproxySettings, haproxyConfig } from '../../src/gateway/haproxy-config.js';
 import { HaproxyProcess, runtimeCommand } from '../../src/gateway/haproxy-process.js';
-import type { GatewayState, PathRoute, RoutePolicy } from '../../src/gateway/routes.js';
 import { freePort } from '../helpers/platform.js';
 
 const HOST = 'staging.localhost';

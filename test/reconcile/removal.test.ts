@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { WorkloadInfo } from '../../src/dataplane/data-plane.js';
+import type { Replica as WorkloadInfo } from '../../src/dataplane/driver.js';
 import { LABEL } from '../../src/dataplane/labels.js';
 import { type Owners, shouldRemove } from '../../src/deploy/reconcile/removal.js';
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import type { ResourceLimits } from '../../domain/resource-limits.js';
+import { LABEL } from '../labels.js';
 import type {
   DataPlane,
   LogLine,
@@ -16,8 +17,7 @@ import type {
   WorkloadSpec,
   WorkloadState,
   WorkloadStats,
-} from '../data-plane.js';
-import { LABEL } from '../labels.js';
+} from './engine.js';
 import { engineMessage, engineUnavailable, isAlready, isNotFound } from './engine-errors.js';
 import { engineExits } from './engine-events.js';
 import { dockerSince, logFrames } from './log-frames.js';

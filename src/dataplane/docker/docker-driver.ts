@@ -1,6 +1,4 @@
 import type { Logger } from 'pino';
-import type { HostGateway } from '../../gateway/host-gateway.js';
-import type { NetworkInfo, WorkloadInfo } from '../data-plane.js';
 import type {
   DataPlaneDriver,
   EnvironmentInfo,
@@ -14,7 +12,8 @@ import { LABEL, networkLabels, networkName } from '../labels.js';
 import { runProbe } from '../probes.js';
 import { runProcess } from '../task-argv.js';
 import { DockerDataPlane } from './docker-data-plane.js';
-import { DockerTraffic } from './docker-traffic.js';
+import { DockerTraffic, type HostGateway } from './docker-traffic.js';
+import type { NetworkInfo, WorkloadInfo } from './engine.js';
 import type { NameServer } from './name-server.js';
 
 /** How workloads name the environment's organization gateway: the host, on their bridge's gateway address. */

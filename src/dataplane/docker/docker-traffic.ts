@@ -1,10 +1,14 @@
 import type { Logger } from 'pino';
-import type { HostGateway } from '../../gateway/host-gateway.js';
-import type { GatewayState, InternalGateway, PathRoute, Upstream } from '../../gateway/routes.js';
-import type { NetworkInfo, NetworkNames, WorkloadInfo } from '../data-plane.js';
+import type { GatewayState, InternalGateway, PathRoute, Upstream } from '../../domain/gateway-routes.js';
 import type { PathRouteIntent, RoutingState, TrafficPort } from '../driver.js';
 import { LABEL, networkName } from '../labels.js';
 import type { DockerDataPlane } from './docker-data-plane.js';
+import type { NetworkInfo, NetworkNames, WorkloadInfo } from './engine.js';
+
+/** This host's gateway (`src/gateway/host-gateway.ts`): each Docker data plane hands over its part. */
+export interface HostGateway {
+  apply(dataPlaneId: string, part: GatewayState): Promise<void>;
+}
 
 /**
  * Traffic on Docker: the routing state becomes addresses — the replicas' IPs on their bridge

@@ -1,4 +1,4 @@
-import type { WorkloadExit } from '../data-plane.js';
+import type { WorkloadExit } from './engine.js';
 
 interface EngineEvent {
   Action?: string;

@@ -1,4 +1,4 @@
-import type { LogLine } from '../data-plane.js';
+import type { LogLine } from './engine.js';
 
 const STREAMS = { 1: 'stdout', 2: 'stderr' } as const;
 /** `2026-11-30T12:00:00.123456789Z ` (Docker pads the nanoseconds to nine digits). */

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import type { ReplicaStats } from '../data-plane.js';
+import type { ReplicaStats } from './engine.js';
 import { isNotFound } from './engine-errors.js';
 
 /** Engine calls in flight at once while sampling: many replicas must not swamp the engine. */

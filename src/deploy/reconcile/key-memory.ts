@@ -1,3 +1,5 @@
+import type { EnvironmentInfo } from '../../dataplane/driver.js';
+
 /**
  * What this process remembers about a key between its reconciles. Nothing here is needed for
  * correctness after a restart: a restarted control plane probes again from a fresh deadline,
@@ -14,6 +16,8 @@ export interface KeyMemory {
     /** Replicas (ids) that passed readiness in this process. */
     passed: Set<string>;
     lastReason: string;
+    /** The environment ensured when the rollout started: a requeue that waits for readiness does not ensure it again. */
+    environment?: EnvironmentInfo;
   };
   /** Replicas of superseded deployments keep their in-flight requests until then. */
   drainUntil?: number;

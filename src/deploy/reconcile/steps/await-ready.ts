@@ -29,6 +29,7 @@ export const awaitReady: Step = {
         pause: 10,
         passed: new Set(),
         lastReason: 'not started',
+        ...(ctx.environment ? { environment: ctx.environment } : {}),
       };
     const r = memory.rollout;
     const probe = readinessProbe(t.spec);

@@ -6,12 +6,18 @@ export const ensureEnvironment: Step = {
   async run(ctx) {
     const t = targetOf(ctx);
     if (!t) return CONTINUE;
+    const rollout = ctx.memory.rollout;
+    if (rollout?.deployment === t.id && rollout.environment) {
+      ctx.environment = rollout.environment;
+      return CONTINUE;
+    }
     ctx.environment = await ctx.dp.environments.ensure({
       instance: ctx.deps.instance,
       org: t.org,
       project: t.project,
       environment: t.environment,
     });
+    if (rollout?.deployment === t.id) rollout.environment = ctx.environment;
     return CONTINUE;
   },
 };

@@ -1,10 +1,13 @@
-import type { ResourceLimits } from '../domain/resource-limits.js';
-import type { Replica, ReplicaState } from './driver.js';
+import type { ResourceLimits } from '../../domain/resource-limits.js';
+import type { LogLine, Replica, ReplicaExit, ReplicaState, ReplicaStats } from '../driver.js';
+
+export type { LogLine, ReplicaStats };
+export type WorkloadExit = ReplicaExit;
 
 /**
- * The seam between Rondo and where workloads run. The Docker implementation is the default; a
- * Kubernetes one will implement the same contract. Ownership lives in labels (`rondo.*`), so an
- * implementation keeps no local state and a restarted control plane can find everything it owns.
+ * The Docker engine client's contract (`DockerDataPlane`, over Docker's or Podman's API), which
+ * the Docker driver (`docker-driver.ts`) builds its ports on. Ownership lives in labels
+ * (`rondo.*`), so it keeps no local state and a restarted control plane finds everything it owns.
  */
 
 export interface Ulimit {
@@ -67,42 +70,10 @@ export interface WorkloadStats {
   restarts: number;
 }
 
-/** One reading of a running replica's resources (metrics, G3). */
-export interface ReplicaStats {
-  id: string;
-  labels: Record<string, string>;
-  /** CPU time used since the replica started (a counter: its rate is the CPU in use). */
-  cpuSeconds: number;
-  /** Memory in use, without page cache the kernel can drop. */
-  memoryBytes: number;
-  /** Restarts by the restart policy since it was created. */
-  restarts: number;
-  /** Its last exit was the kernel's out-of-memory kill. */
-  oomKilled: boolean;
-}
-
 export interface LogOptions {
   tail?: number;
   since?: Date;
   follow?: boolean;
-}
-
-/** One line of a workload's output as the engine recorded it. */
-export interface LogLine {
-  stream: 'stdout' | 'stderr';
-  /** When the engine received it, in nanoseconds since the epoch. */
-  ns: bigint;
-  text: string;
-}
-
-/** A workload that stopped on its own (or was killed for memory), as the engine reported it. */
-export interface WorkloadExit {
-  id: string;
-  name: string;
-  labels: Record<string, string>;
-  exitCode: number;
-  /** Killed by the kernel for exceeding its memory limit. */
-  oomKilled: boolean;
 }
 
 export interface DataPlane {

@@ -2,7 +2,7 @@
  * What the gateway should route, in Rondo's terms. `caddy-config.ts` turns it into Caddy's JSON;
  * the deploy layer computes it from the active deployments.
  */
-import type { CorsPolicy, JwtPolicy, RateLimit } from '../domain/endpoint-policy.js';
+import type { CorsPolicy, JwtPolicy, RateLimit } from './endpoint-policy.js';
 
 export interface Upstream {
   /** `ip:port` the gateway's host can dial. */
