@@ -54,10 +54,10 @@ const PORT = 8080;
 
 /** A state routing nothing: what a data plane with no deployments serves. */
 export const emptyRoutingState = (): RoutingState => ({
+  revisions: [],
   hosts: [],
   webApps: [],
   internal: [],
-  names: new Map(),
 });
 
 /**
@@ -404,23 +404,31 @@ export function driverContract(name: string, make: () => Promise<ContractSubject
           prefix: '/',
           basePath: '/',
           componentPrefix: '/',
-          replicas: [replica!.id],
+          deployment: replica!.labels[LABEL.deployment]!,
           port: PORT,
           owner,
         };
         const routed: RoutingState = {
+          revisions: [
+            {
+              deployment: route.deployment,
+              org: r.org,
+              project: r.project,
+              environment: r.environment,
+              names: ['web'],
+              switching: false,
+            },
+          ],
           hosts: [{ host: `${r.project}.contract.test`, routes: [route] }],
           webApps: [],
           internal: [
             {
-              environment: `${r.org}-${r.environment}`,
               org: r.org,
-              environmentName: r.environment,
+              environment: r.environment,
               port: 18080,
               routes: [{ ...route, prefix: '/web', componentPrefix: '/web' }],
             },
           ],
-          names: new Map([[env.name, { web: [replica!.id] }]]),
         };
         const before = s.inspect?.published?.().length ?? 0;
         await expect(driver.traffic.publish(emptyRoutingState())).resolves.toBeUndefined();

@@ -220,6 +220,10 @@ export class FakeDriver implements DataPlaneDriver {
       });
     },
     list: async (labels: Record<string, string>) => this.#list('replica', labels),
+    inspect: async (id: string) => {
+      const w = this.#workloads.get(id);
+      return w?.kind === 'replica' ? structuredClone(w.replica) : undefined;
+    },
     probe: async (id: string, _probe: Probe | undefined): Promise<ReadinessReading> => {
       const w = this.#workloads.get(id);
       if (w?.kind !== 'replica') return { replica: undefined, failure: `no replica ${id}`, stopped: true };

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { DataPlaneDriver } from '../../src/dataplane/driver.js';
+import { pino } from 'pino';
 import { DockerDataPlane } from '../../src/dataplane/docker/docker-data-plane.js';
 import { dockerDriver } from '../../src/dataplane/docker/docker-driver.js';
+import type { DataPlaneDriver } from '../../src/dataplane/driver.js';
 import { buildContractImage } from '../dataplane/busybox-contract-image.js';
 import { driverContract } from '../dataplane/driver-contract.js';
 import { cleanupInstance } from '../helpers/images.js';
@@ -10,8 +11,13 @@ import { cleanupInstance } from '../helpers/images.js';
 driverContract('docker', async () => {
   const instance = `t${randomBytes(4).toString('hex')}`;
   const engine = new DockerDataPlane();
-  // TODO(merge): the assumed factory signature; adapt to the Docker driver as merged.
-  const driver: DataPlaneDriver = dockerDriver(engine, { hostGateway: undefined, instance });
+  // No host gateway: the gateway tests route through Caddy; here traffic publishes names only.
+  const driver: DataPlaneDriver = dockerDriver(engine, {
+    dataPlaneId: 'dp_contract',
+    instance,
+    gateway: undefined,
+    logger: pino({ level: 'silent' }),
+  });
   const image = await buildContractImage();
   return {
     driver,
