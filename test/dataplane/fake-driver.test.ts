@@ -103,6 +103,16 @@ describe('FakeDriver knobs', () => {
     expect((await fake.revisions.probe(b!.id, undefined)).stopped).toBeUndefined();
   });
 
+  it('failPin makes pin refuse that image with the reason; other images still pin', async () => {
+    const { fake } = await setup();
+    fake.failPin('ghost:1', 'manifest for ghost:1 not found');
+    await expect(fake.revisions.pin('ghost:1')).rejects.toMatchObject({
+      code: 'RONDO_ERR_NOT_FOUND',
+      message: expect.stringContaining('manifest for ghost:1 not found'),
+    });
+    await expect(fake.revisions.pin('web:1')).resolves.toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+
   it('exit stops a replica with its code; restart brings it back and counts', async () => {
     const { fake, spec } = await setup();
     const [a] = await fake.revisions.start(spec, [0]);

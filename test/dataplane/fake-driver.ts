@@ -74,7 +74,8 @@ const notFound = (what: string, id: string) => new RondoError('RONDO_ERR_NOT_FOU
  * - `revisions.list` lists replicas only, `jobs.list` runs only, `observe.list` both.
  * - An image's behaviour is `onImage(image, program)`, for replicas and runs alike (also when
  *   started by the id `pin` returned). A replica of an image without a program runs silently
- *   until stopped; a run of one exits 127 saying so.
+ *   until stopped; a run of one exits 127 saying so. `pin` pins any image by its hash unless
+ *   `failPin` says it cannot.
  * - `capabilities.restartsOnLiveness` is false; `observe` has `list` only.
  */
 export class FakeDriver implements DataPlaneDriver {
@@ -87,6 +88,8 @@ export class FakeDriver implements DataPlaneDriver {
   readonly #programs = new Map<string, FakeProgram>();
   readonly #pins = new Map<string, string>();
   readonly #readiness = new Map<string, { reason: string; remaining: number }>();
+  /** Images `pin` refuses, with the data plane's answer. */
+  readonly #pinFailures = new Map<string, string>();
   /** Addresses handed out per environment name. */
   readonly #addresses = new Map<string, number>();
   #subnets = 0;
@@ -108,6 +111,15 @@ export class FakeDriver implements DataPlaneDriver {
    */
   failReadiness(deployment: string, reason: string, times = Number.POSITIVE_INFINITY): this {
     this.#readiness.set(deployment, { reason, remaining: times });
+    return this;
+  }
+
+  /**
+   * `pin(image)` fails with `reason` (`RONDO_ERR_NOT_FOUND`), as an engine answers an image it
+   * cannot pull (a missing tag, a registry refusing the credentials).
+   */
+  failPin(image: string, reason: string): this {
+    this.#pinFailures.set(image, reason);
     return this;
   }
 
@@ -196,6 +208,8 @@ export class FakeDriver implements DataPlaneDriver {
 
   readonly revisions: RevisionsPort = {
     pin: async (image: string) => {
+      const refused = this.#pinFailures.get(image);
+      if (refused !== undefined) throw new RondoError('RONDO_ERR_NOT_FOUND', refused);
       if (/^sha256:[0-9a-f]{64}$/.test(image)) return image;
       const pinned = `sha256:${createHash('sha256').update(image).digest('hex')}`;
       this.#pins.set(pinned, image);
