@@ -284,14 +284,16 @@ export function driverContract(name: string, make: () => Promise<ContractSubject
         expect(logs.indexOf(`GREETING=${greeting}`)).toBeLessThan(logs.indexOf('SECOND=two'));
       });
 
-      it('a replica that exits non-zero reads as stopped, with its exit code in the failure', async () => {
+      // Stopped where the data plane leaves it stopped; a data plane that restarts it (Docker's
+      // on-failure policy, Kubernetes' kubelet) reads it as failing with the code meanwhile.
+      it('a replica that exits non-zero never reads as ready, and its failure names its exit code', async () => {
         const r = ref('rev');
         const env = await ensure(r);
         const [replica] = await start(revision(r, env, 'd3', { env: image.exitWith(42) }), [0]);
         const reading = await until(
-          `replica ${replica!.id} reads as stopped`,
+          `replica ${replica!.id} reads as failing with its exit code`,
           () => driver.revisions.probe(replica!.id, { kind: 'tcp', port: PORT }),
-          (x) => x.stopped === true,
+          (x) => x.failure !== undefined && /\b42\b/.test(x.failure),
         );
         expect(reading.failure).toMatch(/\b42\b/);
         expect(reading.replica?.id).toBe(replica!.id);

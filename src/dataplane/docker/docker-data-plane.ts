@@ -324,7 +324,8 @@ export class DockerDataPlane implements DataPlane {
         restartCount: c.RestartCount ?? 0,
       };
       if (primary?.IPAddress) info.ip = primary.IPAddress;
-      if (c.State.Status === 'exited') info.exitCode = c.State.ExitCode;
+      // A restarting replica's last exit is why it restarts.
+      if (c.State.Status === 'exited' || c.State.Status === 'restarting') info.exitCode = c.State.ExitCode;
       if (c.State.StartedAt) info.startedAt = c.State.StartedAt;
       return info;
     } catch (err) {

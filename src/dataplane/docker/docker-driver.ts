@@ -93,6 +93,11 @@ export function dockerDriver(
             stopped: true,
             failure: `replica ${w?.name ?? id} exited with code ${w?.exitCode ?? '?'} before it became ready`,
           };
+        if (w.state === 'restarting')
+          return {
+            replica: w,
+            failure: `replica ${w.name} exited with code ${w.exitCode ?? '?'}; restarting`,
+          };
         if (!w.ip) return { replica: w, failure: 'no address yet' };
         const failure = probe
           ? await runProbe(w.ip, probe)

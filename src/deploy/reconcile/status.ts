@@ -1,6 +1,6 @@
 import { materialize, redact } from '../../configuration/materialize.js';
 import { type ConditionUpdate, type DeploymentPhase, setConditions } from '../../domain/conditions.js';
-import type { DeploymentStatus } from '../../domain/deployment-spec.js';
+import type { DeploymentSpec, DeploymentStatus } from '../../domain/deployment-spec.js';
 import { storableText } from '../../domain/storable-text.js';
 import type { Executor } from '../../store/store.js';
 import type { DeploymentTarget } from '../targets.js';
@@ -26,6 +26,8 @@ export interface Transition {
   conditions: ConditionUpdate[];
   /** The status reason shown by the API; `undefined` leaves it as it is. */
   reason?: string | null;
+  /** A spec written with the move (the image pinned when the rollout starts). */
+  spec?: DeploymentSpec;
 }
 
 /**
@@ -52,6 +54,7 @@ export async function transition(
       status: STATUS_OF[t.to],
       conditions: JSON.stringify(setConditions(row.conditions, t.conditions, now)),
       updated_at: now,
+      ...(t.spec ? { spec: JSON.stringify(t.spec) } : {}),
       // A reason holds engine errors and the replicas' last lines: storable first, or the write
       // fails and the deployment stays rolling out.
       ...(t.reason === undefined

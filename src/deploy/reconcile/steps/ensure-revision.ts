@@ -20,7 +20,21 @@ export const ensureRevision: Step = {
     const t = targetOf(ctx);
     if (!t) return CONTINUE;
     const { deps, dp } = ctx;
+    const pin = async () => {
+      const imageId = await dp.revisions
+        .pin(t.spec.image)
+        .catch(recordingCondition(deps.store, t.id, 'image-pull-failed'));
+      const pinned = {
+        type: 'ImagePinned',
+        status: 'True',
+        reason: 'Pinned',
+        message: `${t.spec.image} is ${imageId}`,
+      } as const;
+      return { spec: { ...t.spec, imageId }, pinned };
+    };
     if (t === ctx.next && t.status === 'pending') {
+      // The image is pinned first, so the rollout's start and its pin are one write.
+      const p = t.spec.imageId ? undefined : await pin();
       await transition(deps.store.db, t.id, {
         from: ['Pending'],
         to: 'Progressing',
@@ -28,26 +42,24 @@ export const ensureRevision: Step = {
         conditions: [
           { type: 'Progressing', status: 'True', reason: 'RolloutStarted', message: 'starting replicas' },
           { type: 'Ready', status: 'False', reason: 'RolloutInProgress' },
+          ...(p ? [p.pinned] : []),
         ],
+        ...(p ? { spec: p.spec } : {}),
       });
       t.status = 'rolling-out';
+      if (p) t.spec = p.spec;
     }
-    let spec = t.spec;
-    if (!spec.imageId) {
-      const imageId = await dp.revisions
-        .pin(spec.image)
-        .catch(recordingCondition(deps.store, t.id, 'image-pull-failed'));
-      spec = { ...spec, imageId };
+    if (!t.spec.imageId) {
+      const p = await pin();
       await deps.store.db
         .updateTable('deployments')
-        .set({ spec: JSON.stringify(spec) })
+        .set({ spec: JSON.stringify(p.spec) })
         .where('id', '=', t.id)
         .execute();
-      await setDeploymentConditions(deps.store.db, t.id, [
-        { type: 'ImagePinned', status: 'True', reason: 'Pinned', message: `${spec.image} is ${imageId}` },
-      ]);
-      t.spec = spec;
+      await setDeploymentConditions(deps.store.db, t.id, [p.pinned]);
+      t.spec = p.spec;
     }
+    const spec = t.spec;
     const owners = ownersOf(ctx);
     const stopped = ctx.workloads.filter(
       (w) => w.labels[LABEL.deployment] === t.id && shouldRemove(w, owners),
