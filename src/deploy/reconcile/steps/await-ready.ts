@@ -48,7 +48,7 @@ export const awaitReady: Step = {
       if (all.every(isReady)) return CONTINUE;
       if (ctx.signal.aborted) return done();
       if (Date.now() > r.deadline) {
-        const seconds = Math.round(deps.settings.readinessTimeoutMs / 1000);
+        const seconds = Math.round(deps.settings.readinessTimeoutMs / 100) / 10;
         const unready = all.filter((w) => !isReady(w)).length;
         await recordDeploymentCondition(
           deps.store,

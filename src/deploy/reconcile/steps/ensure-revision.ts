@@ -21,9 +21,13 @@ export const ensureRevision: Step = {
     if (!t) return CONTINUE;
     const { deps, dp } = ctx;
     const pin = async () => {
-      const imageId = await dp.revisions
-        .pin(t.spec.image)
-        .catch(recordingCondition(deps.store, t.id, 'image-pull-failed'));
+      const imageId = await dp.revisions.pin(t.spec.image).catch(async (err: unknown) => {
+        const message = err instanceof Error ? err.message : String(err);
+        await setDeploymentConditions(deps.store.db, t.id, [
+          { type: 'ImagePinned', status: 'False', reason: 'PullFailed', message },
+        ]).catch(() => undefined);
+        return recordingCondition(deps.store, t.id, 'image-pull-failed')(err);
+      });
       const pinned = {
         type: 'ImagePinned',
         status: 'True',
