@@ -6,7 +6,6 @@ import Docker from 'dockerode';
 import type { ResourceLimits } from '../../domain/resource-limits.js';
 import { LABEL } from '../labels.js';
 import type {
-  DataPlane,
   LogLine,
   LogOptions,
   NetworkInfo,
@@ -86,8 +85,11 @@ function writeFiles(dir: string, files: NonNullable<WorkloadSpec['files']>) {
   });
 }
 
-/** The Docker (or Podman) engine as a data plane, over its HTTP API (dockerode). */
-export class DockerDataPlane implements DataPlane {
+/**
+ * The Docker (or Podman) engine over its HTTP API (dockerode), as the Docker driver uses it:
+ * networks, images, containers, their logs, events and stats.
+ */
+export class DockerDataPlane {
   readonly #docker: Docker;
   readonly #socketPath: string;
   readonly #filesDir: string;
