@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { storeValue } from '../../src/configuration/config-entries.js';
-import type { Replica, RevisionSpec, RoutingState } from '../../src/dataplane/driver.js';
+import type { DataPlaneDriver, Replica, RevisionSpec, RoutingState } from '../../src/dataplane/driver.js';
 import { LABEL } from '../../src/dataplane/labels.js';
 import { DataPlaneRegistry } from '../../src/dataplane/registry.js';
 import { GatewaySync } from '../../src/deploy/gateway-sync.js';
@@ -58,6 +58,8 @@ interface World {
   converge(memory?: KeyMemory): Promise<number>;
   /** The memory `converge` uses unless given another (what one control plane keeps for the key). */
   memory: KeyMemory;
+  /** Kills the control plane at the given driver call (see `crashable`). */
+  crash: CrashSwitch;
   row(id: string): Promise<{
     phase: DeploymentPhase;
     status: DeploymentStatus;
@@ -94,8 +96,11 @@ async function world(settings: Partial<RolloutSettings> = {}): Promise<World> {
   const dpId = `dp_fake_${n}`;
   const envId = `env_dev_${n}`;
   const fake = new FakeDriver();
+  const crash: CrashSwitch = {};
   // Other tests' data planes get a driver of their own: their routes are not this test's.
-  const dataPlanes = new DataPlaneRegistry({ fake: (r) => (r.id === dpId ? fake : new FakeDriver()) });
+  const dataPlanes = new DataPlaneRegistry({
+    fake: (r) => (r.id === dpId ? crashable(fake, crash) : new FakeDriver()),
+  });
   const logger = pino({ level: 'silent' });
   const gateway = new GatewaySync({
     store,
@@ -199,6 +204,7 @@ async function world(settings: Partial<RolloutSettings> = {}): Promise<World> {
     orgId,
     keyring,
     memory: newKeyMemory(),
+    crash,
     async insert(o = {}) {
       inserted++;
       const id = `dep_${n}_${String(inserted).padStart(4, '0')}_steps`;
@@ -297,6 +303,47 @@ async function activeDeployment(w: World, s = spec()) {
   await w.converge();
   expect((await w.row(id)).phase).toBe('Active');
   return { id, replicas: await expectServing(w, id, s.replicas) };
+}
+
+/** Armed with `at`: the `at`-th driver call from now aborts the reconcile's signal and throws. */
+interface CrashSwitch {
+  at?: number;
+  signal?: AbortController;
+  calls?: number;
+}
+
+/**
+ * The fake as a control plane killed with SIGKILL would leave it: at the armed call, the call is
+ * never made, the reconcile's signal is aborted (so no step records a failure on its way out, as
+ * a dead process records nothing) and the reconcile throws.
+ */
+function crashable(fake: FakeDriver, crash: CrashSwitch): DataPlaneDriver {
+  const wrap = <T extends object>(port: T): T =>
+    new Proxy(port, {
+      get(target, prop, receiver) {
+        const value: unknown = Reflect.get(target, prop, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          if (crash.at !== undefined) {
+            crash.calls = (crash.calls ?? 0) + 1;
+            if (crash.calls === crash.at) {
+              crash.signal?.abort();
+              throw new Error('killed');
+            }
+          }
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+  return {
+    capabilities: fake.capabilities,
+    ping: () => fake.ping(),
+    environments: wrap(fake.environments),
+    revisions: wrap(fake.revisions),
+    traffic: wrap(fake.traffic),
+    jobs: wrap(fake.jobs),
+    observe: wrap(fake.observe),
+  };
 }
 
 describe('reconcile steps against the fake data plane', () => {
@@ -638,5 +685,57 @@ describe('a secret in a deployment’s configuration', () => {
     expect(row.status_reason).toContain('using key ***');
     expect(row.status_reason).not.toContain(planted.secret);
     expect(JSON.stringify(w.fake.published)).not.toContain(planted.secret);
+  });
+});
+
+describe('a control plane killed at any point of a rollout', () => {
+  it('converges after a restart to the new deployment alone: routed, its replicas exactly, nothing orphaned', async () => {
+    // Count the driver calls of one undisturbed rollout replacing an active deployment (12 when
+    // this was written), then kill a fresh one at each of those calls in turn.
+    const probe = await world();
+    await activeDeployment(probe);
+    await probe.insert({ spec: spec({ env: { GREETING: 'bonjour' } }) });
+    probe.crash.at = Number.MAX_SAFE_INTEGER;
+    probe.crash.calls = 0;
+    await probe.converge();
+    const calls = probe.crash.calls;
+    expect(calls).toBeGreaterThan(5);
+
+    for (let at = 1; at <= calls; at++) {
+      const w = await world();
+      const old = await activeDeployment(w);
+      const id = await w.insert({ spec: spec({ env: { GREETING: 'bonjour' } }) });
+      const killed = new AbortController();
+      Object.assign(w.crash, { at, calls: 0, signal: killed });
+      try {
+        for (let pass = 0; pass < MAX_PASSES; pass++) {
+          const r = await reconcile(w.deps, w.key, {
+            signal: killed.signal,
+            memory: w.memory,
+            locks: w.locks,
+          });
+          if (r.requeueAfter === undefined) break;
+        }
+      } catch {
+        // Killed: what it left is what the restarted control plane finds.
+      }
+      // The restarted control plane: nothing remembered, nothing armed.
+      w.crash.at = undefined;
+      await w.converge(newKeyMemory());
+      await w.deps.gateway.sync();
+
+      const row = await w.row(id);
+      expect({ at, phase: row.phase }).toEqual({ at, phase: 'Active' });
+      expect((await w.row(old.id)).phase).toBe('Superseded');
+      expect(await w.replicas(old.id)).toEqual([]);
+      const mine = await w.replicas(id);
+      expect(mine.map((r) => r.labels[LABEL.replica]).sort()).toEqual(['0', '1']);
+      expect(mine.every((r) => r.ready && r.state === 'running')).toBe(true);
+      expect(await w.replicas()).toHaveLength(2);
+      expect(routed(w.lastPublished())).toEqual({
+        revisions: [{ deployment: id, switching: false }],
+        routes: routesTo(w, id),
+      });
+    }
   });
 });
