@@ -5,6 +5,7 @@ import { writeTerminalState } from '../control/terminal-write.js';
 import type { DataPlane, NetworkInfo } from '../dataplane/data-plane.js';
 import { LABEL, networkLabels, networkName } from '../dataplane/labels.js';
 import type { DataPlaneRegistry } from '../dataplane/registry.js';
+import { runProcess } from '../dataplane/task-argv.js';
 import { type DeploymentTarget, deploymentTargets } from '../deploy/targets.js';
 import { storableText } from '../domain/storable-text.js';
 import type { ExecutionStatus, ExecutionTrigger, TaskSpec } from '../domain/task.js';
@@ -12,7 +13,6 @@ import type { TaskSettings } from '../platform-config.js';
 import type { Keyring } from '../secrets/envelope.js';
 import type { Store } from '../store/store.js';
 import { LogTail } from './log-tail.js';
-import { runProcess } from '../dataplane/task-argv.js';
 
 export interface ExecutionDeps {
   store: Store;

@@ -250,7 +250,12 @@ describe('Kubernetes driver', () => {
     expect(await notFound(core.readNamespacedSecret({ name: 'dep-web-1-env', namespace: env.name }))).toBe(
       true,
     );
-    expect(await driver.revisions.list({ [LABEL.deployment]: 'dep-web-1' })).toEqual([]);
+    // Nothing replaced the last pod.
+    const after = await until('no replica left', async () => {
+      const l = await driver.revisions.list({ [LABEL.deployment]: 'dep-web-1' });
+      return l.length === 0 ? l : undefined;
+    });
+    expect(after).toEqual([]);
     // A replica that is gone already: no error.
     await driver.revisions.remove(second!.id, 2);
   }, 240_000);

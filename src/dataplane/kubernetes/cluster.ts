@@ -138,9 +138,15 @@ export class Cluster {
   }
 
   /** Server-side apply of a whole object as Rondo (forced): creates or updates it. */
-  apply<T extends KubernetesObject>(o: T): Promise<T> {
-    return this.call(() =>
-      this.objects.patch(o, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply),
-    );
+  async apply<T extends KubernetesObject>(o: T): Promise<T> {
+    try {
+      return await this.call(() =>
+        this.objects.patch(o, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply),
+      );
+    } catch (err) {
+      if (!(err instanceof ApiException)) throw err;
+      const where = [o.metadata?.namespace, o.metadata?.name].filter(Boolean).join('/');
+      throw new Error(`the API server refused ${o.kind} ${where}: ${apiMessage(err)}`, { cause: err });
+    }
   }
 }

@@ -1,4 +1,9 @@
-import type { KubernetesObject, V1Namespace, V1NetworkPolicy, V1NetworkPolicySpec } from '@kubernetes/client-node';
+import type {
+  KubernetesObject,
+  V1Namespace,
+  V1NetworkPolicy,
+  V1NetworkPolicySpec,
+} from '@kubernetes/client-node';
 import type { EnvironmentInfo, EnvironmentRef, EnvironmentsPort } from '../driver.js';
 import { LABEL, networkLabels } from '../labels.js';
 import { type Cluster, isNotFound } from './cluster.js';

@@ -155,40 +155,65 @@ export class Revisions implements RevisionsPort {
   }
 
   /**
-   * One replica fewer: the pod is deleted first (terminating, it no longer counts), then its
-   * Deployment scaled down by one, so the ReplicaSet removes the replacement it has just begun
-   * (pending pods go first) rather than another running one. At 0 the Deployment goes, with
-   * its Secret and ConfigMap. Resolves when the pod is gone.
+   * One replica fewer. With others left, the pod is deleted first (terminating, it no longer
+   * counts), then its Deployment scaled down by one, so the ReplicaSet removes the replacement
+   * it has just begun (pending pods go first) rather than another running one. The last one goes
+   * with its Deployment and ReplicaSet (deleted first, so nothing replaces the pod), then its
+   * Secret and ConfigMap. Resolves when the pod is gone.
    */
   async remove(id: string, graceSeconds: number): Promise<void> {
     const pod = await this.#readPod(id);
     if (!pod) return;
     const { namespace, name } = parsePodId(id);
-    try {
-      await this.cluster.call(() =>
-        this.cluster.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: graceSeconds }),
-      );
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
     const deployment = pod.metadata?.annotations?.[WORKLOAD_ANNOTATION];
-    if (deployment) await this.#scaleDown(namespace, deployment);
+    const deletePod = () =>
+      this.cluster
+        .call(() =>
+          this.cluster.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: graceSeconds }),
+        )
+        .catch(gone);
+    if (!deployment) {
+      await deletePod();
+    } else if ((await this.#replicas(namespace, deployment)) <= 1) {
+      await this.#deleteDeployment(namespace, deployment, pod);
+      await deletePod();
+    } else {
+      await deletePod();
+      if (await this.#scaleDown(namespace, deployment))
+        await this.#deleteDeployment(namespace, deployment, pod);
+    }
     await waitGone(this.cluster, namespace, name, graceSeconds);
+    if (deployment && !(await this.#readDeployment(namespace, deployment))) {
+      // Their owner reference lets the garbage collector do it too; this is at once.
+      await this.cluster
+        .call(() => this.cluster.core.deleteNamespacedSecret({ name: secretName(deployment), namespace }))
+        .catch(gone);
+      await this.cluster
+        .call(() =>
+          this.cluster.core.deleteNamespacedConfigMap({ name: configMapName(deployment), namespace }),
+        )
+        .catch(gone);
+    }
   }
 
-  async #scaleDown(namespace: string, name: string): Promise<void> {
+  /** The Deployment's desired replicas; 0 when it is gone. */
+  async #replicas(namespace: string, name: string): Promise<number> {
+    try {
+      const scale = await this.cluster.call(() =>
+        this.cluster.apps.readNamespacedDeploymentScale({ name, namespace }),
+      );
+      return scale.spec?.replicas ?? 0;
+    } catch (err) {
+      if (isNotFound(err)) return 0;
+      throw err;
+    }
+  }
+
+  /** One replica fewer in the Deployment's count; true when this one was its last. */
+  async #scaleDown(namespace: string, name: string): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
-      let replicas: number;
-      try {
-        const scale = await this.cluster.call(() =>
-          this.cluster.apps.readNamespacedDeploymentScale({ name, namespace }),
-        );
-        replicas = scale.spec?.replicas ?? 0;
-      } catch (err) {
-        if (isNotFound(err)) return;
-        throw err;
-      }
-      if (replicas <= 1) return this.#removeDeployment(namespace, name);
+      const replicas = await this.#replicas(namespace, name);
+      if (replicas <= 1) return true;
       try {
         // `test` first: two removals at once each take one replica, never the same one twice.
         await this.cluster.call(() =>
@@ -201,30 +226,35 @@ export class Revisions implements RevisionsPort {
             ],
           }),
         );
-        return;
+        return false;
       } catch (err) {
-        if (isNotFound(err)) return;
+        if (isNotFound(err)) return false;
         if (attempt >= 5) throw err;
       }
     }
   }
 
-  async #removeDeployment(namespace: string, name: string): Promise<void> {
-    const gone = (err: unknown) => {
-      if (!isNotFound(err)) throw err;
-    };
+  /**
+   * The Deployment and the ReplicaSet of `pod`: the garbage collector would remove the
+   * ReplicaSet only later, and until then it would replace the pod.
+   */
+  async #deleteDeployment(namespace: string, name: string, pod: V1Pod): Promise<void> {
     await this.cluster
       .call(() =>
         this.cluster.apps.deleteNamespacedDeployment({ name, namespace, propagationPolicy: 'Background' }),
       )
       .catch(gone);
-    // Their owner reference would let the garbage collector do it; this is at once.
-    await this.cluster
-      .call(() => this.cluster.core.deleteNamespacedSecret({ name: secretName(name), namespace }))
-      .catch(gone);
-    await this.cluster
-      .call(() => this.cluster.core.deleteNamespacedConfigMap({ name: configMapName(name), namespace }))
-      .catch(gone);
+    const rs = pod.metadata?.ownerReferences?.find((o) => o.kind === 'ReplicaSet' && o.controller);
+    if (rs)
+      await this.cluster
+        .call(() =>
+          this.cluster.apps.deleteNamespacedReplicaSet({
+            name: rs.name,
+            namespace,
+            propagationPolicy: 'Background',
+          }),
+        )
+        .catch(gone);
   }
 
   async logs(id: string, tail: number): Promise<string> {
@@ -234,6 +264,10 @@ export class Revisions implements RevisionsPort {
     );
   }
 }
+
+const gone = (err: unknown) => {
+  if (!isNotFound(err)) throw err;
+};
 
 /** Pods carrying `labels`, in every namespace, as replicas with their indexes. */
 export async function listReplicas(cluster: Cluster, labels: Record<string, string>): Promise<Replica[]> {
