@@ -310,7 +310,9 @@ describe('Kubernetes driver', () => {
     expect(await notFound(batch.readNamespacedJob({ name: 'report-exec-1', namespace: env.name }))).toBe(
       true,
     );
-    expect(await driver.jobs.list({ [LABEL.execution]: 'exec-1' })).toEqual([]);
+    await until('the run to go', async () =>
+      (await driver.jobs.list({ [LABEL.execution]: 'exec-1' })).length === 0 ? true : undefined,
+    );
   });
 
   it('removes the environment: its namespace goes', async () => {

@@ -5,7 +5,7 @@ import { type Cluster, isNotFound } from './cluster.js';
 import { dnsLabel, LABELS_ANNOTATION, labelValues, parsePodId } from './names.js';
 import { podReplica } from './pod-replicas.js';
 import { configMapName, inputObjects, metadata, podInputs, resources, secretName } from './pod-spec.js';
-import { CONTAINER, followLog, waitGone } from './pods.js';
+import { CONTAINER, followLog, waitStopped } from './pods.js';
 import { listReplicas, readPod } from './revisions.js';
 
 /** The label the Job controller puts on its pods. */
@@ -144,6 +144,6 @@ export class Jobs implements JobsPort {
         this.cluster.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: graceSeconds }),
       )
       .catch(gone);
-    await waitGone(this.cluster, namespace, name, graceSeconds);
+    await waitStopped(this.cluster, namespace, name, graceSeconds);
   }
 }

@@ -4,12 +4,19 @@ import type { LogLine } from '../driver.js';
 import { type Cluster, isNotFound } from './cluster.js';
 import { parsePodId } from './names.js';
 
-/** Resolves once the pod is gone (its grace period and 30 s more at most; then it is left terminating). */
-export async function waitGone(cluster: Cluster, namespace: string, name: string, graceSeconds: number) {
+/**
+ * Resolves once the pod's containers have stopped (or the pod is gone): at most its grace period
+ * and 30 s more. The kubelet removes the stopped pod's object some seconds later (8–30 s on the
+ * test cluster); until then it is listed as `removing`. Waiting for that too would hold a
+ * reconcile step for as long.
+ */
+export async function waitStopped(cluster: Cluster, namespace: string, name: string, graceSeconds: number) {
   const end = Date.now() + (graceSeconds + 30) * 1000;
   while (Date.now() < end) {
     try {
-      await cluster.call(() => cluster.core.readNamespacedPod({ name, namespace }));
+      const pod = await cluster.call(() => cluster.core.readNamespacedPod({ name, namespace }));
+      const statuses = pod.status?.containerStatuses ?? [];
+      if (statuses.length > 0 && statuses.every((c) => c.state?.terminated)) return;
     } catch (err) {
       if (isNotFound(err)) return;
       throw err;

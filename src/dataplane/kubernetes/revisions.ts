@@ -14,7 +14,7 @@ import {
   resources,
   secretName,
 } from './pod-spec.js';
-import { CONTAINER, waitGone } from './pods.js';
+import { CONTAINER, waitStopped } from './pods.js';
 
 /** On a revision's pods: the name of the Deployment they belong to. */
 export const WORKLOAD_ANNOTATION = 'rondo.workload';
@@ -159,12 +159,14 @@ export class Revisions implements RevisionsPort {
    * counts), then its Deployment scaled down by one, so the ReplicaSet removes the replacement
    * it has just begun (pending pods go first) rather than another running one. The last one goes
    * with its Deployment and ReplicaSet (deleted first, so nothing replaces the pod), then its
-   * Secret and ConfigMap. Resolves when the pod is gone.
+   * Secret and ConfigMap. Resolves when its container has stopped.
    */
   async remove(id: string, graceSeconds: number): Promise<void> {
     const pod = await this.#readPod(id);
     if (!pod) return;
     const { namespace, name } = parsePodId(id);
+    // Being removed already (an earlier call counted it): only wait, never scale down twice.
+    if (pod.metadata?.deletionTimestamp) return waitStopped(this.cluster, namespace, name, graceSeconds);
     const deployment = pod.metadata?.annotations?.[WORKLOAD_ANNOTATION];
     const deletePod = () =>
       this.cluster
@@ -182,7 +184,7 @@ export class Revisions implements RevisionsPort {
       if (await this.#scaleDown(namespace, deployment))
         await this.#deleteDeployment(namespace, deployment, pod);
     }
-    await waitGone(this.cluster, namespace, name, graceSeconds);
+    await waitStopped(this.cluster, namespace, name, graceSeconds);
     if (deployment && !(await this.#readDeployment(namespace, deployment))) {
       // Their owner reference lets the garbage collector do it too; this is at once.
       await this.cluster
