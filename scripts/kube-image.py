@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 # Adapted from ../shared/reference/kubernetes-on-debian/mkimage.py (the worked example beside the notes).
 """Build a single-layer image in `docker save` (docker-archive) format from a rootfs dir,
-without any registry or docker daemon.  usage: mkimage.py ROOTFS NAME:TAG OUT.tar CMD..."""
+without any registry or docker daemon.  usage: mkimage.py [--entrypoint] ROOTFS NAME:TAG OUT.tar CMD...
+With --entrypoint the program is the image's ENTRYPOINT (arguments follow it) instead of its CMD."""
 import hashlib, io, json, os, sys, tarfile, time
-rootfs, ref, out, *cmd = sys.argv[1:]
+argv = sys.argv[1:]
+entrypoint = argv[:1] == ["--entrypoint"]
+rootfs, ref, out, *cmd = argv[1:] if entrypoint else argv
 buf = io.BytesIO()
 with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
     for dp, dns, fns in os.walk(rootfs):
@@ -19,7 +22,7 @@ with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
 layer = buf.getvalue()
 diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
 config = {"architecture": "amd64", "os": "linux", "created": "1970-01-01T00:00:00Z",
-          "config": {"Cmd": cmd, "Env": ["PATH=/bin:/usr/bin:/sbin:/usr/sbin"]},
+          "config": {("Entrypoint" if entrypoint else "Cmd"): cmd, "Env": ["PATH=/bin:/usr/bin:/sbin:/usr/sbin"]},
           "rootfs": {"type": "layers", "diff_ids": [diff_id]},
           "history": [{"created": "1970-01-01T00:00:00Z", "created_by": "mkimage.py"}]}
 cfg = json.dumps(config, separators=(",", ":")).encode()

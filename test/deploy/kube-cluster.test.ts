@@ -1,6 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BatchV1Api,
   CoreV1Api,
@@ -11,6 +8,7 @@ import {
   VersionApi,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestCluster, type TestCluster, until } from './kube-cluster-helpers.js';
 
 /**
  * The test cluster G6's driver will run against (scripts/kube-test-cluster.sh): a real API
@@ -19,7 +17,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  * with Rondo as field manager, Secrets into env vars, readiness, pod logs, pods reachable from
  * the host, Jobs, and API discovery of CronJob's version.
  */
-const SCRIPT = join(import.meta.dirname, '../../scripts/kube-test-cluster.sh');
 const NS = `rondo-test-${process.pid}`;
 const FIELD_MANAGER = 'rondo';
 const PLANTED = `planted-${Math.random().toString(36).slice(2)}`;
@@ -29,36 +26,25 @@ const SERVE = [
   'exec /bin/busybox httpd -f -p 8080 -h /www',
 ].join('; ');
 
-const until = async <T>(what: string, read: () => Promise<T | undefined>, ms = 120_000): Promise<T> => {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await read().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-};
-
 describe('Kubernetes test cluster', () => {
   const kc = new KubeConfig();
   let objects: KubernetesObjectApi;
   let core: CoreV1Api;
+  let cluster: TestCluster | undefined;
 
   const apply = (o: KubernetesObject) =>
     objects.patch(o, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
 
   beforeAll(() => {
-    const out = execFileSync(SCRIPT, ['up'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-    const file = /KUBECONFIG=(\S+)/.exec(out)?.[1];
-    if (!file) throw new Error(`kube-test-cluster.sh up printed no KUBECONFIG: ${out}`);
-    kc.loadFromFile(file);
+    cluster = startTestCluster();
+    kc.loadFromFile(cluster.kubeconfigPath);
     objects = KubernetesObjectApi.makeApiClient(kc);
     core = kc.makeApiClient(CoreV1Api);
   }, 900_000);
 
   afterAll(async () => {
     await core?.deleteNamespace({ name: NS }).catch(() => undefined);
-    execFileSync(SCRIPT, ['down'], { stdio: 'inherit' });
+    cluster?.stop();
   }, 120_000);
 
   it('is a real API server: Kubernetes v1.20.2', async () => {

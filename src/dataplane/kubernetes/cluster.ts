@@ -1,0 +1,152 @@
+import {
+  ApiException,
+  AppsV1Api,
+  BatchV1Api,
+  CoreV1Api,
+  KubeConfig,
+  type KubernetesObject,
+  KubernetesObjectApi,
+  Log,
+  PatchStrategy,
+  VersionApi,
+} from '@kubernetes/client-node';
+import { RondoError } from '../../domain/errors.js';
+
+/** Every write is a server-side apply by this field manager, forced (Rondo owns what it applies). */
+export const FIELD_MANAGER = 'rondo';
+
+/** What a `kubernetes` data plane record's `config` holds. */
+export interface KubernetesConfig {
+  /** The kubeconfig's YAML text. */
+  kubeconfig: string;
+  /** The context to use; the kubeconfig's current one when absent. */
+  context?: string;
+}
+
+export function kubernetesConfig(id: string, config: Record<string, unknown>): KubernetesConfig {
+  const { kubeconfig, context } = config;
+  if (typeof kubeconfig !== 'string' || kubeconfig.trim() === '')
+    throw new RondoError(
+      'RONDO_ERR_UNAVAILABLE',
+      `data plane ${id}: config.kubeconfig must hold the kubeconfig's YAML text (e.g. the output of \`kubectl config view --raw --minify\`)`,
+    );
+  if (context !== undefined && typeof context !== 'string')
+    throw new RondoError(
+      'RONDO_ERR_UNAVAILABLE',
+      `data plane ${id}: config.context must be a context's name`,
+    );
+  return context === undefined ? { kubeconfig } : { kubeconfig, context };
+}
+
+export const isNotFound = (err: unknown) => err instanceof ApiException && err.code === 404;
+export const isConflict = (err: unknown) => err instanceof ApiException && err.code === 409;
+
+/** The API server's own message of a failed call (its Status), else the error's. */
+export function apiMessage(err: unknown): string {
+  if (err instanceof ApiException) {
+    const body = err.body as { message?: unknown } | string | undefined;
+    if (body && typeof body === 'object' && typeof body.message === 'string') return body.message;
+    if (typeof body === 'string') {
+      try {
+        const parsed = JSON.parse(body) as { message?: unknown };
+        if (typeof parsed.message === 'string') return parsed.message;
+      } catch {
+        // not JSON: the text itself
+      }
+      if (body) return body;
+    }
+    return `HTTP ${err.code}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** One cluster through one kubeconfig: the typed APIs the driver's parts share. */
+export class Cluster {
+  readonly kc = new KubeConfig();
+  readonly core: CoreV1Api;
+  readonly apps: AppsV1Api;
+  readonly batch: BatchV1Api;
+  readonly objects: KubernetesObjectApi;
+  readonly log: Log;
+  readonly #version: VersionApi;
+  readonly server: string;
+
+  constructor(
+    readonly id: string,
+    config: KubernetesConfig,
+  ) {
+    try {
+      this.kc.loadFromString(config.kubeconfig);
+      if (config.context) this.kc.setCurrentContext(config.context);
+    } catch (err) {
+      throw new RondoError(
+        'RONDO_ERR_UNAVAILABLE',
+        `data plane ${id}: its kubeconfig cannot be read (${apiMessage(err)}); store a valid kubeconfig in its config`,
+        { cause: err },
+      );
+    }
+    const cluster = this.kc.getCurrentCluster();
+    if (!cluster)
+      throw new RondoError(
+        'RONDO_ERR_UNAVAILABLE',
+        `data plane ${id}: the kubeconfig's context '${this.kc.getCurrentContext()}' names no cluster; fix config.context or the kubeconfig`,
+      );
+    this.server = cluster.server;
+    this.core = this.kc.makeApiClient(CoreV1Api);
+    this.apps = this.kc.makeApiClient(AppsV1Api);
+    this.batch = this.kc.makeApiClient(BatchV1Api);
+    this.objects = KubernetesObjectApi.makeApiClient(this.kc);
+    this.log = new Log(this.kc);
+    this.#version = this.kc.makeApiClient(VersionApi);
+  }
+
+  /** An API error stays as it is (404s are answers); anything else means the cluster did not answer. */
+  async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof ApiException && err.code !== 401 && err.code < 500) throw err;
+      throw this.unavailable(err);
+    }
+  }
+
+  unavailable(err: unknown): RondoError {
+    if (err instanceof RondoError) return err;
+    const why =
+      err instanceof ApiException ? apiMessage(err) : err instanceof Error ? err.message : String(err);
+    return new RondoError(
+      'RONDO_ERR_UNAVAILABLE',
+      `Kubernetes data plane ${this.id} at ${this.server} does not answer (${why}); check that its API server is running and reachable from the control plane, and that the kubeconfig's credentials and certificate authority are current`,
+      { cause: err },
+    );
+  }
+
+  /** GET /version, within `timeoutMs`. */
+  async version(timeoutMs = 10_000): Promise<string> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs / 1000} s`)), timeoutMs);
+    });
+    try {
+      const v = await Promise.race([this.#version.getCode(), timeout]);
+      return v.gitVersion;
+    } catch (err) {
+      throw this.unavailable(err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Server-side apply of a whole object as Rondo (forced): creates or updates it. */
+  async apply<T extends KubernetesObject>(o: T): Promise<T> {
+    try {
+      return await this.call(() =>
+        this.objects.patch(o, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply),
+      );
+    } catch (err) {
+      if (!(err instanceof ApiException)) throw err;
+      const where = [o.metadata?.namespace, o.metadata?.name].filter(Boolean).join('/');
+      throw new Error(`the API server refused ${o.kind} ${where}: ${apiMessage(err)}`, { cause: err });
+    }
+  }
+}

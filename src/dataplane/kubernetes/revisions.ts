@@ -1,0 +1,290 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { Probe, ReadinessReading, Replica, RevisionSpec, RevisionsPort } from '../driver.js';
+import { LABEL } from '../labels.js';
+import { type Cluster, isNotFound } from './cluster.js';
+import { dnsLabel, LABELS_ANNOTATION, labelValues, parsePodId, selector } from './names.js';
+import { indexedReplicas, podReplica, readinessOf } from './pod-replicas.js';
+import {
+  configMapName,
+  inputObjects,
+  metadata,
+  podInputs,
+  probes,
+  resources,
+  secretName,
+} from './pod-spec.js';
+import { CONTAINER, waitStopped } from './pods.js';
+
+/** On a revision's pods: the name of the Deployment they belong to. */
+export const WORKLOAD_ANNOTATION = 'rondo.workload';
+
+/** A revision's Deployment is named after the deployment's id (the control plane's name prefix without one). */
+export const deploymentName = (spec: Pick<RevisionSpec, 'labels' | 'name'>) =>
+  dnsLabel(spec.labels[LABEL.deployment] ?? spec.name, 56);
+
+/**
+ * Revisions as Deployments: one per Rondo deployment, its replica count the spec's, its pods the
+ * replicas. The kubelet probes readiness and liveness and restarts; the replica index the
+ * reconciler counts by is assigned when listing (`indexedReplicas`).
+ */
+export class Revisions implements RevisionsPort {
+  constructor(readonly cluster: Cluster) {}
+
+  /**
+   * The kubelet pulls on the node, so there is nothing to make present here; a digest pins
+   * exactly, a tag pins whatever the node resolves it to when it pulls.
+   */
+  async pin(image: string): Promise<string> {
+    return image;
+  }
+
+  /** Applies the Deployment (whole, with the spec's replica count): the indexes are not needed. */
+  async start(spec: RevisionSpec, _indexes: number[]): Promise<Replica[]> {
+    const namespace = spec.environment.name;
+    const name = deploymentName(spec);
+    const inputs = { namespace, name, labels: spec.labels, env: spec.env, files: spec.files };
+    const existing = await this.#readDeployment(namespace, name);
+    const owner = (d: V1Deployment | undefined) =>
+      d?.metadata?.uid ? { apiVersion: 'apps/v1', kind: 'Deployment', name, uid: d.metadata.uid } : undefined;
+    // The Secret and ConfigMap exist before the pods that mount them, and belong to the Deployment.
+    for (const o of inputObjects(inputs, owner(existing))) await this.cluster.apply(o);
+    const selectorLabels = labelValues({
+      [LABEL.instance]: spec.labels[LABEL.instance] ?? '',
+      [LABEL.deployment]: spec.labels[LABEL.deployment] ?? name,
+    });
+    const mounts = podInputs(inputs);
+    const applied = await this.cluster.apply<KubernetesObject & V1Deployment>({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: metadata(namespace, name, spec.labels),
+      spec: {
+        replicas: spec.replicas,
+        selector: { matchLabels: selectorLabels },
+        template: {
+          metadata: {
+            labels: { ...labelValues(spec.labels), ...selectorLabels },
+            annotations: { [LABELS_ANNOTATION]: JSON.stringify(spec.labels), [WORKLOAD_ANNOTATION]: name },
+          },
+          spec: {
+            automountServiceAccountToken: false,
+            enableServiceLinks: false,
+            volumes: mounts.volumes,
+            containers: [
+              {
+                name: CONTAINER,
+                image: spec.image,
+                imagePullPolicy: 'IfNotPresent',
+                // 1.20's server-side apply refuses a port without its protocol.
+                ports: spec.ports.map((p) => ({ containerPort: p, protocol: 'TCP' })),
+                env: mounts.env ?? [],
+                volumeMounts: mounts.volumeMounts,
+                ...(spec.resources ? { resources: resources(spec.resources) } : {}),
+                ...probes(spec.readiness),
+              },
+            ],
+          },
+        },
+      },
+    });
+    if (!existing) for (const o of inputObjects(inputs, owner(applied))) await this.cluster.apply(o);
+    return this.#untilPods(namespace, selectorLabels, spec.replicas);
+  }
+
+  /** The Deployment's pods once the ReplicaSet has made as many as it wants (30 s at most). */
+  async #untilPods(namespace: string, labels: Record<string, string>, count: number): Promise<Replica[]> {
+    const end = Date.now() + 30_000;
+    for (;;) {
+      const { items } = await this.cluster.call(() =>
+        this.cluster.core.listNamespacedPod({ namespace, labelSelector: selector(labels) }),
+      );
+      const live = items.filter((p) => !p.metadata?.deletionTimestamp);
+      if (live.length >= count || Date.now() > end) return indexedReplicas(items);
+      await sleep(200);
+    }
+  }
+
+  async #readDeployment(namespace: string, name: string): Promise<V1Deployment | undefined> {
+    try {
+      return await this.cluster.call(() => this.cluster.apps.readNamespacedDeployment({ name, namespace }));
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  list(labels: Record<string, string>): Promise<Replica[]> {
+    return listReplicas(this.cluster, labels);
+  }
+
+  async #readPod(id: string): Promise<V1Pod | undefined> {
+    return readPod(this.cluster, id);
+  }
+
+  async probe(id: string, _probe: Probe | undefined): Promise<ReadinessReading> {
+    const pod = await this.#readPod(id);
+    if (!pod || readinessOf(pod, []).failure === undefined) return readinessOf(pod, []);
+    const { namespace, name } = parsePodId(id);
+    const events = await this.cluster
+      .call(() =>
+        this.cluster.core.listNamespacedEvent({
+          namespace,
+          fieldSelector: `involvedObject.kind=Pod,involvedObject.name=${name}`,
+        }),
+      )
+      .then((l) => l.items)
+      .catch(() => []);
+    return readinessOf(pod, events);
+  }
+
+  /** Serving is the pod's Ready condition, which the kubelet keeps: nothing to record. */
+  async markServing(id: string, _env: string, _names: string[]): Promise<Replica> {
+    const pod = await this.#readPod(id);
+    if (!pod) throw new Error(`pod ${id} vanished before it was marked serving`);
+    return podReplica(pod);
+  }
+
+  /** The Deployment replaces a deleted pod (a new pod: a new id). */
+  async restart(id: string): Promise<void> {
+    const { namespace, name } = parsePodId(id);
+    await this.cluster
+      .call(() => this.cluster.core.deleteNamespacedPod({ name, namespace }))
+      .catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      });
+  }
+
+  /**
+   * One replica fewer. With others left, the pod is deleted first (terminating, it no longer
+   * counts), then its Deployment scaled down by one, so the ReplicaSet removes the replacement
+   * it has just begun (pending pods go first) rather than another running one. The last one goes
+   * with its Deployment and ReplicaSet (deleted first, so nothing replaces the pod), then its
+   * Secret and ConfigMap. Resolves when its container has stopped.
+   */
+  async remove(id: string, graceSeconds: number): Promise<void> {
+    const pod = await this.#readPod(id);
+    if (!pod) return;
+    const { namespace, name } = parsePodId(id);
+    // Being removed already (an earlier call counted it): only wait, never scale down twice.
+    if (pod.metadata?.deletionTimestamp) return waitStopped(this.cluster, namespace, name, graceSeconds);
+    const deployment = pod.metadata?.annotations?.[WORKLOAD_ANNOTATION];
+    const deletePod = () =>
+      this.cluster
+        .call(() =>
+          this.cluster.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: graceSeconds }),
+        )
+        .catch(gone);
+    if (!deployment) {
+      await deletePod();
+    } else if ((await this.#replicas(namespace, deployment)) <= 1) {
+      await this.#deleteDeployment(namespace, deployment, pod);
+      await deletePod();
+    } else {
+      await deletePod();
+      if (await this.#scaleDown(namespace, deployment))
+        await this.#deleteDeployment(namespace, deployment, pod);
+    }
+    await waitStopped(this.cluster, namespace, name, graceSeconds);
+    if (deployment && !(await this.#readDeployment(namespace, deployment))) {
+      // Their owner reference lets the garbage collector do it too; this is at once.
+      await this.cluster
+        .call(() => this.cluster.core.deleteNamespacedSecret({ name: secretName(deployment), namespace }))
+        .catch(gone);
+      await this.cluster
+        .call(() =>
+          this.cluster.core.deleteNamespacedConfigMap({ name: configMapName(deployment), namespace }),
+        )
+        .catch(gone);
+    }
+  }
+
+  /** The Deployment's desired replicas; 0 when it is gone. */
+  async #replicas(namespace: string, name: string): Promise<number> {
+    try {
+      const scale = await this.cluster.call(() =>
+        this.cluster.apps.readNamespacedDeploymentScale({ name, namespace }),
+      );
+      return scale.spec?.replicas ?? 0;
+    } catch (err) {
+      if (isNotFound(err)) return 0;
+      throw err;
+    }
+  }
+
+  /** One replica fewer in the Deployment's count; true when this one was its last. */
+  async #scaleDown(namespace: string, name: string): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      const replicas = await this.#replicas(namespace, name);
+      if (replicas <= 1) return true;
+      try {
+        // `test` first: two removals at once each take one replica, never the same one twice.
+        await this.cluster.call(() =>
+          this.cluster.apps.patchNamespacedDeploymentScale({
+            name,
+            namespace,
+            body: [
+              { op: 'test', path: '/spec/replicas', value: replicas },
+              { op: 'replace', path: '/spec/replicas', value: replicas - 1 },
+            ],
+          }),
+        );
+        return false;
+      } catch (err) {
+        if (isNotFound(err)) return false;
+        if (attempt >= 5) throw err;
+      }
+    }
+  }
+
+  /**
+   * The Deployment and the ReplicaSet of `pod`: the garbage collector would remove the
+   * ReplicaSet only later, and until then it would replace the pod.
+   */
+  async #deleteDeployment(namespace: string, name: string, pod: V1Pod): Promise<void> {
+    await this.cluster
+      .call(() =>
+        this.cluster.apps.deleteNamespacedDeployment({ name, namespace, propagationPolicy: 'Background' }),
+      )
+      .catch(gone);
+    const rs = pod.metadata?.ownerReferences?.find((o) => o.kind === 'ReplicaSet' && o.controller);
+    if (rs)
+      await this.cluster
+        .call(() =>
+          this.cluster.apps.deleteNamespacedReplicaSet({
+            name: rs.name,
+            namespace,
+            propagationPolicy: 'Background',
+          }),
+        )
+        .catch(gone);
+  }
+
+  async logs(id: string, tail: number): Promise<string> {
+    const { namespace, name } = parsePodId(id);
+    return this.cluster.call(() =>
+      this.cluster.core.readNamespacedPodLog({ name, namespace, tailLines: tail }),
+    );
+  }
+}
+
+const gone = (err: unknown) => {
+  if (!isNotFound(err)) throw err;
+};
+
+/** Pods carrying `labels`, in every namespace, as replicas with their indexes. */
+export async function listReplicas(cluster: Cluster, labels: Record<string, string>): Promise<Replica[]> {
+  const { items } = await cluster.call(() =>
+    cluster.core.listPodForAllNamespaces({ labelSelector: selector(labels) }),
+  );
+  return indexedReplicas(items);
+}
+
+export async function readPod(cluster: Cluster, id: string): Promise<V1Pod | undefined> {
+  const { namespace, name } = parsePodId(id);
+  try {
+    return await cluster.call(() => cluster.core.readNamespacedPod({ name, namespace }));
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,132 @@
+import type { KubernetesObject, V1Service } from '@kubernetes/client-node';
+import type { RouteTarget, RoutingState, TrafficPort } from '../driver.js';
+import { LABEL } from '../labels.js';
+import { type Cluster, isNotFound } from './cluster.js';
+import type { Environments } from './environments.js';
+import { dnsLabel, LABELS_ANNOTATION, labelValue, labelValues, parsePodId, selector } from './names.js';
+
+/** On the Services `publish` renders (and prunes). */
+const SERVICE_LABEL = 'rondo.service';
+
+interface ServiceIntent {
+  namespace: string;
+  component: string;
+  deployments: Set<string>;
+  ports: Set<number>;
+  instance: string | undefined;
+}
+
+/**
+ * Routing, for now, as one Service per routed component: its selector the routed deployment's
+ * label, its ports the routed ones. Where the cluster has DNS and a Service proxy they give the
+ * component a stable name and address; the test cluster has neither, and the gateways inside
+ * the cluster (public hosts, web apps, organization gateways) are still to come (docs/kubernetes.md).
+ * Level-based: Services of this installation that the state no longer routes to are deleted.
+ */
+export class Traffic implements TrafficPort {
+  constructor(
+    readonly cluster: Cluster,
+    readonly environments: Environments,
+  ) {}
+
+  async publish(state: RoutingState): Promise<void> {
+    const targets: RouteTarget[] = [
+      ...state.hosts.flatMap((h) => h.routes),
+      ...state.webApps,
+      ...state.internal.flatMap((i) => i.routes),
+    ];
+    const intents = new Map<string, ServiceIntent>();
+    for (const t of targets) {
+      const first = t.replicas[0];
+      if (!first) continue;
+      const { namespace } = parsePodId(first);
+      const key = `${namespace}/${t.owner.componentId}`;
+      const intent = intents.get(key) ?? {
+        namespace,
+        component: t.owner.componentId,
+        deployments: new Set<string>(),
+        ports: new Set<number>(),
+        instance: undefined,
+      };
+      intent.deployments.add(t.owner.deploymentId);
+      intent.ports.add(t.port);
+      intents.set(key, intent);
+    }
+    const namespaces = await this.#namespaceLabels([
+      ...new Set([...intents.values()].map((i) => i.namespace)),
+    ]);
+    const keep = new Set<string>();
+    for (const intent of intents.values()) {
+      const owner = namespaces.get(intent.namespace) ?? {};
+      const instance = owner[LABEL.instance];
+      if (instance) this.environments.instances.add(instance);
+      const name = serviceName(intent.component);
+      keep.add(`${intent.namespace}/${name}`);
+      const labels = { ...owner, [LABEL.component]: intent.component, [SERVICE_LABEL]: 'true' };
+      // One deployment routed: its pods; during a shift between two, the component's pods.
+      const only = intent.deployments.size === 1 ? [...intent.deployments][0] : undefined;
+      const podSelector: Record<string, string> = only
+        ? { [LABEL.deployment]: labelValue(only) }
+        : { [LABEL.component]: labelValue(intent.component) };
+      await this.cluster.apply<KubernetesObject & V1Service>({
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: {
+          name,
+          namespace: intent.namespace,
+          labels: labelValues(labels),
+          annotations: { [LABELS_ANNOTATION]: JSON.stringify(labels) },
+        },
+        spec: {
+          selector: podSelector,
+          // 1.20's server-side apply refuses a Service port without its protocol.
+          ports: [...intent.ports]
+            .sort((a, b) => a - b)
+            .map((port) => ({ name: `tcp-${port}`, port, targetPort: port, protocol: 'TCP' })),
+        },
+      });
+    }
+    await this.#prune(keep);
+  }
+
+  async #namespaceLabels(names: string[]): Promise<Map<string, Record<string, string>>> {
+    const out = new Map<string, Record<string, string>>();
+    for (const name of names) {
+      try {
+        const ns = await this.cluster.call(() => this.cluster.core.readNamespace({ name }));
+        const exact = ns.metadata?.annotations?.[LABELS_ANNOTATION];
+        out.set(name, exact ? (JSON.parse(exact) as Record<string, string>) : (ns.metadata?.labels ?? {}));
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+    return out;
+  }
+
+  /** Deletes the Services of the installations this driver knows that the state no longer names. */
+  async #prune(keep: Set<string>): Promise<void> {
+    for (const instance of this.environments.instances) {
+      const { items } = await this.cluster.call(() =>
+        this.cluster.core.listServiceForAllNamespaces({
+          labelSelector: selector({ [LABEL.instance]: instance, [SERVICE_LABEL]: 'true' }),
+        }),
+      );
+      for (const s of items) {
+        const namespace = s.metadata?.namespace ?? '';
+        const name = s.metadata?.name ?? '';
+        if (keep.has(`${namespace}/${name}`)) continue;
+        await this.cluster
+          .call(() => this.cluster.core.deleteNamespacedService({ name, namespace }))
+          .catch((err: unknown) => {
+            if (!isNotFound(err)) throw err;
+          });
+      }
+    }
+  }
+}
+
+/** A Service's name is a DNS-1035 label: it starts with a letter. */
+const serviceName = (component: string) => {
+  const name = dnsLabel(component);
+  return /^[a-z]/.test(name) ? name : dnsLabel(`c-${component}`);
+};
