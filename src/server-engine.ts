@@ -70,7 +70,7 @@ export function createDeployEngine(
       logger,
     }),
   });
-  const gateway = new GatewaySync({ store, dataPlanes, settings: platform.gateway, logger });
+  const gateway = new GatewaySync({ store, dataPlanes, settings: platform.gateway, instance, logger });
   // A restarted Caddy gets its routes back within this, not at the next resync (docs/decisions.md).
   const gatewayWatch = new GatewayWatch(admin, gateway, logger, 500);
   const reconciler = new Reconciler(

@@ -151,7 +151,7 @@ export interface RouteOwner {
  * serving), or, while its switch is in progress, every running one (they passed readiness; the
  * marks may not have landed yet). The driver resolves how to reach them.
  */
-export interface RoutedRevision extends Omit<EnvironmentRef, 'instance'> {
+export interface RoutedRevision extends EnvironmentRef {
   deployment: string;
   /** DNS names it answers to inside its environment. */
   names: string[];

@@ -84,6 +84,7 @@ export class GatewaySync {
     for (const t of active) {
       const state = stateOf({ id: t.data_plane_id, type: t.data_plane_type, config: t.data_plane_config });
       state.revisions.push({
+        instance: this.#deps.instance,
         deployment: t.id,
         org: t.org,
         project: t.project,
@@ -161,5 +162,7 @@ export interface GatewaySyncDeps {
   store: Store;
   dataPlanes: DataPlaneRegistry;
   settings: GatewaySettings;
+  /** This installation (`rondo.instance`). */
+  instance: string;
   logger: Logger;
 }

@@ -5,7 +5,6 @@ import { writeTerminalState } from '../control/terminal-write.js';
 import type { DataPlaneDriver, EnvironmentInfo } from '../dataplane/driver.js';
 import { LABEL, networkLabels, networkName } from '../dataplane/labels.js';
 import type { DataPlaneRegistry } from '../dataplane/registry.js';
-import { runProcess } from '../dataplane/task-argv.js';
 import { type DeploymentTarget, deploymentTargets } from '../deploy/targets.js';
 import { storableText } from '../domain/storable-text.js';
 import type { ExecutionStatus, ExecutionTrigger, TaskSpec } from '../domain/task.js';

@@ -413,6 +413,7 @@ export function driverContract(name: string, make: () => Promise<ContractSubject
         const routed: RoutingState = {
           revisions: [
             {
+              instance: s.instance,
               deployment: route.deployment,
               org: r.org,
               project: r.project,

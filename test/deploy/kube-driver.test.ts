@@ -197,15 +197,22 @@ describe('Kubernetes driver', () => {
       deploymentId: 'dep-web-1',
     };
     await driver.traffic.publish({
+      revisions: [
+        {
+          ...REF,
+          deployment: 'dep-web-1',
+          names: ['web'],
+          switching: false,
+        },
+      ],
       hosts: [],
-      webApps: [{ host: 'web.example', replicas: web.map((r) => r.id), port: 8080, owner }],
+      webApps: [{ host: 'web.example', deployment: 'dep-web-1', port: 8080, owner }],
       internal: [],
-      names: new Map(),
     });
     const svc = await core.readNamespacedService({ name: 'web', namespace: env.name });
     expect(svc.spec?.selector).toEqual({ [LABEL.deployment]: 'dep-web-1' });
     expect(svc.spec?.ports?.map((p) => [p.port, p.protocol])).toEqual([[8080, 'TCP']]);
-    await driver.traffic.publish({ hosts: [], webApps: [], internal: [], names: new Map() });
+    await driver.traffic.publish({ revisions: [], hosts: [], webApps: [], internal: [] });
     expect(await notFound(core.readNamespacedService({ name: 'web', namespace: env.name }))).toBe(true);
   });
 

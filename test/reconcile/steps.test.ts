@@ -105,6 +105,7 @@ async function world(settings: Partial<RolloutSettings> = {}): Promise<World> {
   const gateway = new GatewaySync({
     store,
     dataPlanes,
+    instance: INSTANCE,
     logger,
     settings: {
       publicPort: 8000,

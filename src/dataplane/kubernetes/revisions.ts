@@ -121,6 +121,11 @@ export class Revisions implements RevisionsPort {
     return readPod(this.cluster, id);
   }
 
+  async inspect(id: string): Promise<Replica | undefined> {
+    const pod = await this.#readPod(id);
+    return pod ? readinessOf(pod, []).replica : undefined;
+  }
+
   async probe(id: string, _probe: Probe | undefined): Promise<ReadinessReading> {
     const pod = await this.#readPod(id);
     if (!pod || readinessOf(pod, []).failure === undefined) return readinessOf(pod, []);

@@ -2,8 +2,8 @@ import type { KubernetesObject, V1Service } from '@kubernetes/client-node';
 import type { RouteTarget, RoutingState, TrafficPort } from '../driver.js';
 import { LABEL } from '../labels.js';
 import { type Cluster, isNotFound } from './cluster.js';
-import type { Environments } from './environments.js';
-import { dnsLabel, LABELS_ANNOTATION, labelValue, labelValues, parsePodId, selector } from './names.js';
+import { type Environments, namespaceName } from './environments.js';
+import { dnsLabel, LABELS_ANNOTATION, labelValue, labelValues, selector } from './names.js';
 
 /** On the Services `publish` renders (and prunes). */
 const SERVICE_LABEL = 'rondo.service';
@@ -35,11 +35,12 @@ export class Traffic implements TrafficPort {
       ...state.webApps,
       ...state.internal.flatMap((i) => i.routes),
     ];
+    const revisions = new Map(state.revisions.map((r) => [r.deployment, r]));
     const intents = new Map<string, ServiceIntent>();
     for (const t of targets) {
-      const first = t.replicas[0];
-      if (!first) continue;
-      const { namespace } = parsePodId(first);
+      const revision = revisions.get(t.deployment);
+      if (!revision) continue;
+      const namespace = namespaceName(revision);
       const key = `${namespace}/${t.owner.componentId}`;
       const intent = intents.get(key) ?? {
         namespace,
