@@ -69,6 +69,8 @@ export function createDeployEngine(
       instance,
       logger,
     }),
+    // G6: kubernetes: (record) => kubernetesDriver({ ...record, config: openKubeconfig(keyring, record) }),
+    // (openKubeconfig: src/dataplane/kubernetes/credentials.ts decrypts the stored kubeconfig in memory.)
   });
   const gateway = new GatewaySync({ store, dataPlanes, settings: platform.gateway, logger });
   // A restarted Caddy gets its routes back within this, not at the next resync (docs/decisions.md).
