@@ -29,6 +29,16 @@ export class DataPlaneRegistry {
     return [...this.#clients];
   }
 
+  /**
+   * Whether this control plane has a driver for data planes of `type`. The loops over every data
+   * plane (resync, log and exit watches, metrics) skip the others, so a cluster registered before
+   * its driver is deployed leaves the Docker data planes' work as it was; an environment on it is
+   * refused (`for` throws) until then.
+   */
+  drives(type: string): boolean {
+    return Object.hasOwn(this.#factories, type);
+  }
+
   for(record: DataPlaneRecord): DataPlaneDriver {
     let client = this.#clients.get(record.id);
     if (!client) {

@@ -158,7 +158,8 @@ export class Reconciler {
       .selectFrom('data_planes')
       .select(['id', 'type', 'config'])
       .execute();
-    return new Map(rows.map((row) => [row.id, this.#deps.dataPlanes.for(row)]));
+    const driven = rows.filter((row) => this.#deps.dataPlanes.drives(row.type));
+    return new Map(driven.map((row) => [row.id, this.#deps.dataPlanes.for(row)]));
   }
 
   async #resync(): Promise<void> {

@@ -123,6 +123,7 @@ export class LogCollector {
     const seen = new Set<string>();
     const deployments = new Set<string>();
     for (const row of rows) {
+      if (!this.#deps.dataPlanes.drives(row.type)) continue;
       const dp = this.#deps.dataPlanes.for(row);
       if (!dp.observe.logLines) continue;
       const workloads = await dp.observe.list({ [LABEL.instance]: this.#deps.instance });

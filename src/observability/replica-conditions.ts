@@ -63,7 +63,7 @@ export class ReplicaConditions {
       .select(['id', 'type', 'config'])
       .execute();
     for (const row of rows) {
-      if (this.#watching.has(row.id)) continue;
+      if (this.#watching.has(row.id) || !this.#deps.dataPlanes.drives(row.type)) continue;
       const dp = this.#deps.dataPlanes.for(row);
       if (!dp.observe.exits) continue;
       const abort = new AbortController();

@@ -8,7 +8,7 @@ import type { ComponentLabels, ReplicaSample, RondoMetrics } from './rondo-metri
 
 export interface MetricsSamplerDeps {
   store: Store;
-  dataPlanes: Pick<DataPlaneRegistry, 'for'>;
+  dataPlanes: Pick<DataPlaneRegistry, 'for' | 'drives'>;
   instance: string;
   logger: Logger;
   metrics: RondoMetrics;
@@ -65,6 +65,7 @@ export class MetricsSampler {
       .execute();
     const stats: ReplicaStats[] = [];
     for (const row of rows) {
+      if (!this.#deps.dataPlanes.drives(row.type)) continue;
       const dp = this.#deps.dataPlanes.for(row);
       if (!dp.observe.stats) continue;
       stats.push(...(await dp.observe.stats({ [LABEL.instance]: this.#deps.instance })));
