@@ -12,6 +12,7 @@ import { Pruning } from './control/pruning.js';
 import { dockerDrivers } from './dataplane/docker/docker-driver.js';
 import { DockerImages } from './dataplane/docker/docker-images.js';
 import { NameServer } from './dataplane/docker/name-server.js';
+import { kubernetesDrivers } from './dataplane/kubernetes/kubernetes-drivers.js';
 import { DataPlaneRegistry } from './dataplane/registry.js';
 import type { DeployDeps } from './deploy/deployments.js';
 import { createDeployment } from './deploy/deployments.js';
@@ -56,11 +57,12 @@ export function createDeployEngine(
 ) {
   // Replicas' names on this host's networks (port 53 of each bridge's gateway address).
   const names = new NameServer({ warn: (message) => logger.warn(message) });
-  // A driver per data plane type; G6 adds `kubernetes`.
   const admin = new CaddyAdmin(platform.gateway.adminListen);
   mkdirSync(dirname(platform.gateway.accessLogPath), { recursive: true });
   // This host's gateway: every Docker data plane publishes its part of the routes to it.
   const hostGateway = new HostGateway(admin, platform.gateway, logger);
+  // A driver per data plane type.
+  const kubernetes = kubernetesDrivers(keyring);
   const dataPlanes = new DataPlaneRegistry({
     docker: dockerDrivers({
       defaultSocket: platform.dockerSocket,
@@ -69,7 +71,16 @@ export function createDeployEngine(
       instance,
       logger,
     }),
+    kubernetes: kubernetes.factory,
   });
+  // Load the Kubernetes client now only where a cluster is registered (it takes a second or more).
+  void store.db
+    .selectFrom('data_planes')
+    .select('id')
+    .where('type', '=', 'kubernetes')
+    .executeTakeFirst()
+    .then((cluster) => (cluster ? kubernetes.preload() : undefined))
+    .catch((err: unknown) => logger.warn({ err: String(err) }, 'the Kubernetes driver could not be loaded'));
   const gateway = new GatewaySync({ store, dataPlanes, settings: platform.gateway, instance, logger });
   // A restarted Caddy gets its routes back within this, not at the next resync (docs/decisions.md).
   const gatewayWatch = new GatewayWatch(admin, gateway, logger, 500);

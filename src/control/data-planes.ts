@@ -1,5 +1,10 @@
+import { sql } from 'kysely';
+import { sealKubeconfig } from '../dataplane/kubernetes/credentials.js';
+import { parseKubeconfig } from '../dataplane/kubernetes/kubeconfig.js';
 import { alreadyExists, notFound, RondoError } from '../domain/errors.js';
 import type { DataPlane } from '../domain/resources.js';
+import type { Keyring } from '../secrets/envelope.js';
+import type { Executor } from '../store/store.js';
 import type { ControlDeps, RequestContext } from './context.js';
 import { newId } from './ids.js';
 import { toDataPlane } from './mappers.js';
@@ -17,7 +22,25 @@ export async function listDataPlanes(
     .where('org_id', '=', org.id)
     .orderBy('name')
     .execute();
-  return rows.map(toDataPlane);
+  const users = await environmentsOn(
+    deps.store.db,
+    rows.map((r) => r.id),
+  );
+  return rows.map((r) => toDataPlane(r, users.get(r.id) ?? []));
+}
+
+/** The names of the environments each data plane hosts, by data plane id. */
+async function environmentsOn(db: Executor, ids: string[]): Promise<Map<string, string[]>> {
+  const byPlane = new Map<string, string[]>();
+  if (ids.length === 0) return byPlane;
+  const envs = await db
+    .selectFrom('environments')
+    .select(['data_plane_id', 'name'])
+    .where('data_plane_id', 'in', ids)
+    .orderBy('name')
+    .execute();
+  for (const e of envs) byPlane.set(e.data_plane_id, [...(byPlane.get(e.data_plane_id) ?? []), e.name]);
+  return byPlane;
 }
 
 export async function getDataPlane(
@@ -34,22 +57,39 @@ export async function getDataPlane(
     .where('name', '=', name)
     .executeTakeFirst();
   if (!row) throw notFound('data plane', name);
-  return toDataPlane(row);
+  return toDataPlane(row, (await environmentsOn(deps.store.db, [row.id])).get(row.id) ?? []);
 }
 
-export interface DataPlaneInput {
-  name: string;
-  type: 'docker';
-  /** For `docker`: the engine's socket (Docker or Podman); default the local engine. */
-  config: { socketPath?: string };
+/** Data planes store a Kubernetes cluster's credentials encrypted: they need the keyring. */
+export interface DataPlaneDeps extends ControlDeps {
+  keyring: Keyring;
 }
+
+export type DataPlaneInput =
+  | {
+      name: string;
+      type: 'docker';
+      /** The engine's socket (Docker or Podman); default the local engine. */
+      config: { socketPath?: string };
+    }
+  | {
+      name: string;
+      type: 'kubernetes';
+      /** The kubeconfig's text (credentials included) and the context to use (default its current-context). */
+      config: { kubeconfig: string; context?: string };
+    };
 
 export async function createDataPlane(
-  deps: ControlDeps,
+  deps: DataPlaneDeps,
   ctx: RequestContext,
   orgName: string,
   input: DataPlaneInput,
 ): Promise<DataPlane> {
+  // Checked before anything is written: a kubeconfig a driver could not use is refused (400).
+  const target =
+    input.type === 'kubernetes'
+      ? await parseKubeconfig(input.config.kubeconfig, input.config.context)
+      : undefined;
   const spec = {
     permission: 'dataplane:write',
     action: 'dataplane.create',
@@ -64,18 +104,20 @@ export async function createDataPlane(
       .where('name', '=', input.name)
       .executeTakeFirst();
     if (taken) throw alreadyExists('data plane', input.name);
+    const id = newId('dp');
+    let config: Record<string, unknown> = input.config;
+    if (input.type === 'kubernetes' && target) {
+      // A master key rotation locks the table before it re-wraps: we encrypt after it (new key) or
+      // it waits for our commit (and re-wraps ours too).
+      await sql`lock table data_planes in row exclusive mode`.execute(tx);
+      config = { ...sealKubeconfig(deps.keyring, id, input.config.kubeconfig, target) };
+    }
     const row = await tx
       .insertInto('data_planes')
-      .values({
-        id: newId('dp'),
-        org_id: org.id,
-        name: input.name,
-        type: input.type,
-        config: JSON.stringify(input.config),
-      })
+      .values({ id, org_id: org.id, name: input.name, type: input.type, config: JSON.stringify(config) })
       .returningAll()
       .executeTakeFirstOrThrow();
-    return toDataPlane(row);
+    return toDataPlane(row, []);
   });
 }
 

@@ -32,11 +32,19 @@ export const toOrganization = (r: OrganizationRow): Organization => ({
   createdAt: r.created_at.toISOString(),
 });
 
-export const toDataPlane = (r: DataPlaneRow): DataPlane => ({
+/**
+ * `environments`: the names of the environments it hosts. A Kubernetes data plane's credentials
+ * (the kubeconfig's envelope) never leave the store: only where the cluster is and the context.
+ */
+export const toDataPlane = (r: DataPlaneRow, environments: string[]): DataPlane => ({
   id: r.id,
   name: r.name,
   type: r.type as DataPlane['type'],
-  config: r.config,
+  config:
+    r.type === 'kubernetes'
+      ? { server: r.config.server, context: r.config.context, credentials: 'stored encrypted' }
+      : r.config,
+  environments,
   createdAt: r.created_at.toISOString(),
 });
 

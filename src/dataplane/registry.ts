@@ -29,6 +29,30 @@ export class DataPlaneRegistry {
     return [...this.#clients];
   }
 
+  /**
+   * Whether this control plane has a driver for data planes of `type`. The loops over every data
+   * plane (resync, log and exit watches, metrics) skip the others, so a cluster registered before
+   * its driver is deployed leaves the Docker data planes' work as it was; an environment on it is
+   * refused (`for` throws) until then.
+   */
+  drives(type: string): boolean {
+    return Object.hasOwn(this.#factories, type);
+  }
+
+  /**
+   * The record's driver, or undefined where there is none right now (no driver for its type,
+   * credentials that do not open, a driver still loading): the loops over every data plane skip
+   * such a data plane this time round and leave the others' work as it was.
+   */
+  tryFor(record: DataPlaneRecord): DataPlaneDriver | undefined {
+    if (!this.drives(record.type)) return undefined;
+    try {
+      return this.for(record);
+    } catch {
+      return undefined;
+    }
+  }
+
   for(record: DataPlaneRecord): DataPlaneDriver {
     let client = this.#clients.get(record.id);
     if (!client) {

@@ -66,8 +66,9 @@ export async function componentStatus(
     const latest = mine[0];
     let running = 0;
     let restarts = 0;
-    if (active) {
-      const dp = deps.dataPlanes.for({ id: env.dp_id, type: env.dp_type, config: env.dp_config });
+    // A data plane without a driver right now shows nothing running rather than failing the page.
+    const dp = active && deps.dataPlanes.tryFor({ id: env.dp_id, type: env.dp_type, config: env.dp_config });
+    if (active && dp) {
       const workloads = await dp.revisions
         .list({ [LABEL.instance]: deps.instance, [LABEL.deployment]: active.id })
         .catch(() => []);

@@ -63,8 +63,11 @@ export class GatewaySync {
       ...switching,
     ];
     const states = new Map(dataPlanes.clients().map(([, driver]) => [driver, emptyState()]));
+    // A data plane without a driver right now (its driver still loading, say) is left as it is;
+    // the others' routes must not wait for it.
     const stateOf = (plane: { id: string; type: string; config: Record<string, unknown> }) => {
-      const driver = dataPlanes.for(plane);
+      const driver = dataPlanes.tryFor(plane);
+      if (!driver) return undefined;
       let state = states.get(driver);
       if (!state) {
         state = emptyState();
@@ -83,6 +86,7 @@ export class GatewaySync {
 
     for (const t of active) {
       const state = stateOf({ id: t.data_plane_id, type: t.data_plane_type, config: t.data_plane_config });
+      if (!state) continue;
       state.revisions.push({
         instance: this.#deps.instance,
         deployment: t.id,
@@ -137,14 +141,11 @@ export class GatewaySync {
       .select(['e.name', 'e.gateway_slot', 'o.name as org', 'dp.id as dp_id', 'dp.type', 'dp.config'])
       .where('e.gateway_slot', 'is not', null)
       .execute();
-    for (const e of envs)
-      if (e.gateway_slot !== null)
-        internalOf(
-          stateOf({ id: e.dp_id, type: e.type, config: e.config }),
-          e.org,
-          e.name,
-          settings.internalPortBase + e.gateway_slot,
-        );
+    for (const e of envs) {
+      const state = stateOf({ id: e.dp_id, type: e.type, config: e.config });
+      if (state && e.gateway_slot !== null)
+        internalOf(state, e.org, e.name, settings.internalPortBase + e.gateway_slot);
+    }
     return states;
   }
 }

@@ -158,7 +158,12 @@ export class Reconciler {
       .selectFrom('data_planes')
       .select(['id', 'type', 'config'])
       .execute();
-    return new Map(rows.map((row) => [row.id, this.#deps.dataPlanes.for(row)]));
+    const planes = new Map<string, DataPlaneDriver>();
+    for (const row of rows) {
+      const driver = this.#deps.dataPlanes.tryFor(row);
+      if (driver) planes.set(row.id, driver);
+    }
+    return planes;
   }
 
   async #resync(): Promise<void> {

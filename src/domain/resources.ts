@@ -24,7 +24,12 @@ export const DataPlane = z.object({
   id: z.string(),
   name: z.string(),
   type: z.enum(['docker', 'kubernetes']),
-  config: z.record(z.string(), z.unknown()),
+  config: z
+    .record(z.string(), z.unknown())
+    .describe(
+      "docker: { socketPath? }; kubernetes: { server, context, credentials: 'stored encrypted' } (the kubeconfig is never shown)",
+    ),
+  environments: z.array(z.string()).describe('the environments it hosts'),
   createdAt: z.string(),
 });
 export type DataPlane = z.infer<typeof DataPlane>;

@@ -123,8 +123,8 @@ export class LogCollector {
     const seen = new Set<string>();
     const deployments = new Set<string>();
     for (const row of rows) {
-      const dp = this.#deps.dataPlanes.for(row);
-      if (!dp.observe.logLines) continue;
+      const dp = this.#deps.dataPlanes.tryFor(row);
+      if (!dp?.observe.logLines) continue;
       const workloads = await dp.observe.list({ [LABEL.instance]: this.#deps.instance });
       for (const w of workloads) {
         const deployment = w.labels[LABEL.deployment];

@@ -64,8 +64,8 @@ export class ReplicaConditions {
       .execute();
     for (const row of rows) {
       if (this.#watching.has(row.id)) continue;
-      const dp = this.#deps.dataPlanes.for(row);
-      if (!dp.observe.exits) continue;
+      const dp = this.#deps.dataPlanes.tryFor(row);
+      if (!dp?.observe.exits) continue;
       const abort = new AbortController();
       this.#watching.set(row.id, abort);
       const watch = dp.observe.exits({ [LABEL.instance]: this.#deps.instance }, abort.signal);

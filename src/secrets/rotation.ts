@@ -1,7 +1,8 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Database } from '../store/schema.js';
 import type { Store } from '../store/store.js';
-import type { Keyring } from './envelope.js';
+import { dataPlaneAad } from './aad.js';
+import type { Envelope, Keyring } from './envelope.js';
 import type { MasterKeyFile } from './master-key.js';
 
 /**
@@ -39,7 +40,33 @@ export async function rewrapIn(tx: Transaction<Database>, keyring: Keyring): Pro
       .where('id', '=', r.id)
       .execute();
   }
-  return rows.length;
+  return rows.length + (await rewrapDataPlanes(tx, keyring));
+}
+
+/** Kubernetes data planes keep their kubeconfig as an envelope in `config.kubeconfig`. */
+async function rewrapDataPlanes(tx: Transaction<Database>, keyring: Keyring): Promise<number> {
+  // Creating a data plane takes `row exclusive` before it encrypts, so it waits for this or we for it.
+  await sql`lock table data_planes in exclusive mode`.execute(tx);
+  const rows = await tx.selectFrom('data_planes').select(['id', 'config']).execute();
+  let rewrapped = 0;
+  for (const r of rows) {
+    const envelope = r.config.kubeconfig as Envelope | undefined;
+    if (!isEnvelope(envelope) || envelope.keyId === keyring.currentKeyId) continue;
+    const next = keyring.rewrap(envelope, dataPlaneAad(r.id));
+    await tx
+      .updateTable('data_planes')
+      .set({ config: JSON.stringify({ ...r.config, kubeconfig: next }) })
+      .where('id', '=', r.id)
+      .execute();
+    rewrapped++;
+  }
+  return rewrapped;
+}
+
+function isEnvelope(v: unknown): v is Envelope {
+  if (typeof v !== 'object' || v === null) return false;
+  const e = v as Record<string, unknown>;
+  return typeof e.keyId === 'string' && typeof e.wrappedKey === 'string' && typeof e.ciphertext === 'string';
 }
 
 export function finishRotation(file: MasterKeyFile | undefined): void {

@@ -490,6 +490,6 @@ export class ExecutionRunner {
       .selectFrom('data_planes')
       .select(['id', 'type', 'config'])
       .execute();
-    return rows.map((r) => this.#deps.dataPlanes.for(r));
+    return rows.flatMap((r) => this.#deps.dataPlanes.tryFor(r) ?? []);
   }
 }

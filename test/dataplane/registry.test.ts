@@ -41,4 +41,11 @@ describe('DataPlaneRegistry', () => {
     }
     expect(registry.clients()).toEqual([]);
   });
+
+  it('says which types it drives (the loops over every data plane skip the others)', () => {
+    const registry = new DataPlaneRegistry({ docker: made });
+    expect(registry.drives('docker')).toBe(true);
+    for (const type of ['kubernetes', 'constructor', '__proto__'])
+      expect(registry.drives(type), type).toBe(false);
+  });
 });

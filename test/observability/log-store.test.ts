@@ -95,7 +95,10 @@ describe.each(DRIVERS)('runtime logs in the store (%s)', (driver) => {
     new LogCollector(
       {
         store: t.rondo.store,
-        dataPlanes: { for: () => fakePlane(instance, followed) } as unknown as DataPlaneRegistry,
+        dataPlanes: {
+          for: () => fakePlane(instance, followed),
+          drives: () => true,
+        } as unknown as DataPlaneRegistry,
         keyring: new Keyring(Buffer.alloc(32)),
         instance,
         logger: pino({ level: 'silent' }),

@@ -1,6 +1,11 @@
 import { z } from 'zod';
-import type { ControlDeps } from '../../control/context.js';
-import { createDataPlane, deleteDataPlane, getDataPlane, listDataPlanes } from '../../control/data-planes.js';
+import {
+  createDataPlane,
+  type DataPlaneDeps,
+  deleteDataPlane,
+  getDataPlane,
+  listDataPlanes,
+} from '../../control/data-planes.js';
 import { DataPlane } from '../../domain/resources.js';
 import { type Api, contextOf } from '../api.js';
 import { deleteResponses, Name, OrgParam, problemResponses } from '../schemas.js';
@@ -15,7 +20,39 @@ const SocketPath = z
     'must be an absolute socket path or tcp://host:port',
   );
 
-export function dataPlaneRoutes(app: Api, deps: ControlDeps): void {
+const DockerDataPlane = z.strictObject({
+  name: Name,
+  type: z.literal('docker'),
+  config: z
+    .strictObject({ socketPath: SocketPath.optional() })
+    .default({})
+    .describe("the engine's socket (Docker or Podman); default the local engine"),
+});
+
+/** A kubeconfig of one context is a few KiB; certificates and a token stay far below this. */
+const KUBECONFIG_MAX = 256 * 1024;
+
+const KubernetesDataPlane = z.strictObject({
+  name: Name,
+  type: z.literal('kubernetes'),
+  config: z.strictObject({
+    kubeconfig: z
+      .string()
+      .min(1)
+      .max(KUBECONFIG_MAX, 'is longer than 256 KiB; give the minified kubeconfig of one context')
+      .describe(
+        'the kubeconfig YAML (`kubectl config view --raw --minify`); stored encrypted, never shown again',
+      ),
+    context: z
+      .string()
+      .min(1)
+      .max(253)
+      .optional()
+      .describe("the kubeconfig's context to use; default its current-context"),
+  }),
+});
+
+export function dataPlaneRoutes(app: Api, deps: DataPlaneDeps): void {
   const orgParams = z.object({ org: OrgParam });
   const params = z.object({ org: OrgParam, dataPlane: z.string().max(63) });
 
@@ -40,11 +77,9 @@ export function dataPlaneRoutes(app: Api, deps: ControlDeps): void {
       schema: {
         tags,
         params: orgParams,
-        body: z.strictObject({
-          name: Name,
-          type: z.literal('docker').describe('kubernetes data planes are planned; docker is available now'),
-          config: z.strictObject({ socketPath: SocketPath.optional() }).default({}),
-        }),
+        description:
+          'Registers a Docker engine or a Kubernetes cluster as a data plane. A kubeconfig is checked (its context, an https server, a user), then stored encrypted under the master key.',
+        body: z.discriminatedUnion('type', [DockerDataPlane, KubernetesDataPlane]),
         response: { 201: DataPlane, ...problemResponses },
       },
     },

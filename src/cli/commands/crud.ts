@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Argument, type Command, Option } from 'commander';
 import type { Page } from '../../control/pagination.js';
 import type {
@@ -23,6 +24,7 @@ import {
   componentColumns,
   componentFields,
   conditionColumns,
+  dataPlaneFields,
   deploymentFields,
   environmentColumns,
   environmentFields,
@@ -130,6 +132,32 @@ export function registerCreate(program: Command): void {
     );
 
   create
+    .command('dataplane <name>')
+    .alias('data-plane')
+    .description('register a data plane: a Docker engine or a Kubernetes cluster (admins)')
+    .addOption(
+      new Option('--type <type>', 'what it is').choices(['docker', 'kubernetes']).makeOptionMandatory(),
+    )
+    .option('--kubeconfig <file>', 'kubernetes: the kubeconfig file (stored encrypted, never shown again)')
+    .option('--context <name>', "kubernetes: the kubeconfig's context (default its current-context)")
+    .option('--socket <path>', 'docker: the engine socket or tcp://host:port (default the local engine)')
+    .action(
+      async (
+        name: string,
+        o: { type: 'docker' | 'kubernetes'; kubeconfig?: string; context?: string; socket?: string },
+        cmd: Command,
+      ) => {
+        const api = clientFor(cmd);
+        const plane = await api.request<DataPlane>(
+          'POST',
+          api.orgPath('/dataplanes'),
+          dataPlaneBody(name, o),
+        );
+        printObject(globals(cmd).output, plane, dataPlaneFields(plane));
+      },
+    );
+
+  create
     .command('pipeline <name>')
     .description('create a pipeline: the promotion order of environments (admins)')
     .requiredOption('--environments <a,b,c>', 'environment names in promotion order')
@@ -194,6 +222,39 @@ export function registerCreate(program: Command): void {
         } else printObject(globals(cmd).output, created);
       },
     );
+}
+
+/** The body of `create dataplane`, from its flags: each type takes only its own. */
+export function dataPlaneBody(
+  name: string,
+  o: { type: 'docker' | 'kubernetes'; kubeconfig?: string; context?: string; socket?: string },
+): Record<string, unknown> {
+  if (o.type === 'docker') {
+    if (o.kubeconfig || o.context)
+      throw new UsageError(
+        '--kubeconfig and --context are for --type kubernetes; a Docker engine takes --socket',
+      );
+    return { name, type: 'docker', config: o.socket ? { socketPath: o.socket } : {} };
+  }
+  if (o.socket)
+    throw new UsageError('--socket is for --type docker; a Kubernetes cluster takes --kubeconfig');
+  if (!o.kubeconfig) throw new UsageError('--type kubernetes needs --kubeconfig <file>');
+  let kubeconfig: string;
+  try {
+    kubeconfig = readFileSync(o.kubeconfig, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'is a directory'
+            : (code ?? 'cannot be read');
+    throw new UsageError(`--kubeconfig ${o.kubeconfig}: ${why}`);
+  }
+  return { name, type: 'kubernetes', config: { kubeconfig, ...(o.context ? { context: o.context } : {}) } };
 }
 
 const LIST_KINDS = [
@@ -290,6 +351,7 @@ export function registerList(program: Command): void {
               [
                 { header: 'name', value: (d) => d.name },
                 { header: 'type', value: (d) => d.type },
+                { header: 'environments', value: (d) => d.environments.join(',') || '-' },
               ],
               r,
             );
@@ -359,6 +421,7 @@ export function registerDescribe(program: Command): void {
         'pipeline',
         'build',
         'deployment',
+        'dataplane',
       ]),
     )
     .argument('<name>', 'its name (a deployment: its id)')
@@ -389,6 +452,10 @@ export function registerDescribe(program: Command): void {
         printObject(format, c, componentFields(c));
         if (status) process.stdout.write(`Environments:\n${environmentLines(status.items)}\n`);
         return;
+      }
+      if (kind === 'dataplane') {
+        const d = await api.request<DataPlane>('GET', api.orgPath(`/dataplanes/${enc(name)}`));
+        return printObject(format, d, dataPlaneFields(d));
       }
       if (kind === 'pipeline') {
         const p = await api.request<Pipeline>('GET', api.orgPath(`/pipelines/${enc(name)}`));

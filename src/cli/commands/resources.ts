@@ -1,4 +1,11 @@
-import type { Component, Deployment, Environment, Pipeline, Project } from '../../domain/resources.js';
+import type {
+  Component,
+  DataPlane,
+  Deployment,
+  Environment,
+  Pipeline,
+  Project,
+} from '../../domain/resources.js';
 import type { Column } from '../output.js';
 
 /** Table columns and `describe` fields per resource; JSON/YAML print the API shape as is. */
@@ -78,6 +85,27 @@ export function environmentFields(e: Environment): [string, string][] {
     ['Production', String(e.production)],
     ['Data plane', e.dataPlane],
     ['Id', e.id],
+  ];
+}
+
+/** `describe dataplane`: where it is (a cluster's server and context, or an engine's socket) and who uses it. */
+export function dataPlaneFields(d: DataPlane): [string, string][] {
+  const text = (v: unknown, otherwise: string) => (typeof v === 'string' && v !== '' ? v : otherwise);
+  const where: [string, string][] =
+    d.type === 'kubernetes'
+      ? [
+          ['Server', text(d.config.server, '-')],
+          ['Context', text(d.config.context, '-')],
+          ['Credentials', text(d.config.credentials, '-')],
+        ]
+      : [['Socket', text(d.config.socketPath, 'the local engine (default)')]];
+  return [
+    ['Name', d.name],
+    ['Type', d.type],
+    ...where,
+    ['Created', d.createdAt],
+    ['Environments', d.environments.length > 0 ? d.environments.join(', ') : '-'],
+    ['Id', d.id],
   ];
 }
 

@@ -8,7 +8,7 @@ import type { ComponentLabels, ReplicaSample, RondoMetrics } from './rondo-metri
 
 export interface MetricsSamplerDeps {
   store: Store;
-  dataPlanes: Pick<DataPlaneRegistry, 'for'>;
+  dataPlanes: Pick<DataPlaneRegistry, 'tryFor'>;
   instance: string;
   logger: Logger;
   metrics: RondoMetrics;
@@ -65,8 +65,8 @@ export class MetricsSampler {
       .execute();
     const stats: ReplicaStats[] = [];
     for (const row of rows) {
-      const dp = this.#deps.dataPlanes.for(row);
-      if (!dp.observe.stats) continue;
+      const dp = this.#deps.dataPlanes.tryFor(row);
+      if (!dp?.observe.stats) continue;
       stats.push(...(await dp.observe.stats({ [LABEL.instance]: this.#deps.instance })));
     }
     const replicas = stats.filter((s) => !isExecution(s) && s.labels[LABEL.replica] !== undefined);

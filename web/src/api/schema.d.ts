@@ -2711,10 +2711,13 @@ export interface paths {
                     content: {
                         "application/json": {
                             items: {
+                                /** @description docker: { socketPath? }; kubernetes: { server, context, credentials: 'stored encrypted' } (the kubeconfig is never shown) */
                                 config: {
                                     [key: string]: unknown;
                                 };
                                 createdAt: string;
+                                /** @description the environments it hosts */
+                                environments: string[];
                                 id: string;
                                 name: string;
                                 /** @enum {string} */
@@ -2831,6 +2834,7 @@ export interface paths {
             };
         };
         put?: never;
+        /** @description Registers a Docker engine or a Kubernetes cluster as a data plane. A kubeconfig is checked (its context, an https server, a user), then stored encrypted under the master key. */
         post: {
             parameters: {
                 query?: never;
@@ -2843,16 +2847,26 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** @default {} */
+                        /**
+                         * @description the engine's socket (Docker or Podman); default the local engine
+                         * @default {}
+                         */
                         config?: {
                             socketPath?: string;
                         };
                         name: string;
-                        /**
-                         * @description kubernetes data planes are planned; docker is available now
-                         * @enum {string}
-                         */
+                        /** @enum {string} */
                         type: "docker";
+                    } | {
+                        config: {
+                            /** @description the kubeconfig's context to use; default its current-context */
+                            context?: string;
+                            /** @description the kubeconfig YAML (`kubectl config view --raw --minify`); stored encrypted, never shown again */
+                            kubeconfig: string;
+                        };
+                        name: string;
+                        /** @enum {string} */
+                        type: "kubernetes";
                     };
                 };
             };
@@ -2864,10 +2878,13 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description docker: { socketPath? }; kubernetes: { server, context, credentials: 'stored encrypted' } (the kubeconfig is never shown) */
                             config: {
                                 [key: string]: unknown;
                             };
                             createdAt: string;
+                            /** @description the environments it hosts */
+                            environments: string[];
                             id: string;
                             name: string;
                             /** @enum {string} */
@@ -3014,10 +3031,13 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description docker: { socketPath? }; kubernetes: { server, context, credentials: 'stored encrypted' } (the kubeconfig is never shown) */
                             config: {
                                 [key: string]: unknown;
                             };
                             createdAt: string;
+                            /** @description the environments it hosts */
+                            environments: string[];
                             id: string;
                             name: string;
                             /** @enum {string} */
