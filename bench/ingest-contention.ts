@@ -75,7 +75,7 @@ async function round(
   const collector = new LogCollector(
     {
       store,
-      dataPlanes: { for: () => fake } as unknown as DataPlaneRegistry,
+      dataPlanes: { tryFor: () => fake } as unknown as DataPlaneRegistry,
       keyring: new Keyring(Buffer.alloc(32)),
       instance: 'bench',
       logger: pino({ level: 'silent' }),

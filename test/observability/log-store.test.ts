@@ -96,7 +96,7 @@ describe.each(DRIVERS)('runtime logs in the store (%s)', (driver) => {
       {
         store: t.rondo.store,
         dataPlanes: {
-          for: () => fakePlane(instance, followed),
+          tryFor: () => fakePlane(instance, followed),
           drives: () => true,
         } as unknown as DataPlaneRegistry,
         keyring: new Keyring(Buffer.alloc(32)),
