@@ -106,7 +106,11 @@ export async function benchReconcileIdle(): Promise<void> {
     } as unknown as DataPlaneDriver;
     const deps = {
       store,
-      dataPlanes: { for: () => dp, tryFor: () => dp, clients: () => [['bench', dp]] } as unknown as DataPlaneRegistry,
+      dataPlanes: {
+        for: () => dp,
+        tryFor: () => dp,
+        clients: () => [['bench', dp]],
+      } as unknown as DataPlaneRegistry,
       gateway: { sync: async () => undefined } as unknown as GatewaySync,
       instance: 'bench',
       logger: pino({ level: 'silent' }),
