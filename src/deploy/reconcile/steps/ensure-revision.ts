@@ -105,6 +105,7 @@ async function startReplicas(ctx: ReconcileContext, indexes: number[]): Promise<
       (r) => `the configuration could not be prepared: ${r}`,
     ),
   );
+  const readiness = readinessProbe(spec);
   const revision: RevisionSpec = {
     environment,
     labels: revisionLabels(deps.instance, t),
@@ -115,7 +116,7 @@ async function startReplicas(ctx: ReconcileContext, indexes: number[]): Promise<
     files: config.files,
     ports: spec.endpoints.map((e) => e.port),
     ...(spec.resources ? { resources: spec.resources } : {}),
-    ...(readinessProbe(spec) ? { readiness: readinessProbe(spec) } : {}),
+    ...(readiness ? { readiness } : {}),
     names: replicaNames(t),
     ...(t.gateway_slot === null
       ? {}
