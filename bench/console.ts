@@ -3,7 +3,7 @@
  * plane serves them), and the component page's first render with data in Chromium, with 1,000
  * components in the organization (Performance API mark, median of 10 fresh page loads), plus a
  * check that no API request is made twice on one page load. The control plane runs with its
- * platform (the Docker engine and Caddy), as a site has it.
+ * platform (the Docker engine and the gateway), as a site has it.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,7 +31,7 @@ export async function benchConsole(): Promise<void> {
     `first visit, gzipped:              JS ${(js / 1024).toFixed(1)} KB, CSS ${(css / 1024).toFixed(1)} KB (target JS ≤ 250 KB)`,
   );
 
-  // With the platform on (the engine, Caddy), as a site runs it: the page's live stream is served.
+  // With the platform on (the engine, the gateway), as a site runs it: the page's live stream is served.
   const t = await startPlatformRondo('pglite');
   const browser = await launchBrowser();
   try {

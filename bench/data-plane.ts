@@ -1,5 +1,5 @@
 /**
- * F2 data-plane benchmarks, against the real engine, registry and Caddy:
+ * F2 data-plane benchmarks, against the real engine, registry and gateway (HAProxy):
  *  - deploy latency: image already in the registry → first 200 through the gateway, median of 10,
  *    as a ratio to the floor measured in the same run (`docker run` + first 200 on the container);
  *  - gateway: throughput and latency through the public gateway vs straight to the container.
@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
-import { CaddyAdmin } from '../src/gateway/caddy-admin.js';
-import { caddyConfig } from '../src/gateway/caddy-config.js';
+import { pino } from 'pino';
+import { HostGateway } from '../src/gateway/host-gateway.js';
 import { buildWebImage, docker, removeImages } from '../test/helpers/images.js';
-import { freePort, startCaddy, startPlatformRondo, startRegistry } from '../test/helpers/platform.js';
+import { freePort, startGateway, startPlatformRondo, startRegistry } from '../test/helpers/platform.js';
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -101,8 +101,8 @@ export async function benchDataPlane(): Promise<void> {
 }
 
 /**
- * The gateway as Rondo configures it (caddyConfig: body limit, request id, outcome header,
- * passive health checks) in front of a small keep-alive HTTP backend, against the same backend
+ * The host gateway as Rondo configures it (HAProxy through HostGateway: body limit, request id,
+ * outcome header, access log) in front of a small keep-alive HTTP backend, against the same backend
  * hit directly. The backend is a Node server on the host: busybox httpd (the test image) closes
  * every connection and would measure itself, not the gateway.
  */
@@ -113,36 +113,34 @@ async function benchGateway(dir: string): Promise<void> {
     ['-e', `require('http').createServer((q, s) => s.end('ok')).listen(${backendPort}, '127.0.0.1')`],
     { stdio: 'ignore' },
   );
-  const caddy = await startCaddy(dir);
   const publicPort = await freePort();
+  const settings = {
+    dir: join(dir, 'gateway'),
+    publicListen: `:${publicPort}`,
+    metricsListen: `127.0.0.1:${await freePort()}`,
+    accessLogPath: join(dir, 'bench-access.log'),
+    bodyLimitBytes: 10 * 1024 * 1024,
+  };
+  const gateway = await startGateway(settings);
   try {
-    const config = caddyConfig(
-      {
-        publicGateway: {
-          environments: [
-            {
-              host: 'development.localhost',
-              routes: [
-                {
-                  prefix: '/acme/shop/api/rest',
-                  basePath: '/',
-                  upstreams: [{ dial: `127.0.0.1:${backendPort}` }],
-                },
-              ],
-            },
-          ],
-          webApps: [],
-        },
-        internal: [],
+    await new HostGateway(settings, pino({ level: 'silent' })).apply('bench', {
+      publicGateway: {
+        environments: [
+          {
+            host: 'development.localhost',
+            routes: [
+              {
+                prefix: '/acme/shop/api/rest',
+                basePath: '/',
+                upstreams: [{ dial: `127.0.0.1:${backendPort}` }],
+              },
+            ],
+          },
+        ],
+        webApps: [],
       },
-      {
-        adminListen: caddy.adminListen,
-        publicListen: `:${publicPort}`,
-        accessLogPath: join(dir, 'bench-access.log'),
-        bodyLimitBytes: 10 * 1024 * 1024,
-      },
-    );
-    await new CaddyAdmin(caddy.adminListen).load(config);
+      internal: [],
+    });
     await until200(() => get(backendPort, 'x', '/'));
     const run = (url: string, headers: Record<string, string> = {}) =>
       autocannon({ url, connections: 50, duration: 10, headers });
@@ -170,29 +168,8 @@ async function benchGateway(dir: string): Promise<void> {
     console.log(
       `1 connection: direct p50 ${d1.latency.p50} ms (${Math.round(d1.requests.average)} req/s), gateway p50 ${g1.latency.p50} ms (${Math.round(g1.requests.average)} req/s); per-request overhead ${(1000 / g1.requests.average - 1000 / d1.requests.average).toFixed(3)} ms`,
     );
-    // The same Caddy with nothing of Rondo's: one reverse_proxy route. What Caddy itself costs here.
-    await new CaddyAdmin(caddy.adminListen).load({
-      admin: { listen: caddy.adminListen },
-      apps: {
-        http: {
-          servers: {
-            bare: {
-              listen: [`:${publicPort}`],
-              routes: [
-                { handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: `127.0.0.1:${backendPort}` }] }] },
-              ],
-            },
-          },
-        },
-      },
-    });
-    const bare = await run(`http://127.0.0.1:${publicPort}/`);
-    console.log(line('bare Caddy reverse_proxy (50 conns)', bare));
-    console.log(
-      `bare Caddy throughput             ${((bare.requests.average / direct.requests.average) * 100).toFixed(0)}% of direct; Rondo's routes reach ${((gw.requests.average / bare.requests.average) * 100).toFixed(0)}% of it`,
-    );
   } finally {
     backend.kill('SIGTERM');
-    await caddy.stop();
+    await gateway.stop();
   }
 }

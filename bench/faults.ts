@@ -1,5 +1,5 @@
 /**
- * Parts that die (G2): the whole platform as `rondo up` runs it (supervisor, registry, Caddy,
+ * Parts that die (G2): the whole platform as `rondo up` runs it (supervisor, registry, gateway,
  * control plane) on a Docker engine of the bench's own (started with `--live-restore`, its own
  * data root, socket and address pool, so restarting it touches no other engine). Under continuous
  * load through the public gateway, each part in turn is killed with SIGKILL; for each fault the
@@ -137,8 +137,11 @@ function platformProcesses(dataDir: string): string[] {
       if (!cmd.some((a) => a.includes(dataDir))) continue;
       if (cmd.includes('supervise')) found.push('supervisor');
       else if (cmd.includes('server')) found.push('rondo');
-      else if (cmd[0]?.endsWith('caddy')) found.push('gateway');
-      else if (cmd[0]?.endsWith('docker-registry')) found.push('registry');
+      // HAProxy's workers carry their master's command line: the master (whose parent is not HAProxy) stands for them.
+      else if (cmd[0]?.endsWith('haproxy')) {
+        const ppid = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1];
+        if (!readFileSync(`/proc/${ppid}/cmdline`, 'utf8').startsWith('haproxy')) found.push('gateway');
+      } else if (cmd[0]?.endsWith('docker-registry')) found.push('registry');
     } catch {
       // Gone meanwhile.
     }
@@ -159,7 +162,7 @@ export async function benchFaults(): Promise<void> {
     RONDO_BUILD_WORKDIR: join(dir, 'builds'),
     RONDO_PORT: String(port),
     RONDO_GATEWAY_PORT: String(publicPort),
-    RONDO_GATEWAY_ADMIN: `127.0.0.1:${await freePort()}`,
+    RONDO_GATEWAY_METRICS: `127.0.0.1:${await freePort()}`,
     RONDO_REGISTRY_LISTEN: `127.0.0.1:${await freePort()}`,
     RONDO_INTERNAL_GATEWAY_PORT_BASE: String(internalPortBase()),
     RONDO_DOCKER_SOCKET: engine.socket,
@@ -333,7 +336,7 @@ export async function benchFaults(): Promise<void> {
     }
     await waitFor('both deployments serving', allServe);
 
-    await measure('Caddy (gateway)', killPart('gateway', `http://${env.RONDO_GATEWAY_ADMIN}/config/`));
+    await measure('HAProxy (gateway)', killPart('gateway', `http://${env.RONDO_GATEWAY_METRICS}/metrics`));
     await measure('registry', killPart('registry', `http://${env.RONDO_REGISTRY_LISTEN}/v2/`));
     await measure('control plane, idle', killPart('rondo', healthz));
 

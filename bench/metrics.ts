@@ -161,7 +161,7 @@ export async function benchMetrics(): Promise<void> {
     );
     await startProcess(
       dir,
-      prometheusProcess(dir, settings, { controlPlane: new URL(url).host, gatewayAdmin: '127.0.0.1:1' }),
+      prometheusProcess(dir, settings, { controlPlane: new URL(url).host, gatewayMetrics: '127.0.0.1:1' }),
     );
 
     const q = '/orgs/default/projects/shop/components/web/metrics?environment=development&from=24h&step=60';

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildBusyboxImage, cleanupInstance, docker, TEST_IMAGE_LABEL } from '../test/helpers/images.js';
-import { platformServerEnv, startCaddy } from '../test/helpers/platform.js';
+import { platformServerEnv, startServerGateway } from '../test/helpers/platform.js';
 import { ensureBuilt, startServer } from '../test/helpers/processes.js';
 import { createTestDatabase } from '../test/helpers/stores.js';
 import { benchAccessLogLatency } from './access-log-latency.js';
@@ -91,10 +91,11 @@ async function ingestRound(image: string, store: StoreKind): Promise<void> {
   const PROJECT = `bench${Math.random().toString(36).slice(2, 8)}`;
   const P = `/orgs/default/projects/${PROJECT}/components`;
   const dir = mkdtempSync(join(tmpdir(), 'rondo-bench-observability-'));
-  const caddy = await startCaddy(dir);
   const database = store === 'postgres' ? await createTestDatabase() : undefined;
+  const serverEnv = await platformServerEnv(join(dir, 'data'), TOKEN);
+  const gateway = await startServerGateway(serverEnv);
   const server = await startServer({
-    ...(await platformServerEnv(caddy.adminListen, join(dir, 'data'), TOKEN)),
+    ...serverEnv,
     ...(database ? { RONDO_DATABASE_URL: database.url } : { RONDO_PGLITE_THREAD: store }),
   });
   console.log(
@@ -215,7 +216,7 @@ async function ingestRound(image: string, store: StoreKind): Promise<void> {
     const networks = await docker.listNetworks({ filters: { label: [`rondo.project=${PROJECT}`] } });
     for (const owner of new Set(networks.map((n) => n.Labels?.['rondo.instance']).filter(Boolean)))
       await cleanupInstance(owner!);
-    await caddy.stop();
+    await gateway.stop();
     await database?.drop();
     rmSync(dir, { recursive: true, force: true });
   }

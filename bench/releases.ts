@@ -1,5 +1,5 @@
 /**
- * F4 benchmarks, against the real engine, registry and Caddy (median of 10, each as a ratio to
+ * F4 benchmarks, against the real engine, registry and gateway (median of 10, each as a ratio to
  * the floor measured in the same run: `docker run` of the same image + first 200):
  *  - promotion: promote request → first 200 from the new production deployment through the gateway;
  *  - config change: `config set` + deploy request → first 200 showing the new value.

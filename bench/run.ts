@@ -28,7 +28,7 @@ if (!only || only === 'reconcile-idle') {
   await benchReconcileIdle();
 }
 if (!only || only === 'data-plane') {
-  console.log('\n# Data plane (F2): Docker engine, registry, Caddy');
+  console.log('\n# Data plane (F2): Docker engine, registry, gateway');
   await benchDataPlane();
 }
 if (!only || only === 'builds') {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildTaskImage, cleanupInstance, docker } from '../test/helpers/images.js';
-import { platformServerEnv, startCaddy } from '../test/helpers/platform.js';
+import { platformServerEnv, startServerGateway } from '../test/helpers/platform.js';
 import { CLI, cleanEnv, ensureBuilt, startServer } from '../test/helpers/processes.js';
 import { apiClient } from './api-client.js';
 import { median } from './data-plane.js';
@@ -26,12 +26,12 @@ export async function benchTasks(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'rondo-bench-tasks-'));
   ensureBuilt();
   await buildTaskImage('rondo-test-task:v1');
-  const caddy = await startCaddy(dir);
   const env = {
-    ...(await platformServerEnv(caddy.adminListen, join(dir, 'data'), TOKEN)),
+    ...(await platformServerEnv(join(dir, 'data'), TOKEN)),
     RONDO_TASKS_SECONDS_SCHEDULES: 'test-only',
     RONDO_TASKS_MIN_INTERVAL_SECONDS: '1',
   };
+  const gateway = await startServerGateway(env);
   const server = await startServer(env);
   const api = apiClient(server.url, TOKEN);
   const deploy = async (name: string, body: Record<string, unknown>) => {
@@ -126,7 +126,7 @@ export async function benchTasks(): Promise<void> {
     const networks = await docker.listNetworks({ filters: { label: [`rondo.project=${PROJECT}`] } });
     for (const owner of new Set(networks.map((n) => n.Labels?.['rondo.instance']).filter(Boolean)))
       await cleanupInstance(owner!);
-    await caddy.stop();
+    await gateway.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

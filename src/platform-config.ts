@@ -78,7 +78,8 @@ export function loadPlatformConfig(
   return {
     dockerSocket: env.RONDO_DOCKER_SOCKET || '/var/run/docker.sock',
     gateway: {
-      adminListen: env.RONDO_GATEWAY_ADMIN || '127.0.0.1:7072',
+      dir: env.RONDO_GATEWAY_DIR || join(dataDir === 'memory://' ? '/tmp/rondo' : dataDir, 'gateway'),
+      metricsListen: env.RONDO_GATEWAY_METRICS || '127.0.0.1:7072',
       publicListen: `:${publicPort}`,
       publicPort,
       baseDomain: env.RONDO_BASE_DOMAIN || 'localhost',

@@ -19,8 +19,7 @@ import { createDeployment } from './deploy/deployments.js';
 import { GatewaySync } from './deploy/gateway-sync.js';
 import { GatewayWatch } from './deploy/gateway-watch.js';
 import { Reconciler } from './deploy/reconciler.js';
-import { parseCaddyAccessLine } from './gateway/caddy-access-log.js';
-import { CaddyAdmin } from './gateway/caddy-admin.js';
+import { parseHaproxyAccessLine } from './gateway/haproxy-access-log.js';
 import { HostGateway } from './gateway/host-gateway.js';
 import { pruneDeliveries } from './git/delivery-retention.js';
 import { RepositoryPoller } from './git/repository-poller.js';
@@ -57,10 +56,9 @@ export function createDeployEngine(
 ) {
   // Replicas' names on this host's networks (port 53 of each bridge's gateway address).
   const names = new NameServer({ warn: (message) => logger.warn(message) });
-  const admin = new CaddyAdmin(platform.gateway.adminListen);
   mkdirSync(dirname(platform.gateway.accessLogPath), { recursive: true });
   // This host's gateway: every Docker data plane publishes its part of the routes to it.
-  const hostGateway = new HostGateway(admin, platform.gateway, logger);
+  const hostGateway = new HostGateway(platform.gateway, logger);
   // A driver per data plane type.
   const kubernetes = kubernetesDrivers(keyring);
   const dataPlanes = new DataPlaneRegistry({
@@ -82,8 +80,8 @@ export function createDeployEngine(
     .then((cluster) => (cluster ? kubernetes.preload() : undefined))
     .catch((err: unknown) => logger.warn({ err: String(err) }, 'the Kubernetes driver could not be loaded'));
   const gateway = new GatewaySync({ store, dataPlanes, settings: platform.gateway, instance, logger });
-  // A restarted Caddy gets its routes back within this, not at the next resync (docs/decisions.md).
-  const gatewayWatch = new GatewayWatch(admin, gateway, logger, 500);
+  // A restarted gateway gets its routes back within this, not at the next resync (docs/decisions.md).
+  const gatewayWatch = new GatewayWatch(hostGateway, gateway, logger, 500);
   const reconciler = new Reconciler(
     {
       store,
@@ -178,13 +176,13 @@ export function createDeployEngine(
   // Consumers of every stored batch of gateway requests besides the store (metrics push theirs here).
   const gatewayRequestSinks: GatewayRequestSink[] = [];
   const gatewayChanges = new LogChanges();
-  // The gateway's access log, per component (G3); Caddy's line format stays in src/gateway.
+  // The gateway's access log, per component (G3); HAProxy's line format stays in src/gateway.
   const gatewayLogCollector = new GatewayLogCollector({
     store,
     logger,
     changes: gatewayChanges,
     path: platform.gateway.accessLogPath,
-    parse: parseCaddyAccessLine,
+    parse: parseHaproxyAccessLine,
     sink: (batch) => {
       for (const sink of gatewayRequestSinks) sink(batch);
     },

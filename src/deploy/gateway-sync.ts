@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import type { DataPlaneDriver, PathRouteIntent, Replica, RoutingState } from '../dataplane/driver.js';
 import type { DataPlaneRegistry } from '../dataplane/registry.js';
-import type { CaddySettings } from '../gateway/caddy-config.js';
+import type { HostGatewaySettings } from '../gateway/host-gateway.js';
 import type { Store } from '../store/store.js';
 import { deploymentTargets, replicaNames } from './targets.js';
 
-export interface GatewaySettings extends CaddySettings {
+export interface GatewaySettings extends HostGatewaySettings {
   publicPort: number;
   baseDomain: string;
   internalPortBase: number;

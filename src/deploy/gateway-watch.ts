@@ -1,24 +1,28 @@
 import type { Logger } from 'pino';
-import type { CaddyAdmin } from '../gateway/caddy-admin.js';
 import type { GatewaySync } from './gateway-sync.js';
 
+/** The gateway as the watch sees it: whether it still runs what was last loaded (throws when it does not answer). */
+export interface WatchedGateway {
+  holdsLastLoaded(): Promise<boolean>;
+}
+
 /**
- * Restores the routes as soon as Caddy no longer runs the configuration last loaded: a Caddy that
- * died and was started again (by `rondo up`'s supervisor, or by hand) comes back with another
- * configuration, and the periodic resync alone would leave it without routes for up to a period.
- * One small admin request (`GET /id/<identity>`) per interval.
+ * Restores the routes as soon as the gateway no longer runs the configuration last loaded: a
+ * gateway that died and was started again (by `rondo up`'s supervisor, or by hand) comes back with
+ * its start-up configuration, and the periodic resync alone would leave it without routes for up
+ * to a period. One small runtime API request (`show env`) per interval.
  */
 export class GatewayWatch {
-  readonly #admin: CaddyAdmin;
+  readonly #admin: WatchedGateway;
   readonly #gateway: GatewaySync;
   readonly #log: Logger;
   readonly #intervalMs: number;
   #timer: NodeJS.Timeout | undefined;
   #check: Promise<void> = Promise.resolve();
-  /** Whether the last check found Caddy unreachable, so the log says so once, not every interval. */
+  /** Whether the last check found the gateway unreachable, so the log says so once, not every interval. */
   #unreachable = false;
 
-  constructor(admin: CaddyAdmin, gateway: GatewaySync, log: Logger, intervalMs: number) {
+  constructor(admin: WatchedGateway, gateway: GatewaySync, log: Logger, intervalMs: number) {
     this.#admin = admin;
     this.#gateway = gateway;
     this.#log = log.child({ part: 'gateway-watch' });
@@ -40,7 +44,7 @@ export class GatewayWatch {
     await this.#check;
   }
 
-  /** Reloads the gateway when Caddy answers with another configuration than the last one loaded. */
+  /** Reloads the gateway when it answers with another configuration than the last one loaded. */
   async checkOnce(): Promise<void> {
     try {
       if (await this.#admin.holdsLastLoaded()) {

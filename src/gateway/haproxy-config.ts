@@ -32,6 +32,8 @@ export interface HaproxySettings {
   bodyLimitBytes: number;
   /** Worker threads; HAProxy's default (one per core) when absent. */
   threads?: number;
+  /** `host:port` of HAProxy's Prometheus exporter (`/metrics`), which Rondo's Prometheus scrapes; none when absent. */
+  metricsListen?: string;
 }
 
 export interface HaproxyConfig {
@@ -305,6 +307,7 @@ export function haproxyConfig(state: GatewayState, settings: HaproxySettings): H
   for (const p of paths) backends.push(...p.backends);
 
   for (const g of state.internal) frontends.push(...internalListener(g, settings, out, backends));
+  if (settings.metricsListen) frontends.push(...metricsFrontend(settings.metricsListen));
 
   const body = [...frontends, ...backends, ...out.tables].join('\n');
   const identity = `rondo-${createHash('sha256')
@@ -313,6 +316,18 @@ export function haproxyConfig(state: GatewayState, settings: HaproxySettings): H
     .digest('hex')
     .slice(0, 32)}`;
   return { text: [...globalSection(settings, identity), body].join('\n'), maps, runtimeMaps, identity };
+}
+
+/** HAProxy's own Prometheus exporter; not a route, so it neither logs nor counts as traffic. */
+function metricsFrontend(listen: string): string[] {
+  return [
+    'frontend metrics',
+    `  bind ${safe(listen, 'metrics address')}`,
+    '  no log',
+    '  http-request use-service prometheus-exporter if { path /metrics }',
+    '  http-request return status 404',
+    '',
+  ];
 }
 
 function internalListener(

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, statfsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { RondoConfig } from '../config.js';
+import { gatewayAnswers } from '../gateway/host-gateway.js';
 import type { Check } from './doctor-check.js';
 import { nameServerChecks, programChecks } from './doctor-host.js';
 import { supervisorChecks } from './doctor-supervisor.js';
@@ -49,12 +50,12 @@ export async function runDoctor(config: RondoConfig): Promise<Check[]> {
       detail: registry ? `answers at ${p.registry}` : `registry down at ${p.registry}`,
       fix: 'rondo up',
     });
-    const admin = await httpAnswers(`http://${p.gateway.adminListen}/config/`);
+    const gateway = await gatewayAnswers(p.gateway);
     checks.push({
-      name: 'gateway admin API',
-      ok: admin,
-      detail: admin ? `answers at ${p.gateway.adminListen}` : `nothing answers at ${p.gateway.adminListen}`,
-      fix: 'rondo up',
+      name: 'gateway runtime API',
+      ok: gateway,
+      detail: gateway ? `answers in ${p.gateway.dir}` : `nothing answers in ${p.gateway.dir}`,
+      fix: 'rondo up (its log: logs/gateway.log in the data directory)',
     });
     if (p.metrics) {
       const prometheus = await readyAnswers(p.metrics.listen);
@@ -76,7 +77,7 @@ export async function runDoctor(config: RondoConfig): Promise<Check[]> {
         fix: 'rondo up (its log: logs/alertmanager.log in the data directory)',
       });
     }
-    if (!admin) {
+    if (!gateway) {
       const free = await portFree(p.gateway.publicPort);
       checks.push({
         name: 'gateway port',

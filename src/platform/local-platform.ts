@@ -1,10 +1,16 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { RondoConfig } from '../config.js';
+import {
+  gatewayAnswers,
+  gatewayCommand,
+  prepareGatewayStart,
+  writeStartupConfig,
+} from '../gateway/host-gateway.js';
 import type { PlatformConfig } from '../platform-config.js';
 import { alertmanagerAnswers, alertmanagerProcess, ensureAlertRulesFile } from './alertmanager.js';
 import { missingPrograms } from './host-programs.js';
@@ -56,27 +62,20 @@ function registryProcess(dataDir: string, listen: string): ManagedProcess {
   };
 }
 
-function caddyProcess(dataDir: string, platform: PlatformConfig): ManagedProcess {
-  const file = join(dataDir, 'gateway', 'caddy.json');
-  mkdirSync(join(dataDir, 'gateway'), { recursive: true });
-  // Caddy starts with its admin API only; the control plane loads the routes.
-  writeFileSync(file, JSON.stringify({ admin: { listen: platform.gateway.adminListen } }));
+function gatewayProcess(platform: PlatformConfig): ManagedProcess {
+  const g = platform.gateway;
+  prepareGatewayStart(g);
   return {
     name: 'gateway',
-    command: 'caddy',
-    args: ['run', '--config', file],
-    env: {
-      ...process.env,
-      HOME: join(dataDir, 'gateway'),
-      XDG_DATA_HOME: join(dataDir, 'gateway'),
-      XDG_CONFIG_HOME: join(dataDir, 'gateway'),
-    },
-    ready: () => httpAnswers(`http://${platform.gateway.adminListen}/config/`),
-    // After a crash it resumes the configuration it last ran (Caddy saves each one it loads), so
-    // the routes are back before the control plane notices; one that fails to load (a port taken
-    // meanwhile) is dropped and the next attempt starts empty, for the control plane to fill.
-    restartArgs: ['run', '--resume', '--config', file],
-    onFailedStart: () => rmSync(join(dataDir, 'gateway', 'caddy', 'autosave.json'), { force: true }),
+    ...gatewayCommand(g),
+    // HAProxy's standard output is the access log (one JSON line per request); its messages go to logs/gateway.log.
+    stdout: g.accessLogPath,
+    ready: () => gatewayAnswers(g),
+    // After a crash it starts with the configuration it last ran, so the routes are back before
+    // the control plane notices; one that fails to start (a port taken meanwhile) is replaced by
+    // the start-up configuration, for the control plane to fill.
+    beforeRestart: async () => prepareGatewayStart(g),
+    onFailedStart: () => writeStartupConfig(g),
   };
 }
 
@@ -144,12 +143,12 @@ export function platformParts(
   return [
     dockerdProcess(platform),
     registryProcess(dataDir, platform.registry),
-    caddyProcess(dataDir, platform),
+    gatewayProcess(platform),
     ...(platform.metrics
       ? [
           prometheusProcess(dataDir, platform.metrics, {
             controlPlane,
-            gatewayAdmin: platform.gateway.adminListen,
+            gatewayMetrics: platform.gateway.metricsListen,
             ...alertingTargets(dataDir, platform),
           }),
         ]
@@ -177,18 +176,15 @@ export async function ensurePlatform(config: RondoConfig, platform: PlatformConf
     await startProcess(dataDir, registryProcess(dataDir, platform.registry));
     started.push('registry');
   }
-  if (
-    !runningPid(dataDir, 'gateway') &&
-    !(await httpAnswers(`http://${platform.gateway.adminListen}/config/`))
-  ) {
-    await startProcess(dataDir, caddyProcess(dataDir, platform));
+  if (!runningPid(dataDir, 'gateway') && !(await gatewayAnswers(platform.gateway))) {
+    await startProcess(dataDir, gatewayProcess(platform));
     started.push('gateway');
   }
   const metrics = platform.metrics;
   if (metrics && !runningPid(dataDir, 'prometheus') && !(await prometheusAnswers(metrics.listen))) {
     const targets = {
       controlPlane: controlPlaneTarget(config),
-      gatewayAdmin: platform.gateway.adminListen,
+      gatewayMetrics: platform.gateway.metricsListen,
       ...alertingTargets(dataDir, platform),
     };
     await startProcess(dataDir, prometheusProcess(dataDir, metrics, targets));

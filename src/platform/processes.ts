@@ -9,6 +9,8 @@ export interface ManagedProcess {
   command: string;
   args: string[];
   env?: NodeJS.ProcessEnv;
+  /** Where its standard output goes, when not with its messages in `logs/<name>.log` (the gateway's access log). */
+  stdout?: string;
   /** Resolves true once the process answers (socket, HTTP endpoint…). */
   ready: () => Promise<boolean>;
   /** Arguments when the supervisor starts it again after it died (default `args`). */
@@ -39,12 +41,14 @@ export async function startProcess(dataDir: string, p: ManagedProcess, timeoutMs
   mkdirSync(join(dataDir, 'run'), { recursive: true });
   const logPath = join(dataDir, 'logs', `${p.name}.log`);
   const log = openSync(logPath, 'a');
+  const out = p.stdout ? openSync(p.stdout, 'a') : log;
   const child = spawn(p.command, p.args, {
     detached: true,
-    stdio: ['ignore', log, log],
+    stdio: ['ignore', out, log],
     env: p.env ?? process.env,
   });
   closeSync(log);
+  if (out !== log) closeSync(out);
   child.unref();
   const pid = child.pid;
   if (pid === undefined) throw new Error(`cannot start ${p.name} (${p.command}); see ${logPath}`);

@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import type { MetricsSettings } from '../observability/metrics/metrics-settings.js';
 import { httpAnswers, type ManagedProcess } from './processes.js';
 
-/** What Prometheus scrapes: the control plane's `/metrics` and the gateway's admin `/metrics`. */
+/** What Prometheus scrapes: the control plane's `/metrics` and the gateway's exporter `/metrics`. */
 export interface ScrapeTargets {
   /** The control plane's `host:port` as Prometheus reaches it (loopback). */
   controlPlane: string;
-  /** Caddy's admin API `host:port`. */
-  gatewayAdmin: string;
+  /** The gateway's Prometheus exporter `host:port` (HAProxy's). */
+  gatewayMetrics: string;
   /** Alerting (G3): the rule file the control plane writes, and Alertmanager's `host:port`. */
   alerting?: { rulesFile: string; alertmanager: string };
 }
@@ -37,7 +37,7 @@ export function prometheusConfig(settings: MetricsSettings, targets: ScrapeTarge
     `    static_configs: [{ targets: ["${targets.controlPlane}"] }]`,
     '  - job_name: gateway',
     '    metrics_path: /metrics',
-    `    static_configs: [{ targets: ["${targets.gatewayAdmin}"] }]`,
+    `    static_configs: [{ targets: ["${targets.gatewayMetrics}"] }]`,
     '',
   ].join('\n');
 }

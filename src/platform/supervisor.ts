@@ -166,12 +166,14 @@ export class Supervisor {
   #spawn(p: ManagedProcess): ChildProcess {
     mkdirSync(join(this.#dataDir, 'logs'), { recursive: true });
     const log = openSync(join(this.#dataDir, 'logs', `${p.name}.log`), 'a');
+    const out = p.stdout ? openSync(p.stdout, 'a') : log;
     const child = spawn(p.command, p.restartArgs ?? p.args, {
       detached: true,
-      stdio: ['ignore', log, log],
+      stdio: ['ignore', out, log],
       env: p.env ?? process.env,
     });
     closeSync(log);
+    if (out !== log) closeSync(out);
     child.unref();
     if (child.pid === undefined) throw new Error(`cannot start ${p.name} (${p.command})`);
     writeFileSync(pidFile(this.#dataDir, p.name), String(child.pid));

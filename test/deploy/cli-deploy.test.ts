@@ -5,14 +5,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRepo } from '../helpers/git.js';
 import { buildWebImage, cleanupInstance, docker, removeImagesLabelled } from '../helpers/images.js';
-import { gatewayGet, platformServerEnv, startCaddy, startRegistry } from '../helpers/platform.js';
+import { gatewayGet, platformServerEnv, startRegistry, startServerGateway } from '../helpers/platform.js';
 import { cleanEnv, cli, ensureBuilt, type ServerProcess, startServer } from '../helpers/processes.js';
 
 const TOKEN = 'rondo_cli_deploy_test_admin_token_0123456789';
 
 describe('rondo deploy from the CLI', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rondo-cli-deploy-'));
-  let caddy: Awaited<ReturnType<typeof startCaddy>>;
+  let gateway: Awaited<ReturnType<typeof startServerGateway>>;
   let server: ServerProcess;
   let registry: Awaited<ReturnType<typeof startRegistry>>;
   let publicPort = 0;
@@ -21,12 +21,12 @@ describe('rondo deploy from the CLI', () => {
   beforeAll(async () => {
     ensureBuilt();
     await buildWebImage('rondo-test-web:v1', { body: 'hello v1' });
-    caddy = await startCaddy(dir);
     registry = await startRegistry(dir);
     const serverEnv = {
-      ...(await platformServerEnv(caddy.adminListen, join(dir, 'data'), TOKEN)),
+      ...(await platformServerEnv(join(dir, 'data'), TOKEN)),
       RONDO_REGISTRY_LISTEN: registry.addr,
     };
+    gateway = await startServerGateway(serverEnv);
     publicPort = Number(serverEnv.RONDO_GATEWAY_PORT);
     server = await startServer(serverEnv);
     env = cleanEnv({ HOME: dir, RONDO_SERVER: server.url, RONDO_TOKEN: TOKEN });
@@ -37,7 +37,7 @@ describe('rondo deploy from the CLI', () => {
     });
     await server?.stop();
     if (c) await cleanupInstance(c.Labels['rondo.instance']!);
-    await caddy?.stop();
+    await gateway?.stop();
     registry?.stop();
     await removeImagesLabelled('rondo.build');
     rmSync(dir, { recursive: true, force: true });

@@ -57,7 +57,7 @@ describe('the console deploys, promotes and rolls back', () => {
       dir,
       prometheusProcess(dir, metrics, {
         controlPlane: new URL(t.apiUrl).host,
-        gatewayAdmin: t.platform.gateway.adminListen,
+        gatewayMetrics: t.platform.gateway.metricsListen,
       }),
     );
     const repo = createRepo(join(dir, 'repo'));

@@ -1,44 +1,21 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeStartupConfig } from '../../src/gateway/host-gateway.js';
 import { buildWebImage, cleanupInstance, docker } from '../helpers/images.js';
-import { freePort, gatewayGet, platformServerEnv } from '../helpers/platform.js';
+import { gatewayGet, platformServerEnv, startServerGateway, type TestGateway } from '../helpers/platform.js';
 import { ensureBuilt, type ServerProcess, serverApi, startServer } from '../helpers/processes.js';
 
 const TOKEN = 'rondo_gateway_restart_test_admin_token_01234';
 
-/** Caddy as `rondo up` starts it: its admin API only, on a fixed loopback port. */
-async function startAdminOnlyCaddy(dir: string, adminListen: string): Promise<ChildProcess> {
-  const file = join(dir, 'caddy.json');
-  writeFileSync(file, JSON.stringify({ admin: { listen: adminListen } }));
-  const log = openSync(join(dir, 'caddy.log'), 'a');
-  const child = spawn('caddy', ['run', '--config', file], {
-    stdio: ['ignore', log, log],
-    env: { ...process.env, HOME: dir, XDG_CONFIG_HOME: dir, XDG_DATA_HOME: dir },
-  });
-  closeSync(log);
-  for (let i = 0; i < 200; i++) {
-    if (
-      await fetch(`http://${adminListen}/config/`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return child;
-    await sleep(50);
-  }
-  throw new Error('caddy did not start');
-}
-
-/** Item 17: a Caddy that dies and comes back empty gets every route back, with no route change. */
-describe('the gateway after Caddy is killed and started again', () => {
+/** Item 17: a gateway that dies and comes back empty gets every route back, with no route change. */
+describe('the gateway after it is killed and started again', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rondo-gateway-restart-'));
-  let caddy: ChildProcess | undefined;
+  let gateway: TestGateway | undefined;
   let server: ServerProcess | undefined;
-  let adminListen = '';
+  let env: NodeJS.ProcessEnv;
   let publicPort = 0;
   let instance = '';
   const api = serverApi(() => server, TOKEN);
@@ -51,9 +28,8 @@ describe('the gateway after Caddy is killed and started again', () => {
   beforeAll(async () => {
     ensureBuilt();
     await buildWebImage('rondo-test-web:v1', { body: 'hello v1' });
-    adminListen = `127.0.0.1:${await freePort()}`;
-    caddy = await startAdminOnlyCaddy(dir, adminListen);
-    const env = await platformServerEnv(adminListen, join(dir, 'data'), TOKEN);
+    env = await platformServerEnv(join(dir, 'data'), TOKEN);
+    gateway = await startServerGateway(env);
     // The periodic resync must not be what restores the routes: only a restart-aware gateway does.
     env.RONDO_RESYNC_SECONDS = '600';
     publicPort = Number(env.RONDO_GATEWAY_PORT);
@@ -69,11 +45,11 @@ describe('the gateway after Caddy is killed and started again', () => {
   afterAll(async () => {
     await server?.stop('SIGKILL');
     if (instance) await cleanupInstance(instance);
-    caddy?.kill('SIGKILL');
+    await gateway?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('restores the routes of every active deployment when Caddy comes back with an empty configuration', async () => {
+  it('restores the routes of every active deployment when the gateway comes back with its start-up configuration', async () => {
     const d = await api('POST', '/orgs/default/projects/shop/components/web/deployments', {
       environment: 'development',
     });
@@ -85,10 +61,14 @@ describe('the gateway after Caddy is killed and started again', () => {
     instance = replica?.Labels['rondo.instance'] ?? '';
     expect(await viaGateway()).toBe('200 hello v1');
 
-    caddy!.kill('SIGKILL');
-    await new Promise((r) => caddy!.once('exit', r));
+    process.kill(gateway!.pid, 'SIGKILL');
+    await gateway!.exited;
+    // The worker leaves when its master is gone.
+    for (let i = 0; i < 100 && (await viaGateway()) !== 'no answer'; i++) await sleep(50);
     expect(await viaGateway()).toBe('no answer');
-    caddy = await startAdminOnlyCaddy(dir, adminListen);
+    // As on a new disk: what was last loaded is gone, the gateway starts with no route.
+    writeStartupConfig(gateway!.settings);
+    gateway = await startServerGateway(env);
 
     let answer = await viaGateway();
     for (let i = 0; i < 100 && answer !== '200 hello v1'; i++) {

@@ -111,7 +111,7 @@ describe('metrics of a service from the real Prometheus (real engine)', () => {
       dataDir,
       prometheusProcess(dataDir, settings, {
         controlPlane: new URL(t.apiUrl).host,
-        gatewayAdmin: t.platform.gateway.adminListen,
+        gatewayMetrics: t.platform.gateway.metricsListen,
       }),
     );
     await t.call('POST', '/api/v1/orgs/default/projects', { body: { name: 'shop' } });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWebImage, cleanupInstance, docker } from '../helpers/images.js';
-import { gatewayGet, platformServerEnv, startCaddy } from '../helpers/platform.js';
+import { gatewayGet, platformServerEnv, startServerGateway } from '../helpers/platform.js';
 import { ensureBuilt, type ServerProcess, serverApi, startServer } from '../helpers/processes.js';
 
 const TOKEN = 'rondo_recovery_test_admin_token_0123456789';
@@ -12,7 +12,7 @@ const TOKEN = 'rondo_recovery_test_admin_token_0123456789';
 /** The control plane as its own process, so the test can kill -9 it mid-rollout. */
 describe('recovery after the control plane is killed', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rondo-recovery-'));
-  let caddy: Awaited<ReturnType<typeof startCaddy>>;
+  let gateway: Awaited<ReturnType<typeof startServerGateway>>;
   let env: NodeJS.ProcessEnv;
   let server: ServerProcess | undefined;
   let instance = '';
@@ -44,8 +44,8 @@ describe('recovery after the control plane is killed', () => {
       buildWebImage('rondo-test-web:v1', { body: 'hello v1' }),
       buildWebImage('rondo-test-web:v2-slow', { body: 'hello v2', delay: 2 }),
     ]);
-    caddy = await startCaddy(dir);
-    env = await platformServerEnv(caddy.adminListen, join(dir, 'data'), TOKEN);
+    env = await platformServerEnv(join(dir, 'data'), TOKEN);
+    gateway = await startServerGateway(env);
     publicPort = Number(env.RONDO_GATEWAY_PORT);
     server = await startServer(env);
     await api('POST', '/orgs/default/projects', { name: 'shop' });
@@ -59,7 +59,7 @@ describe('recovery after the control plane is killed', () => {
   afterAll(async () => {
     await server?.stop('SIGKILL');
     if (instance) await cleanupInstance(instance);
-    await caddy?.stop();
+    await gateway?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 

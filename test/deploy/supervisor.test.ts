@@ -60,7 +60,7 @@ describe('rondo up restarts the parts that die', () => {
       RONDO_BUILD_WORKDIR: join(dir, 'builds'),
       RONDO_PORT: String(await freePort()),
       RONDO_GATEWAY_PORT: String(await freePort()),
-      RONDO_GATEWAY_ADMIN: `127.0.0.1:${await freePort()}`,
+      RONDO_GATEWAY_METRICS: `127.0.0.1:${await freePort()}`,
       RONDO_REGISTRY_LISTEN: `127.0.0.1:${await freePort()}`,
       RONDO_METRICS_LISTEN: `127.0.0.1:${await freePort()}`,
       RONDO_ALERTMANAGER_LISTEN: `127.0.0.1:${await freePort()}`,
@@ -76,10 +76,10 @@ describe('rondo up restarts the parts that die', () => {
 
   it('brings back the gateway, the registry and the control plane after kill -9', async () => {
     expect(alive(pidOf('supervisor'))).toBe(true);
-    const admin = `http://${env.RONDO_GATEWAY_ADMIN}/config/`;
-    await killAndAwait('gateway', admin);
+    const gatewayMetrics = `http://${env.RONDO_GATEWAY_METRICS}/metrics`;
+    await killAndAwait('gateway', gatewayMetrics);
     // The second death is of a process the supervisor started, so it knows how it ended.
-    await killAndAwait('gateway', admin);
+    await killAndAwait('gateway', gatewayMetrics);
     await killAndAwait('registry', `http://${env.RONDO_REGISTRY_LISTEN}/v2/`);
     await killAndAwait('rondo', `http://127.0.0.1:${env.RONDO_PORT}/api/v1/healthz`);
     await killAndAwait('prometheus', `http://${env.RONDO_METRICS_LISTEN}/-/ready`);
@@ -93,7 +93,7 @@ describe('rondo up restarts the parts that die', () => {
     );
     expect(res.stdout).toMatch(/^ok\s+registry restarts\s+restarted 1 time; last exited at \S+; back at/m);
     expect(res.stdout).toMatch(/^ok\s+rondo restarts\s+restarted 1 time;/m);
-    expect(res.stdout).toMatch(/^ok\s+gateway admin API/m);
+    expect(res.stdout).toMatch(/^ok\s+gateway runtime API/m);
   });
 
   it('down stops the supervisor before the parts, so nothing comes back', async () => {
@@ -102,6 +102,6 @@ describe('rondo up restarts the parts that die', () => {
     expect(down.stdout).toBe('Stopped rondo, alertmanager, prometheus, gateway, registry.\n');
     await sleep(1000);
     expect(pids.filter(alive)).toEqual([]);
-    expect(await answers(`http://${env.RONDO_GATEWAY_ADMIN}/config/`)).toBe(false);
+    expect(await answers(`http://${env.RONDO_GATEWAY_METRICS}/metrics`)).toBe(false);
   });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTaskImage, cleanupInstance, docker } from '../helpers/images.js';
-import { platformServerEnv, startCaddy } from '../helpers/platform.js';
+import { platformServerEnv, startServerGateway } from '../helpers/platform.js';
 import {
   cleanEnv,
   cli,
@@ -23,7 +23,7 @@ const P = '/orgs/default/projects/ops/components';
  */
 describe('tasks across restarts and from the CLI', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rondo-tasks-restart-'));
-  let caddy: Awaited<ReturnType<typeof startCaddy>>;
+  let gateway: Awaited<ReturnType<typeof startServerGateway>>;
   let env: NodeJS.ProcessEnv;
   let server: ServerProcess | undefined;
   let instance = '';
@@ -52,12 +52,12 @@ describe('tasks across restarts and from the CLI', () => {
   beforeAll(async () => {
     ensureBuilt();
     await buildTaskImage('rondo-test-task:v1');
-    caddy = await startCaddy(dir);
     env = {
-      ...(await platformServerEnv(caddy.adminListen, join(dir, 'data'), TOKEN)),
+      ...(await platformServerEnv(join(dir, 'data'), TOKEN)),
       RONDO_TASKS_SECONDS_SCHEDULES: 'test-only',
       RONDO_TASKS_MIN_INTERVAL_SECONDS: '1',
     };
+    gateway = await startServerGateway(env);
     server = await startServer(env);
     await api('POST', '/orgs/default/projects', { name: 'ops' });
     for (const [name, type] of [
@@ -76,7 +76,7 @@ describe('tasks across restarts and from the CLI', () => {
       instance = mine?.Labels?.['rondo.instance'] ?? '';
     }
     if (instance) await cleanupInstance(instance);
-    await caddy?.stop();
+    await gateway?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -7,7 +7,7 @@ import { removeImagesLabelled } from '../helpers/images.js';
 import { freePort, internalPortBase } from '../helpers/platform.js';
 import { cleanEnv, cli, ensureBuilt } from '../helpers/processes.js';
 
-/** `rondo up` / `doctor` / `down` with the real registry and Caddy (the engine already runs). */
+/** `rondo up` / `doctor` / `down` with the real registry and gateway (the engine already runs). */
 describe('rondo up, doctor and down', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rondo-up-'));
   let env: NodeJS.ProcessEnv;
@@ -25,7 +25,7 @@ describe('rondo up, doctor and down', () => {
       RONDO_BUILD_WORKDIR: join(dir, 'builds'),
       RONDO_PORT: String(await freePort()),
       RONDO_GATEWAY_PORT: String(await freePort()),
-      RONDO_GATEWAY_ADMIN: `127.0.0.1:${await freePort()}`,
+      RONDO_GATEWAY_METRICS: `127.0.0.1:${await freePort()}`,
       RONDO_REGISTRY_LISTEN: `127.0.0.1:${await freePort()}`,
       RONDO_METRICS_LISTEN: `127.0.0.1:${await freePort()}`,
       RONDO_ALERTMANAGER_LISTEN: `127.0.0.1:${await freePort()}`,
@@ -85,7 +85,7 @@ describe('rondo up, doctor and down', () => {
       'control plane',
       'docker engine',
       'registry',
-      'gateway admin API',
+      'gateway runtime API',
       'open files limit',
       'disk space',
     ]) {

@@ -6,8 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type BaseImages, DEFAULT_BASE_IMAGES } from '../../src/builds/presets.js';
+import {
+  gatewayAnswers,
+  gatewayCommand,
+  type HostGatewaySettings,
+  prepareGatewayStart,
+} from '../../src/gateway/host-gateway.js';
 import type { MetricsSettings } from '../../src/observability/metrics/metrics-settings.js';
-import type { PlatformConfig } from '../../src/platform-config.js';
+import { loadPlatformConfig, type PlatformConfig } from '../../src/platform-config.js';
 import { cleanupInstance } from './images.js';
 import { startTestRondo, type TestRondo } from './rondo.js';
 import type { Driver } from './stores.js';
@@ -59,33 +65,52 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** A Caddy of the test's own (its admin API on a free loopback port). */
-export async function startCaddy(dir: string): Promise<{ adminListen: string; stop: () => Promise<void> }> {
-  const adminListen = `127.0.0.1:${await freePort()}`;
-  const file = join(dir, 'caddy.json');
-  writeFileSync(file, JSON.stringify({ admin: { listen: adminListen } }));
-  const log = openSync(process.env.RONDO_TEST_CADDY_LOG ?? join(dir, 'caddy.log'), 'a');
-  const child: ChildProcess = spawn('caddy', ['run', '--config', file], { stdio: ['ignore', log, log] });
-  closeSync(log);
+export interface TestGateway {
+  settings: HostGatewaySettings;
+  /** The master's pid (kill it to stop the gateway as a crash would). */
+  pid: number;
+  stop: () => Promise<void>;
+  exited: Promise<unknown>;
+}
+
+/**
+ * This host's gateway (HAProxy) as `rondo up` starts it, for a test: the configuration found in
+ * its directory when HAProxy accepts it, else the start-up one; the access log at its path.
+ */
+export async function startGateway(settings: HostGatewaySettings): Promise<TestGateway> {
+  prepareGatewayStart(settings);
+  const { command, args } = gatewayCommand(settings);
+  const out = openSync(settings.accessLogPath, 'a');
+  const err = openSync(process.env.RONDO_TEST_GATEWAY_LOG ?? join(settings.dir, 'gateway.log'), 'a');
+  const child: ChildProcess = spawn(command, args, { stdio: ['ignore', out, err] });
+  closeSync(out);
+  closeSync(err);
+  const exited = new Promise((r) => child.once('exit', r));
   const kill = () => child.kill('SIGTERM');
   process.once('exit', kill);
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(`http://${adminListen}/config/`)).ok) break;
-    } catch {
-      await sleep(50);
-    }
+  for (let i = 0; !(await gatewayAnswers(settings)); i++) {
+    if (i > 200 || child.exitCode !== null)
+      throw new Error(`the gateway did not start; see ${settings.dir}/gateway.log`);
+    await sleep(50);
   }
   return {
-    adminListen,
+    settings,
+    pid: child.pid!,
+    exited,
     async stop() {
       process.off('exit', kill);
       if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
       kill();
       await exited;
     },
   };
+}
+
+/** The gateway a `rondo server` process with this environment drives (platformServerEnv). */
+export function startServerGateway(env: NodeJS.ProcessEnv): Promise<TestGateway> {
+  const platform = loadPlatformConfig(env.RONDO_DATA_DIR!, env);
+  if (!platform) throw new Error('the environment has the platform off');
+  return startGateway(platform.gateway);
 }
 
 export interface PlatformTestRondo extends TestRondo {
@@ -95,6 +120,7 @@ export interface PlatformTestRondo extends TestRondo {
   publicPort: number;
   platform: PlatformConfig;
   instance: string;
+  gateway: TestGateway;
 }
 
 /**
@@ -119,13 +145,13 @@ export async function startPlatformRondo(
   } = {},
 ): Promise<PlatformTestRondo> {
   const dir = mkdtempSync(join(tmpdir(), 'rondo-platform-'));
-  const caddy = await startCaddy(dir);
   const publicPort = await freePort();
   const portBase = internalPortBase();
   const platform: PlatformConfig = {
     dockerSocket: '/var/run/docker.sock',
     gateway: {
-      adminListen: caddy.adminListen,
+      dir: join(dir, 'gateway'),
+      metricsListen: `127.0.0.1:${await freePort()}`,
       publicListen: `:${publicPort}`,
       publicPort,
       baseDomain: 'localhost',
@@ -164,12 +190,14 @@ export async function startPlatformRondo(
     webhookDeliveryRetentionDays: 30,
     ...(options.metrics ? { metrics: options.metrics } : {}),
   };
+  const gateway = await startGateway(platform.gateway);
   const base = await startTestRondo(driver, platform, options.dataDir);
   const apiUrl = await base.rondo.listen();
   const instance = base.rondo.instance!;
   return {
     ...base,
     platform,
+    gateway,
     publicPort,
     instance,
     gatewayUrl: `http://127.0.0.1:${publicPort}`,
@@ -178,7 +206,7 @@ export async function startPlatformRondo(
       // Stops the control plane and drops its database, then removes what it ran.
       await base.close();
       await cleanupInstance(instance);
-      await caddy.stop();
+      await gateway.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -257,9 +285,8 @@ export function gatewayGet(
   });
 }
 
-/** The environment of a `rondo server` process that runs with the platform: this Caddy, free ports. */
+/** The environment of a `rondo server` process that runs with the platform: free ports (start its gateway with startServerGateway). */
 export async function platformServerEnv(
-  adminListen: string,
   dataDir: string,
   token: string,
 ): Promise<NodeJS.ProcessEnv & { RONDO_GATEWAY_PORT: string }> {
@@ -269,7 +296,7 @@ export async function platformServerEnv(
     // Checkouts in the test's own directory, not the host's shared /dev/shm.
     RONDO_BUILD_WORKDIR: join(dataDir, 'builds'),
     RONDO_BOOTSTRAP_TOKEN: token,
-    RONDO_GATEWAY_ADMIN: adminListen,
+    RONDO_GATEWAY_METRICS: `127.0.0.1:${await freePort()}`,
     RONDO_GATEWAY_PORT: String(await freePort()),
     RONDO_INTERNAL_GATEWAY_PORT_BASE: String(internalPortBase()),
     RONDO_RESYNC_SECONDS: '1',

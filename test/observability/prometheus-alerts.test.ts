@@ -108,7 +108,7 @@ describe('latency alerts through Prometheus and Alertmanager', () => {
         },
         {
           controlPlane: `127.0.0.1:${targetPort}`,
-          gatewayAdmin: '127.0.0.1:1',
+          gatewayMetrics: '127.0.0.1:1',
           alerting: { rulesFile: alertRulesFile(dataDir), alertmanager: alertmanagerListen },
         },
       ),

@@ -29,7 +29,7 @@ describe('Prometheus as a platform part', () => {
     const part = prometheusProcess(
       dataDir,
       { listen, retention: '2d', retentionSeconds: parseRetention('2d'), scrapeIntervalSeconds: 1 },
-      { controlPlane: `127.0.0.1:${port}`, gatewayAdmin: '127.0.0.1:1' },
+      { controlPlane: `127.0.0.1:${port}`, gatewayMetrics: '127.0.0.1:1' },
     );
     await startProcess(dataDir, part);
   }, 60_000);
