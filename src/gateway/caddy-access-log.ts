@@ -1,6 +1,9 @@
 import type { RouteOwner } from '../domain/gateway-routes.js';
 import { storableText } from '../domain/storable-text.js';
 import type { AccessLine } from '../observability/gateway-log-collector.js';
+import { OUTCOMES, ownerKey, parseOwnerKey } from './route-owner.js';
+
+export { ownerKey } from './route-owner.js';
 
 /**
  * Caddy's side of the gateway access log (G3): how a route names its owner in Caddy's log, and how
@@ -14,26 +17,6 @@ import type { AccessLine } from '../observability/gateway-log-collector.js';
  * (Caddy 2.8's `log_append` would be the tidier way; Debian ships 2.6.)
  */
 
-const KEY_PREFIX = 'rondo1';
-const ID = /^[A-Za-z0-9_-]{1,64}$/;
-/** The outcome codes of §7 that Rondo's gateway answers with. */
-const OUTCOMES = new Set([
-  'BACKEND_RESPONSE',
-  'CORS_RESPONSE',
-  'AUTH_FAILURE',
-  'NO_HEALTHY_BACKEND',
-  'RATE_LIMITED',
-  'RESOURCE_NOT_FOUND',
-  'BACKEND_TIMEOUT',
-  'GATEWAY_ERROR',
-  'REQUEST_TOO_LARGE',
-]);
-
-/** The text a route logs as its owner: `rondo1;org;project;component;environment;deployment|-`. */
-export function ownerKey(o: RouteOwner): string {
-  return [KEY_PREFIX, o.orgId, o.projectId, o.componentId, o.environmentId, o.deploymentId ?? '-'].join(';');
-}
-
 /** The Caddy handler that makes a route's requests logged as `owner`'s. */
 export function ownerHandler(o: RouteOwner): Record<string, unknown> {
   return {
@@ -41,21 +24,6 @@ export function ownerHandler(o: RouteOwner): Record<string, unknown> {
     source: '{http.request.method}',
     destinations: ['{http.auth.user.id}'],
     defaults: [ownerKey(o)],
-  };
-}
-
-function parseOwner(key: string): RouteOwner | undefined {
-  const parts = key.split(';');
-  if (parts.length !== 6 || parts[0] !== KEY_PREFIX) return undefined;
-  const [, orgId, projectId, componentId, environmentId, deployment] = parts as [string, ...string[]];
-  if (![orgId, projectId, componentId, environmentId, deployment].every((p) => p && ID.test(p)))
-    return undefined;
-  return {
-    orgId: orgId!,
-    projectId: projectId!,
-    componentId: componentId!,
-    environmentId: environmentId!,
-    deploymentId: deployment === '-' ? null : deployment!,
   };
 }
 
@@ -82,7 +50,7 @@ export function parseCaddyAccessLine(line: string): AccessLine {
     return { kind: 'invalid', reason: 'not JSON' };
   }
   if (!isObj(entry) || entry.msg !== 'handled request') return { kind: 'invalid', reason: 'not a request' };
-  const owner = typeof entry.user_id === 'string' ? parseOwner(entry.user_id) : undefined;
+  const owner = typeof entry.user_id === 'string' ? parseOwnerKey(entry.user_id) : undefined;
   if (!owner) return { kind: 'unattributed' };
   const req = entry.request;
   const { ts, status, duration, size } = entry;

@@ -7,6 +7,7 @@ import type {
   Upstream,
 } from '../domain/gateway-routes.js';
 import { ownerHandler } from './caddy-access-log.js';
+import { OUTCOME_HEADER } from './route-owner.js';
 
 /** Where Caddy listens and logs; fixed for the life of a Rondo installation. */
 export interface CaddySettings {
@@ -32,9 +33,6 @@ const ACCESS_LOG_ENCODER = {
     'request>remote_port': { filter: 'delete' },
   },
 };
-
-/** The outcome codes of §7, set as a response header so the access log records them. */
-export const OUTCOME_HEADER = 'X-Rondo-Outcome';
 
 function jsonResponse(status: number, code: string, message: string): Json {
   return {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ownerKey } from './caddy-access-log.js';
-import { parseHaproxyAccessLine, parseOwnerKey } from './haproxy-access-log.js';
+import { parseHaproxyAccessLine } from './haproxy-access-log.js';
 import { haproxyConfig } from './haproxy-config.js';
+import { ownerKey, parseOwnerKey } from './route-owner.js';
 
 const owner = { orgId: 'o1', projectId: 'p1', componentId: 'c1', environmentId: 'e1', deploymentId: null };
 const line = (fields: Record<string, unknown>) =>

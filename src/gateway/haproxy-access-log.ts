@@ -1,44 +1,13 @@
-import type { RouteOwner } from '../domain/gateway-routes.js';
 import { storableText } from '../domain/storable-text.js';
 import type { AccessLine } from '../observability/gateway-log-collector.js';
-import { ownerKey } from './caddy-access-log.js';
+import { OUTCOMES, parseOwnerKey } from './route-owner.js';
 
 /**
  * HAProxy's side of the gateway access log (G7), beside `caddy-access-log.ts`: one line of the
  * JSON log-format in `haproxy-config.ts` becomes a `GatewayRequest`. The route's backend sets the
- * owner's key (the same text as Caddy's, `ownerKey`) in a transaction variable the log prints,
+ * owner's key (`ownerKey`) in a transaction variable the log prints,
  * so clients never see it.
  */
-
-const ID = /^[A-Za-z0-9_-]{1,64}$/;
-const OUTCOMES = new Set([
-  'BACKEND_RESPONSE',
-  'CORS_RESPONSE',
-  'AUTH_FAILURE',
-  'NO_HEALTHY_BACKEND',
-  'RATE_LIMITED',
-  'RESOURCE_NOT_FOUND',
-  'BACKEND_TIMEOUT',
-  'GATEWAY_ERROR',
-  'REQUEST_TOO_LARGE',
-]);
-
-/** The inverse of `ownerKey`; undefined for anything that is not one. */
-export function parseOwnerKey(key: string): RouteOwner | undefined {
-  const parts = key.split(';');
-  if (parts.length !== 6) return undefined;
-  const [, orgId = '', projectId = '', componentId = '', environmentId = '', deployment = ''] = parts;
-  if (![orgId, projectId, componentId, environmentId, deployment].every((p) => ID.test(p))) return undefined;
-  const owner = {
-    orgId,
-    projectId,
-    componentId,
-    environmentId,
-    deploymentId: deployment === '-' ? null : deployment,
-  };
-  // The prefix and layout are ownerKey's: a key it would not write is not one.
-  return ownerKey(owner) === key ? owner : undefined;
-}
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -9,9 +9,8 @@ import type {
   RoutePolicy,
   Upstream,
 } from '../domain/gateway-routes.js';
-import { ownerKey } from './caddy-access-log.js';
-import { OUTCOME_HEADER } from './caddy-config.js';
 import { haproxyPolicy } from './haproxy-policy.js';
+import { OUTCOME_HEADER, ownerKey } from './route-owner.js';
 
 /**
  * The same gateway as `caddy-config.ts`, for HAProxy 2.6 (Debian 12's), chosen in

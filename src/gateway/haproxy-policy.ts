@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { type RateLimit, retryAfterSeconds } from '../domain/endpoint-policy.js';
 import type { RoutePolicy } from '../domain/gateway-routes.js';
-import { OUTCOME_HEADER } from './caddy-config.js';
+import { OUTCOME_HEADER } from './route-owner.js';
 
 /**
  * An endpoint's policy (G7) as HAProxy rules in its route's backend, in this order: CORS

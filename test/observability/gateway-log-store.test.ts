@@ -6,7 +6,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemContext } from '../../src/control/context.js';
 import type { RouteOwner } from '../../src/domain/gateway-routes.js';
-import { ownerKey, parseCaddyAccessLine } from '../../src/gateway/caddy-access-log.js';
+import { parseHaproxyAccessLine } from '../../src/gateway/haproxy-access-log.js';
+import { ownerKey } from '../../src/gateway/route-owner.js';
 import { GatewayLogCollector } from '../../src/observability/gateway-log-collector.js';
 import { queryGatewayLogs } from '../../src/observability/gateway-logs.js';
 import type { GatewayRequest } from '../../src/observability/gateway-requests.js';
@@ -20,19 +21,21 @@ import { DRIVERS } from '../helpers/stores.js';
 // toISOString truncates it to the millisecond before (the range then missed its last request).
 const NOW_MS = Date.now();
 
-/** A line as Caddy writes it, for request `n` (path /r/n, status 200 or 500 every fifth). */
+/** A line as the gateway (HAProxy, ACCESS_LOG_FORMAT) writes it, for request `n` (path /r/n, status 200 or 500 every fifth). */
 function line(owner: RouteOwner | null, n: number, ageS = 60): string {
   return `${JSON.stringify({
-    level: 'info',
-    ts: (NOW_MS - ageS * 1000 + n) / 1000,
-    logger: 'http.log.access.public',
-    msg: 'handled request',
-    request: { method: n % 2 ? 'POST' : 'GET', uri: `/default/shop/api/ep/r/${n}?secret=x`, headers: {} },
-    user_id: owner ? ownerKey(owner) : '',
-    duration: 0.002,
-    size: 10 + n,
+    at: (NOW_MS - ageS * 1000 + n) / 1000,
+    listener: 'public',
+    route: 'r-0123456789abcdef0123',
+    owner: owner ? ownerKey(owner) : '-',
+    requestId: `req-${n}`,
+    method: n % 2 ? 'POST' : 'GET',
+    host: 'development.localhost',
+    path: `/default/shop/api/ep/r/${n}`,
     status: n % 5 === 0 ? 500 : 200,
-    resp_headers: { 'X-Rondo-Outcome': ['BACKEND_RESPONSE'], 'X-Request-Id': [`req-${n}`] },
+    outcome: 'BACKEND_RESPONSE',
+    durationMs: 2,
+    bytes: 10 + n,
   })}\n`;
 }
 
@@ -56,7 +59,7 @@ describe.each(DRIVERS)('gateway access logs in the store (%s)', (driver) => {
         logger: pino({ level: 'silent' }),
         changes: new LogChanges(),
         path: file,
-        parse: parseCaddyAccessLine,
+        parse: parseHaproxyAccessLine,
         sink: (batch) => handed.push(...batch),
       },
       { pollMs: 10, batchLines: 7 },
@@ -118,15 +121,16 @@ describe.each(DRIVERS)('gateway access logs in the store (%s)', (driver) => {
   });
 
   it('stores each request once across batches, a restart, a rotation and a truncation', async () => {
-    // Requests of the component, the gateway's own 404s, garbage, a line from another org's owner.
+    // Requests of the component, the gateway's own 404s, garbage, a line from another org's
+    // owner, a notice of HAProxy's own.
     writeFileSync(
       file,
-      `${lines(owner, 0, 20)}not json\n${line(null, 99)}${line({ ...owner, orgId: 'org_other' }, 98)}{"msg":"handled request"}\n`,
+      `${lines(owner, 0, 20)}not json\n${line(null, 99)}${line({ ...owner, orgId: 'org_other' }, 98)}[WARNING]  (1234) : Proxy public stopped (cumulated conns: FE: 3, BE: 0).\n`,
     );
     const first = collector();
     first.start();
     await until(first, 20);
-    expect(first.stats).toEqual({ stored: 20, unattributed: 2, invalid: 1, unknownOwner: 1 });
+    expect(first.stats).toEqual({ stored: 20, unattributed: 1, invalid: 2, unknownOwner: 1 });
     // A line being written is not read until its end.
     appendFileSync(file, line(owner, 20).slice(0, 40));
     await sleep(100);
