@@ -1,61 +1,52 @@
 /**
- * G3: the gateway latency access logging adds. Two Caddy processes with the same route to the
- * same backend (a Node HTTP server answering 2 bytes), from Rondo's own `caddyConfig`: one with
- * the access log (owner handler, JSON file) while the gateway log collector follows the file into
+ * G3: the gateway latency access logging adds. Two HAProxy processes (the host gateway, G7) with
+ * the same route to the same backend (a Node HTTP server answering 2 bytes), from Rondo's own
+ * `haproxyConfig`: one with the access log (JSON lines on its standard output to a file) while the gateway log collector follows the file into
  * the store, one without any of it (the floor). Sequential keep-alive GETs, interleaved in blocks
  * of 200 so both see the same machine load; p50 and p99 of each.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
-import { parseCaddyAccessLine } from '../src/gateway/caddy-access-log.js';
-import { caddyConfig } from '../src/gateway/caddy-config.js';
+import type { GatewayState } from '../src/domain/gateway-routes.js';
+import { parseHaproxyAccessLine } from '../src/gateway/haproxy-access-log.js';
+import { haproxyConfig } from '../src/gateway/haproxy-config.js';
+import { HaproxyProcess } from '../src/gateway/haproxy-process.js';
 import { GatewayLogCollector } from '../src/observability/gateway-log-collector.js';
 import { LogChanges } from '../src/observability/log-changes.js';
 import { freePort } from '../test/helpers/platform.js';
 import { startTestRondo } from '../test/helpers/rondo.js';
 
-type Json = Record<string, unknown>;
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.ceil((p / 100) * xs.length) - 1]!;
 const HOST = 'development.localhost';
 const PATH = '/default/shop/api/site/';
 
-/** The same configuration without access logging: no log settings, no owner handlers. */
-function withoutAccessLog(config: Json, listen: string, adminListen: string): Json {
-  const strip = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.filter((h) => (h as Json | null)?.handler !== 'map').map(strip);
-    if (typeof v === 'object' && v !== null)
-      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, strip(x)]));
-    return v;
+/** HAProxy with `config`, as Rondo runs it (master-worker, default threads), its standard output the access log. */
+async function haproxy(dir: string, name: string, state: GatewayState, listen: string, log: boolean) {
+  const configDir = join(dir, name);
+  const settings = {
+    publicListen: listen,
+    internalBindAddress: '127.0.0.1',
+    runtimeSocket: join(configDir, 'runtime.sock'),
+    configDir,
+    bodyLimitBytes: 10 << 20,
   };
-  const servers = ((config.apps as Json).http as Json).servers as Record<string, Json>;
-  const { logs: _logs, ...server } = servers.public!;
-  return {
-    admin: { listen: adminListen },
-    apps: { http: { servers: { public: { ...(strip(server) as Json), listen: [listen] } } } },
-  };
-}
-
-async function caddy(dir: string, name: string, config: Json, adminListen: string): Promise<ChildProcess> {
-  const file = join(dir, `${name}.json`);
-  writeFileSync(file, JSON.stringify(config));
-  const child = spawn('caddy', ['run', '--config', file], { stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    if (
-      await fetch(`http://${adminListen}/config/`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return child;
-    await sleep(50);
-  }
-  child.kill();
-  throw new Error(`caddy ${name} did not start`);
+  const config = haproxyConfig(state, settings);
+  // The floor: the same configuration with no listener logging (the owner variable is still set).
+  if (!log) config.text = config.text.replace(/^ {2}log global\n/gm, '');
+  const p = new HaproxyProcess({
+    settings,
+    accessLogPath: join(dir, log ? 'access.log' : `${name}.out`),
+    errorLogPath: join(dir, `${name}.err`),
+    masterSocket: join(configDir, 'master.sock'),
+  });
+  mkdirSync(configDir, { recursive: true });
+  await p.start(config);
+  return p;
 }
 
 /**
@@ -108,7 +99,7 @@ export async function benchAccessLogLatency(): Promise<void> {
   const backendPort = await freePort();
   await new Promise<void>((r) => backend.listen(backendPort, '127.0.0.1', r));
   const t = await startTestRondo('pglite', undefined, join(dir, 'data'));
-  const children: ChildProcess[] = [];
+  const gateways: HaproxyProcess[] = [];
   let collector: GatewayLogCollector | undefined;
   try {
     await t.call('POST', '/api/v1/orgs/default/projects', { body: { name: 'shop' } });
@@ -132,62 +123,42 @@ export async function benchAccessLogLatency(): Promise<void> {
       environmentId: e.id,
       deploymentId: null,
     };
-    const [onPort, offPort, onAdmin, offAdmin] = [
-      await freePort(),
-      await freePort(),
-      await freePort(),
-      await freePort(),
-    ];
+    const [onPort, offPort] = [await freePort(), await freePort()];
     const accessLogPath = join(dir, 'access.log');
-    const on = caddyConfig(
-      {
-        publicGateway: {
-          environments: [
-            {
-              host: HOST,
-              routes: [
-                {
-                  prefix: '/default/shop/api/site',
-                  basePath: '/',
-                  upstreams: [{ dial: `127.0.0.1:${backendPort}` }],
-                  owner,
-                  componentPrefix: '/default/shop/api',
-                },
-              ],
-            },
-          ],
-          webApps: [],
-        },
-        internal: [],
+    const state: GatewayState = {
+      publicGateway: {
+        environments: [
+          {
+            host: HOST,
+            routes: [
+              {
+                prefix: '/default/shop/api/site',
+                basePath: '/',
+                upstreams: [{ dial: `127.0.0.1:${backendPort}` }],
+                owner,
+                componentPrefix: '/default/shop/api',
+              },
+            ],
+          },
+        ],
+        webApps: [],
       },
-      {
-        adminListen: `127.0.0.1:${onAdmin}`,
-        publicListen: `127.0.0.1:${onPort}`,
-        accessLogPath,
-        bodyLimitBytes: 10 << 20,
-      },
-    );
-    children.push(await caddy(dir, 'on', on, `127.0.0.1:${onAdmin}`));
-    children.push(
-      await caddy(
-        dir,
-        'off',
-        withoutAccessLog(on, `127.0.0.1:${offPort}`, `127.0.0.1:${offAdmin}`),
-        `127.0.0.1:${offAdmin}`,
-      ),
-    );
+      internal: [],
+    };
+    gateways.push(await haproxy(dir, 'on', state, `127.0.0.1:${onPort}`, true));
+    gateways.push(await haproxy(dir, 'off', state, `127.0.0.1:${offPort}`, false));
     collector = new GatewayLogCollector({
       store: t.rondo.store,
       logger: pino({ level: 'silent' }),
       changes: new LogChanges(),
       path: accessLogPath,
-      parse: parseCaddyAccessLine,
+      parse: parseHaproxyAccessLine,
     });
     const report = (what: string, r: { logged: number[]; floor: number[] }, stored: string) =>
       console.log(
         `gateway GET ${what}: p50 ${pct(r.logged, 50).toFixed(3)} ms logged, ${pct(r.floor, 50).toFixed(3)} ms without the access log (floor): ${((pct(r.logged, 50) / pct(r.floor, 50) - 1) * 100).toFixed(1)}% p50; p99 ${pct(r.logged, 99).toFixed(3)} / ${pct(r.floor, 99).toFixed(3)} ms (${r.logged.length} requests each${stored})`,
       );
-    // Caddy's own cost: it writes the log, nobody reads it.
+    // HAProxy's own cost: it writes the log, nobody reads it.
     report('access log written, not collected', await interleaved(dir, onPort, offPort), '');
     // What a site runs: the collector follows the file into the store meanwhile.
     collector.start();
@@ -197,7 +168,7 @@ export async function benchAccessLogLatency(): Promise<void> {
     report('access log collected into the store', withCollector, `; ${collector.stats.stored} lines stored`);
   } finally {
     await collector?.stop();
-    for (const child of children) child.kill('SIGTERM');
+    for (const g of gateways) await g.stop();
     backend.close();
     await t.close();
     rmSync(dir, { recursive: true, force: true });
