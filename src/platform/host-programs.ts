@@ -26,12 +26,16 @@ export const HOST_PROGRAMS: readonly HostProgram[] = [
     usedFor: 'BuildKit builds (Debian’s CLI, RONDO_DOCKER_CLI)',
     paths: ['/usr/bin/docker'],
   },
-  { command: 'caddy', debianPackage: 'caddy', usedFor: 'the gateway and the static stack' },
+  {
+    command: 'caddy',
+    debianPackage: 'caddy',
+    usedFor: 'the static stack’s file server (copied into its base image)',
+  },
   { command: 'docker-registry', debianPackage: 'docker-registry', usedFor: 'the platform registry' },
   {
     command: 'haproxy',
     debianPackage: 'haproxy',
-    usedFor: 'the gateway behind the traffic port (G7; src/gateway/haproxy-process.ts)',
+    usedFor: 'the gateway behind the traffic port (G7; src/gateway/host-gateway.ts)',
   },
   {
     command: 'prometheus',
