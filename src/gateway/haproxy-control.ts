@@ -53,7 +53,7 @@ export interface HaproxyControlOptions {
 /**
  * A running HAProxy in master-worker mode, driven through its files and sockets only, so the
  * control plane can drive one that `rondo up` started. A configuration change is written to disk,
- * checked by `haproxy -c`, then the master reloads: the new worker takes over the listening
+ * then the master reloads: the new worker takes over the listening
  * sockets (`expose-fd listeners`), the old one finishes the requests it has, so no connection is
  * refused or reset. Loads are serialized and skipped when HAProxy already runs that configuration.
  */
@@ -109,7 +109,7 @@ export class HaproxyControl {
   /** `haproxy -c` on the written configuration. */
   async check(): Promise<void> {
     try {
-      await execFileAsync('haproxy', ['-c', '-q', '-f', this.configPath]);
+      await execFileAsync('haproxy', ['-c', '-f', this.configPath]);
     } catch (err) {
       const stderr = (err as { stderr?: string }).stderr ?? String(err);
       throw new Error(`HAProxy refused the gateway configuration: ${stderr.slice(0, 800)}`);
@@ -141,13 +141,23 @@ export class HaproxyControl {
     return running === this.#lastLoaded;
   }
 
-  async waitFor(identity: string, timeoutMs = 15_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
+  /**
+   * Waits until the worker runs `identity`. When it has not after `diagnoseAfterMs`, `haproxy -c`
+   * says whether the configuration is at fault (its message is the error); a configuration it
+   * accepts may still fail to start (a port taken), which the timeout reports.
+   */
+  async waitFor(identity: string, timeoutMs = 15_000, diagnoseAfterMs = 2_000): Promise<void> {
+    const start = Date.now();
+    let diagnosed = false;
+    while (Date.now() - start < timeoutMs) {
       const code = this.#o.exited?.();
       if (code !== undefined) throw new Error(`HAProxy exited (${code}); see ${this.#o.errorLogPath}`);
       if ((await this.running()) === identity) return;
-      await sleep(20);
+      if (!diagnosed && Date.now() - start > diagnoseAfterMs) {
+        diagnosed = true;
+        await this.check();
+      }
+      await sleep(5);
     }
     throw new Error(
       `HAProxy did not run configuration ${identity} within ${timeoutMs} ms; see ${this.#o.errorLogPath}`,
@@ -176,8 +186,10 @@ export class HaproxyControl {
           this.#lastLoaded = config.identity;
           return false;
         }
+        // No `haproxy -c` first: it costs a process and a parse (~30 ms) on every route change,
+        // and the master refuses a configuration it cannot load all the same, keeping the old
+        // worker; waitFor runs the check only when the new one does not come up.
         this.write(config);
-        await this.check();
         await this.#reload();
         await this.waitFor(config.identity);
         this.#lastLoaded = config.identity;

@@ -281,6 +281,21 @@ describe('HAProxy gateway (real process)', () => {
     expect(parsed.at(-1)).toEqual({ kind: 'unattributed' });
   });
 
+  it('refuses a configuration HAProxy cannot load, with its message, and keeps serving the last one', async () => {
+    const running = await haproxy.running();
+    const good = haproxyConfig(state(), settings);
+    const broken = {
+      ...good,
+      text: `${good.text}\nfrontend broken\n  bind 127.0.0.1:notaport\n`,
+      identity: 'rondo-broken',
+    };
+    await expect(haproxy.load(broken)).rejects.toThrow(
+      /HAProxy refused the gateway configuration: .*notaport/s,
+    );
+    expect(await haproxy.running()).toBe(running);
+    expect((await ask(port, HOST, '/acme/shop/api/books/a')).status).toBe(200);
+  });
+
   it('makes 100 route changes under GET and POST load without dropping or resetting a connection', {
     timeout: 120_000,
   }, async () => {
