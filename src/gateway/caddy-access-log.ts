@@ -1,7 +1,8 @@
+import { isGatewayOutcome } from '../domain/gateway-outcomes.js';
 import type { RouteOwner } from '../domain/gateway-routes.js';
 import { storableText } from '../domain/storable-text.js';
 import type { AccessLine } from '../observability/gateway-log-collector.js';
-import { OUTCOMES, ownerKey, parseOwnerKey } from './route-owner.js';
+import { ownerKey, parseOwnerKey } from './route-owner.js';
 
 export { ownerKey } from './route-owner.js';
 
@@ -73,7 +74,7 @@ export function parseCaddyAccessLine(line: string): AccessLine {
       path: storableText(query < 0 ? req.uri : req.uri.slice(0, query), { maxChars: 2048 }),
       status: status as number,
       // No outcome header: Caddy answered on its own (an abort, a handler error before any route's answer).
-      outcome: outcome && OUTCOMES.has(outcome) ? outcome : 'GATEWAY_ERROR',
+      outcome: outcome && isGatewayOutcome(outcome) ? outcome : 'GATEWAY_ERROR',
       durationMs: duration * 1000,
       bytes: size,
       requestId: storableText(firstHeader(headers, 'X-Request-Id') ?? '', { maxChars: 64 }),

@@ -1,6 +1,7 @@
+import { isGatewayOutcome } from '../domain/gateway-outcomes.js';
 import { storableText } from '../domain/storable-text.js';
 import type { AccessLine } from '../observability/gateway-log-collector.js';
-import { OUTCOMES, parseOwnerKey } from './route-owner.js';
+import { parseOwnerKey } from './route-owner.js';
 
 /**
  * HAProxy's side of the gateway access log (G7), beside `caddy-access-log.ts`: one line of the
@@ -47,7 +48,7 @@ export function parseHaproxyAccessLine(line: string): AccessLine {
       path: storableText(entry.path, { maxChars: 2048 }),
       status: status as number,
       // No outcome header: HAProxy answered on its own (a malformed request, a client timeout).
-      outcome: text(outcome) && OUTCOMES.has(outcome) ? outcome : 'GATEWAY_ERROR',
+      outcome: text(outcome) && isGatewayOutcome(outcome) ? outcome : 'GATEWAY_ERROR',
       durationMs,
       bytes,
       requestId: storableText(text(requestId) ? requestId : '', { maxChars: 64 }),

@@ -12,19 +12,6 @@ const ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** The response header that carries the outcome code, so the access log records it. */
 export const OUTCOME_HEADER = 'X-Rondo-Outcome';
 
-/** The outcome codes of §7 that Rondo's gateway answers with. */
-export const OUTCOMES: ReadonlySet<string> = new Set([
-  'BACKEND_RESPONSE',
-  'CORS_RESPONSE',
-  'AUTH_FAILURE',
-  'NO_HEALTHY_BACKEND',
-  'RATE_LIMITED',
-  'RESOURCE_NOT_FOUND',
-  'BACKEND_TIMEOUT',
-  'GATEWAY_ERROR',
-  'REQUEST_TOO_LARGE',
-]);
-
 /** The text a route logs as its owner: `rondo1;org;project;component;environment;deployment|-`. */
 export function ownerKey(o: RouteOwner): string {
   return [KEY_PREFIX, o.orgId, o.projectId, o.componentId, o.environmentId, o.deploymentId ?? '-'].join(';');

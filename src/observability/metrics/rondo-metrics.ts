@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { isGatewayOutcome } from '../../domain/gateway-outcomes.js';
 import type { GatewayRequest, GatewayRequestSink } from '../gateway-requests.js';
 
 /**
@@ -13,18 +14,6 @@ export type ComponentLabels = Record<ComponentLabel, string>;
 /** Replica series add the deployment and the replica's number: bounded by the replicas running now. */
 const REPLICA_LABELS = [...COMPONENT_LABELS, 'deployment_id', 'replica'] as const;
 export type ReplicaLabels = Record<(typeof REPLICA_LABELS)[number], string>;
-
-/** §7's gateway outcome codes; anything else is counted as OTHER so the label stays bounded. */
-export const GATEWAY_OUTCOMES = [
-  'BACKEND_RESPONSE',
-  'CORS_RESPONSE',
-  'AUTH_FAILURE',
-  'NO_HEALTHY_BACKEND',
-  'RATE_LIMITED',
-  'RESOURCE_NOT_FOUND',
-  'BACKEND_TIMEOUT',
-  'GATEWAY_ERROR',
-] as const;
 
 /**
  * Latency buckets in seconds: dense from 5 ms to 1 s, where services answer, so p50/p95/p99
@@ -178,5 +167,5 @@ export function statusClass(status: number): string {
 }
 
 function outcomeOf(r: GatewayRequest): string {
-  return (GATEWAY_OUTCOMES as readonly string[]).includes(r.outcome) ? r.outcome : 'OTHER';
+  return isGatewayOutcome(r.outcome) ? r.outcome : 'OTHER';
 }
