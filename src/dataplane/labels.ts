@@ -15,6 +15,10 @@ export const LABEL = {
   execution: 'rondo.execution',
   /** On the per-network sandbox whose network namespace executions join (Docker data plane). */
   sandbox: 'rondo.sandbox',
+  /** On a replica that runs in a sandbox's network namespace (Docker): the sandbox, removed with it. */
+  netns: 'rondo.netns',
+  /** On such a replica: its address, which is the sandbox's (the engine lists none for it). */
+  address: 'rondo.address',
 } as const;
 
 /**

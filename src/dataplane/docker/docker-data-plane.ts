@@ -21,6 +21,7 @@ import { engineMessage, engineUnavailable, isAlready, isNotFound } from './engin
 import { engineExits } from './engine-events.js';
 import { dockerSince, logFrames } from './log-frames.js';
 import type { NameServer } from './name-server.js';
+import { type ClaimedSandbox, ReplicaSandboxes } from './replica-sandboxes.js';
 import { replicaStats } from './replica-stats.js';
 import { TaskSandboxes } from './task-sandbox.js';
 
@@ -94,6 +95,7 @@ export class DockerDataPlane {
   readonly #socketPath: string;
   readonly #filesDir: string;
   readonly #sandboxes: TaskSandboxes;
+  readonly #replicaSandboxes: ReplicaSandboxes;
   /** Without the host's name servers a replica could resolve nothing outside: no names then. */
   readonly #names: NameServer | undefined;
   readonly #upstreams: string[];
@@ -105,6 +107,7 @@ export class DockerDataPlane {
     this.#filesDir = config.filesDir ?? '/dev/shm/rondo-files';
     this.#docker = new Docker({ socketPath: this.#socketPath });
     this.#sandboxes = new TaskSandboxes(this.#docker);
+    this.#replicaSandboxes = new ReplicaSandboxes(this.#docker);
     this.#upstreams = hostNameservers(config.resolvConf ?? '/etc/resolv.conf');
     this.#names = this.#upstreams.length > 0 ? config.names : undefined;
   }
@@ -179,6 +182,7 @@ export class DockerDataPlane {
     for (const n of this.#networks.values()) {
       if (n.name !== nameOrId && n.id !== nameOrId) continue;
       this.#names?.forget(n.name);
+      this.#replicaSandboxes.forget(n.name);
       this.#networks.delete(n.name);
     }
   }
@@ -207,7 +211,8 @@ export class DockerDataPlane {
   }
 
   async runWorkload(spec: WorkloadSpec): Promise<WorkloadInfo> {
-    const sandbox = spec.shortRun ? await this.#sandboxFor(spec).catch(() => undefined) : undefined;
+    if (!spec.shortRun) return this.#runReplica(spec);
+    const sandbox = await this.#sandboxFor(spec).catch(() => undefined);
     if (sandbox) {
       try {
         return await this.#run(spec, sandbox);
@@ -220,19 +225,52 @@ export class DockerDataPlane {
   }
 
   #sandboxFor(spec: WorkloadSpec): Promise<string | undefined> {
-    const owner = [LABEL.instance, LABEL.managed, LABEL.org, LABEL.project, LABEL.environment];
-    const labels = Object.fromEntries(
-      Object.entries(spec.labels).filter(([k]) => owner.includes(k as never)),
-    );
     const dns = this.#dnsFor(spec.network);
-    return this.#sandboxes.for(spec.network, labels, {
+    return this.#sandboxes.for(spec.network, ownerLabels(spec.labels), {
       ...(spec.extraHosts ? { extraHosts: spec.extraHosts } : {}),
       ...(dns ? { dns } : {}),
     });
   }
 
-  /** Creates and starts one container: on `spec.network`, or in the network namespace of `sandbox`. */
-  async #run(spec: WorkloadSpec, sandbox: string | undefined): Promise<WorkloadInfo> {
+  /**
+   * A replica joins its network's warm sandbox when there is one (replica-sandboxes.ts), which
+   * skips the engine's network set-up; the next spare is made after a pause, off this rollout's
+   * path. Only where Rondo's name server answers for the network: Docker's aliases need the
+   * replica on the network itself.
+   */
+  async #runReplica(spec: WorkloadSpec): Promise<WorkloadInfo> {
+    const dns = this.#dnsFor(spec.network);
+    if (!dns) return this.#run(spec, undefined);
+    const wiring = { ...(spec.extraHosts ? { extraHosts: spec.extraHosts } : {}), dns };
+    const sandbox = await this.#replicaSandboxes.claim(spec.network, wiring);
+    const labels = ownerLabels(spec.labels);
+    // Only while the name server still answers there: a stopped control plane leaves no spare behind.
+    const wanted = () => this.#dnsFor(spec.network) !== undefined;
+    setTimeout(
+      () => this.#replicaSandboxes.prepare(spec.network, labels, wiring, wanted),
+      SPARE_PAUSE_MS,
+    ).unref();
+    if (!sandbox) return this.#run(spec, undefined);
+    try {
+      return await this.#run(spec, sandbox.id, sandbox);
+    } catch (err) {
+      await this.#docker
+        .getContainer(sandbox.id)
+        .remove({ force: true })
+        .catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * Creates and starts one container: on `spec.network`, or in the network namespace of
+   * `sandbox` (a task's shared one, or a replica's own `claimed` one).
+   */
+  async #run(
+    spec: WorkloadSpec,
+    sandbox: string | undefined,
+    claimed?: ClaimedSandbox,
+  ): Promise<WorkloadInfo> {
     const mounts = spec.files?.length ? writeFiles(join(this.#filesDir, spec.name), spec.files) : [];
     const dns = sandbox ? undefined : this.#dnsFor(spec.network);
     const container = await this.#call(() =>
@@ -240,11 +278,14 @@ export class DockerDataPlane {
         // A replica is named as starting until readiness; a run to completion has no names to gate.
         name: spec.names.length > 0 ? `${spec.name}${STARTING}` : spec.name,
         Image: spec.image,
-        Labels: spec.labels,
+        Labels: claimed
+          ? { ...spec.labels, [LABEL.netns]: claimed.id, [LABEL.address]: claimed.ip }
+          : spec.labels,
         Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
         ...(spec.command ? { Entrypoint: spec.command } : {}),
         ...(spec.args ? { Cmd: spec.args } : {}),
-        ...(spec.ports.length
+        // The engine refuses exposed ports in another container's namespace (they are only metadata).
+        ...(spec.ports.length && !sandbox
           ? { ExposedPorts: Object.fromEntries(spec.ports.map((p) => [`${p}/tcp`, {}])) }
           : {}),
         HostConfig: {
@@ -279,7 +320,7 @@ export class DockerDataPlane {
     const before = await this.inspectWorkload(id);
     if (!before) throw new Error(`container ${id} vanished before it was marked ready`);
     if (before.ready) return before;
-    if (names.length > 0 && !this.#names?.serves(network)) {
+    if (names.length > 0 && !this.#names?.serves(network) && !before.labels[LABEL.netns]) {
       // Docker cannot change aliases in place: a reconnect gives them (and a new address), ~100 ms.
       const net = this.#docker.getNetwork(network);
       await this.#call(() => net.disconnect({ Container: id, Force: true }));
@@ -325,7 +366,8 @@ export class DockerDataPlane {
         ready: !c.Name.endsWith(STARTING),
         restartCount: c.RestartCount ?? 0,
       };
-      if (primary?.IPAddress) info.ip = primary.IPAddress;
+      const ip = primary?.IPAddress || info.labels[LABEL.address];
+      if (ip) info.ip = ip;
       // A restarting replica's last exit is why it restarts.
       if (c.State.Status === 'exited' || c.State.Status === 'restarting') info.exitCode = c.State.ExitCode;
       if (c.State.StartedAt) info.startedAt = c.State.StartedAt;
@@ -342,7 +384,9 @@ export class DockerDataPlane {
 
   async removeWorkload(id: string, graceSeconds = 10): Promise<void> {
     const c = this.#docker.getContainer(id);
-    const name = (await this.inspectWorkload(id))?.name;
+    const seen = await this.inspectWorkload(id);
+    const name = seen?.name;
+    const netns = seen?.labels[LABEL.netns];
     try {
       await this.#call(() => c.stop({ t: graceSeconds }));
     } catch (err) {
@@ -355,6 +399,12 @@ export class DockerDataPlane {
       if (!isNotFound(err) && !isAlready(err)) throw err;
     }
     if (name) rmSync(join(this.#filesDir, baseName(name)), { recursive: true, force: true });
+    // A replica's own sandbox goes with it; a task's shared one stays with its network.
+    if (netns)
+      await this.#docker
+        .getContainer(netns)
+        .remove({ force: true })
+        .catch(() => undefined);
   }
 
   async logs(id: string, options: LogOptions = {}): Promise<string> {
@@ -446,6 +496,15 @@ export class DockerDataPlane {
   }
 }
 
+/** A replica's owner labels: what its network's sandboxes carry. */
+function ownerLabels(labels: Record<string, string>): Record<string, string> {
+  const owner: string[] = [LABEL.instance, LABEL.managed, LABEL.org, LABEL.project, LABEL.environment];
+  return Object.fromEntries(Object.entries(labels).filter(([k]) => owner.includes(k)));
+}
+
+/** How long after a replica claims its network's spare the next one is made: off the rollout's path. */
+const SPARE_PAUSE_MS = 1000;
+
 function listedWorkload(c: Docker.ContainerInfo): WorkloadInfo {
   const name = (c.Names[0] ?? '').replace(/^\//, '');
   const info: WorkloadInfo = {
@@ -455,7 +514,7 @@ function listedWorkload(c: Docker.ContainerInfo): WorkloadInfo {
     state: c.State as WorkloadState,
     ready: !name.endsWith(STARTING),
   };
-  const ip = Object.values(c.NetworkSettings?.Networks ?? {})[0]?.IPAddress;
+  const ip = Object.values(c.NetworkSettings?.Networks ?? {})[0]?.IPAddress || info.labels[LABEL.address];
   if (ip) info.ip = ip;
   const exited = /^Exited \((\d+)\)/.exec(c.Status ?? '');
   if (c.State === 'exited' && exited) info.exitCode = Number(exited[1]);

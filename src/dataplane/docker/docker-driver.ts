@@ -66,10 +66,10 @@ export function dockerDriver(
       pin: (image) => engine.ensureImage(image),
       async start(spec: RevisionSpec, indexes: number[]) {
         const wiring = gatewayWiring(spec.environment, spec.organizationGatewayPort);
-        const replicas: WorkloadInfo[] = [];
-        for (const i of indexes)
-          replicas.push(
-            await engine.runWorkload({
+        // Side by side: each start is mostly the engine waiting on the kernel.
+        const replicas = await Promise.all(
+          indexes.map((i) =>
+            engine.runWorkload({
               name: `${spec.name}-${i}`,
               image: spec.image,
               labels: { ...spec.labels, [LABEL.replica]: String(i) },
@@ -82,7 +82,8 @@ export function dockerDriver(
               ...(spec.resources ? { resources: spec.resources } : {}),
               extraHosts: wiring.extraHosts,
             }),
-          );
+          ),
+        );
         for (const w of replicas) started.set(w.id, w);
         return replicas;
       },

@@ -23,7 +23,6 @@ export class TaskSandboxes {
   readonly #docker: Docker;
   /** Sandbox container id by network name. */
   readonly #byNetwork = new Map<string, string>();
-  #image: Promise<boolean> | undefined;
 
   constructor(docker: Docker) {
     this.#docker = docker;
@@ -37,7 +36,7 @@ export class TaskSandboxes {
   ): Promise<string | undefined> {
     const known = this.#byNetwork.get(network);
     if (known) return known;
-    if (!(await this.#ensureImage())) return undefined;
+    if (!(await sandboxImage(this.#docker))) return undefined;
     const name = `${network}.sandbox`;
     const found = await this.#running(name);
     if (found) return this.#remember(network, found);
@@ -84,41 +83,48 @@ export class TaskSandboxes {
       throw err;
     }
   }
+}
 
-  #ensureImage(): Promise<boolean> {
-    this.#image ??= this.#buildImage().catch(() => false);
-    return this.#image;
+const images = new WeakMap<Docker, Promise<boolean>>();
+
+/** The sandbox image on this engine, built once per process from the host's static busybox; false without one. */
+export function sandboxImage(docker: Docker): Promise<boolean> {
+  let built = images.get(docker);
+  if (!built) {
+    built = buildImage(docker).catch(() => false);
+    images.set(docker, built);
   }
+  return built;
+}
 
-  async #buildImage(): Promise<boolean> {
-    try {
-      await this.#docker.getImage(SANDBOX_IMAGE).inspect();
-      return true;
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-    const busybox = staticBusybox();
-    if (!busybox) return false;
-    const tar = pack();
-    tar.entry(
-      { name: 'Dockerfile' },
-      `FROM scratch\nCOPY busybox /busybox\nLABEL ${SANDBOX_LABEL}=image\nENTRYPOINT ["/busybox", "sleep", "2147483647"]\n`,
-    );
-    tar.entry({ name: 'busybox', mode: 0o755 }, readFileSync(busybox));
-    tar.finalize();
-    const stream = await this.#docker.buildImage(tar as unknown as NodeJS.ReadableStream, {
-      t: SANDBOX_IMAGE,
-      labels: { [SANDBOX_LABEL]: 'image' },
-    });
-    await new Promise<void>((resolve, reject) =>
-      this.#docker.modem.followProgress(stream, (err: Error | null, out: { error?: string }[]) => {
-        const failed = out?.find((o) => o.error);
-        if (err || failed) reject(err ?? new Error(failed?.error));
-        else resolve();
-      }),
-    );
+async function buildImage(docker: Docker): Promise<boolean> {
+  try {
+    await docker.getImage(SANDBOX_IMAGE).inspect();
     return true;
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
   }
+  const busybox = staticBusybox();
+  if (!busybox) return false;
+  const tar = pack();
+  tar.entry(
+    { name: 'Dockerfile' },
+    `FROM scratch\nCOPY busybox /busybox\nLABEL ${SANDBOX_LABEL}=image\nENTRYPOINT ["/busybox", "sleep", "2147483647"]\n`,
+  );
+  tar.entry({ name: 'busybox', mode: 0o755 }, readFileSync(busybox));
+  tar.finalize();
+  const stream = await docker.buildImage(tar as unknown as NodeJS.ReadableStream, {
+    t: SANDBOX_IMAGE,
+    labels: { [SANDBOX_LABEL]: 'image' },
+  });
+  await new Promise<void>((resolve, reject) =>
+    docker.modem.followProgress(stream, (err: Error | null, out: { error?: string }[]) => {
+      const failed = out?.find((o) => o.error);
+      if (err || failed) reject(err ?? new Error(failed?.error));
+      else resolve();
+    }),
+  );
+  return true;
 }
 
 /** The host's static busybox (Debian's busybox-static), or undefined. */

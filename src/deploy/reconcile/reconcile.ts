@@ -111,8 +111,11 @@ async function runSteps(ctx: ReconcileContext, steps: readonly Step[]): Promise<
   for (const [i, step] of steps.entries()) {
     const rolling = ctx.next;
     let outcome: Awaited<ReturnType<Step['run']>>;
+    const started = performance.now();
     try {
       outcome = await step.run(ctx);
+      // Where a rollout's time goes (docs/wip/g5): each step's own time, at debug level.
+      ctx.log.debug({ step: step.name, ms: Math.round(performance.now() - started) }, 'step ran');
     } catch (err) {
       // Before the switch is recorded, a rollout that fails ends failed (the previous one keeps
       // serving); a control plane shutting down leaves it to resume at the next start.
