@@ -165,15 +165,31 @@ export class HaproxyControl {
   }
 
   async #reload(): Promise<void> {
-    try {
-      await runtimeCommand(this.#o.masterSocket, 'reload');
-    } catch (err) {
-      throw new RondoError(
-        'RONDO_ERR_UNAVAILABLE',
-        `the gateway's master socket ${this.#o.masterSocket} does not answer; start it (rondo up)`,
-        { cause: err },
-      );
+    // The master re-executes itself on every reload and is briefly deaf while it does: a refused
+    // connection is tried again for a moment before the gateway counts as down.
+    const deadline = Date.now() + 2_000;
+    for (;;) {
+      try {
+        await runtimeCommand(this.#o.masterSocket, 'reload');
+        return;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        const down = this.#o.exited?.() !== undefined;
+        if (!down && (code === 'ECONNREFUSED' || code === 'ENOENT') && Date.now() < deadline) {
+          await sleep(20);
+          continue;
+        }
+        this.#unavailable(err);
+      }
     }
+  }
+
+  #unavailable(err: unknown): never {
+    throw new RondoError(
+      'RONDO_ERR_UNAVAILABLE',
+      `the gateway's master socket ${this.#o.masterSocket} does not answer; start it (rondo up)`,
+      { cause: err },
+    );
   }
 
   /** Makes HAProxy run `config`; false when it already did. */
