@@ -99,8 +99,13 @@ export async function benchReconcileIdle(): Promise<void> {
       ]);
     }
     const listing = [...snapshots.values()].flat();
+    let failures = 0;
     const dp = {
-      revisions: { list: async () => listing },
+      capabilities: { restartsOnLiveness: false },
+      revisions: {
+        list: async () => listing,
+        probe: async (id: string) => ({ replica: listing.find((w) => w.id === id) }),
+      },
       environments: { list: async () => [] },
       observe: {},
     } as unknown as DataPlaneDriver;
@@ -113,7 +118,8 @@ export async function benchReconcileIdle(): Promise<void> {
       } as unknown as DataPlaneRegistry,
       gateway: { sync: async () => undefined } as unknown as GatewaySync,
       instance: 'bench',
-      logger: pino({ level: 'silent' }),
+      // A stand-in that falls short of the ports makes every reconcile fail (and retry): counted, not hidden.
+      logger: pino({ level: 'warn' }, { write: () => failures++ }),
       settings: { readinessTimeoutMs: 1000, drainMs: 0, stopGraceSeconds: 1, internalPortBase: 20000 },
       keyring: {} as Keyring,
       livenessIntervalMs: 60_000,
@@ -132,6 +138,7 @@ export async function benchReconcileIdle(): Promise<void> {
       `resync pass over ${KEYS} idle keys            ${cpuMs.toFixed(0)} ms CPU   ${(performance.now() - t0).toFixed(0)} ms wall   (goal < 1000 ms CPU)`,
     );
     await reconciler.stop();
+    if (failures > 0) throw new Error(`${failures} warnings from the reconciler: the stand-in falls short`);
   } finally {
     await t.close();
   }
