@@ -82,6 +82,15 @@ describe('DockerDataPlane replicas in warm sandboxes', () => {
     await dp.removeWorkload(first.id, 0);
   });
 
+  it('removes a replica whose sandbox was removed behind its back when it is restarted, so another is started', async () => {
+    const sandboxId = await spare();
+    const replicaD = await dp.runWorkload(replica('d'));
+    expect(replicaD.labels['rondo.netns']).toBe(sandboxId);
+    await docker.getContainer(sandboxId).remove({ force: true });
+    await dp.restartWorkload(replicaD.id);
+    await expect(inspect(replicaD.id)).rejects.toMatchObject({ statusCode: 404 });
+  });
+
   it('makes no spare once the name server no longer serves the network (a stopped control plane)', async () => {
     const other = `rondo.${instance}.stopped`;
     await dp.ensureNetwork(other, labels);

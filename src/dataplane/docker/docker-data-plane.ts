@@ -379,7 +379,14 @@ export class DockerDataPlane {
   }
 
   async restartWorkload(id: string): Promise<void> {
-    await this.#call(() => this.#docker.getContainer(id).restart({ t: 5 }));
+    try {
+      await this.#call(() => this.#docker.getContainer(id).restart({ t: 5 }));
+    } catch (err) {
+      // A replica whose sandbox is gone cannot start again in it: removed, the reconciler starts another.
+      const w = await this.inspectWorkload(id);
+      if (!w?.labels[LABEL.netns]) throw err;
+      await this.removeWorkload(id, 0);
+    }
   }
 
   async removeWorkload(id: string, graceSeconds = 10): Promise<void> {
