@@ -340,6 +340,7 @@ function crashable(fake: FakeDriver, crash: CrashSwitch): DataPlaneDriver {
   return {
     capabilities: fake.capabilities,
     ping: () => fake.ping(),
+    status: (timeoutMs) => fake.status(timeoutMs),
     environments: wrap(fake.environments),
     revisions: wrap(fake.revisions),
     traffic: wrap(fake.traffic),
