@@ -618,6 +618,24 @@ describe('reconcile steps against the fake data plane', () => {
     });
   });
 
+  it('6b. on a data plane that restarts replicas itself, a stopped replica is left to it, not replaced', async () => {
+    const w = await world();
+    // Kubernetes: the kubelet restarts a crashed container; removing the pod would only churn.
+    w.fake.capabilities.restartsOnLiveness = true;
+    const { id, replicas } = await activeDeployment(w);
+    const [crashed] = replicas;
+    if (!crashed) throw new Error('a replica expected');
+    w.fake.exit(crashed.id, 3);
+    await reconcile(w.deps, w.key, {
+      signal: new AbortController().signal,
+      memory: w.memory,
+      locks: w.locks,
+    });
+    expect(await w.fake.revisions.inspect(crashed.id)).toMatchObject({ state: 'exited', exitCode: 3 });
+    expect((await w.replicas(id)).map((r) => r.id).sort()).toEqual(replicas.map((r) => r.id).sort());
+    expect((await w.row(id)).phase).toBe('Active');
+  });
+
   it('7. an image the data plane cannot pin fails the rollout with an image-pull event', async () => {
     const w = await world();
     const old = await activeDeployment(w);
