@@ -15,7 +15,11 @@ const FIX: Record<DataPlane['type'], string> = {
  * checks reachability, version and capacity within seconds). Needs a login; without one, or
  * without an answering control plane, the checks are skipped, not failed.
  */
-export async function dataPlaneChecks(api: ApiClient, apiUp: boolean, loggedIn: boolean): Promise<Check[]> {
+export async function dataPlaneChecks(
+  api: Pick<ApiClient, 'request' | 'orgPath'>,
+  apiUp: boolean,
+  loggedIn: boolean,
+): Promise<Check[]> {
   const skipped = (detail: string): Check[] => [{ name: 'data planes', ok: true, skipped: true, detail }];
   if (!apiUp) return skipped('not checked: the control plane does not answer');
   if (!loggedIn) return skipped('not checked: no login (rondo login, or RONDO_TOKEN)');
