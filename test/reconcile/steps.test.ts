@@ -618,21 +618,34 @@ describe('reconcile steps against the fake data plane', () => {
     });
   });
 
-  it('6b. on a data plane that restarts replicas itself, a stopped replica is left to it, not replaced', async () => {
+  it('6b. on a data plane that restarts replicas itself, one being created or between restarts is left to it', async () => {
     const w = await world();
-    // Kubernetes: the kubelet restarts a crashed container; removing the pod would only churn.
+    // Kubernetes: a pod being created, or whose container the kubelet will restart, is its own.
     w.fake.capabilities.restartsOnLiveness = true;
     const { id, replicas } = await activeDeployment(w);
-    const [crashed] = replicas;
-    if (!crashed) throw new Error('a replica expected');
-    w.fake.exit(crashed.id, 3);
+    const [pending, crashed] = replicas;
+    if (!pending || !crashed) throw new Error('two replicas expected');
+    const list = w.fake.revisions.list;
+    w.fake.revisions.list = async (labels) =>
+      (await list(labels)).map((r) =>
+        r.id === pending.id
+          ? { ...r, state: 'created' }
+          : r.id === crashed.id
+            ? { ...r, state: 'restarting' }
+            : r,
+      );
     await reconcile(w.deps, w.key, {
       signal: new AbortController().signal,
       memory: w.memory,
       locks: w.locks,
     });
-    expect(await w.fake.revisions.inspect(crashed.id)).toMatchObject({ state: 'exited', exitCode: 3 });
-    expect((await w.replicas(id)).map((r) => r.id).sort()).toEqual(replicas.map((r) => r.id).sort());
+    expect((await w.replicas(id)).map((r) => r.id).sort()).toEqual([pending.id, crashed.id].sort());
+    // One that will not run again (an evicted pod) is replaced, as on Docker.
+    w.fake.revisions.list = list;
+    w.fake.exit(crashed.id, 3);
+    await w.converge();
+    expect(await w.fake.revisions.inspect(crashed.id)).toBeUndefined();
+    expect(await w.replicas(id)).toHaveLength(2);
     expect((await w.row(id)).phase).toBe('Active');
   });
 

@@ -30,14 +30,11 @@ export const replicasOf = (ctx: ReconcileContext, t: DeploymentTarget) =>
 /** Who owns this key's workloads right now, for `shouldRemove`. */
 export function ownersOf(ctx: ReconcileContext): Owners {
   const deployments = new Map<string, { replicas: number; replaceDead: boolean }>();
-  // A data plane that restarts its replicas itself (Kubernetes: the kubelet and the ReplicaSet)
-  // is left to: a pod still being created or between restarts is not dead, and removing it would
-  // only start the same pod again, over and over.
-  const replaceDead = !ctx.dp.capabilities.restartsOnLiveness;
-  if (ctx.active) deployments.set(ctx.active.id, { replicas: ctx.active.spec.replicas, replaceDead });
+  if (ctx.active) deployments.set(ctx.active.id, { replicas: ctx.active.spec.replicas, replaceDead: true });
   if (ctx.next) deployments.set(ctx.next.id, { replicas: ctx.next.spec.replicas, replaceDead: false });
   const draining = ctx.memory.drainUntil !== undefined && Date.now() < ctx.memory.drainUntil;
-  return { deployments, draining, scopeExists: true };
+  // Kubernetes restarts crashed containers and recreates pods itself (docs/kubernetes.md).
+  return { deployments, draining, scopeExists: true, restartsItself: ctx.dp.capabilities.restartsOnLiveness };
 }
 
 /** Replaces a workload in the observed state with what an action returned (or drops it). */
