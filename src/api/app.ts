@@ -189,7 +189,8 @@ export async function createApi(
       organizationRoutes(api, deps);
       environmentRoutes(api, deps);
       pipelineRoutes(api, deps);
-      dataPlaneRoutes(api, deps);
+      // A data plane's status is read through its driver: only where the platform runs.
+      dataPlaneRoutes(api, deploy ? { ...deps, dataPlanes: deploy.dataPlanes } : deps);
       projectRoutes(api, deps);
       componentRoutes(api, deps);
       auditRoutes(api, deps);

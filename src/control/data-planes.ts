@@ -1,11 +1,13 @@
 import { sql } from 'kysely';
 import { sealKubeconfig } from '../dataplane/kubernetes/credentials.js';
 import { parseKubeconfig } from '../dataplane/kubernetes/kubeconfig.js';
+import type { DataPlaneRegistry } from '../dataplane/registry.js';
 import { alreadyExists, notFound, RondoError } from '../domain/errors.js';
 import type { DataPlane } from '../domain/resources.js';
 import type { Keyring } from '../secrets/envelope.js';
 import type { Executor } from '../store/store.js';
 import type { ControlDeps, RequestContext } from './context.js';
+import { checkDataPlane } from './data-plane-status.js';
 import { newId } from './ids.js';
 import { toDataPlane } from './mappers.js';
 import { mutateInOrg, readInOrg } from './org-access.js';
@@ -44,7 +46,7 @@ async function environmentsOn(db: Executor, ids: string[]): Promise<Map<string, 
 }
 
 export async function getDataPlane(
-  deps: ControlDeps,
+  deps: ControlDeps & Pick<DataPlaneDeps, 'dataPlanes'>,
   ctx: RequestContext,
   orgName: string,
   name: string,
@@ -57,12 +59,18 @@ export async function getDataPlane(
     .where('name', '=', name)
     .executeTakeFirst();
   if (!row) throw notFound('data plane', name);
-  return toDataPlane(row, (await environmentsOn(deps.store.db, [row.id])).get(row.id) ?? []);
+  const [environments, status] = await Promise.all([
+    environmentsOn(deps.store.db, [row.id]),
+    checkDataPlane(deps.dataPlanes, row),
+  ]);
+  return { ...toDataPlane(row, environments.get(row.id) ?? []), status };
 }
 
 /** Data planes store a Kubernetes cluster's credentials encrypted: they need the keyring. */
 export interface DataPlaneDeps extends ControlDeps {
   keyring: Keyring;
+  /** The drivers that check a data plane's status; absent where the control plane runs without its platform. */
+  dataPlanes?: Pick<DataPlaneRegistry, 'drives' | 'ready'>;
 }
 
 export type DataPlaneInput =

@@ -10,12 +10,29 @@ export interface DataPlaneDriver {
   readonly capabilities: DriverCapabilities;
   /** Throws `RONDO_ERR_UNAVAILABLE`, saying what to fix, when the data plane does not answer. */
   ping(): Promise<void>;
+  /**
+   * Whether it answers, its version and capacity, within `timeoutMs` (what `describe dataplane`
+   * and `rondo doctor` show). Never throws: what went wrong is the status's `reason`.
+   */
+  status(timeoutMs: number): Promise<DataPlaneStatus>;
   readonly environments: EnvironmentsPort;
   readonly revisions: RevisionsPort;
   readonly traffic: TrafficPort;
   readonly jobs: JobsPort;
   /** What the observability collectors read; each part is absent where the data plane lacks it. */
   readonly observe: ObservePort;
+}
+
+/** A data plane as its API answers now. */
+export interface DataPlaneStatus {
+  /** It answered and accepted the credentials. */
+  reachable: boolean;
+  /** Unreachable: why, and what to fix. Reachable: what could not be read (capacity), if anything. */
+  reason?: string;
+  /** The engine's or the API server's version (`Docker 27.5.1`, `Kubernetes v1.20.2`). */
+  version?: string;
+  /** What workloads may use: the engine's host, or the sum of the nodes' allocatable. */
+  capacity?: { cpus: number; memoryBytes: number; nodes?: number };
 }
 
 export interface DriverCapabilities {
@@ -233,21 +250,33 @@ export interface LogLine {
   text: string;
 }
 
-/** A replica or run that stopped on its own (or was killed for memory). */
+/**
+ * A replica or run that stopped (on its own, killed for memory, or stopped by Rondo), reported
+ * once per stop: a replica the data plane restarts in place reports each of its exits.
+ */
 export interface ReplicaExit {
   id: string;
   name: string;
+  /** Its `rondo.*` labels, the replica's index included (as `list` gives it). */
   labels: Record<string, string>;
   exitCode: number;
   oomKilled: boolean;
+  /** The data plane's word for the stop, where it gives one (Kubernetes: `Error`, `OOMKilled`, `Completed`). */
+  reason?: string;
 }
 
-/** One reading of a running replica's resources. */
+/**
+ * One reading of a running replica's resources. CPU comes as a counter (`cpuSeconds`: Docker, the
+ * kubelet's summary) or, where the data plane gives only a rate (the metrics API), as
+ * `cpuMillicores`; at least one of them is set.
+ */
 export interface ReplicaStats {
   id: string;
   labels: Record<string, string>;
   /** CPU time since it started (a counter). */
-  cpuSeconds: number;
+  cpuSeconds?: number;
+  /** CPU in use now, averaged over the data plane's own window (a rate). */
+  cpuMillicores?: number;
   memoryBytes: number;
   restarts: number;
   oomKilled: boolean;

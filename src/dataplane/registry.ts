@@ -8,8 +8,13 @@ export interface DataPlaneRecord {
   config: Record<string, unknown>;
 }
 
-/** Makes the client of one data plane of its type from its record (the type's driver). */
-export type DataPlaneFactory = (record: DataPlaneRecord) => DataPlaneDriver;
+/**
+ * Makes the client of one data plane of its type from its record (the type's driver). A factory
+ * whose driver loads on first need (Kubernetes) says how to wait for it (`preload`).
+ */
+export type DataPlaneFactory = ((record: DataPlaneRecord) => DataPlaneDriver) & {
+  preload?: () => Promise<void>;
+};
 
 /**
  * One client per data plane record, created on first use by the factory of its type. The
@@ -51,6 +56,13 @@ export class DataPlaneRegistry {
     } catch {
       return undefined;
     }
+  }
+
+  /** The record's driver once its type's driver has loaded; throws as `for` does. */
+  async ready(record: DataPlaneRecord): Promise<DataPlaneDriver> {
+    const factory = Object.hasOwn(this.#factories, record.type) ? this.#factories[record.type] : undefined;
+    await factory?.preload?.();
+    return this.for(record);
   }
 
   for(record: DataPlaneRecord): DataPlaneDriver {

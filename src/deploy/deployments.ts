@@ -137,7 +137,8 @@ export async function createDeployment(
   const task = await resolveTaskSpec(deps.store.db, component, env.id, input.task, deps.scheduleRules);
   const artifact = await resolveArtifact(deps, component, env.id, input);
   await pingDataPlane(
-    deps.dataPlanes.for({ id: env.dp_id, type: env.dp_type, config: env.dp_config }),
+    // A driver that loads on first need (Kubernetes) is waited for, not refused with 503.
+    await deps.dataPlanes.ready({ id: env.dp_id, type: env.dp_type, config: env.dp_config }),
     env.dp_name,
   );
   const audit = {

@@ -130,7 +130,8 @@ export async function promote(
     return { approvalRequest: request };
   }
   await pingDataPlane(
-    deps.dataPlanes.for({ id: to.dp_id, type: to.dp_type, config: to.dp_config }),
+    // A driver that loads on first need (Kubernetes) is waited for, not refused with 503.
+    await deps.dataPlanes.ready({ id: to.dp_id, type: to.dp_type, config: to.dp_config }),
     to.dp_name,
   );
   const audit = {
@@ -260,7 +261,8 @@ export async function rollback(
   }
   const release = await releaseOf(deps, target.release_id);
   await pingDataPlane(
-    deps.dataPlanes.for({ id: env.dp_id, type: env.dp_type, config: env.dp_config }),
+    // A driver that loads on first need (Kubernetes) is waited for, not refused with 503.
+    await deps.dataPlanes.ready({ id: env.dp_id, type: env.dp_type, config: env.dp_config }),
     env.dp_name,
   );
   const action = input.redeploy ? 'redeploy' : 'rollback';

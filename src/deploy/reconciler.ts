@@ -51,6 +51,8 @@ export class Reconciler {
   #pass: Promise<void> = Promise.resolve();
   #stopped = false;
   #watch: AbortController | undefined;
+  /** Data planes whose exits are watched. */
+  readonly #watched = new Set<string>();
 
   constructor(deps: ReconcileDeps, settings: ReconcilerSettings) {
     this.#deps = deps;
@@ -79,8 +81,10 @@ export class Reconciler {
           if (!this.#stopped) this.#timer = setTimeout(tick, this.#settings.resyncMs);
         });
     };
+    this.#watch = new AbortController();
+    this.#watched.clear();
     tick();
-    void this.#watchExits();
+    void this.#watchExits(this.#watch.signal);
   }
 
   /** Stops the timer and the queue; a reconcile in progress ends at its current step. */
@@ -170,6 +174,7 @@ export class Reconciler {
     const { store, instance } = this.#deps;
     const listings = new Map<string, Replica[]>();
     for (const [id, dp] of await this.#planes()) {
+      if (this.#watch) this.#watchPlane(id, dp, this.#watch.signal);
       try {
         listings.set(
           id,
@@ -257,26 +262,32 @@ export class Reconciler {
     await this.#deps.gateway.sync();
   }
 
-  /** A replica that stops is a trigger: its key is reconciled (replaced, or its rollout failed). */
-  async #watchExits(): Promise<void> {
-    const watch = new AbortController();
-    this.#watch = watch;
+  /**
+   * A replica that stops is a trigger: its key is reconciled (replaced, or its rollout failed).
+   * One watch per data plane, started for those known now and, at each resync, for data planes
+   * registered (or whose driver loaded) since.
+   */
+  async #watchExits(signal: AbortSignal): Promise<void> {
     const planes = await this.#planes().catch(() => new Map<string, DataPlaneDriver>());
-    await Promise.all(
-      [...planes.values()].map(async (dp) => {
-        const exits = dp.observe.exits;
-        while (!watch.signal.aborted && exits) {
-          try {
-            for await (const exit of exits({ [LABEL.instance]: this.#deps.instance }, watch.signal)) {
-              const deployment = exit.labels[LABEL.deployment];
-              if (deployment !== undefined && !isExecution(exit)) this.enqueue(deployment);
-            }
-          } catch {
-            // The engine's event stream broke (restart): watch again shortly.
+    for (const [id, dp] of planes) this.#watchPlane(id, dp, signal);
+  }
+
+  #watchPlane(id: string, dp: DataPlaneDriver, signal: AbortSignal): void {
+    const exits = dp.observe.exits;
+    if (!exits || this.#watched.has(id) || signal.aborted) return;
+    this.#watched.add(id);
+    void (async () => {
+      while (!signal.aborted) {
+        try {
+          for await (const exit of exits({ [LABEL.instance]: this.#deps.instance }, signal)) {
+            const deployment = exit.labels[LABEL.deployment];
+            if (deployment !== undefined && !isExecution(exit)) this.enqueue(deployment);
           }
-          if (!watch.signal.aborted) await new Promise((r) => setTimeout(r, 1000).unref());
+        } catch {
+          // The engine's event stream broke (restart): watch again shortly.
         }
-      }),
-    );
+        if (!signal.aborted) await new Promise((r) => setTimeout(r, 1000).unref());
+      }
+    })();
   }
 }

@@ -20,6 +20,26 @@ export const Organization = z.object({
 });
 export type Organization = z.infer<typeof Organization>;
 
+export const DataPlaneStatus = z.object({
+  reachable: z.boolean().describe('it answered and accepted the credentials'),
+  reason: z
+    .string()
+    .optional()
+    .describe('unreachable: why, and what to fix; reachable: what could not be read (capacity), if anything'),
+  version: z.string().optional().describe("the engine's or the API server's version"),
+  capacity: z
+    .object({
+      cpus: z.number(),
+      memoryBytes: z.number(),
+      nodes: z.number().int().optional().describe('Kubernetes: the Ready nodes counted'),
+    })
+    .optional()
+    .describe("what workloads may use: the engine's host, or the Ready nodes' allocatable"),
+  checkedAt: z.string(),
+  tookMs: z.number().int(),
+});
+export type DataPlaneStatus = z.infer<typeof DataPlaneStatus>;
+
 export const DataPlane = z.object({
   id: z.string(),
   name: z.string(),
@@ -31,6 +51,9 @@ export const DataPlane = z.object({
     ),
   environments: z.array(z.string()).describe('the environments it hosts'),
   createdAt: z.string(),
+  status: DataPlaneStatus.optional().describe(
+    'checked when one data plane is read (GET), within a few seconds; absent from lists',
+  ),
 });
 export type DataPlane = z.infer<typeof DataPlane>;
 

@@ -80,11 +80,13 @@ export class LogCollector {
   #flushing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
+  readonly #log: Logger;
 
   constructor(deps: LogCollectorDeps, settings: Partial<LogCollectorSettings> = {}) {
     this.#deps = deps;
     this.#settings = { ...DEFAULT_COLLECTOR_SETTINGS, ...settings };
     const log = deps.logger.child({ part: 'log-collector' });
+    this.#log = log;
     this.#periodic = new Periodic(
       () => this.#discover(),
       this.#settings.discoverMs,
@@ -122,10 +124,18 @@ export class LogCollector {
       .execute();
     const seen = new Set<string>();
     const deployments = new Set<string>();
+    let partial = false;
     for (const row of rows) {
       const dp = this.#deps.dataPlanes.tryFor(row);
       if (!dp?.observe.logLines) continue;
-      const workloads = await dp.observe.list({ [LABEL.instance]: this.#deps.instance });
+      // One data plane that does not answer (a cluster gone) leaves the others' logs followed.
+      const workloads = await dp.observe
+        .list({ [LABEL.instance]: this.#deps.instance })
+        .catch((err: unknown) => {
+          partial = true;
+          this.#log.warn({ dataPlane: row.id, err: String(err) }, 'listing replicas for their logs failed');
+          return [];
+        });
       for (const w of workloads) {
         const deployment = w.labels[LABEL.deployment];
         if (isExecution(w) || !deployment || w.labels[LABEL.replica] === undefined) continue;
@@ -137,7 +147,9 @@ export class LogCollector {
         this.#follow(dp, w);
       }
     }
-    // Forget containers that are gone (their marks are in the store) and owners no one uses.
+    // Forget containers that are gone (their marks are in the store) and owners no one uses;
+    // not after a data plane did not answer: its containers are not gone, only unseen.
+    if (partial) return;
     for (const id of this.#drained) if (!seen.has(id)) this.#drained.delete(id);
     for (const id of this.#marks.keys())
       if (!seen.has(id) && !this.#following.has(id)) this.#marks.delete(id);

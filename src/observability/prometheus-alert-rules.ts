@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { ALERT_PARAMS, type AlertKind, RONDO_EVALUATED } from '../domain/alerts.js';
 import type { Store } from '../store/store.js';
-import { selectorOf } from './metrics/metric-queries.js';
+import { cpuMillicores, selectorOf } from './metrics/metric-queries.js';
 
 /** The Prometheus rule of one alert rule: its PromQL, and the summary Alertmanager passes back. */
 export function promRule(r: {
@@ -35,7 +35,7 @@ export function promRule(r: {
       // The busiest replica: a limit is per replica, and one replica near it is the one at risk.
       return p.resource === 'cpu'
         ? {
-            expr: `max(rate(rondo_replica_cpu_seconds_total${sel}[${p.periodMinutes}m])) * 1000 > ${p.threshold}`,
+            expr: `${cpuMillicores(sel, `[${p.periodMinutes}m]`, 'max')} > ${p.threshold}`,
             summary: `CPU ${value} millicores over ${p.periodMinutes} min (threshold ${p.threshold})`,
           }
         : {

@@ -5,4 +5,6 @@ export interface Check {
   detail: string;
   /** What to do when it is not ok. */
   fix?: string;
+  /** Not checked (what it needs is missing); `ok` stays true so it fails nothing. */
+  skipped?: boolean;
 }

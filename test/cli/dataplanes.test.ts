@@ -65,6 +65,9 @@ describe.each(DRIVERS)('rondo data planes against a server on %s', (driver) => {
     expect(described.stdout).toMatch(/^Credentials:\s+stored encrypted$/m);
     expect(described.stdout).toMatch(/^Created:\s+\d{4}-/m);
     expect(described.stdout).toMatch(/^Environments:\s+staging$/m);
+    // Read alone, it is checked: reachable or not, in how long, and why not.
+    expect(described.stdout).toMatch(/^Status:\s+(reachable|unreachable) \(checked in \d+ ms\)$/m);
+    expect(described.stdout).toMatch(/^Reason:\s+\S/m);
 
     const asJson = JSON.parse((await run('describe', 'dataplane', 'lab', '-o', 'json')).stdout);
     expect(asJson).toMatchObject({ name: 'lab', type: 'kubernetes', environments: ['staging'] });

@@ -194,6 +194,16 @@ export function driverContract(name: string, make: () => Promise<ContractSubject
       expect(typeof driver.capabilities.restartsOnLiveness).toBe('boolean');
     });
 
+    it('says it is reachable, with its version and a capacity, within the deadline', async () => {
+      const started = Date.now();
+      const s = await driver.status(4000);
+      expect(Date.now() - started).toBeLessThan(4500);
+      expect(s.reachable).toBe(true);
+      expect(s.version).toMatch(/\S/);
+      expect(s.capacity?.cpus).toBeGreaterThan(0);
+      expect(s.capacity?.memoryBytes).toBeGreaterThan(0);
+    });
+
     describe('environments', () => {
       it('ensure is idempotent, and gives the environment its labels and source addresses', async () => {
         const r = ref('env');

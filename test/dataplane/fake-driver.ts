@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import type {
   DataPlaneDriver,
+  DataPlaneStatus,
   DriverCapabilities,
   EnvironmentInfo,
   EnvironmentRef,
@@ -160,6 +161,13 @@ export class FakeDriver implements DataPlaneDriver {
         'RONDO_ERR_UNAVAILABLE',
         `the fake data plane is unavailable: ${this.#unavailable}`,
       );
+  }
+
+  /** Unreachable while `unavailable` says so; else an engine of 2 CPUs and 4 GiB. */
+  async status(_timeoutMs: number): Promise<DataPlaneStatus> {
+    if (this.#unavailable !== undefined)
+      return { reachable: false, reason: `the fake data plane is unavailable: ${this.#unavailable}` };
+    return { reachable: true, version: 'fake 1', capacity: { cpus: 2, memoryBytes: 4 * 2 ** 30 } };
   }
 
   readonly environments: EnvironmentsPort = {

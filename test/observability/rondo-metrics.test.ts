@@ -78,6 +78,12 @@ describe('gateway requests as metrics', () => {
     expect(seriesValue(text, `rondo_replica_cpu_seconds_total${replica}`)).toBe(1.5);
     expect(seriesValue(text, `rondo_replica_memory_bytes${replica}`)).toBe(64 * 1024 * 1024);
     expect(seriesValue(text, `rondo_replica_restarts_total${replica}`)).toBe(2);
+    expect(seriesValue(text, `rondo_replica_cpu_millicores${replica}`)).toBeUndefined();
+    // A data plane that gives a rate (Kubernetes' metrics API): the gauge, and no counter.
+    m.setReplicas([{ labels, cpuMillicores: 250, memoryBytes: 1024, restarts: 0 }]);
+    ({ text } = await m.scrape());
+    expect(seriesValue(text, `rondo_replica_cpu_millicores${replica}`)).toBe(250);
+    expect(seriesValue(text, `rondo_replica_cpu_seconds_total${replica}`)).toBeUndefined();
     m.setReplicas([]);
     ({ text } = await m.scrape());
     expect(seriesValue(text, `rondo_replica_memory_bytes${replica}`)).toBeUndefined();

@@ -40,6 +40,24 @@ describe('what the reconciler removes', () => {
     ],
     ['a restarting replica of the active deployment', replica('active', 0, 'restarting'), owners(), false],
     [
+      'a replica still being created where the data plane starts its own (a pending pod)',
+      replica('active', 0, 'created'),
+      owners({ restartsItself: true }),
+      false,
+    ],
+    [
+      'a replica that will not run again where the data plane restarts its own (an evicted pod)',
+      replica('active', 0, 'exited'),
+      owners({ restartsItself: true }),
+      true,
+    ],
+    [
+      'a replica still being created on Docker (its start failed)',
+      replica('active', 0, 'created'),
+      owners(),
+      true,
+    ],
+    [
       'a stopped replica of the rollout (await-ready reports why)',
       replica('next', 0, 'exited'),
       owners(),

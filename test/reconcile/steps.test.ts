@@ -340,6 +340,7 @@ function crashable(fake: FakeDriver, crash: CrashSwitch): DataPlaneDriver {
   return {
     capabilities: fake.capabilities,
     ping: () => fake.ping(),
+    status: (timeoutMs) => fake.status(timeoutMs),
     environments: wrap(fake.environments),
     revisions: wrap(fake.revisions),
     traffic: wrap(fake.traffic),
@@ -615,6 +616,37 @@ describe('reconcile steps against the fake data plane', () => {
       revisions: [{ deployment: id, switching: false }],
       routes: routesTo(w, id),
     });
+  });
+
+  it('6b. on a data plane that restarts replicas itself, one being created or between restarts is left to it', async () => {
+    const w = await world();
+    // Kubernetes: a pod being created, or whose container the kubelet will restart, is its own.
+    w.fake.capabilities.restartsOnLiveness = true;
+    const { id, replicas } = await activeDeployment(w);
+    const [pending, crashed] = replicas;
+    if (!pending || !crashed) throw new Error('two replicas expected');
+    const list = w.fake.revisions.list;
+    w.fake.revisions.list = async (labels) =>
+      (await list(labels)).map((r) =>
+        r.id === pending.id
+          ? { ...r, state: 'created' }
+          : r.id === crashed.id
+            ? { ...r, state: 'restarting' }
+            : r,
+      );
+    await reconcile(w.deps, w.key, {
+      signal: new AbortController().signal,
+      memory: w.memory,
+      locks: w.locks,
+    });
+    expect((await w.replicas(id)).map((r) => r.id).sort()).toEqual([pending.id, crashed.id].sort());
+    // One that will not run again (an evicted pod) is replaced, as on Docker.
+    w.fake.revisions.list = list;
+    w.fake.exit(crashed.id, 3);
+    await w.converge();
+    expect(await w.fake.revisions.inspect(crashed.id)).toBeUndefined();
+    expect(await w.replicas(id)).toHaveLength(2);
+    expect((await w.row(id)).phase).toBe('Active');
   });
 
   it('7. an image the data plane cannot pin fails the rollout with an image-pull event', async () => {

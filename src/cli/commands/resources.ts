@@ -7,6 +7,7 @@ import type {
   Project,
 } from '../../domain/resources.js';
 import type { Column } from '../output.js';
+import { statusFields } from './data-plane-status.js';
 
 /** Table columns and `describe` fields per resource; JSON/YAML print the API shape as is. */
 export const projectColumns: Column<Project>[] = [
@@ -106,6 +107,7 @@ export function dataPlaneFields(d: DataPlane): [string, string][] {
     ['Created', d.createdAt],
     ['Environments', d.environments.length > 0 ? d.environments.join(', ') : '-'],
     ['Id', d.id],
+    ...statusFields(d.status),
   ];
 }
 

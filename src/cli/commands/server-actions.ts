@@ -7,7 +7,10 @@ import { runDoctor } from '../../platform/doctor.js';
 import { ensurePlatform, installMissing, stopPlatform } from '../../platform/local-platform.js';
 import { runningPid, startProcess } from '../../platform/processes.js';
 import { createRondo } from '../../server.js';
+import { ApiClient } from '../client.js';
 import { UsageError } from '../errors.js';
+import { resolveConnection } from '../settings.js';
+import { dataPlaneChecks } from './doctor-data-planes.js';
 import { controlPlaneProcess, ensureSupervisor } from './supervise-actions.js';
 
 export interface ServerFlags {
@@ -152,13 +155,22 @@ export async function down(o: { dataDir?: string }): Promise<void> {
 }
 
 export async function doctor(o: ServerFlags, cmd: Command): Promise<void> {
-  const checks = await runDoctor(loadConfig(flagsOf(o)));
-  if (cmd.optsWithGlobals<{ output?: string }>().output === 'json') {
+  const config = loadConfig(flagsOf(o));
+  const checks = await runDoctor(config);
+  // Each data plane through the API this machine serves (or --server), as the stored login.
+  const g = cmd.optsWithGlobals<{ output?: string; server?: string; org?: string }>();
+  const conn = resolveConnection({
+    server: g.server ?? `http://${config.host}:${config.port}`,
+    ...(g.org ? { org: g.org } : {}),
+  });
+  const apiUp = checks.find((c) => c.name === 'control plane')?.ok ?? false;
+  checks.push(...(await dataPlaneChecks(new ApiClient(conn), apiUp || g.server !== undefined, !!conn.token)));
+  if (g.output === 'json') {
     process.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);
   } else {
     for (const c of checks)
       process.stdout.write(
-        `${c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(18)} ${c.detail}${c.ok || !c.fix ? '' : `\n      fix: ${c.fix}`}\n`,
+        `${c.skipped ? 'skip' : c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(18)} ${c.detail}${c.ok || !c.fix ? '' : `\n      fix: ${c.fix}`}\n`,
       );
   }
   if (checks.some((c) => !c.ok)) process.exitCode = 1;

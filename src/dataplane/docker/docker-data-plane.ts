@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import type { ResourceLimits } from '../../domain/resource-limits.js';
+import type { DataPlaneStatus } from '../driver.js';
 import { LABEL } from '../labels.js';
 import type {
   LogLine,
@@ -19,6 +20,7 @@ import type {
 } from './engine.js';
 import { engineMessage, engineUnavailable, isAlready, isNotFound } from './engine-errors.js';
 import { engineExits } from './engine-events.js';
+import { engineStatus } from './engine-status.js';
 import { dockerSince, logFrames } from './log-frames.js';
 import type { NameServer } from './name-server.js';
 import { type ClaimedSandbox, ReplicaSandboxes } from './replica-sandboxes.js';
@@ -134,6 +136,10 @@ export class DockerDataPlane {
 
   async ping(): Promise<void> {
     await this.#call(() => this.#docker.ping());
+  }
+
+  status(timeoutMs: number): Promise<DataPlaneStatus> {
+    return engineStatus(this.#docker, this.#socketPath, timeoutMs);
   }
 
   async ensureNetwork(name: string, labels: Record<string, string>): Promise<NetworkInfo> {

@@ -50,6 +50,7 @@ export function dockerDriver(
   return {
     capabilities: { restartsOnLiveness: false },
     ping: () => engine.ping(),
+    status: (timeoutMs) => engine.status(timeoutMs),
     environments: {
       ensure: async (ref: EnvironmentRef) =>
         environmentInfo(await engine.ensureNetwork(networkName(ref.instance, ref), networkLabels(ref))),

@@ -1,3 +1,4 @@
+import https from 'node:https';
 import {
   ApiException,
   AppsV1Api,
@@ -135,6 +136,45 @@ export class Cluster {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * GET of an API path as JSON, aborted after `timeoutMs` (the generated clients take no
+   * deadline): what the status, the node proxy and the metrics API are read with. An answer
+   * other than 2xx is an `ApiException` with the API server's Status, as the clients throw.
+   */
+  async getJson<T>(path: string, timeoutMs = 10_000): Promise<T> {
+    const opts: https.RequestOptions = {};
+    await this.kc.applyToHTTPSOptions(opts);
+    const url = new URL(`${this.server.replace(/\/+$/, '')}${path}`);
+    const signal = AbortSignal.timeout(timeoutMs);
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = https.request(
+        url,
+        { ...opts, method: 'GET', headers: { ...opts.headers, accept: 'application/json' }, signal },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+          );
+          res.on('error', reject);
+        },
+      );
+      req.on('error', (err) =>
+        reject(signal.aborted ? new Error(`no answer in ${timeoutMs / 1000} s`, { cause: err }) : err),
+      );
+      req.end();
+    });
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // not JSON (a proxy's or the kubelet's plain text): kept as text
+    }
+    if (status < 200 || status > 299)
+      throw new ApiException(status, `HTTP ${status} from GET ${path}`, body, {});
+    return body as T;
   }
 
   /** Server-side apply of a whole object as Rondo (forced): creates or updates it. */

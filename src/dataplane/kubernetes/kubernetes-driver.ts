@@ -1,12 +1,27 @@
-import type { DataPlaneDriver, LogLine, ObservePort, Replica } from '../driver.js';
+import type {
+  DataPlaneDriver,
+  DataPlaneStatus,
+  LogLine,
+  ObservePort,
+  Replica,
+  ReplicaExit,
+  ReplicaStats,
+} from '../driver.js';
 import { Cluster, kubernetesConfig } from './cluster.js';
+import { clusterStatus } from './cluster-status.js';
 import { Environments } from './environments.js';
 import { Jobs } from './jobs.js';
+import { selector } from './names.js';
+import { podExits } from './pod-exits.js';
+import { PodStats } from './pod-stats.js';
 import { logLines } from './pods.js';
 import { listReplicas, Revisions } from './revisions.js';
 import { Traffic } from './traffic.js';
 
 export type { KubernetesConfig } from './cluster.js';
+
+/** One reading of a node's kubelet (through the proxy) or of the metrics API. */
+const STATS_TIMEOUT_MS = 10_000;
 
 export interface KubernetesDriverOptions {
   /** How long `ping` waits for the API server; default 10 s. */
@@ -26,12 +41,18 @@ export function kubernetesDriver(
 ): DataPlaneDriver {
   const cluster = new Cluster(record.id, kubernetesConfig(record.id, record.config));
   const environments = new Environments(cluster);
+  const podStats = new PodStats(record.id, (path) => cluster.getJson(path, STATS_TIMEOUT_MS));
   const observe: ObservePort = {
     list: (labels: Record<string, string>): Promise<Replica[]> => listReplicas(cluster, labels),
     logLines: (id: string, o: { sinceNs?: bigint; signal?: AbortSignal }): AsyncIterable<LogLine> =>
       logLines(cluster, id, o),
-    // `exits` and `stats` are absent: a watch of pods' terminated states (exits) and the metrics
-    // API or the kubelet's summary (stats, which needs metrics-server) are still to come.
+    exits: (labels: Record<string, string>, signal: AbortSignal): AsyncIterable<ReplicaExit> =>
+      podExits(cluster, labels, signal),
+    async stats(labels: Record<string, string>): Promise<ReplicaStats[]> {
+      const labelSelector = selector(labels);
+      const { items } = await cluster.call(() => cluster.core.listPodForAllNamespaces({ labelSelector }));
+      return podStats.read(items, labelSelector);
+    },
   };
   return {
     // The kubelet runs liveness probes and restarts what fails them.
@@ -39,6 +60,7 @@ export function kubernetesDriver(
     async ping() {
       await cluster.version(options.pingTimeoutMs);
     },
+    status: (timeoutMs: number): Promise<DataPlaneStatus> => clusterStatus(cluster, timeoutMs),
     environments,
     revisions: new Revisions(cluster),
     traffic: new Traffic(cluster, environments),

@@ -36,5 +36,6 @@ export function kubernetesDrivers(keyring: Keyring): { factory: DataPlaneFactory
     }
     return driver.kubernetesDriver({ ...record, config: openKubeconfig(keyring, record) });
   };
+  factory.preload = preload;
   return { factory, preload };
 }

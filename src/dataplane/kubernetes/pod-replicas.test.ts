@@ -85,4 +85,31 @@ describe('pods as replicas', () => {
     expect(readinessOf(ended, [])).toMatchObject({ stopped: true, failure: 'exited with code 7' });
     expect(readinessOf(undefined, [])).toMatchObject({ stopped: true, replica: undefined });
   });
+
+  it('reads a stopped container the kubelet will start again as restarting, one it will not as exited', () => {
+    const stopped = (restartPolicy: string, exitCode: number) =>
+      indexedReplicas([
+        pod('a', '2026-01-01T00:00:00Z', {
+          spec: { containers: [{ name: 'app' }], restartPolicy },
+          status: {
+            phase: 'Running',
+            containerStatuses: [
+              {
+                name: 'app',
+                image: 'i',
+                imageID: '',
+                ready: false,
+                restartCount: 0,
+                state: { terminated: { exitCode } },
+              },
+            ],
+          },
+        }),
+      ])[0]?.state;
+    expect(stopped('Always', 3)).toBe('restarting');
+    expect(stopped('Always', 0)).toBe('restarting');
+    expect(stopped('OnFailure', 3)).toBe('restarting');
+    expect(stopped('OnFailure', 0)).toBe('exited');
+    expect(stopped('Never', 3)).toBe('exited');
+  });
 });

@@ -23,14 +23,25 @@ const container = (pod: V1Pod) => pod.status?.containerStatuses?.[0];
 export const isReady = (pod: V1Pod) =>
   pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
-/** Pending → created, Running → running, Succeeded/Failed → exited, crash-looping → restarting. */
+/** Whether the kubelet will start the container again after this stop (the pod's restart policy). */
+const restarts = (pod: V1Pod, exitCode: number) => {
+  const policy = pod.spec?.restartPolicy ?? 'Always';
+  return policy === 'Always' || (policy === 'OnFailure' && exitCode !== 0);
+};
+
+/**
+ * Pending → created, Running → running, Succeeded/Failed → exited, crash-looping or stopped
+ * until the kubelet restarts it → restarting: `exited` means it will not run again.
+ */
 function state(pod: V1Pod): ReplicaState {
   if (pod.metadata?.deletionTimestamp) return 'removing';
   const c = container(pod);
   if (c?.state?.waiting?.reason === 'CrashLoopBackOff') return 'restarting';
+  const terminated = c?.state?.terminated;
   switch (pod.status?.phase) {
     case 'Running':
-      return c?.state?.terminated ? 'exited' : c?.state?.waiting ? 'restarting' : 'running';
+      if (terminated) return restarts(pod, terminated.exitCode) ? 'restarting' : 'exited';
+      return c?.state?.waiting ? 'restarting' : 'running';
     case 'Succeeded':
     case 'Failed':
       return 'exited';

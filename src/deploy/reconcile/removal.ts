@@ -13,9 +13,18 @@ export interface Owners {
   draining: boolean;
   /** Whether the (project, environment) still exists: a task sandbox lives as long as it does. */
   scopeExists: boolean;
+  /**
+   * The data plane brings its replicas up and back itself (Kubernetes: the kubelet and the
+   * ReplicaSet): only one that will not run again (`exited`, `dead`) is dead; one being created
+   * or between restarts is the data plane's, and removing it would only start it again.
+   */
+  restartsItself?: boolean;
 }
 
-const isDead = (w: Replica) => w.state !== 'running' && w.state !== 'restarting';
+const isDead = (w: Replica, restartsItself = false) =>
+  restartsItself
+    ? w.state === 'exited' || w.state === 'dead'
+    : w.state !== 'running' && w.state !== 'restarting';
 
 /**
  * The one rule for what Rondo removes from a data plane, used by every step and pass that
@@ -29,7 +38,7 @@ export function shouldRemove(w: Replica, owners: Owners): boolean {
   const owner = owners.deployments.get(w.labels[LABEL.deployment] ?? '');
   if (!owner) return !owners.scopeExists || !owners.draining;
   if (Number(w.labels[LABEL.replica]) >= owner.replicas) return true;
-  return owner.replaceDead && isDead(w);
+  return owner.replaceDead && isDead(w, owners.restartsItself);
 }
 
 export const toRemove = (workloads: Replica[], owners: Owners) =>

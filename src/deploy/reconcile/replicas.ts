@@ -33,7 +33,8 @@ export function ownersOf(ctx: ReconcileContext): Owners {
   if (ctx.active) deployments.set(ctx.active.id, { replicas: ctx.active.spec.replicas, replaceDead: true });
   if (ctx.next) deployments.set(ctx.next.id, { replicas: ctx.next.spec.replicas, replaceDead: false });
   const draining = ctx.memory.drainUntil !== undefined && Date.now() < ctx.memory.drainUntil;
-  return { deployments, draining, scopeExists: true };
+  // Kubernetes restarts crashed containers and recreates pods itself (docs/kubernetes.md).
+  return { deployments, draining, scopeExists: true, restartsItself: ctx.dp.capabilities.restartsOnLiveness };
 }
 
 /** Replaces a workload in the observed state with what an action returned (or drops it). */

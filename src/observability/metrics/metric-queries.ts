@@ -33,6 +33,15 @@ export function selectorOf(scope: MetricScope, extra = ''): string {
 }
 
 /**
+ * CPU in millicores per replica, aggregated by `how`: the rate of the CPU counter where the data
+ * plane keeps one (Docker, the kubelet's summary), else the average of the rate it reports (the
+ * metrics API). A replica has one or the other, so `or` joins them without counting any twice.
+ */
+export function cpuMillicores(sel: string, window: string, how: 'sum' | 'max'): string {
+  return `${how}(1000 * rate(rondo_replica_cpu_seconds_total${sel}${window}) or avg_over_time(rondo_replica_cpu_millicores${sel}${window}))`;
+}
+
+/**
  * The fixed set of queries: users choose a component, an environment and a range, never the
  * PromQL. `windowSeconds` is each point's look-back for rates: at least the step, and at least
  * four scrapes so a rate always has two samples.
@@ -85,7 +94,7 @@ export function metricQueries(
       shape: 'single',
       name: 'cpu',
       unit: 'millicores',
-      promql: `1000 * sum(rate(rondo_replica_cpu_seconds_total${sel}${w}))`,
+      promql: cpuMillicores(sel, w, 'sum'),
     },
     {
       shape: 'single',

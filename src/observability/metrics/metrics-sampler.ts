@@ -64,11 +64,21 @@ export class MetricsSampler {
       .select(['id', 'type', 'config'])
       .execute();
     const stats: ReplicaStats[] = [];
-    for (const row of rows) {
-      const dp = this.#deps.dataPlanes.tryFor(row);
-      if (!dp?.observe.stats) continue;
-      stats.push(...(await dp.observe.stats({ [LABEL.instance]: this.#deps.instance })));
-    }
+    // Data planes are read at once, and one that fails (a cluster gone) leaves the others' series.
+    const read = await Promise.all(
+      rows.map(async (row) => {
+        const dp = this.#deps.dataPlanes.tryFor(row);
+        if (!dp?.observe.stats) return [];
+        return dp.observe.stats({ [LABEL.instance]: this.#deps.instance }).catch((err: unknown) => {
+          this.#deps.logger.warn(
+            { dataPlane: row.id, err: err instanceof Error ? err.message : err },
+            'reading replicas’ resources failed',
+          );
+          return [];
+        });
+      }),
+    );
+    for (const r of read) stats.push(...r);
     const replicas = stats.filter((s) => !isExecution(s) && s.labels[LABEL.replica] !== undefined);
     await this.#resolveOwners(replicas.map((s) => s.labels[LABEL.deployment] ?? ''));
     const out: ReplicaSample[] = [];
@@ -79,7 +89,8 @@ export class MetricsSampler {
       this.#deps.metrics.expectTraffic(owner);
       out.push({
         labels: { ...owner, deployment_id: deployment, replica: s.labels[LABEL.replica] ?? '' },
-        cpuSeconds: s.cpuSeconds,
+        ...(s.cpuSeconds !== undefined ? { cpuSeconds: s.cpuSeconds } : {}),
+        ...(s.cpuMillicores !== undefined ? { cpuMillicores: s.cpuMillicores } : {}),
         memoryBytes: s.memoryBytes,
         restarts: s.restarts,
       });

@@ -25,10 +25,14 @@ export const LATENCY_BUCKETS = [
 /** Task runs last seconds to hours. */
 export const EXECUTION_BUCKETS = [1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21_600];
 
-/** One reading of a replica, with the labels it is reported under. */
+/**
+ * One reading of a replica, with the labels it is reported under. CPU is a counter
+ * (`cpuSeconds`) where the data plane keeps one, else a rate (`cpuMillicores`).
+ */
 export interface ReplicaSample {
   labels: ReplicaLabels;
-  cpuSeconds: number;
+  cpuSeconds?: number;
+  cpuMillicores?: number;
   memoryBytes: number;
   restarts: number;
 }
@@ -85,7 +89,20 @@ export class RondoMetrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const r of replicas()) this.inc(r.labels, r.cpuSeconds);
+        for (const r of replicas()) if (r.cpuSeconds !== undefined) this.inc(r.labels, r.cpuSeconds);
+      },
+    });
+    // Where the data plane gives only a rate (Kubernetes' metrics API): the figure itself.
+    new Gauge({
+      name: 'rondo_replica_cpu_millicores',
+      help: 'CPU a replica uses, where its data plane reports a rate rather than a counter.',
+      labelNames: REPLICA_LABELS,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const r of replicas())
+          if (r.cpuSeconds === undefined && r.cpuMillicores !== undefined)
+            this.set(r.labels, r.cpuMillicores);
       },
     });
     new Gauge({

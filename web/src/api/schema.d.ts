@@ -2720,6 +2720,24 @@ export interface paths {
                                 environments: string[];
                                 id: string;
                                 name: string;
+                                /** @description checked when one data plane is read (GET), within a few seconds; absent from lists */
+                                status?: {
+                                    /** @description what workloads may use: the engine's host, or the Ready nodes' allocatable */
+                                    capacity?: {
+                                        cpus: number;
+                                        memoryBytes: number;
+                                        /** @description Kubernetes: the Ready nodes counted */
+                                        nodes?: number;
+                                    };
+                                    checkedAt: string;
+                                    /** @description it answered and accepted the credentials */
+                                    reachable: boolean;
+                                    /** @description unreachable: why, and what to fix; reachable: what could not be read (capacity), if anything */
+                                    reason?: string;
+                                    tookMs: number;
+                                    /** @description the engine's or the API server's version */
+                                    version?: string;
+                                };
                                 /** @enum {string} */
                                 type: "docker" | "kubernetes";
                             }[];
@@ -2887,6 +2905,24 @@ export interface paths {
                             environments: string[];
                             id: string;
                             name: string;
+                            /** @description checked when one data plane is read (GET), within a few seconds; absent from lists */
+                            status?: {
+                                /** @description what workloads may use: the engine's host, or the Ready nodes' allocatable */
+                                capacity?: {
+                                    cpus: number;
+                                    memoryBytes: number;
+                                    /** @description Kubernetes: the Ready nodes counted */
+                                    nodes?: number;
+                                };
+                                checkedAt: string;
+                                /** @description it answered and accepted the credentials */
+                                reachable: boolean;
+                                /** @description unreachable: why, and what to fix; reachable: what could not be read (capacity), if anything */
+                                reason?: string;
+                                tookMs: number;
+                                /** @description the engine's or the API server's version */
+                                version?: string;
+                            };
                             /** @enum {string} */
                             type: "docker" | "kubernetes";
                         };
@@ -3040,6 +3076,24 @@ export interface paths {
                             environments: string[];
                             id: string;
                             name: string;
+                            /** @description checked when one data plane is read (GET), within a few seconds; absent from lists */
+                            status?: {
+                                /** @description what workloads may use: the engine's host, or the Ready nodes' allocatable */
+                                capacity?: {
+                                    cpus: number;
+                                    memoryBytes: number;
+                                    /** @description Kubernetes: the Ready nodes counted */
+                                    nodes?: number;
+                                };
+                                checkedAt: string;
+                                /** @description it answered and accepted the credentials */
+                                reachable: boolean;
+                                /** @description unreachable: why, and what to fix; reachable: what could not be read (capacity), if anything */
+                                reason?: string;
+                                tookMs: number;
+                                /** @description the engine's or the API server's version */
+                                version?: string;
+                            };
                             /** @enum {string} */
                             type: "docker" | "kubernetes";
                         };
