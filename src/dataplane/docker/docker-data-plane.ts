@@ -384,6 +384,15 @@ export class DockerDataPlane {
     }
   }
 
+  /** Starts a container that was created and never started; one already running is no error. */
+  async startWorkload(id: string): Promise<void> {
+    try {
+      await this.#call(() => this.#docker.getContainer(id).start());
+    } catch (err) {
+      if (!isAlready(err)) throw err;
+    }
+  }
+
   async restartWorkload(id: string): Promise<void> {
     try {
       await this.#call(() => this.#docker.getContainer(id).restart({ t: 5 }));

@@ -110,6 +110,11 @@ export function dockerDriver(
             replica: w,
             failure: `replica ${w.name} exited with code ${w.exitCode ?? '?'}; restarting`,
           };
+        if (w.state === 'created') {
+          // Its control plane died between create and start (replicas start side by side): start it.
+          await engine.startWorkload(id);
+          return { replica: w, failure: `replica ${w.name} was created but never started; starting it` };
+        }
         if (!w.ip) return { replica: w, failure: 'no address yet' };
         const failure = probe
           ? await runProbe(w.ip, probe)
