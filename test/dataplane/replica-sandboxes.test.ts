@@ -44,7 +44,12 @@ describe('DockerDataPlane replicas in warm sandboxes', () => {
     }
     throw new Error(`timed out waiting for ${what}`);
   }
-  const spare = () => until(async () => (await inspect(`${network}.spare`)).Id, 'the spare sandbox');
+  // Started, not only created: the spare has its address once it runs.
+  const spare = () =>
+    until(async () => {
+      const s = await inspect(`${network}.spare`);
+      return s.State.Running ? s.Id : undefined;
+    }, 'the spare sandbox');
 
   it('runs the next replica in the spare: the sandbox’s address, answering, gone with the replica', async () => {
     await dp.ensureNetwork(network, labels);
