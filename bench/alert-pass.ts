@@ -61,7 +61,7 @@ export async function benchAlertPass(): Promise<void> {
               message: k % MATCHING_EVERY === 0 ? `ERROR payment failed ${k}` : `GET /orders/${k} 200`,
             };
           });
-          await db.insertInto('runtime_logs').values(rows).execute();
+          await t.rondo.store.logs.db.insertInto('runtime_logs').values(rows).execute();
         }
       };
       await insert(LINES);

@@ -86,7 +86,7 @@ async function round(
   const count = async () =>
     Number(
       (
-        await t.rondo.store.db
+        await t.rondo.store.logs.db
           .selectFrom('runtime_logs')
           .select((eb) => eb.fn.countAll<string>().as('n'))
           .where('replica', '!=', 'x')

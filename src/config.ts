@@ -12,6 +12,11 @@ export interface RondoConfig {
   databaseUrl?: string;
   /** Embedded PGlite on its own thread (default) or the server's (RONDO_PGLITE_THREAD=main, to compare). */
   pgliteThread?: 'worker' | 'main';
+  /**
+   * Embedded PGlite keeps runtime and gateway logs in a database of their own (`own`, the
+   * default) or beside everything else (`shared`): RONDO_LOG_STORE. PostgreSQL always shares.
+   */
+  logStore?: 'own' | 'shared';
   bootstrapOrg: string;
   bootstrapToken?: string;
   logLevel: string;
@@ -95,6 +100,10 @@ export function loadConfig(
   if (thread !== undefined && !['', 'worker', 'main'].includes(thread))
     throw new Error(`RONDO_PGLITE_THREAD must be worker or main, got '${thread}'`);
   if (thread === 'main') config.pgliteThread = 'main';
+  const logStore = env.RONDO_LOG_STORE;
+  if (logStore !== undefined && !['', 'own', 'shared'].includes(logStore))
+    throw new Error(`RONDO_LOG_STORE must be own or shared, got '${logStore}'`);
+  if (logStore === 'own' || logStore === 'shared') config.logStore = logStore;
   if (env.RONDO_MASTER_KEY_FILE) config.masterKeyFile = env.RONDO_MASTER_KEY_FILE;
   if (env.RONDO_BOOTSTRAP_TOKEN) config.bootstrapToken = env.RONDO_BOOTSTRAP_TOKEN;
   if (env.RONDO_PUBLIC_URL) config.publicUrl = publicUrlOf(env.RONDO_PUBLIC_URL);

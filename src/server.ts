@@ -51,13 +51,15 @@ export interface Rondo {
 }
 
 export function storeConfigOf(config: RondoConfig): StoreConfig {
-  return config.databaseUrl
-    ? { driver: 'postgres', url: config.databaseUrl }
-    : {
-        driver: 'pglite',
-        dataDir: config.dataDir === 'memory://' ? 'memory://' : join(config.dataDir, 'store'),
-        ...(config.pgliteThread ? { thread: config.pgliteThread } : {}),
-      };
+  if (config.databaseUrl) return { driver: 'postgres', url: config.databaseUrl };
+  const inMemory = config.dataDir === 'memory://';
+  const ownLogs = config.logStore !== 'shared';
+  return {
+    driver: 'pglite',
+    dataDir: inMemory ? 'memory://' : join(config.dataDir, 'store'),
+    ...(config.pgliteThread ? { thread: config.pgliteThread } : {}),
+    ...(ownLogs ? { logsDataDir: inMemory ? 'memory://' : join(config.dataDir, 'log-store') } : {}),
+  };
 }
 
 /**

@@ -132,7 +132,7 @@ export class AlertEvaluator {
     table: 'runtime_logs' | 'gateway_requests',
     matches: RawBuilder<unknown>,
   ): Promise<number> {
-    const db = this.#deps.store.db;
+    const db = this.#deps.store.logs.db;
     const rows = (after: bigint | undefined, upTo: bigint) =>
       after === undefined
         ? sql`${sql.table(table)} where id <= ${upTo.toString()}`

@@ -119,7 +119,7 @@ export class GatewayLogCollector {
   }
 
   async #storedPosition(): Promise<FilePosition | undefined> {
-    const r = await this.#deps.store.db
+    const r = await this.#deps.store.logs.db
       .selectFrom('gateway_log_sources')
       .select(['file_id', 'offset'])
       .where('path', '=', this.#deps.path)
@@ -185,7 +185,7 @@ export class GatewayLogCollector {
       values (${this.#deps.path}, ${position.fileId}, ${position.offset}, now())
       on conflict (path) do update set
         file_id = excluded.file_id, "offset" = excluded."offset", updated_at = excluded.updated_at`.execute(
-      this.#deps.store.background,
+      this.#deps.store.logs.background,
     );
     if (rows.length === 0) return;
     this.stats.stored += rows.length;

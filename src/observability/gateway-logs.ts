@@ -1,7 +1,7 @@
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { RequestContext } from '../control/context.js';
 import { invalid } from '../domain/errors.js';
-import type { Executor } from '../store/store.js';
+import type { LogDatabase } from '../store/schema.js';
 import { isoFromMicros } from './log-cursor.js';
 import {
   checkFilter,
@@ -44,7 +44,7 @@ function checkGatewayFilter(f: RuntimeLogFilter): void {
 
 type Checked = ReturnType<typeof checkFilter>;
 
-function requestsOf(db: Executor, scope: Scope, f: RuntimeLogFilter, checked: Checked) {
+function requestsOf(db: Kysely<LogDatabase>, scope: Scope, f: RuntimeLogFilter, checked: Checked) {
   let q = db
     .selectFrom('gateway_requests')
     .select([
@@ -109,7 +109,7 @@ export async function queryGatewayLogs(
   return keysetPage(
     checked,
     ({ after, order, limit }) => {
-      const q = requestsOf(deps.store.db, scope, f, checked);
+      const q = requestsOf(deps.store.logs.db, scope, f, checked);
       return (after ? q.where(after) : q).orderBy('at_us', order).orderBy('id', order).limit(limit).execute();
     },
     toLine,
@@ -130,12 +130,12 @@ export async function* followGatewayLogs(
   checkGatewayFilter(f);
   const scope = await resolveScope(deps, ctx, orgName, project, component, f.environment);
   yield* followStream(
-    deps.store.db,
+    deps.store.logs.db,
     'gateway_requests',
     f.since === undefined,
     checked.limit,
     (where, byTime, order, limit) => {
-      const q = requestsOf(deps.store.db, scope, f, checked).where(where);
+      const q = requestsOf(deps.store.logs.db, scope, f, checked).where(where);
       return (byTime ? q.orderBy('at_us', order) : q).orderBy('id', order).limit(limit).execute();
     },
     toLine,

@@ -1,5 +1,5 @@
 import { setImmediate } from 'node:timers/promises';
-import { type Insertable, sql } from 'kysely';
+import { type Insertable, type Kysely, sql } from 'kysely';
 import type { Logger } from 'pino';
 import { materialize, redact } from '../configuration/materialize.js';
 import { Periodic } from '../control/periodic.js';
@@ -8,8 +8,8 @@ import { isExecution, LABEL } from '../dataplane/labels.js';
 import type { DataPlaneRegistry } from '../dataplane/registry.js';
 import { storableText } from '../domain/storable-text.js';
 import type { Keyring } from '../secrets/envelope.js';
-import type { RuntimeLogsTable } from '../store/schema.js';
-import type { Executor, Store } from '../store/store.js';
+import type { LogDatabase, RuntimeLogsTable } from '../store/schema.js';
+import type { Store } from '../store/store.js';
 import type { LogChanges } from './log-changes.js';
 import { parseLevel } from './log-levels.js';
 import { type Column, unnestInsert } from './unnest-insert.js';
@@ -212,7 +212,7 @@ export class LogCollector {
   }
 
   async #storedMark(container: string): Promise<Mark | undefined> {
-    const r = await this.#deps.store.db
+    const r = await this.#deps.store.logs.db
       .selectFrom('runtime_log_sources')
       .select(['last_ns', 'last_count'])
       .where('container_id', '=', container)
@@ -274,7 +274,7 @@ export class LogCollector {
       try {
         // The background handle: API requests go first on PGlite's one connection.
         await storeBatch(
-          this.#deps.store.background,
+          this.#deps.store.logs.background,
           batch.map((p) => p.row),
           marks,
         );
@@ -310,7 +310,7 @@ const LINE_COLUMNS: readonly Column<Row>[] = [
  * without a transaction: the store's one connection is held for one statement, not for four
  * round trips (begin, lines, marks, commit), each of which waited for this thread under load.
  */
-function storeBatch(db: Executor, rows: Row[], marks: Map<string, Mark>) {
+function storeBatch(db: Kysely<LogDatabase>, rows: Row[], marks: Map<string, Mark>) {
   const containers = [...marks.keys()];
   const ns = containers.map((c) => marks.get(c)!.ns.toString());
   const counts = containers.map((c) => marks.get(c)!.count);

@@ -101,7 +101,7 @@ export class ReplicaConditions {
     // The follow of its log ends with the container: give the collector a moment, then write.
     await sleep(300);
     await this.#deps.flushLogs();
-    const last = await db
+    const last = await this.#deps.store.logs.db
       .selectFrom('runtime_logs')
       .select('message')
       .where('deployment_id', '=', deploymentId)

@@ -1,9 +1,9 @@
-import { type RawBuilder, sql } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { ControlDeps, RequestContext } from '../control/context.js';
 import { findComponent, findEnvironment } from '../control/lookups.js';
 import { readInOrg } from '../control/org-access.js';
 import { type FieldError, invalid } from '../domain/errors.js';
-import type { Executor } from '../store/store.js';
+import type { LogDatabase } from '../store/schema.js';
 import type { LogChanges } from './log-changes.js';
 import { decodeCursor, encodeCursor, isoFromMicros, type LogPosition, parseLogTime } from './log-cursor.js';
 import { LOG_LEVELS, type LogLevel } from './log-levels.js';
@@ -124,7 +124,7 @@ export async function resolveScope(
   return { componentId: c.id, environmentId: e.id };
 }
 
-function linesOf(db: Executor, scope: Scope, f: RuntimeLogFilter, checked: Checked) {
+function linesOf(db: Kysely<LogDatabase>, scope: Scope, f: RuntimeLogFilter, checked: Checked) {
   let q = db
     .selectFrom('runtime_logs')
     .select([
@@ -220,7 +220,7 @@ export async function queryRuntimeLogs(
   return keysetPage(
     checked,
     ({ after, order, limit }) => {
-      const q = linesOf(deps.store.db, scope, f, checked);
+      const q = linesOf(deps.store.logs.db, scope, f, checked);
       return (after ? q.where(after) : q).orderBy('at_us', order).orderBy('id', order).limit(limit).execute();
     },
     toLine,
@@ -244,12 +244,12 @@ export async function* followRuntimeLogs(
   const checked = checkFilter(f, deps.retentionDays, (deps.now?.() ?? new Date()).getTime());
   const scope = await resolveScope(deps, ctx, orgName, project, component, f.environment);
   yield* followStream(
-    deps.store.db,
+    deps.store.logs.db,
     'runtime_logs',
     f.since === undefined,
     checked.limit,
     (where, byTime, order, limit) => {
-      const q = linesOf(deps.store.db, scope, f, checked).where(where);
+      const q = linesOf(deps.store.logs.db, scope, f, checked).where(where);
       return (byTime ? q.orderBy('at_us', order) : q).orderBy('id', order).limit(limit).execute();
     },
     toLine,
@@ -271,7 +271,7 @@ export type FollowRead<R> = (
  * newest `limit` rows when `backward`), then rows as they are stored, by id, until `signal`.
  */
 export async function* followStream<R extends { id: string }, L>(
-  db: Executor,
+  db: Kysely<LogDatabase>,
   table: 'runtime_logs' | 'gateway_requests',
   backward: boolean,
   limit: number,

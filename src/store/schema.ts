@@ -515,15 +515,23 @@ export interface Database {
   task_schedules: TaskSchedulesTable;
   repository_hooks: RepositoryHooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
-  runtime_logs: RuntimeLogsTable;
-  runtime_log_sources: RuntimeLogSourcesTable;
-  gateway_requests: GatewayRequestsTable;
-  gateway_log_sources: GatewayLogSourcesTable;
   alert_rules: AlertRulesTable;
   alert_incidents: AlertIncidentsTable;
   alert_notifications: AlertNotificationsTable;
   endpoint_policies: EndpointPoliciesTable;
   api_keys: ApiKeysTable;
+}
+
+/**
+ * Runtime and gateway logs: written steadily by the collectors, read by log queries and rules.
+ * On the embedded store they live in a database of their own (`Store.logs`), so nothing may join
+ * them with the tables above; on PostgreSQL they are in the same database.
+ */
+export interface LogDatabase {
+  runtime_logs: RuntimeLogsTable;
+  runtime_log_sources: RuntimeLogSourcesTable;
+  gateway_requests: GatewayRequestsTable;
+  gateway_log_sources: GatewayLogSourcesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

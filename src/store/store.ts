@@ -1,13 +1,17 @@
 import { mkdirSync } from 'node:fs';
-import { Kysely, Migrator, PostgresDialect, type Transaction } from 'kysely';
+import { Kysely, type Migration, Migrator, PostgresDialect, type Transaction } from 'kysely';
 import type pg from 'pg';
+import { type LogStore, logMigrations, moveLogsFromMain, sharedLogStore } from './log-store.js';
 import { migrations } from './migrations/index.js';
 import { rememberFailedQuery } from './query-errors.js';
-import type { Database } from './schema.js';
+import type { Database, LogDatabase } from './schema.js';
 
-/** Where the store lives: embedded PGlite in a directory (or memory), or a PostgreSQL server. */
+/**
+ * Where the store lives: embedded PGlite in a directory (or memory), or a PostgreSQL server. With
+ * `logsDataDir`, PGlite keeps runtime and gateway logs in a second database there (`log-store.ts`).
+ */
 export type StoreConfig =
-  | { driver: 'pglite'; dataDir: string; thread?: 'worker' | 'main' }
+  | { driver: 'pglite'; dataDir: string; thread?: 'worker' | 'main'; logsDataDir?: string }
   | { driver: 'postgres'; url: string };
 
 /** Anything queries can run on: the database or an open transaction. */
@@ -20,6 +24,8 @@ export interface Store {
    * connection their queries give way to everyone else's; on PostgreSQL it is `db`.
    */
   readonly background: Kysely<Database>;
+  /** Runtime and gateway logs: a database of their own on PGlite with `logsDataDir`, else `db`'s. */
+  readonly logs: LogStore;
   readonly driver: StoreConfig['driver'];
   /**
    * Calls `onPayload` with each NOTIFY on `channel`, from any control plane on this store, once
@@ -41,13 +47,10 @@ export async function openStore(config: StoreConfig, options: StoreOptions = {})
   let listen: Store['listen'];
   let closeListener = async () => {};
   if (config.driver === 'pglite') {
-    if (!config.dataDir.startsWith('memory://')) mkdirSync(config.dataDir, { recursive: true });
-    // Each driver is loaded only when chosen: PGlite's WebAssembly and pg are both sizeable.
-    const { PGlitePool } = await import('./pglite-pool.js');
-    const pool = await PGlitePool.open(config.dataDir, config.thread);
-    dialect = new PostgresDialect({ pool: pool as unknown as pg.Pool });
-    backgroundDialect = new PostgresDialect({ pool: pool.background() as unknown as pg.Pool });
-    listen = (channel, onPayload) => pool.listen(channel, onPayload);
+    const pool = await openPGlite(config.dataDir, config.thread);
+    dialect = pool.dialect;
+    backgroundDialect = pool.backgroundDialect;
+    listen = pool.listen;
   } else {
     const { default: pg } = await import('pg');
     // int8 (bigserial ids, counts) as JS strings on both drivers: PGlite already does, pg must be told.
@@ -64,9 +67,20 @@ export async function openStore(config: StoreConfig, options: StoreOptions = {})
   }
   // The log hook only notes a failed query's SQL on its error, for a log line without values.
   const db = new Kysely<Database>({ dialect, log: rememberFailedQuery });
+  let ownLogs: { db: Kysely<LogDatabase>; background: Kysely<LogDatabase> } | undefined;
   try {
-    await migrate(db);
+    await migrate(db, migrations, 'rondo_migrations');
+    if (config.driver === 'pglite' && config.logsDataDir) {
+      const pool = await openPGlite(config.logsDataDir, config.thread);
+      ownLogs = {
+        db: new Kysely<LogDatabase>({ dialect: pool.dialect, log: rememberFailedQuery }),
+        background: new Kysely<LogDatabase>({ dialect: pool.backgroundDialect, log: rememberFailedQuery }),
+      };
+      await migrate(ownLogs.db, logMigrations, 'rondo_log_migrations');
+      await moveLogsFromMain(db, ownLogs.db);
+    }
   } catch (err) {
+    await ownLogs?.db.destroy();
     await db.destroy();
     throw err;
   }
@@ -76,22 +90,44 @@ export async function openStore(config: StoreConfig, options: StoreOptions = {})
   return {
     db,
     background,
+    logs: ownLogs ? { ...ownLogs, own: true } : sharedLogStore(db, background),
     driver: config.driver,
     listen,
     async close() {
       await closeListener();
+      if (ownLogs) {
+        await ownLogs.background.destroy();
+        await ownLogs.db.destroy();
+      }
       if (background !== db) await background.destroy();
       await db.destroy();
     },
   };
 }
 
-async function migrate(db: Kysely<Database>): Promise<void> {
+/** PGlite in `dataDir` (created when missing), behind a foreground and a background dialect. */
+async function openPGlite(dataDir: string, thread?: 'worker' | 'main') {
+  if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
+  // Each driver is loaded only when chosen: PGlite's WebAssembly and pg are both sizeable.
+  const { PGlitePool } = await import('./pglite-pool.js');
+  const pool = await PGlitePool.open(dataDir, thread);
+  return {
+    dialect: new PostgresDialect({ pool: pool as unknown as pg.Pool }),
+    backgroundDialect: new PostgresDialect({ pool: pool.background() as unknown as pg.Pool }),
+    listen: (channel: string, onPayload: (payload: string) => void) => pool.listen(channel, onPayload),
+  };
+}
+
+async function migrate<DB>(
+  db: Kysely<DB>,
+  all: Record<string, Migration>,
+  migrationTableName: string,
+): Promise<void> {
   const migrator = new Migrator({
     db,
-    provider: { getMigrations: async () => migrations },
-    migrationTableName: 'rondo_migrations',
-    migrationLockTableName: 'rondo_migrations_lock',
+    provider: { getMigrations: async () => all },
+    migrationTableName,
+    migrationLockTableName: `${migrationTableName}_lock`,
   });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {

@@ -143,7 +143,7 @@ describe('runtime logs of a service (real engine)', () => {
   it('redacts the planted secret in what it stores', async () => {
     const key = await logs('&grep=the key is');
     expect(key.map((l) => l.message)).toEqual(['the key is ***', 'the key is ***']);
-    const leaked = await t.rondo.store.db
+    const leaked = await t.rondo.store.logs.db
       .selectFrom('runtime_logs')
       .select('id')
       .where('message', 'like', `%${planted}%`)

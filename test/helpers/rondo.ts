@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import type { RondoConfig } from '../../src/config.js';
 import type { PlatformConfig } from '../../src/platform-config.js';
 import { createRondo, type Rondo } from '../../src/server.js';
 import { createTestDatabase, type Driver } from './stores.js';
@@ -64,6 +65,7 @@ export async function startTestRondo(
   driver: Driver,
   platform?: PlatformConfig,
   dataDir = 'memory://',
+  more: Partial<RondoConfig> = {},
 ): Promise<TestRondo> {
   const pgdb = driver === 'postgres' ? await createTestDatabase() : undefined;
   const adminToken = `rondo_test_${Math.random().toString(36).slice(2)}_admin_token`;
@@ -77,6 +79,7 @@ export async function startTestRondo(
       bootstrapToken: adminToken,
       logLevel: 'silent',
       ...(platform ? { platform } : {}),
+      ...more,
     },
     pino({ level: process.env.RONDO_TEST_LOG ?? 'silent' }),
   );

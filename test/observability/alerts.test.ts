@@ -160,14 +160,14 @@ describe.each(DRIVERS)('alert rules, Rondo’s evaluation and notifications (%s)
       message,
     });
     const { db } = t.rondo.store;
-    await db
+    await t.rondo.store.logs.db
       .insertInto('runtime_logs')
       .values([line('ERROR payment failed: card declined', 1000n)])
       .execute();
     await evaluate();
     expect((await t.call('GET', `${ALERTS}/payment-errors`)).body.state).toBe('ok');
     // A `%` in a line is text; the second matching line reaches the threshold.
-    await db
+    await t.rondo.store.logs.db
       .insertInto('runtime_logs')
       .values([line('100% PAYMENT FAILED again', 500n)])
       .execute();
@@ -216,7 +216,10 @@ describe.each(DRIVERS)('alert rules, Rondo’s evaluation and notifications (%s)
     expect(fired.status).toBe('delivered');
     expect(fired.attempts.map((a) => a.ok)).toEqual([false, true]);
     // The later tests evaluate on the real clock, where these lines are still recent.
-    await db.deleteFrom('runtime_logs').where('component_id', '=', ids.component).execute();
+    await t.rondo.store.logs.db
+      .deleteFrom('runtime_logs')
+      .where('component_id', '=', ids.component)
+      .execute();
   });
 
   it('fires a system alert on an OOM kill and a build-failure alert until a build succeeds', async () => {
@@ -292,13 +295,13 @@ describe.each(DRIVERS)('alert rules, Rondo’s evaluation and notifications (%s)
       bytes: 0,
       request_id: `r${status}`,
     });
-    await db
+    await t.rondo.store.logs.db
       .insertInto('gateway_requests')
       .values([request(502), request(500), request(503)])
       .execute();
     await evaluate();
     expect((await t.call('GET', `${ALERTS}/bad-gateway`)).body.state).toBe('ok');
-    await db
+    await t.rondo.store.logs.db
       .insertInto('gateway_requests')
       .values([request(502)])
       .execute();

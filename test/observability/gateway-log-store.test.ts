@@ -65,7 +65,7 @@ describe.each(DRIVERS)('gateway access logs in the store (%s)', (driver) => {
       { pollMs: 10, batchLines: 7 },
     );
   const storedPaths = async () =>
-    (await t.rondo.store.db.selectFrom('gateway_requests').select('path').orderBy('id').execute()).map(
+    (await t.rondo.store.logs.db.selectFrom('gateway_requests').select('path').orderBy('id').execute()).map(
       (r) => r.path,
     );
   async function until(c: GatewayLogCollector, stored: number): Promise<void> {

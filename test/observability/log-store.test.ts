@@ -108,7 +108,7 @@ describe.each(DRIVERS)('runtime logs in the store (%s)', (driver) => {
     );
 
   const stored = async () =>
-    (await t.rondo.store.db.selectFrom('runtime_logs').select('message').orderBy('id').execute()).map(
+    (await t.rondo.store.logs.db.selectFrom('runtime_logs').select('message').orderBy('id').execute()).map(
       (r) => r.message,
     );
 
@@ -134,7 +134,11 @@ describe.each(DRIVERS)('runtime logs in the store (%s)', (driver) => {
       'NULL',
       'a "quoted" \\ {brace}, comma',
     ]);
-    const levels = await t.rondo.store.db.selectFrom('runtime_logs').select('level').orderBy('id').execute();
+    const levels = await t.rondo.store.logs.db
+      .selectFrom('runtime_logs')
+      .select('level')
+      .orderBy('id')
+      .execute();
     expect(levels.map((r) => r.level)).toEqual(['error', 'info', 'info', 'warn', null, null, null]);
   });
 
@@ -184,9 +188,9 @@ describe.each(DRIVERS)('runtime logs in the store (%s)', (driver) => {
       id: _id,
       at_us: _at,
       ...row
-    } = await t.rondo.store.db.selectFrom('runtime_logs').selectAll().executeTakeFirstOrThrow();
+    } = await t.rondo.store.logs.db.selectFrom('runtime_logs').selectAll().executeTakeFirstOrThrow();
     const fortyDaysAgoUs = (BigInt(Date.now() - 40 * 86_400_000) * 1000n).toString();
-    await t.rondo.store.db
+    await t.rondo.store.logs.db
       .insertInto('runtime_logs')
       .values({ ...row, at_us: fortyDaysAgoUs, message: 'ancient' })
       .execute();

@@ -85,6 +85,7 @@ describe('PGlite on its own thread', () => {
     expect(storeConfigOf(loadConfig({}, env))).toEqual({
       driver: 'pglite',
       dataDir: '/tmp/rondo-config-test/store',
+      logsDataDir: '/tmp/rondo-config-test/log-store',
     });
     expect(storeConfigOf(loadConfig({}, { ...env, RONDO_PGLITE_THREAD: 'main' }))).toMatchObject({
       thread: 'main',
