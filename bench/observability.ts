@@ -60,30 +60,38 @@ async function buildSpamImage(mode: 'flood' | 'paced'): Promise<string> {
 }
 
 export async function benchObservability(): Promise<void> {
-  ensureBuilt();
-  const paced = await buildSpamImage('paced');
-  // The embedded store on a thread of its own, then PostgreSQL (127.0.0.1:5432, a database made
-  // for the run); then the most the collector stores when the replicas print as fast as they can.
-  // BENCH_PGLITE_MAIN=1 adds PGlite on the server's own thread (as before 2026-12-01).
-  if (process.env.BENCH_PGLITE_MAIN) await ingestRound(paced, 'main');
-  await ingestRound(paced, 'worker');
-  await ingestRound(paced, 'postgres');
-  const flood = await buildSpamImage('flood');
-  await ingestRound(flood, 'worker');
-  await ingestRound(flood, 'postgres');
-  // BENCH_ENGINE_ONLY=1: the engine part alone (re-measuring ingestion without the long rest).
-  if (process.env.BENCH_ENGINE_ONLY) return;
-  await benchIngestContention();
-  await benchAccessLogLatency();
-  await benchLogQuery('pglite');
-  await benchLogQuery('postgres');
+  // BENCH_PART=ingest|contention|access-log|log-query runs one part (BENCH_ENGINE_ONLY=1: ingest).
+  const part = process.env.BENCH_PART ?? (process.env.BENCH_ENGINE_ONLY ? 'ingest' : undefined);
+  const runs = (name: string) => part === undefined || part === name;
+  if (runs('ingest')) {
+    ensureBuilt();
+    const paced = await buildSpamImage('paced');
+    // The embedded store (logs in a database of their own, the default; then the logs beside the
+    // rest, as before 2026-12-02), then PostgreSQL (127.0.0.1:5432, a database made for the run);
+    // then the most the collector stores when the replicas print as fast as they can.
+    // BENCH_PGLITE_MAIN=1 adds PGlite on the server's own thread (as before 2026-12-01).
+    if (process.env.BENCH_PGLITE_MAIN) await ingestRound(paced, 'main');
+    await ingestRound(paced, 'worker');
+    await ingestRound(paced, 'worker-shared');
+    await ingestRound(paced, 'postgres');
+    const flood = await buildSpamImage('flood');
+    await ingestRound(flood, 'worker');
+    await ingestRound(flood, 'postgres');
+  }
+  if (runs('contention')) await benchIngestContention();
+  if (runs('access-log')) await benchAccessLogLatency();
+  if (runs('log-query')) {
+    await benchLogQuery('pglite');
+    await benchLogQuery('postgres');
+  }
 }
 
 /** Where the control plane stores: PGlite on its own thread or on a worker thread, or PostgreSQL. */
-type StoreKind = 'main' | 'worker' | 'postgres';
+type StoreKind = 'main' | 'worker' | 'worker-shared' | 'postgres';
 const STORE_WORDS: Record<StoreKind, string> = {
-  main: 'PGlite on the server’s own thread',
-  worker: 'PGlite on a thread of its own',
+  main: 'PGlite on the server’s own thread, logs beside the rest',
+  worker: 'PGlite on a thread of its own, logs in a database of their own',
+  'worker-shared': 'PGlite on a thread of its own, logs beside the rest',
   postgres: 'PostgreSQL',
 };
 
@@ -96,7 +104,12 @@ async function ingestRound(image: string, store: StoreKind): Promise<void> {
   const gateway = await startServerGateway(serverEnv);
   const server = await startServer({
     ...serverEnv,
-    ...(database ? { RONDO_DATABASE_URL: database.url } : { RONDO_PGLITE_THREAD: store }),
+    ...(database
+      ? { RONDO_DATABASE_URL: database.url }
+      : {
+          RONDO_PGLITE_THREAD: store === 'main' ? 'main' : 'worker',
+          RONDO_LOG_STORE: store === 'worker' ? 'own' : 'shared',
+        }),
   });
   console.log(
     `-- ${image.endsWith(':paced') ? 'replicas printing 80 lines every 0.09 s' : 'replicas printing as fast as they can'}, ${STORE_WORDS[store]}`,
