@@ -153,7 +153,10 @@ async function ingestRound(image: string, store: StoreKind): Promise<void> {
     let firstStarted = Number.POSITIVE_INFINITY;
     let lastPrinted = 0;
     const printedAt = async (): Promise<Map<string, string> | undefined> => {
-      const list = await docker.listContainers({ filters: { label: [`rondo.project=${PROJECT}`] } });
+      // Replicas only: their warm network sandboxes carry the project's labels too.
+      const list = await docker.listContainers({
+        filters: { label: [`rondo.project=${PROJECT}`, 'rondo.replica'] },
+      });
       if (list.length < REPLICAS) return undefined;
       const at = new Map<string, string>();
       for (const c of list) {

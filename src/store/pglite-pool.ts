@@ -51,13 +51,13 @@ export class PGlitePool {
    * on a thread of its own (`pglite-thread.ts`); `thread: 'main'` runs it on the caller's thread,
    * as before, for comparison (`RONDO_PGLITE_THREAD=main`).
    */
-  static async open(dataDir: string, thread: 'worker' | 'main' = 'worker'): Promise<PGlitePool> {
+  static async open(dataDir: string, thread: 'worker' | 'main' = 'worker', nice = 0): Promise<PGlitePool> {
     if (!dataDir.startsWith('memory://')) await initialiseInChild(dataDir);
     if (thread === 'main') {
       const { PGlite } = await import('@electric-sql/pglite');
       return new PGlitePool(await PGlite.create(dataDir, { startParams: PGLITE_START_PARAMS }));
     }
-    return new PGlitePool(await PGliteThread.open(dataDir, PGLITE_START_PARAMS));
+    return new PGlitePool(await PGliteThread.open(dataDir, PGLITE_START_PARAMS, nice));
   }
 
   connect(): Promise<Connection> {

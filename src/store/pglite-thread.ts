@@ -36,6 +36,12 @@ const fields = (e) => {
 (async () => {
   // import(), not require: the thread may inherit --input-type=module and run as a module.
   const { parentPort, workerData } = await import('node:worker_threads');
+  // On Linux a thread's nice value is its own: this lowers this thread only, not the server's.
+  if (workerData.nice) {
+    try {
+      (await import('node:os')).setPriority(0, workerData.nice);
+    } catch {}
+  }
   let db;
   try {
     const { PGlite } = await import(workerData.moduleUrl);
@@ -95,9 +101,13 @@ export class PGliteThread implements PGliteEngine {
     worker.on('exit', (code) => this.#fail(new Error(`the store's thread exited (code ${code})`)));
   }
 
-  static async open(dataDir: string, startParams: string[]): Promise<PGliteThread> {
+  /** `nice`: the thread's scheduling priority (0 as the server, up to 19 to give way to it under load). */
+  static async open(dataDir: string, startParams: string[], nice = 0): Promise<PGliteThread> {
     const moduleUrl = pathToFileURL(createRequire(import.meta.url).resolve('@electric-sql/pglite')).href;
-    const worker = new Worker(WORKER, { eval: true, workerData: { moduleUrl, dataDir, startParams } });
+    const worker = new Worker(WORKER, {
+      eval: true,
+      workerData: { moduleUrl, dataDir, startParams, nice },
+    });
     const thread = new PGliteThread(worker);
     await thread.#expect(0);
     return thread;

@@ -71,7 +71,8 @@ export async function openStore(config: StoreConfig, options: StoreOptions = {})
   try {
     await migrate(db, migrations, 'rondo_migrations');
     if (config.driver === 'pglite' && config.logsDataDir) {
-      const pool = await openPGlite(config.logsDataDir, config.thread);
+      // Its thread gives way to the control plane's under load: ingestion waits, requests do not.
+      const pool = await openPGlite(config.logsDataDir, config.thread, LOG_STORE_NICE);
       ownLogs = {
         db: new Kysely<LogDatabase>({ dialect: pool.dialect, log: rememberFailedQuery }),
         background: new Kysely<LogDatabase>({ dialect: pool.backgroundDialect, log: rememberFailedQuery }),
@@ -105,12 +106,15 @@ export async function openStore(config: StoreConfig, options: StoreOptions = {})
   };
 }
 
+/** The log database's thread priority (Linux nice value; the server's is 0). */
+const LOG_STORE_NICE = 10;
+
 /** PGlite in `dataDir` (created when missing), behind a foreground and a background dialect. */
-async function openPGlite(dataDir: string, thread?: 'worker' | 'main') {
+async function openPGlite(dataDir: string, thread?: 'worker' | 'main', nice = 0) {
   if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
   // Each driver is loaded only when chosen: PGlite's WebAssembly and pg are both sizeable.
   const { PGlitePool } = await import('./pglite-pool.js');
-  const pool = await PGlitePool.open(dataDir, thread);
+  const pool = await PGlitePool.open(dataDir, thread, nice);
   return {
     dialect: new PostgresDialect({ pool: pool as unknown as pg.Pool }),
     backgroundDialect: new PostgresDialect({ pool: pool.background() as unknown as pg.Pool }),

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,6 +63,31 @@ describe('PGlite on its own thread', () => {
     const other = await PGliteThread.open('memory://', PGLITE_START_PARAMS);
     await other.close();
     await expect(other.query('select 1', [])).rejects.toThrow(/closed/);
+  });
+
+  it('runs at a lower priority when asked, leaving the calling thread’s as it was', async () => {
+    const nice = () =>
+      new Map(
+        readdirSync('/proc/self/task').map((tid) => {
+          const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+          // Fields after the command's closing parenthesis; nice is the 19th field of the line.
+          return [tid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])];
+        }),
+      );
+    const before = nice();
+    const low = await PGliteThread.open('memory://', PGLITE_START_PARAMS, 10);
+    try {
+      expect((await low.query('select 1 as n', [])).rows).toEqual([{ n: 1 }]);
+      const after = nice();
+      const added = [...after].filter(([tid]) => !before.has(tid)).map(([, n]) => n);
+      expect(added).toContain(10);
+      expect(after.get(String(process.pid))).toBe(before.get(String(process.pid)));
+      expect([...after].filter(([tid]) => before.has(tid)).every(([tid, n]) => n === before.get(tid))).toBe(
+        true,
+      );
+    } finally {
+      await low.close();
+    }
   });
 
   it('keeps no process alive when idle: a script that forgets to close still exits', () => {
