@@ -3,6 +3,7 @@ import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-n
 import type { Probe, ReadinessReading, Replica, RevisionSpec, RevisionsPort } from '../driver.js';
 import { LABEL } from '../labels.js';
 import { type Cluster, isNotFound } from './cluster.js';
+import { ClusterImages } from './images.js';
 import { dnsLabel, LABELS_ANNOTATION, labelValues, parsePodId, selector } from './names.js';
 import { indexedReplicas, podReplica, readinessOf } from './pod-replicas.js';
 import {
@@ -29,14 +30,18 @@ export const deploymentName = (spec: Pick<RevisionSpec, 'labels' | 'name'>) =>
  * reconciler counts by is assigned when listing (`indexedReplicas`).
  */
 export class Revisions implements RevisionsPort {
-  constructor(readonly cluster: Cluster) {}
+  constructor(
+    readonly cluster: Cluster,
+    readonly images: ClusterImages = new ClusterImages(undefined, undefined),
+  ) {}
 
   /**
-   * The kubelet pulls on the node, so there is nothing to make present here; a digest pins
-   * exactly, a tag pins whatever the node resolves it to when it pulls.
+   * The kubelet pulls on the node, so nothing is made present here: the platform registry's
+   * images become the digest at the address the cluster pulls from (a tag resolved now); any
+   * other reference is the node's to resolve (a digest pins exactly, a tag what the node finds).
    */
-  async pin(image: string): Promise<string> {
-    return image;
+  pin(image: string): Promise<string> {
+    return this.images.pin(image);
   }
 
   /** Applies the Deployment (whole, with the spec's replica count): the indexes are not needed. */
@@ -69,11 +74,13 @@ export class Revisions implements RevisionsPort {
           spec: {
             automountServiceAccountToken: false,
             enableServiceLinks: false,
+            ...(this.images.pullSecrets ? { imagePullSecrets: this.images.pullSecrets } : {}),
             volumes: mounts.volumes,
             containers: [
               {
                 name: CONTAINER,
-                image: spec.image,
+                // A deployment pinned before the cluster's registry address was known still pulls there.
+                image: this.images.reference(spec.image),
                 imagePullPolicy: 'IfNotPresent',
                 // 1.20's server-side apply refuses a port without its protocol.
                 ports: spec.ports.map((p) => ({ containerPort: p, protocol: 'TCP' })),
