@@ -9,7 +9,12 @@ import { PULL_SECRET } from '../../src/dataplane/kubernetes/images.js';
 import { kubernetesDriver } from '../../src/dataplane/kubernetes/kubernetes-driver.js';
 import { LABEL } from '../../src/dataplane/labels.js';
 import { buildWebImage, docker } from '../helpers/images.js';
-import { startRegistry } from '../helpers/platform.js';
+import {
+  type PlatformTestRondo,
+  startPlatformRondo,
+  startRegistry,
+  waitForDeployment,
+} from '../helpers/platform.js';
 import {
   removeNodeImage,
   serveToCluster,
@@ -23,7 +28,9 @@ import {
  * a build pushes it (loopback, where no node reaches) is pinned by the Kubernetes driver to its
  * digest at the address the cluster pulls from (the registry's read-only door on the host's side
  * of the veth pair, asking for credentials), pulled by the node with the pull Secret the driver
- * made from the record's credentials, and runs: the pod's `imageID` is the same digest.
+ * made from the record's credentials, and runs: the pod's `imageID` is the same digest. Through
+ * the control plane, a component deployed to a Docker environment and promoted to the cluster's
+ * runs that one digest on both.
  */
 const INSTANCE = `ki${process.pid}`;
 const REF = { instance: INSTANCE, org: 'acme', project: 'shop', environment: 'kimg' };
@@ -134,6 +141,9 @@ describe('Kubernetes pulls the platform registry’s images by digest', () => {
       return /ErrImagePull|ImagePullBackOff|unauthorized|401/.test(r.failure ?? '') ? r : undefined;
     });
     expect(reading.failure).toMatch(/ErrImagePull|ImagePullBackOff|unauthorized|401/);
+    // A replica not ready is still counted by the index `list` gives it (the reconciler counts by it).
+    expect(reading.replica?.labels[LABEL.replica]).toBe('0');
+    expect((await driver.revisions.inspect(replica!.id))?.labels[LABEL.replica]).toBe('0');
     expect((await podOf('dpl-nocreds'))?.spec?.imagePullSecrets).toBeUndefined();
     await driver.revisions.remove(replica!.id, 1);
   }, 180_000);
@@ -170,5 +180,87 @@ describe('Kubernetes pulls the platform registry’s images by digest', () => {
     );
     expect(body.trim()).toBe(`kube image ${NONCE}`);
     await driver.revisions.remove(replica!.id, 1);
+    // Off the node again: the promotion below pulls it anew, with the control plane's Secret.
+    removeNodeImage(image);
   }, 180_000);
+
+  describe('through the control plane', () => {
+    let t: PlatformTestRondo | undefined;
+    const COMPONENT = '/api/v1/orgs/default/projects/shop/components/web';
+    const built = () => `${registry!.addr}/rondo-test/kube-web@${digest}`;
+
+    beforeAll(async () => {
+      t = await startPlatformRondo('pglite', {}, { registry: registry!.addr });
+      const lab = await t.call('POST', '/api/v1/orgs/default/dataplanes', {
+        body: {
+          name: 'lab',
+          type: 'kubernetes',
+          config: {
+            kubeconfig: cluster!.kubeconfig,
+            registry: { address: cluster!.registry, username: PULLER.name, password: PULLER.password },
+          },
+        },
+      });
+      expect(lab.status, JSON.stringify(lab.body)).toBe(201);
+      for (const body of [{ name: 'kdev' }, { name: 'kprod', dataPlane: 'lab' }])
+        expect((await t.call('POST', '/api/v1/orgs/default/environments', { body })).status).toBe(201);
+      await t.call('POST', '/api/v1/orgs/default/pipelines', {
+        body: { name: 'kpipe', environments: ['kdev', 'kprod'] },
+      });
+      await t.call('POST', '/api/v1/orgs/default/projects', { body: { name: 'shop', pipeline: 'kpipe' } });
+      const component = await t.call('POST', '/api/v1/orgs/default/projects/shop/components', {
+        body: { name: 'web', type: 'service', source: { image: built() }, endpoints: [{ port: 8080 }] },
+      });
+      expect(component.status, JSON.stringify(component.body)).toBe(201);
+    }, 120_000);
+
+    afterAll(async () => {
+      const instance = t?.instance;
+      await t?.close();
+      if (instance) {
+        const { items } = await core.listNamespace({ labelSelector: `${LABEL.instance}=${instance}` });
+        for (const ns of items)
+          await core.deleteNamespace({ name: ns.metadata!.name! }).catch(() => undefined);
+      }
+    }, 120_000);
+
+    it('deploys to a Docker environment and promotes to a Kubernetes one: both run the same digest', async () => {
+      const dev = await t!.call('POST', `${COMPONENT}/deployments`, { body: { environment: 'kdev' } });
+      expect(dev.status, JSON.stringify(dev.body)).toBe(202);
+      expect(await waitForDeployment(t!, 'default', dev.body.id, 90_000)).toMatchObject({ status: 'active' });
+      const promoted = await t!.call('POST', `${COMPONENT}/promotions`, { body: {} });
+      expect(promoted.status, JSON.stringify(promoted.body)).toBe(202);
+      const prod = promoted.body.deployment;
+      expect(prod.environment).toBe('kprod');
+      expect(await waitForDeployment(t!, 'default', prod.id, 120_000)).toMatchObject({ status: 'active' });
+
+      // One release, one image reference: the build's digest in the platform registry.
+      const list = (await t!.call('GET', `${COMPONENT}/deployments`)).body.items as {
+        id: string;
+        image: string;
+        release: string;
+      }[];
+      const [onKube, onDocker] = [prod.id, dev.body.id].map((id) => list.find((d) => d.id === id));
+      expect(onDocker?.image).toBe(built());
+      expect(onKube?.image).toBe(built());
+      expect(onKube?.release).toBe(onDocker?.release);
+
+      // Docker runs the image the engine knows by that digest.
+      const containers = await docker.listContainers({
+        filters: { label: [`${LABEL.deployment}=${dev.body.id}`] },
+      });
+      expect(containers.length).toBe(1);
+      const running = await docker.getImage(containers[0]!.ImageID).inspect();
+      expect(running.RepoDigests).toContain(built());
+
+      // The cluster pulled the same digest from its own address, with the record's credentials.
+      const pods = await core.listPodForAllNamespaces({ labelSelector: `${LABEL.deployment}=${prod.id}` });
+      expect(pods.items.length).toBe(1);
+      expect(pods.items[0]?.spec?.imagePullSecrets).toEqual([{ name: PULL_SECRET }]);
+      // Active means ready: the container runs (a rollout never goes active on a pod still being created).
+      expect(pods.items[0]?.status?.containerStatuses?.[0]?.imageID).toBe(
+        `${cluster!.registry}/rondo-test/kube-web@${digest}`,
+      );
+    }, 300_000);
+  });
 });
