@@ -6,8 +6,10 @@
 #   scripts/kube-test-cluster.sh up       # build if needed (scripts/kube-build.sh), start, wait for the node
 #   scripts/kube-test-cluster.sh down     # stop what `up` started (recorded pids only), remove its namespace
 #   scripts/kube-test-cluster.sh status   # exit 0 when the API server answers
-# `up` prints KUBECONFIG=<file>: an admin kubeconfig for https://10.201.0.2:6443. Images: the pod
-# sandbox (`localhost/pause:rondo`) and `localhost/busybox:rondo` are loaded at start; nothing pulls.
+# `up` prints KUBECONFIG=<file>: an admin kubeconfig for https://10.201.0.2:6443, and
+# REGISTRY=10.201.0.1:5000: where the node pulls from over plain HTTP (the host's side of the veth
+# pair; a test serves its registry's storage there, see docs/kubernetes.md). Images: the pod
+# sandbox (`localhost/pause:rondo`) and `localhost/busybox:rondo` are loaded at start.
 # Env: RONDO_KUBE_RUN (default /var/tmp/rondo-kube), RONDO_KUBE_CACHE (see kube-build.sh).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -18,6 +20,8 @@ NS=rondo-kube
 HOST_IP=10.201.0.1
 NODE_IP=10.201.0.2
 NODE_NAME=rondo-kube-node
+# The registry the node pulls from: on the host, which the node reaches over the veth pair only.
+REGISTRY=$HOST_IP:5000
 NSX="nsenter --net=/run/netns/$NS"
 log() { echo "kube-test-cluster: $*" >&2; }
 
@@ -96,7 +100,7 @@ images() {
 }
 
 up() {
-  if [ -f "$RUN/kubelet.pid" ] && answers; then echo "KUBECONFIG=$P/admin.kubeconfig"; return 0; fi
+  if [ -f "$RUN/kubelet.pid" ] && answers; then printed; return 0; fi
   down
   BIN=$("$HERE/kube-build.sh")
   mkdir -p "$RUN" "$W/logs" "$W/conf/cni"
@@ -171,6 +175,9 @@ state = "$RUN/containerd/state"
     # This VM may not lower OOM scores: without it every pod fails with
     # "can't get final child's PID from pipe: EOF".
     restrict_oom_score_adj = true
+    # Plain HTTP to the test registry (hosts.toml is read at each pull).
+    [plugins."io.containerd.grpc.v1.cri".registry]
+      config_path = "$W/conf/certs.d"
     [plugins."io.containerd.grpc.v1.cri".cni]
       bin_dir = "/usr/lib/cni"
       conf_dir = "$W/conf/cni"
@@ -181,6 +188,12 @@ state = "$RUN/containerd/state"
         runtime_type = "io.containerd.runc.v2"
         [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
           SystemdCgroup = false
+TOML
+  mkdir -p "$W/conf/certs.d/$REGISTRY"
+  cat > "$W/conf/certs.d/$REGISTRY/hosts.toml" <<TOML
+server = "http://$REGISTRY"
+[host."http://$REGISTRY"]
+  capabilities = ["pull", "resolve"]
 TOML
   cat > "$W/conf/cni/10-rondo-kube.conflist" <<JSON
 {"cniVersion": "0.4.0", "name": "rondo-kube", "plugins": [
@@ -228,7 +241,12 @@ YAML
     sleep 1
   done
   log "node Ready"
+  printed
+}
+
+printed() {
   echo "KUBECONFIG=$P/admin.kubeconfig"
+  echo "REGISTRY=$REGISTRY"
 }
 
 case "${1:-}" in

@@ -6,6 +6,7 @@ import type { RolloutSettings } from './deploy/reconcile/deps.js';
 import type { ScheduleRules } from './domain/task.js';
 import { loadMetricsSettings, type MetricsSettings } from './observability/metrics/metrics-settings.js';
 import { type AlertmanagerSettings, loadAlertmanagerSettings } from './platform/alertmanager.js';
+import type { RegistryPullSettings } from './platform/registry.js';
 
 /** How the control plane reaches its local platform: the engine, the gateway, rollout timings. */
 export interface PlatformConfig {
@@ -15,6 +16,8 @@ export interface PlatformConfig {
   resyncMs: number;
   /** The platform registry (`host:port`) images are pushed to. */
   registry: string;
+  /** Its read-only door for clusters (`RONDO_REGISTRY_PULL_LISTEN`); absent: none. */
+  registryPull?: RegistryPullSettings;
   builds: {
     concurrency: number;
     stepTimeoutMs: number;
@@ -96,6 +99,14 @@ export function loadPlatformConfig(
     },
     resyncMs: num(env.RONDO_RESYNC_SECONDS, 5, 'RONDO_RESYNC_SECONDS') * 1000,
     registry: env.RONDO_REGISTRY_LISTEN || '127.0.0.1:7073',
+    ...(env.RONDO_REGISTRY_PULL_LISTEN
+      ? {
+          registryPull: {
+            listen: env.RONDO_REGISTRY_PULL_LISTEN,
+            ...(env.RONDO_REGISTRY_PULL_HTPASSWD ? { htpasswd: env.RONDO_REGISTRY_PULL_HTPASSWD } : {}),
+          },
+        }
+      : {}),
     builds: {
       concurrency: num(env.RONDO_BUILD_CONCURRENCY, 2, 'RONDO_BUILD_CONCURRENCY'),
       stepTimeoutMs:

@@ -60,7 +60,7 @@ export function createDeployEngine(
   // This host's gateway: every Docker data plane publishes its part of the routes to it.
   const hostGateway = new HostGateway(platform.gateway, logger);
   // A driver per data plane type.
-  const kubernetes = kubernetesDrivers(keyring);
+  const kubernetes = kubernetesDrivers(keyring, { platformRegistry: platform.registry });
   const dataPlanes = new DataPlaneRegistry({
     docker: dockerDrivers({
       defaultSocket: platform.dockerSocket,

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { sealKubeconfig } from '../dataplane/kubernetes/credentials.js';
+import type { ClusterRegistry } from '../dataplane/kubernetes/images.js';
 import { parseKubeconfig } from '../dataplane/kubernetes/kubeconfig.js';
 import type { DataPlaneRegistry } from '../dataplane/registry.js';
 import { alreadyExists, notFound, RondoError } from '../domain/errors.js';
@@ -83,8 +84,11 @@ export type DataPlaneInput =
   | {
       name: string;
       type: 'kubernetes';
-      /** The kubeconfig's text (credentials included) and the context to use (default its current-context). */
-      config: { kubeconfig: string; context?: string };
+      /**
+       * The kubeconfig's text (credentials included), the context to use (default its
+       * current-context), and where its nodes pull the platform registry's images.
+       */
+      config: { kubeconfig: string; context?: string; registry?: ClusterRegistry };
     };
 
 export async function createDataPlane(
@@ -118,7 +122,9 @@ export async function createDataPlane(
       // A master key rotation locks the table before it re-wraps: we encrypt after it (new key) or
       // it waits for our commit (and re-wraps ours too).
       await sql`lock table data_planes in row exclusive mode`.execute(tx);
-      config = { ...sealKubeconfig(deps.keyring, id, input.config.kubeconfig, target) };
+      config = {
+        ...sealKubeconfig(deps.keyring, id, input.config.kubeconfig, target, input.config.registry),
+      };
     }
     const row = await tx
       .insertInto('data_planes')

@@ -36,13 +36,26 @@ export const toOrganization = (r: OrganizationRow): Organization => ({
  * `environments`: the names of the environments it hosts. A Kubernetes data plane's credentials
  * (the kubeconfig's envelope) never leave the store: only where the cluster is and the context.
  */
+/** A cluster's registry: where it pulls, and whether it has pull credentials (never what they are). */
+function registryView(stored: unknown): { registry: Record<string, string> } | undefined {
+  if (typeof stored !== 'object' || stored === null) return undefined;
+  const r = stored as { address?: unknown; credentials?: unknown };
+  if (typeof r.address !== 'string') return undefined;
+  return { registry: { address: r.address, ...(r.credentials ? { credentials: 'stored encrypted' } : {}) } };
+}
+
 export const toDataPlane = (r: DataPlaneRow, environments: string[]): DataPlane => ({
   id: r.id,
   name: r.name,
   type: r.type as DataPlane['type'],
   config:
     r.type === 'kubernetes'
-      ? { server: r.config.server, context: r.config.context, credentials: 'stored encrypted' }
+      ? {
+          server: r.config.server,
+          context: r.config.context,
+          credentials: 'stored encrypted',
+          ...(registryView(r.config.registry) ?? {}),
+        }
       : r.config,
   environments,
   createdAt: r.created_at.toISOString(),

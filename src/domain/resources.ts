@@ -47,7 +47,7 @@ export const DataPlane = z.object({
   config: z
     .record(z.string(), z.unknown())
     .describe(
-      "docker: { socketPath? }; kubernetes: { server, context, credentials: 'stored encrypted' } (the kubeconfig is never shown)",
+      "docker: { socketPath? }; kubernetes: { server, context, credentials: 'stored encrypted', registry?: { address, credentials? } } (the kubeconfig and pull credentials are never shown)",
     ),
   environments: z.array(z.string()).describe('the environments it hosts'),
   createdAt: z.string(),

@@ -50,6 +50,15 @@ export async function runDoctor(config: RondoConfig): Promise<Check[]> {
       detail: registry ? `answers at ${p.registry}` : `registry down at ${p.registry}`,
       fix: 'rondo up',
     });
+    if (p.registryPull) {
+      const door = await httpAnswers(`http://${p.registryPull.listen}/v2/`);
+      checks.push({
+        name: 'registry pull door',
+        ok: door,
+        detail: door ? `answers at ${p.registryPull.listen}` : `nothing answers at ${p.registryPull.listen}`,
+        fix: 'rondo up (RONDO_REGISTRY_PULL_LISTEN must be an address of this host)',
+      });
+    }
     const gateway = await gatewayAnswers(p.gateway);
     checks.push({
       name: 'gateway runtime API',

@@ -1,7 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { RondoConfig } from '../config.js';
@@ -16,6 +15,7 @@ import { alertmanagerAnswers, alertmanagerProcess, ensureAlertRulesFile } from '
 import { missingPrograms } from './host-programs.js';
 import { httpAnswers, type ManagedProcess, runningPid, startProcess, stopProcess } from './processes.js';
 import { prometheusAnswers, prometheusProcess } from './prometheus.js';
+import { registryProcess, registryPullProcess } from './registry.js';
 import { SUPERVISOR } from './supervisor.js';
 
 /** True when the Docker engine answers on its socket. */
@@ -38,28 +38,6 @@ export function installMissing(): void {
   const script = fileURLToPath(new URL('../../scripts/install-deps.sh', import.meta.url));
   process.stdout.write(`Installing what is missing (${missing.join(', ')})…\n`);
   execFileSync(script, ['runtime'], { stdio: 'inherit' });
-}
-
-function registryProcess(dataDir: string, listen: string): ManagedProcess {
-  const dir = join(dataDir, 'registry');
-  mkdirSync(dir, { recursive: true });
-  const config = join(dir, 'config.yml');
-  writeFileSync(
-    config,
-    [
-      'version: 0.1',
-      'log: { level: warn }',
-      `storage: { filesystem: { rootdirectory: ${join(dir, 'data')} }, delete: { enabled: true } }`,
-      `http: { addr: "${listen}" }`,
-      '',
-    ].join('\n'),
-  );
-  return {
-    name: 'registry',
-    command: 'docker-registry',
-    args: ['serve', config],
-    ready: () => httpAnswers(`http://${listen}/v2/`),
-  };
 }
 
 function gatewayProcess(platform: PlatformConfig): ManagedProcess {
@@ -143,6 +121,7 @@ export function platformParts(
   return [
     dockerdProcess(platform),
     registryProcess(dataDir, platform.registry),
+    ...(platform.registryPull ? [registryPullProcess(dataDir, platform.registryPull)] : []),
     gatewayProcess(platform),
     ...(platform.metrics
       ? [
@@ -176,6 +155,11 @@ export async function ensurePlatform(config: RondoConfig, platform: PlatformConf
     await startProcess(dataDir, registryProcess(dataDir, platform.registry));
     started.push('registry');
   }
+  const pull = platform.registryPull;
+  if (pull && !runningPid(dataDir, 'registry-pull') && !(await httpAnswers(`http://${pull.listen}/v2/`))) {
+    await startProcess(dataDir, registryPullProcess(dataDir, pull));
+    started.push('registry-pull');
+  }
   if (!runningPid(dataDir, 'gateway') && !(await gatewayAnswers(platform.gateway))) {
     await startProcess(dataDir, gatewayProcess(platform));
     started.push('gateway');
@@ -208,7 +192,15 @@ export async function stopPlatform(dataDir: string): Promise<string[]> {
   // The supervisor first, so it does not restart what is being stopped.
   await stopProcess(dataDir, SUPERVISOR);
   const stopped: string[] = [];
-  for (const name of ['rondo', 'alertmanager', 'prometheus', 'gateway', 'registry', 'dockerd']) {
+  for (const name of [
+    'rondo',
+    'alertmanager',
+    'prometheus',
+    'gateway',
+    'registry-pull',
+    'registry',
+    'dockerd',
+  ]) {
     if (await stopProcess(dataDir, name)) stopped.push(name);
   }
   return stopped;

@@ -3,3 +3,6 @@
  * (whose AAD is the value's id). Writers and the master key rotation use the same function.
  */
 export const dataPlaneAad = (dataPlaneId: string): string => `dataplane:${dataPlaneId}`;
+
+/** The pull credentials of a data plane's registry: bound to the record, apart from its kubeconfig. */
+export const dataPlaneRegistryAad = (dataPlaneId: string): string => `dataplane:${dataPlaneId}:registry`;

@@ -1,7 +1,7 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Database } from '../store/schema.js';
 import type { Store } from '../store/store.js';
-import { dataPlaneAad } from './aad.js';
+import { dataPlaneAad, dataPlaneRegistryAad } from './aad.js';
 import type { Envelope, Keyring } from './envelope.js';
 import type { MasterKeyFile } from './master-key.js';
 
@@ -43,19 +43,28 @@ export async function rewrapIn(tx: Transaction<Database>, keyring: Keyring): Pro
   return rows.length + (await rewrapDataPlanes(tx, keyring));
 }
 
-/** Kubernetes data planes keep their kubeconfig as an envelope in `config.kubeconfig`. */
+/**
+ * Kubernetes data planes keep their kubeconfig as an envelope in `config.kubeconfig`, and their
+ * registry's pull credentials as another in `config.registry.credentials`.
+ */
 async function rewrapDataPlanes(tx: Transaction<Database>, keyring: Keyring): Promise<number> {
   // Creating a data plane takes `row exclusive` before it encrypts, so it waits for this or we for it.
   await sql`lock table data_planes in exclusive mode`.execute(tx);
   const rows = await tx.selectFrom('data_planes').select(['id', 'config']).execute();
   let rewrapped = 0;
+  const stale = (e: unknown): e is Envelope => isEnvelope(e) && e.keyId !== keyring.currentKeyId;
   for (const r of rows) {
     const envelope = r.config.kubeconfig as Envelope | undefined;
-    if (!isEnvelope(envelope) || envelope.keyId === keyring.currentKeyId) continue;
-    const next = keyring.rewrap(envelope, dataPlaneAad(r.id));
+    const registry = r.config.registry as { credentials?: Envelope } | undefined;
+    const pull = registry?.credentials;
+    if (!stale(envelope) && !stale(pull)) continue;
+    const config = { ...r.config };
+    if (stale(envelope)) config.kubeconfig = keyring.rewrap(envelope, dataPlaneAad(r.id));
+    if (stale(pull))
+      config.registry = { ...registry, credentials: keyring.rewrap(pull, dataPlaneRegistryAad(r.id)) };
     await tx
       .updateTable('data_planes')
-      .set({ config: JSON.stringify({ ...r.config, kubeconfig: next }) })
+      .set({ config: JSON.stringify(config) })
       .where('id', '=', r.id)
       .execute();
     rewrapped++;

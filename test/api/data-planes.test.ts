@@ -133,6 +133,49 @@ describe.each(DRIVERS)('data planes on %s', (driver) => {
     expect(inUse.body.detail).toContain('staging');
   });
 
+  it('registers the registry its nodes pull from: the address shown, the pull credentials stored encrypted', async () => {
+    const kubeconfig = kubeconfigText(secret);
+    const registry = { address: '10.201.0.1:5000', username: 'puller', password: `${secret}-pull` };
+    const created = await call('POST', DATAPLANES, {
+      body: { name: 'lab-pull', type: 'kubernetes', config: { kubeconfig, registry } },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body.config).toEqual({
+      server: 'https://10.201.0.2:6443',
+      context: 'ctx',
+      credentials: 'stored encrypted',
+      registry: { address: '10.201.0.1:5000', credentials: 'stored encrypted' },
+    });
+    const row = await storedConfig('lab-pull');
+    const stored = row.config.registry as { address: string; credentials: object };
+    expect(stored.address).toBe('10.201.0.1:5000');
+    expect(Object.keys(stored.credentials).sort()).toEqual(['ciphertext', 'keyId', 'wrappedKey']);
+    const ring = new Keyring(masterKey());
+    expect(openKubeconfig(ring, row).registry).toEqual(registry);
+    // An address alone (a registry that asks for no credentials) is kept as given.
+    const open = await call('POST', DATAPLANES, {
+      body: {
+        name: 'lab-open',
+        type: 'kubernetes',
+        config: { kubeconfig, registry: { address: 'registry.lab:443' } },
+      },
+    });
+    expect(open.body.config.registry).toEqual({ address: 'registry.lab:443' });
+    expect(openKubeconfig(ring, await storedConfig('lab-open')).registry).toEqual({
+      address: 'registry.lab:443',
+    });
+    for (const [registry, why] of [
+      [{ address: 'http://10.201.0.1:5000' }, /host\[:port\]/],
+      [{ address: '10.201.0.1:5000', username: 'puller' }, /together/],
+    ] as const) {
+      const refused = await call('POST', DATAPLANES, {
+        body: { name: 'refused', type: 'kubernetes', config: { kubeconfig, registry } },
+      });
+      expect(refused.status).toBe(400);
+      expect(JSON.stringify(refused.body.errors)).toMatch(why);
+    }
+  });
+
   it('still registers a Docker engine, by its socket', async () => {
     const created = await call('POST', DATAPLANES, {
       body: { name: 'podman', type: 'docker', config: { socketPath: '/run/podman/podman.sock' } },
@@ -229,6 +272,12 @@ describe.each(DRIVERS)('data planes on %s', (driver) => {
     expect(envelope.ciphertext).toBe((before.config.kubeconfig as { ciphertext: string }).ciphertext);
     expect(openKubeconfig(new Keyring(newKey), after).kubeconfig).toContain(secret);
     expect(() => openKubeconfig(new Keyring(oldKey), after)).toThrow(/no master key/);
+    // The pull credentials too, with their own binding.
+    const pull = await storedConfig('lab-pull');
+    expect((pull.config.registry as { credentials: { keyId: string } }).credentials.keyId).toBe(
+      rotated.body.keyId,
+    );
+    expect(openKubeconfig(new Keyring(newKey), pull).registry?.password).toBe(`${secret}-pull`);
     // The Docker data planes' configs are left alone.
     expect((await storedConfig('podman')).config).toEqual({ socketPath: '/run/podman/podman.sock' });
   });

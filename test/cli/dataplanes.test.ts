@@ -63,6 +63,7 @@ describe.each(DRIVERS)('rondo data planes against a server on %s', (driver) => {
     expect(described.stdout).toMatch(/^Server:\s+https:\/\/10\.201\.0\.2:6443$/m);
     expect(described.stdout).toMatch(/^Context:\s+other$/m);
     expect(described.stdout).toMatch(/^Credentials:\s+stored encrypted$/m);
+    expect(described.stdout).toMatch(/^Registry:\s+the address builds push to \(default\)$/m);
     expect(described.stdout).toMatch(/^Created:\s+\d{4}-/m);
     expect(described.stdout).toMatch(/^Environments:\s+staging$/m);
     // Read alone, it is checked: reachable or not, in how long, and why not.
@@ -75,6 +76,49 @@ describe.each(DRIVERS)('rondo data planes against a server on %s', (driver) => {
     expect(list.stdout).toMatch(/lab\s+kubernetes\s+staging/);
     expect(list.stdout).toMatch(/local\s+docker\s+development,production/);
     for (const out of [created, described, list]) expect(out.stdout + out.stderr).not.toContain(secret);
+  });
+
+  it('registers where a cluster pulls with pull credentials from a file, and never shows the password', async () => {
+    const pw = join(home, 'pull.pw');
+    const password = `pull-${secret}`;
+    writeFileSync(pw, `${password}\n`, { mode: 0o600 });
+    const created = await run(
+      'create',
+      'dataplane',
+      'lab-pull',
+      '--type',
+      'kubernetes',
+      '--kubeconfig',
+      kubeconfig,
+      '--registry',
+      '10.0.0.5:5000',
+      '--registry-user',
+      'puller',
+      '--registry-password-file',
+      pw,
+    );
+    expect(created.stderr).toBe('');
+    expect(created.status).toBe(0);
+    const described = await run('describe', 'dataplane', 'lab-pull');
+    expect(described.stdout).toMatch(/^Registry:\s+10\.0\.0\.5:5000 \(pull credentials stored encrypted\)$/m);
+    const asJson = JSON.parse((await run('describe', 'dataplane', 'lab-pull', '-o', 'json')).stdout);
+    expect(asJson.config.registry).toEqual({ address: '10.0.0.5:5000', credentials: 'stored encrypted' });
+    for (const out of [created, described]) expect(out.stdout + out.stderr).not.toContain(password);
+    const half = await run(
+      'create',
+      'dataplane',
+      'x',
+      '--type',
+      'kubernetes',
+      '--kubeconfig',
+      kubeconfig,
+      '--registry',
+      'r:5000',
+      '--registry-user',
+      'p',
+    );
+    expect(half.status).toBe(2);
+    expect(half.stderr).toMatch(/together/);
   });
 
   it('registers a Docker engine by its socket and describes it', async () => {

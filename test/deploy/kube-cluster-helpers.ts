@@ -1,8 +1,9 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { registryConfigText } from '../../src/platform/registry.js';
 
 /**
  * The test cluster (scripts/kube-test-cluster.sh) for the tests that need a real Kubernetes:
@@ -18,6 +19,8 @@ export interface TestCluster {
   kubeconfigPath: string;
   /** Its YAML text (what a `kubernetes` data plane record's config holds). */
   kubeconfig: string;
+  /** `host:port` the node pulls from over plain HTTP (`serveToCluster` puts a registry there). */
+  registry: string;
   /** Stops the cluster if this process started it. */
   stop(): void;
 }
@@ -26,10 +29,13 @@ export function startTestCluster(): TestCluster {
   const wasUp = spawnSync(SCRIPT, ['status'], { stdio: 'ignore' }).status === 0;
   const out = execFileSync(SCRIPT, ['up'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   const file = /KUBECONFIG=(\S+)/.exec(out)?.[1];
-  if (!file) throw new Error(`kube-test-cluster.sh up printed no KUBECONFIG: ${out}`);
+  const registry = /REGISTRY=(\S+)/.exec(out)?.[1];
+  if (!file || !registry)
+    throw new Error(`kube-test-cluster.sh up printed no KUBECONFIG or REGISTRY: ${out}`);
   return {
     kubeconfigPath: file,
     kubeconfig: readFileSync(file, 'utf8'),
+    registry,
     stop: () => {
       if (!wasUp) execFileSync(SCRIPT, ['down'], { stdio: 'inherit' });
     },
@@ -76,4 +82,64 @@ export function loadBusyboxImage(ref: string, entrypoint: string[]): void {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The platform registry's pull door for the cluster, as `rondo up` runs it
+ * (`RONDO_REGISTRY_PULL_LISTEN`): a read-only registry on the storage `root` of the test's own
+ * registry, at the address the node pulls from, asking for `user`'s password when given one.
+ */
+export async function serveToCluster(
+  root: string,
+  address: string,
+  user?: { name: string; password: string },
+): Promise<{ stop(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'rondo-kube-door-'));
+  let htpasswd: string | undefined;
+  if (user) {
+    htpasswd = join(dir, 'htpasswd');
+    // Distribution takes bcrypt only; Debian's Python has it through libxcrypt.
+    const hash = execFileSync(
+      '/usr/bin/python3',
+      [
+        '-W',
+        'ignore',
+        '-c',
+        'import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))',
+        user.password,
+      ],
+      { encoding: 'utf8' },
+    ).trim();
+    writeFileSync(htpasswd, `${user.name}:${hash}\n`);
+  }
+  const config = join(dir, 'door.yml');
+  writeFileSync(config, registryConfigText(root, address, htpasswd ? { htpasswd } : {}));
+  const child = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const kill = () => child.kill('SIGTERM');
+  process.once('exit', kill);
+  await until(
+    'the registry door to answer',
+    async () => (await fetch(`http://${address}/v2/`).then((r) => r.status < 500)) || undefined,
+    30_000,
+  );
+  return {
+    async stop() {
+      process.off('exit', kill);
+      kill();
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Removes an image from the node's containerd (what a pull left there). */
+export function removeNodeImage(ref: string): void {
+  spawnSync(
+    'ctr',
+    ['--address', join(RUN, 'containerd/containerd.sock'), '-n', 'k8s.io', 'images', 'rm', ref],
+    {
+      stdio: 'ignore',
+    },
+  );
 }

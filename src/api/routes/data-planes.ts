@@ -29,6 +29,12 @@ const DockerDataPlane = z.strictObject({
     .describe("the engine's socket (Docker or Podman); default the local engine"),
 });
 
+/** A registry host as image references name it: `host[:port]`, no scheme, no path. */
+const RegistryAddress = z
+  .string()
+  .max(255)
+  .regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$/i, 'must be host[:port] (no scheme, no path)');
+
 /** A kubeconfig of one context is a few KiB; certificates and a token stay far below this. */
 const KUBECONFIG_MAX = 256 * 1024;
 
@@ -49,6 +55,24 @@ const KubernetesDataPlane = z.strictObject({
       .max(253)
       .optional()
       .describe("the kubeconfig's context to use; default its current-context"),
+    registry: z
+      .strictObject({
+        address: RegistryAddress.describe(
+          "the platform registry as the cluster's nodes reach it (host[:port]); its images are pulled from there by digest",
+        ),
+        username: z
+          .string()
+          .min(1)
+          .max(256)
+          .optional()
+          .describe('pull credentials: stored encrypted, never shown'),
+        password: z.string().min(1).max(4096).optional().describe('with username'),
+      })
+      .refine((r) => (r.username === undefined) === (r.password === undefined), {
+        message: 'give username and password together',
+      })
+      .optional()
+      .describe("where the nodes pull the platform registry's images; absent: the address builds push to"),
   }),
 });
 

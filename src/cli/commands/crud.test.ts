@@ -43,4 +43,43 @@ describe('rondo create dataplane flags', () => {
     );
     expect(() => dataPlaneBody('d', { type: 'docker', kubeconfig: 'x' })).toThrow(UsageError);
   });
+
+  it('send where the cluster pulls and the pull credentials, the password read from its file', () => {
+    const file = join(dir, 'config');
+    writeFileSync(file, 'kind: Config\n');
+    const pw = join(dir, 'pw');
+    writeFileSync(pw, 's3cret\n');
+    expect(
+      dataPlaneBody('lab', { type: 'kubernetes', kubeconfig: file, registry: '10.0.0.5:5000' }).config,
+    ).toEqual({
+      kubeconfig: 'kind: Config\n',
+      registry: { address: '10.0.0.5:5000' },
+    });
+    expect(
+      dataPlaneBody('lab', {
+        type: 'kubernetes',
+        kubeconfig: file,
+        registry: '10.0.0.5:5000',
+        registryUser: 'puller',
+        registryPasswordFile: pw,
+      }).config,
+    ).toEqual({
+      kubeconfig: 'kind: Config\n',
+      registry: { address: '10.0.0.5:5000', username: 'puller', password: 's3cret' },
+    });
+    const base = { type: 'kubernetes', kubeconfig: file, registry: 'r:5000' } as const;
+    expect(() => dataPlaneBody('lab', { ...base, registryUser: 'puller' })).toThrow(/together/);
+    expect(() =>
+      dataPlaneBody('lab', { ...base, registryUser: 'p', registryPasswordFile: join(dir, 'no') }),
+    ).toThrow(/--registry-password-file .*: no such file/);
+    expect(() =>
+      dataPlaneBody('lab', {
+        type: 'kubernetes',
+        kubeconfig: file,
+        registryUser: 'p',
+        registryPasswordFile: pw,
+      }),
+    ).toThrow(/needs --registry/);
+    expect(() => dataPlaneBody('d', { type: 'docker', registry: 'r:5000' })).toThrow(UsageError);
+  });
 });

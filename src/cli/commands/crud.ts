@@ -141,21 +141,17 @@ export function registerCreate(program: Command): void {
     .option('--kubeconfig <file>', 'kubernetes: the kubeconfig file (stored encrypted, never shown again)')
     .option('--context <name>', "kubernetes: the kubeconfig's context (default its current-context)")
     .option('--socket <path>', 'docker: the engine socket or tcp://host:port (default the local engine)')
-    .action(
-      async (
-        name: string,
-        o: { type: 'docker' | 'kubernetes'; kubeconfig?: string; context?: string; socket?: string },
-        cmd: Command,
-      ) => {
-        const api = clientFor(cmd);
-        const plane = await api.request<DataPlane>(
-          'POST',
-          api.orgPath('/dataplanes'),
-          dataPlaneBody(name, o),
-        );
-        printObject(globals(cmd).output, plane, dataPlaneFields(plane));
-      },
-    );
+    .option(
+      '--registry <host:port>',
+      "kubernetes: where its nodes pull the platform registry's images (default the address builds push to)",
+    )
+    .option('--registry-user <name>', 'kubernetes: the pull credentials (with --registry-password-file)')
+    .option('--registry-password-file <file>', "kubernetes: the pull password's file (stored encrypted)")
+    .action(async (name: string, o: DataPlaneFlags, cmd: Command) => {
+      const api = clientFor(cmd);
+      const plane = await api.request<DataPlane>('POST', api.orgPath('/dataplanes'), dataPlaneBody(name, o));
+      printObject(globals(cmd).output, plane, dataPlaneFields(plane));
+    });
 
   create
     .command('pipeline <name>')
@@ -224,24 +220,20 @@ export function registerCreate(program: Command): void {
     );
 }
 
-/** The body of `create dataplane`, from its flags: each type takes only its own. */
-export function dataPlaneBody(
-  name: string,
-  o: { type: 'docker' | 'kubernetes'; kubeconfig?: string; context?: string; socket?: string },
-): Record<string, unknown> {
-  if (o.type === 'docker') {
-    if (o.kubeconfig || o.context)
-      throw new UsageError(
-        '--kubeconfig and --context are for --type kubernetes; a Docker engine takes --socket',
-      );
-    return { name, type: 'docker', config: o.socket ? { socketPath: o.socket } : {} };
-  }
-  if (o.socket)
-    throw new UsageError('--socket is for --type docker; a Kubernetes cluster takes --kubeconfig');
-  if (!o.kubeconfig) throw new UsageError('--type kubernetes needs --kubeconfig <file>');
-  let kubeconfig: string;
+export interface DataPlaneFlags {
+  type: 'docker' | 'kubernetes';
+  kubeconfig?: string;
+  context?: string;
+  socket?: string;
+  registry?: string;
+  registryUser?: string;
+  registryPasswordFile?: string;
+}
+
+/** A file a flag names, read, or a usage error saying why not. */
+function readFlagFile(flag: string, file: string): string {
   try {
-    kubeconfig = readFileSync(o.kubeconfig, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why =
@@ -252,9 +244,43 @@ export function dataPlaneBody(
           : code === 'EISDIR'
             ? 'is a directory'
             : (code ?? 'cannot be read');
-    throw new UsageError(`--kubeconfig ${o.kubeconfig}: ${why}`);
+    throw new UsageError(`${flag} ${file}: ${why}`);
   }
-  return { name, type: 'kubernetes', config: { kubeconfig, ...(o.context ? { context: o.context } : {}) } };
+}
+
+/** `--registry*`: where the cluster pulls, and the pull credentials (the password from a file, not argv). */
+function registryOf(o: DataPlaneFlags): Record<string, string> | undefined {
+  if ((o.registryUser === undefined) !== (o.registryPasswordFile === undefined))
+    throw new UsageError('give --registry-user and --registry-password-file together');
+  if (!o.registry) {
+    if (o.registryUser !== undefined) throw new UsageError('--registry-user needs --registry <host:port>');
+    return undefined;
+  }
+  if (o.registryUser === undefined || o.registryPasswordFile === undefined) return { address: o.registry };
+  // A trailing newline (echo pw > file) is not part of the password.
+  const password = readFlagFile('--registry-password-file', o.registryPasswordFile).replace(/\r?\n$/, '');
+  return { address: o.registry, username: o.registryUser, password };
+}
+
+/** The body of `create dataplane`, from its flags: each type takes only its own. */
+export function dataPlaneBody(name: string, o: DataPlaneFlags): Record<string, unknown> {
+  if (o.type === 'docker') {
+    if (o.kubeconfig || o.context || o.registry || o.registryUser || o.registryPasswordFile)
+      throw new UsageError(
+        '--kubeconfig, --context and --registry* are for --type kubernetes; a Docker engine takes --socket',
+      );
+    return { name, type: 'docker', config: o.socket ? { socketPath: o.socket } : {} };
+  }
+  if (o.socket)
+    throw new UsageError('--socket is for --type docker; a Kubernetes cluster takes --kubeconfig');
+  if (!o.kubeconfig) throw new UsageError('--type kubernetes needs --kubeconfig <file>');
+  const kubeconfig = readFlagFile('--kubeconfig', o.kubeconfig);
+  const registry = registryOf(o);
+  return {
+    name,
+    type: 'kubernetes',
+    config: { kubeconfig, ...(o.context ? { context: o.context } : {}), ...(registry ? { registry } : {}) },
+  };
 }
 
 const LIST_KINDS = [

@@ -90,6 +90,14 @@ export function environmentFields(e: Environment): [string, string][] {
 }
 
 /** `describe dataplane`: where it is (a cluster's server and context, or an engine's socket) and who uses it. */
+/** Where a cluster pulls the platform registry's images, and whether it has pull credentials. */
+function registryText(r: unknown): string {
+  if (typeof r !== 'object' || r === null) return 'the address builds push to (default)';
+  const { address, credentials } = r as { address?: unknown; credentials?: unknown };
+  if (typeof address !== 'string') return '-';
+  return credentials ? `${address} (pull credentials stored encrypted)` : address;
+}
+
 export function dataPlaneFields(d: DataPlane): [string, string][] {
   const text = (v: unknown, otherwise: string) => (typeof v === 'string' && v !== '' ? v : otherwise);
   const where: [string, string][] =
@@ -98,6 +106,7 @@ export function dataPlaneFields(d: DataPlane): [string, string][] {
           ['Server', text(d.config.server, '-')],
           ['Context', text(d.config.context, '-')],
           ['Credentials', text(d.config.credentials, '-')],
+          ['Registry', registryText(d.config.registry)],
         ]
       : [['Socket', text(d.config.socketPath, 'the local engine (default)')]];
   return [

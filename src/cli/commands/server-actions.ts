@@ -143,7 +143,11 @@ async function printUrls(config: RondoConfig, url: string): Promise<void> {
       'Gateway',
       `http://<env>.${g.baseDomain}:${g.publicPort}/<org>/<project>/<component>/<endpoint>/`,
     ]);
-    lines.push(['Registry', config.platform.registry]);
+    const pull = config.platform.registryPull;
+    lines.push([
+      'Registry',
+      pull ? `${config.platform.registry} (clusters pull at ${pull.listen})` : config.platform.registry,
+    ]);
   }
   lines.push(['Logs', join(config.dataDir, 'logs')]);
   for (const [what, where] of lines) process.stdout.write(`${`${what}:`.padEnd(10)}${where}\n`);

@@ -12,6 +12,7 @@ import {
   VersionApi,
 } from '@kubernetes/client-node';
 import { RondoError } from '../../domain/errors.js';
+import type { ClusterRegistry } from './images.js';
 
 /** Every write is a server-side apply by this field manager, forced (Rondo owns what it applies). */
 export const FIELD_MANAGER = 'rondo';
@@ -22,6 +23,8 @@ export interface KubernetesConfig {
   kubeconfig: string;
   /** The context to use; the kubeconfig's current one when absent. */
   context?: string;
+  /** Where the nodes pull the platform registry's images (absent: the address builds push to). */
+  registry?: ClusterRegistry;
 }
 
 export function kubernetesConfig(id: string, config: Record<string, unknown>): KubernetesConfig {
@@ -36,7 +39,22 @@ export function kubernetesConfig(id: string, config: Record<string, unknown>): K
       'RONDO_ERR_UNAVAILABLE',
       `data plane ${id}: config.context must be a context's name`,
     );
-  return context === undefined ? { kubeconfig } : { kubeconfig, context };
+  const registry = config.registry as Partial<ClusterRegistry> | undefined;
+  if (
+    registry !== undefined &&
+    (typeof registry.address !== 'string' ||
+      (registry.username !== undefined && typeof registry.username !== 'string') ||
+      (registry.password !== undefined && typeof registry.password !== 'string'))
+  )
+    throw new RondoError(
+      'RONDO_ERR_UNAVAILABLE',
+      `data plane ${id}: config.registry must be { address, username?, password? }`,
+    );
+  return {
+    kubeconfig,
+    ...(context === undefined ? {} : { context }),
+    ...(registry === undefined ? {} : { registry: registry as ClusterRegistry }),
+  };
 }
 
 export const isNotFound = (err: unknown) => err instanceof ApiException && err.code === 404;

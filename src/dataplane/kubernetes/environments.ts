@@ -7,6 +7,7 @@ import type {
 import type { EnvironmentInfo, EnvironmentRef, EnvironmentsPort } from '../driver.js';
 import { LABEL, networkLabels } from '../labels.js';
 import { type Cluster, isNotFound } from './cluster.js';
+import type { ClusterImages } from './images.js';
 import { dnsLabel, LABELS_ANNOTATION, labelValues, selector } from './names.js';
 
 /** The namespace of a (project, environment) of an installation. */
@@ -23,7 +24,10 @@ export class Environments implements EnvironmentsPort {
   /** The installations this driver has seen: whose Services `traffic.publish` may prune. */
   readonly instances = new Set<string>();
 
-  constructor(readonly cluster: Cluster) {}
+  constructor(
+    readonly cluster: Cluster,
+    readonly images?: ClusterImages,
+  ) {}
 
   async ensure(ref: EnvironmentRef): Promise<EnvironmentInfo> {
     const name = namespaceName(ref);
@@ -61,6 +65,9 @@ export class Environments implements EnvironmentsPort {
       policyTypes: ['Ingress'],
       ingress: [{ _from: [{ podSelector: {} }] }],
     });
+    // The pods of a registry that asks for credentials name this Secret (`imagePullSecrets`).
+    const pull = this.images?.pullSecret(name, labels);
+    if (pull) await this.cluster.apply(pull);
     return this.#info(ns);
   }
 

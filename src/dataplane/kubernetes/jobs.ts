@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubernetesObject, V1Job, V1Pod } from '@kubernetes/client-node';
 import type { JobSpec, JobsPort, Replica } from '../driver.js';
 import { type Cluster, isNotFound } from './cluster.js';
+import { ClusterImages } from './images.js';
 import { dnsLabel, LABELS_ANNOTATION, labelValues, parsePodId } from './names.js';
 import { podReplica } from './pod-replicas.js';
 import { configMapName, inputObjects, metadata, podInputs, resources, secretName } from './pod-spec.js';
@@ -19,7 +20,10 @@ const terminated = (pod: V1Pod) => pod.status?.containerStatuses?.[0]?.state?.te
  * whose API version differs by cluster (`batch/v1beta1` up to 1.20).
  */
 export class Jobs implements JobsPort {
-  constructor(readonly cluster: Cluster) {}
+  constructor(
+    readonly cluster: Cluster,
+    readonly images: ClusterImages = new ClusterImages(undefined, undefined),
+  ) {}
 
   async start(spec: JobSpec): Promise<Replica> {
     const namespace = spec.environment.name;
@@ -42,11 +46,12 @@ export class Jobs implements JobsPort {
             restartPolicy: 'Never',
             automountServiceAccountToken: false,
             enableServiceLinks: false,
+            ...(this.images.pullSecrets ? { imagePullSecrets: this.images.pullSecrets } : {}),
             volumes: mounts.volumes,
             containers: [
               {
                 name: CONTAINER,
-                image: spec.image,
+                image: this.images.reference(spec.image),
                 imagePullPolicy: 'IfNotPresent',
                 // `args` follow the image's ENTRYPOINT. An image with only a CMD gets them in
                 // place of its CMD (Kubernetes cannot read the image's CMD to repeat it, as the

@@ -10,6 +10,7 @@ import type {
 import { Cluster, kubernetesConfig } from './cluster.js';
 import { clusterStatus } from './cluster-status.js';
 import { Environments } from './environments.js';
+import { ClusterImages } from './images.js';
 import { Jobs } from './jobs.js';
 import { selector } from './names.js';
 import { podExits } from './pod-exits.js';
@@ -26,11 +27,16 @@ const STATS_TIMEOUT_MS = 10_000;
 export interface KubernetesDriverOptions {
   /** How long `ping` waits for the API server; default 10 s. */
   pingTimeoutMs?: number;
+  /**
+   * The platform registry as the control plane reaches it (`host:port`), where builds push: its
+   * images are pulled from the record's `registry` address, and its tags resolved to digests.
+   */
+  platformRegistry?: string;
 }
 
 /**
- * The `kubernetes` driver: a data plane record's `config` holds `{ kubeconfig, context? }` (the
- * kubeconfig's YAML text). Environments are namespaces, revisions Deployments, replicas pods,
+ * The `kubernetes` driver: a data plane record's `config` holds `{ kubeconfig, context?, registry? }`
+ * (the kubeconfig's YAML text; where the nodes pull the platform registry's images). Environments are namespaces, revisions Deployments, replicas pods,
  * task runs Jobs; every write is a server-side apply by the field manager `rondo`. Ownership is
  * in `rondo.*` labels, so nothing is kept here that a restart would lose (but the installations
  * seen, which `traffic.publish` prunes Services of).
@@ -39,8 +45,10 @@ export function kubernetesDriver(
   record: { id: string; type: string; config: Record<string, unknown> },
   options: KubernetesDriverOptions = {},
 ): DataPlaneDriver {
-  const cluster = new Cluster(record.id, kubernetesConfig(record.id, record.config));
-  const environments = new Environments(cluster);
+  const config = kubernetesConfig(record.id, record.config);
+  const cluster = new Cluster(record.id, config);
+  const images = new ClusterImages(options.platformRegistry, config.registry);
+  const environments = new Environments(cluster, images);
   const podStats = new PodStats(record.id, (path) => cluster.getJson(path, STATS_TIMEOUT_MS));
   const observe: ObservePort = {
     list: (labels: Record<string, string>): Promise<Replica[]> => listReplicas(cluster, labels),
@@ -62,9 +70,9 @@ export function kubernetesDriver(
     },
     status: (timeoutMs: number): Promise<DataPlaneStatus> => clusterStatus(cluster, timeoutMs),
     environments,
-    revisions: new Revisions(cluster),
+    revisions: new Revisions(cluster, images),
     traffic: new Traffic(cluster, environments),
-    jobs: new Jobs(cluster),
+    jobs: new Jobs(cluster, images),
     observe,
   };
 }

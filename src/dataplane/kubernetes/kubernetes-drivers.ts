@@ -10,8 +10,12 @@ type DriverModule = typeof import('./kubernetes-driver.js');
  * control plane with only Docker data planes never loads it: `preload()` starts loading when a
  * cluster is registered, and a cluster asked for before the load has finished is unavailable for
  * that moment (every caller retries). The kubeconfig is decrypted in memory for the driver only.
+ * `platformRegistry`: where builds push, whose images clusters pull from their record's address.
  */
-export function kubernetesDrivers(keyring: Keyring): { factory: DataPlaneFactory; preload(): Promise<void> } {
+export function kubernetesDrivers(
+  keyring: Keyring,
+  options: { platformRegistry?: string } = {},
+): { factory: DataPlaneFactory; preload(): Promise<void> } {
   let driver: DriverModule | undefined;
   let loading: Promise<void> | undefined;
   const preload = () => {
@@ -34,7 +38,7 @@ export function kubernetesDrivers(keyring: Keyring): { factory: DataPlaneFactory
         `data plane ${record.id}: the Kubernetes driver is still loading; try again in a few seconds`,
       );
     }
-    return driver.kubernetesDriver({ ...record, config: openKubeconfig(keyring, record) });
+    return driver.kubernetesDriver({ ...record, config: openKubeconfig(keyring, record) }, options);
   };
   factory.preload = preload;
   return { factory, preload };

@@ -3,6 +3,7 @@ import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-n
 import type { Probe, ReadinessReading, Replica, RevisionSpec, RevisionsPort } from '../driver.js';
 import { LABEL } from '../labels.js';
 import { type Cluster, isNotFound } from './cluster.js';
+import { ClusterImages } from './images.js';
 import { dnsLabel, LABELS_ANNOTATION, labelValues, parsePodId, selector } from './names.js';
 import { indexedReplicas, podReplica, readinessOf } from './pod-replicas.js';
 import {
@@ -29,14 +30,18 @@ export const deploymentName = (spec: Pick<RevisionSpec, 'labels' | 'name'>) =>
  * reconciler counts by is assigned when listing (`indexedReplicas`).
  */
 export class Revisions implements RevisionsPort {
-  constructor(readonly cluster: Cluster) {}
+  constructor(
+    readonly cluster: Cluster,
+    readonly images: ClusterImages = new ClusterImages(undefined, undefined),
+  ) {}
 
   /**
-   * The kubelet pulls on the node, so there is nothing to make present here; a digest pins
-   * exactly, a tag pins whatever the node resolves it to when it pulls.
+   * The kubelet pulls on the node, so nothing is made present here: the platform registry's
+   * images become the digest at the address the cluster pulls from (a tag resolved now); any
+   * other reference is the node's to resolve (a digest pins exactly, a tag what the node finds).
    */
-  async pin(image: string): Promise<string> {
-    return image;
+  pin(image: string): Promise<string> {
+    return this.images.pin(image);
   }
 
   /** Applies the Deployment (whole, with the spec's replica count): the indexes are not needed. */
@@ -69,11 +74,13 @@ export class Revisions implements RevisionsPort {
           spec: {
             automountServiceAccountToken: false,
             enableServiceLinks: false,
+            ...(this.images.pullSecrets ? { imagePullSecrets: this.images.pullSecrets } : {}),
             volumes: mounts.volumes,
             containers: [
               {
                 name: CONTAINER,
-                image: spec.image,
+                // A deployment pinned before the cluster's registry address was known still pulls there.
+                image: this.images.reference(spec.image),
                 imagePullPolicy: 'IfNotPresent',
                 // 1.20's server-side apply refuses a port without its protocol.
                 ports: spec.ports.map((p) => ({ containerPort: p, protocol: 'TCP' })),
@@ -121,14 +128,44 @@ export class Revisions implements RevisionsPort {
     return readPod(this.cluster, id);
   }
 
+  /**
+   * A pod as `list` gives it: with the index its Deployment's pods number it by. The reconciler
+   * puts what `probe`, `inspect` and `markServing` return in place of the listed replica and
+   * counts replicas by that index: without it, a pod not yet ready stopped counting, and a
+   * rollout whose only pod was still being created went active at once.
+   */
+  async #indexed(pod: V1Pod): Promise<Replica> {
+    const replica = podReplica(pod);
+    const own = pod.metadata?.labels ?? {};
+    const deployment = own[LABEL.deployment];
+    if (deployment === undefined || replica.labels[LABEL.execution] !== undefined) return replica;
+    const namespace = pod.metadata?.namespace ?? '';
+    const { items } = await this.cluster.call(() =>
+      this.cluster.core.listNamespacedPod({
+        namespace,
+        labelSelector: selector({
+          [LABEL.instance]: own[LABEL.instance] ?? '',
+          [LABEL.deployment]: deployment,
+        }),
+      }),
+    );
+    return indexedReplicas(items).find((r) => r.id === replica.id) ?? replica;
+  }
+
   async inspect(id: string): Promise<Replica | undefined> {
     const pod = await this.#readPod(id);
-    return pod ? readinessOf(pod, []).replica : undefined;
+    return pod ? this.#indexed(pod) : undefined;
   }
 
   async probe(id: string, _probe: Probe | undefined): Promise<ReadinessReading> {
+    const { pod, ...reading } = await this.#reading(id);
+    return pod ? { ...reading, replica: await this.#indexed(pod) } : reading;
+  }
+
+  async #reading(id: string): Promise<ReadinessReading & { pod?: V1Pod }> {
     const pod = await this.#readPod(id);
-    if (!pod || readinessOf(pod, []).failure === undefined) return readinessOf(pod, []);
+    if (!pod || readinessOf(pod, []).failure === undefined)
+      return { ...readinessOf(pod, []), ...(pod ? { pod } : {}) };
     const { namespace, name } = parsePodId(id);
     const events = await this.cluster
       .call(() =>
@@ -139,14 +176,14 @@ export class Revisions implements RevisionsPort {
       )
       .then((l) => l.items)
       .catch(() => []);
-    return readinessOf(pod, events);
+    return { ...readinessOf(pod, events), pod };
   }
 
   /** Serving is the pod's Ready condition, which the kubelet keeps: nothing to record. */
   async markServing(id: string, _env: string, _names: string[]): Promise<Replica> {
     const pod = await this.#readPod(id);
     if (!pod) throw new Error(`pod ${id} vanished before it was marked serving`);
-    return podReplica(pod);
+    return this.#indexed(pod);
   }
 
   /** The Deployment replaces a deleted pod (a new pod: a new id). */

@@ -1,0 +1,266 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DockerImages } from '../../src/dataplane/docker/docker-images.js';
+import type { DataPlaneDriver, EnvironmentInfo, RevisionSpec } from '../../src/dataplane/driver.js';
+import { PULL_SECRET } from '../../src/dataplane/kubernetes/images.js';
+import { kubernetesDriver } from '../../src/dataplane/kubernetes/kubernetes-driver.js';
+import { LABEL } from '../../src/dataplane/labels.js';
+import { buildWebImage, docker } from '../helpers/images.js';
+import {
+  type PlatformTestRondo,
+  startPlatformRondo,
+  startRegistry,
+  waitForDeployment,
+} from '../helpers/platform.js';
+import {
+  removeNodeImage,
+  serveToCluster,
+  startTestCluster,
+  type TestCluster,
+  until,
+} from './kube-cluster-helpers.js';
+
+/**
+ * G6 item 4 on the real cluster and a real registry: an image pushed to the platform registry as
+ * a build pushes it (loopback, where no node reaches) is pinned by the Kubernetes driver to its
+ * digest at the address the cluster pulls from (the registry's read-only door on the host's side
+ * of the veth pair, asking for credentials), pulled by the node with the pull Secret the driver
+ * made from the record's credentials, and runs: the pod's `imageID` is the same digest. Through
+ * the control plane, a component deployed to a Docker environment and promoted to the cluster's
+ * runs that one digest on both.
+ */
+const INSTANCE = `ki${process.pid}`;
+const REF = { instance: INSTANCE, org: 'acme', project: 'shop', environment: 'kimg' };
+const NONCE = Math.random().toString(36).slice(2, 10);
+const PULLER = { name: 'puller', password: `pull-${NONCE}-${Math.random().toString(36).slice(2)}` };
+
+describe('Kubernetes pulls the platform registry’s images by digest', () => {
+  let cluster: TestCluster | undefined;
+  let registry: Awaited<ReturnType<typeof startRegistry>> | undefined;
+  let door: Awaited<ReturnType<typeof serveToCluster>> | undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'rondo-kube-images-'));
+  const kc = new KubeConfig();
+  let core: CoreV1Api;
+  let tag = '';
+  let digest = '';
+  let env: EnvironmentInfo | undefined;
+  const pulled: string[] = [];
+
+  const driverWith = (credentials: boolean): DataPlaneDriver =>
+    kubernetesDriver(
+      {
+        id: 'kube-images',
+        type: 'kubernetes',
+        config: {
+          kubeconfig: cluster!.kubeconfig,
+          registry: {
+            address: cluster!.registry,
+            ...(credentials ? { username: PULLER.name, password: PULLER.password } : {}),
+          },
+        },
+      },
+      { platformRegistry: registry!.addr },
+    );
+  const revision = (deployment: string, image: string): RevisionSpec => ({
+    environment: env!,
+    labels: {
+      [LABEL.instance]: INSTANCE,
+      [LABEL.managed]: 'true',
+      [LABEL.org]: REF.org,
+      [LABEL.project]: REF.project,
+      [LABEL.environment]: REF.environment,
+      [LABEL.component]: 'web',
+      [LABEL.deployment]: deployment,
+    },
+    name: `rondo-${INSTANCE}.${deployment}`,
+    image,
+    replicas: 1,
+    env: {},
+    files: [],
+    ports: [8080],
+    readiness: { kind: 'http', port: 8080, path: '/' },
+    names: [],
+  });
+  const podOf = async (deployment: string): Promise<V1Pod | undefined> =>
+    (
+      await core.listNamespacedPod({
+        namespace: env!.name,
+        labelSelector: `${LABEL.deployment}=${deployment}`,
+      })
+    ).items[0];
+
+  beforeAll(async () => {
+    cluster = startTestCluster();
+    kc.loadFromString(cluster.kubeconfig);
+    core = kc.makeApiClient(CoreV1Api);
+    registry = await startRegistry(dir);
+    door = await serveToCluster(join(dir, 'registry'), cluster.registry, PULLER);
+    // Content of this run only: no node has it cached from an earlier run.
+    tag = `${registry.addr}/rondo-test/kube-web:${NONCE}`;
+    await buildWebImage(tag, { body: `kube image ${NONCE}` });
+    digest = await new DockerImages().push(tag);
+  }, 900_000);
+
+  afterAll(async () => {
+    if (env) await core?.deleteNamespace({ name: env.name }).catch(() => undefined);
+    for (const ref of pulled) removeNodeImage(ref);
+    await door?.stop();
+    registry?.stop();
+    await docker
+      .getImage(tag)
+      .remove({ force: true })
+      .catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+    cluster?.stop();
+  }, 120_000);
+
+  it('pins a pushed tag to its digest at the address the cluster pulls from', async () => {
+    expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    const driver = driverWith(true);
+    const pinned = await driver.revisions.pin(tag);
+    expect(pinned).toBe(`${cluster!.registry}/rondo-test/kube-web@${digest}`);
+    pulled.push(pinned);
+    // A build's reference (by digest) pins to the same.
+    expect(await driver.revisions.pin(`${registry!.addr}/rondo-test/kube-web@${digest}`)).toBe(pinned);
+    await expect(driver.revisions.pin(`${registry!.addr}/rondo-test/kube-web:gone`)).rejects.toThrow(
+      /no such tag in the platform registry/,
+    );
+  });
+
+  it('without the pull credentials the node is refused, and the replica says why', async () => {
+    const driver = driverWith(false);
+    env = await driver.environments.ensure(REF);
+    const image = await driver.revisions.pin(tag);
+    const [replica] = await driver.revisions.start(revision('dpl-nocreds', image), [0]);
+    expect(replica).toBeDefined();
+    const reading = await until('the pull to be refused', async () => {
+      const r = await driver.revisions.probe(replica!.id, undefined);
+      return /ErrImagePull|ImagePullBackOff|unauthorized|401/.test(r.failure ?? '') ? r : undefined;
+    });
+    expect(reading.failure).toMatch(/ErrImagePull|ImagePullBackOff|unauthorized|401/);
+    // A replica not ready is still counted by the index `list` gives it (the reconciler counts by it).
+    expect(reading.replica?.labels[LABEL.replica]).toBe('0');
+    expect((await driver.revisions.inspect(replica!.id))?.labels[LABEL.replica]).toBe('0');
+    expect((await podOf('dpl-nocreds'))?.spec?.imagePullSecrets).toBeUndefined();
+    await driver.revisions.remove(replica!.id, 1);
+  }, 180_000);
+
+  it('with them the node pulls the digest, and the pod runs exactly that image', async () => {
+    const driver = driverWith(true);
+    env = await driver.environments.ensure(REF);
+    // The pull Secret is in the namespace, for the registry's address only.
+    const secret = await core.readNamespacedSecret({ name: PULL_SECRET, namespace: env.name });
+    expect(secret.type).toBe('kubernetes.io/dockerconfigjson');
+    const auths = JSON.parse(
+      Buffer.from(secret.data?.['.dockerconfigjson'] ?? '', 'base64').toString('utf8'),
+    );
+    expect(Object.keys(auths.auths)).toEqual([cluster!.registry]);
+    expect(secret.metadata?.labels?.[LABEL.instance]).toBe(INSTANCE);
+
+    const image = await driver.revisions.pin(tag);
+    const [replica] = await driver.revisions.start(revision('dpl-digest', image), [0]);
+    const ready = await until('the replica to be ready', async () => {
+      const r = await driver.revisions.probe(replica!.id, undefined);
+      return r.failure === undefined ? r : undefined;
+    });
+    expect(ready.replica?.state).toBe('running');
+    const pod = await podOf('dpl-digest');
+    expect(pod?.spec?.imagePullSecrets).toEqual([{ name: PULL_SECRET }]);
+    expect(pod?.spec?.containers[0]?.image).toBe(`${cluster!.registry}/rondo-test/kube-web@${digest}`);
+    const status = pod?.status?.containerStatuses?.[0];
+    expect(status?.imageID).toBe(`${cluster!.registry}/rondo-test/kube-web@${digest}`);
+    // It serves this run's content (the pod network is routed from the host).
+    const body = await until('the pod to answer', async () =>
+      fetch(`http://${pod?.status?.podIP}:8080/`, { signal: AbortSignal.timeout(3000) }).then((r) =>
+        r.text(),
+      ),
+    );
+    expect(body.trim()).toBe(`kube image ${NONCE}`);
+    await driver.revisions.remove(replica!.id, 1);
+    // Off the node again: the promotion below pulls it anew, with the control plane's Secret.
+    removeNodeImage(image);
+  }, 180_000);
+
+  describe('through the control plane', () => {
+    let t: PlatformTestRondo | undefined;
+    const COMPONENT = '/api/v1/orgs/default/projects/shop/components/web';
+    const built = () => `${registry!.addr}/rondo-test/kube-web@${digest}`;
+
+    beforeAll(async () => {
+      t = await startPlatformRondo('pglite', {}, { registry: registry!.addr });
+      const lab = await t.call('POST', '/api/v1/orgs/default/dataplanes', {
+        body: {
+          name: 'lab',
+          type: 'kubernetes',
+          config: {
+            kubeconfig: cluster!.kubeconfig,
+            registry: { address: cluster!.registry, username: PULLER.name, password: PULLER.password },
+          },
+        },
+      });
+      expect(lab.status, JSON.stringify(lab.body)).toBe(201);
+      for (const body of [{ name: 'kdev' }, { name: 'kprod', dataPlane: 'lab' }])
+        expect((await t.call('POST', '/api/v1/orgs/default/environments', { body })).status).toBe(201);
+      await t.call('POST', '/api/v1/orgs/default/pipelines', {
+        body: { name: 'kpipe', environments: ['kdev', 'kprod'] },
+      });
+      await t.call('POST', '/api/v1/orgs/default/projects', { body: { name: 'shop', pipeline: 'kpipe' } });
+      const component = await t.call('POST', '/api/v1/orgs/default/projects/shop/components', {
+        body: { name: 'web', type: 'service', source: { image: built() }, endpoints: [{ port: 8080 }] },
+      });
+      expect(component.status, JSON.stringify(component.body)).toBe(201);
+    }, 120_000);
+
+    afterAll(async () => {
+      const instance = t?.instance;
+      await t?.close();
+      if (instance) {
+        const { items } = await core.listNamespace({ labelSelector: `${LABEL.instance}=${instance}` });
+        for (const ns of items)
+          await core.deleteNamespace({ name: ns.metadata!.name! }).catch(() => undefined);
+      }
+    }, 120_000);
+
+    it('deploys to a Docker environment and promotes to a Kubernetes one: both run the same digest', async () => {
+      const dev = await t!.call('POST', `${COMPONENT}/deployments`, { body: { environment: 'kdev' } });
+      expect(dev.status, JSON.stringify(dev.body)).toBe(202);
+      expect(await waitForDeployment(t!, 'default', dev.body.id, 90_000)).toMatchObject({ status: 'active' });
+      const promoted = await t!.call('POST', `${COMPONENT}/promotions`, { body: {} });
+      expect(promoted.status, JSON.stringify(promoted.body)).toBe(202);
+      const prod = promoted.body.deployment;
+      expect(prod.environment).toBe('kprod');
+      expect(await waitForDeployment(t!, 'default', prod.id, 120_000)).toMatchObject({ status: 'active' });
+
+      // One release, one image reference: the build's digest in the platform registry.
+      const list = (await t!.call('GET', `${COMPONENT}/deployments`)).body.items as {
+        id: string;
+        image: string;
+        release: string;
+      }[];
+      const [onKube, onDocker] = [prod.id, dev.body.id].map((id) => list.find((d) => d.id === id));
+      expect(onDocker?.image).toBe(built());
+      expect(onKube?.image).toBe(built());
+      expect(onKube?.release).toBe(onDocker?.release);
+
+      // Docker runs the image the engine knows by that digest.
+      const containers = await docker.listContainers({
+        filters: { label: [`${LABEL.deployment}=${dev.body.id}`] },
+      });
+      expect(containers.length).toBe(1);
+      const running = await docker.getImage(containers[0]!.ImageID).inspect();
+      expect(running.RepoDigests).toContain(built());
+
+      // The cluster pulled the same digest from its own address, with the record's credentials.
+      const pods = await core.listPodForAllNamespaces({ labelSelector: `${LABEL.deployment}=${prod.id}` });
+      expect(pods.items.length).toBe(1);
+      expect(pods.items[0]?.spec?.imagePullSecrets).toEqual([{ name: PULL_SECRET }]);
+      // Active means ready: the container runs (a rollout never goes active on a pod still being created).
+      expect(pods.items[0]?.status?.containerStatuses?.[0]?.imageID).toBe(
+        `${cluster!.registry}/rondo-test/kube-web@${digest}`,
+      );
+    }, 300_000);
+  });
+});
