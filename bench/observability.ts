@@ -65,18 +65,25 @@ export async function benchObservability(): Promise<void> {
   const runs = (name: string) => part === undefined || part === name;
   if (runs('ingest')) {
     ensureBuilt();
-    const paced = await buildSpamImage('paced');
     // The embedded store (logs in a database of their own, the default; then the logs beside the
     // rest, as before 2026-12-02), then PostgreSQL (127.0.0.1:5432, a database made for the run);
     // then the most the collector stores when the replicas print as fast as they can.
     // BENCH_PGLITE_MAIN=1 adds PGlite on the server's own thread (as before 2026-12-01).
-    if (process.env.BENCH_PGLITE_MAIN) await ingestRound(paced, 'main');
-    await ingestRound(paced, 'worker');
-    await ingestRound(paced, 'worker-shared');
-    await ingestRound(paced, 'postgres');
-    const flood = await buildSpamImage('flood');
-    await ingestRound(flood, 'worker');
-    await ingestRound(flood, 'postgres');
+    // BENCH_ROUNDS=paced:worker,paced:postgres,… runs those rounds only.
+    const rounds = process.env.BENCH_ROUNDS?.split(',') ?? [
+      ...(process.env.BENCH_PGLITE_MAIN ? ['paced:main'] : []),
+      'paced:worker',
+      'paced:worker-shared',
+      'paced:postgres',
+      'flood:worker',
+      'flood:postgres',
+    ];
+    const images: Record<string, string> = {};
+    for (const round of rounds) {
+      const [mode, store] = round.split(':') as ['paced' | 'flood', StoreKind];
+      images[mode] ??= await buildSpamImage(mode);
+      await ingestRound(images[mode], store);
+    }
   }
   if (runs('contention')) await benchIngestContention();
   if (runs('access-log')) await benchAccessLogLatency();
@@ -87,10 +94,11 @@ export async function benchObservability(): Promise<void> {
 }
 
 /** Where the control plane stores: PGlite on its own thread or on a worker thread, or PostgreSQL. */
-type StoreKind = 'main' | 'worker' | 'worker-shared' | 'postgres';
+type StoreKind = 'main' | 'worker' | 'worker-nice0' | 'worker-shared' | 'postgres';
 const STORE_WORDS: Record<StoreKind, string> = {
   main: 'PGlite on the server’s own thread, logs beside the rest',
   worker: 'PGlite on a thread of its own, logs in a database of their own',
+  'worker-nice0': 'PGlite on a thread of its own, logs in a database of their own at the server’s priority',
   'worker-shared': 'PGlite on a thread of its own, logs beside the rest',
   postgres: 'PostgreSQL',
 };
@@ -108,7 +116,8 @@ async function ingestRound(image: string, store: StoreKind): Promise<void> {
       ? { RONDO_DATABASE_URL: database.url }
       : {
           RONDO_PGLITE_THREAD: store === 'main' ? 'main' : 'worker',
-          RONDO_LOG_STORE: store === 'worker' ? 'own' : 'shared',
+          RONDO_LOG_STORE: store.startsWith('worker') && store !== 'worker-shared' ? 'own' : 'shared',
+          ...(store === 'worker-nice0' ? { RONDO_LOG_STORE_NICE: '0' } : {}),
         }),
   });
   console.log(

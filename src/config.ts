@@ -17,6 +17,8 @@ export interface RondoConfig {
    * default) or beside everything else (`shared`): RONDO_LOG_STORE. PostgreSQL always shares.
    */
   logStore?: 'own' | 'shared';
+  /** The log database thread's nice value, 0–19 (RONDO_LOG_STORE_NICE, default 10). */
+  logStoreNice?: number;
   bootstrapOrg: string;
   bootstrapToken?: string;
   logLevel: string;
@@ -104,6 +106,11 @@ export function loadConfig(
   if (logStore !== undefined && !['', 'own', 'shared'].includes(logStore))
     throw new Error(`RONDO_LOG_STORE must be own or shared, got '${logStore}'`);
   if (logStore === 'own' || logStore === 'shared') config.logStore = logStore;
+  if (env.RONDO_LOG_STORE_NICE) {
+    const nice = wholeNumber(env, 'RONDO_LOG_STORE_NICE', 10);
+    if (nice > 19) throw new Error(`RONDO_LOG_STORE_NICE must be 0-19, got '${nice}'`);
+    config.logStoreNice = nice;
+  }
   if (env.RONDO_MASTER_KEY_FILE) config.masterKeyFile = env.RONDO_MASTER_KEY_FILE;
   if (env.RONDO_BOOTSTRAP_TOKEN) config.bootstrapToken = env.RONDO_BOOTSTRAP_TOKEN;
   if (env.RONDO_PUBLIC_URL) config.publicUrl = publicUrlOf(env.RONDO_PUBLIC_URL);

@@ -59,6 +59,7 @@ export function storeConfigOf(config: RondoConfig): StoreConfig {
     dataDir: inMemory ? 'memory://' : join(config.dataDir, 'store'),
     ...(config.pgliteThread ? { thread: config.pgliteThread } : {}),
     ...(ownLogs ? { logsDataDir: inMemory ? 'memory://' : join(config.dataDir, 'log-store') } : {}),
+    ...(ownLogs && config.logStoreNice !== undefined ? { logsNice: config.logStoreNice } : {}),
   };
 }
 

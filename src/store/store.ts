@@ -11,7 +11,14 @@ import type { Database, LogDatabase } from './schema.js';
  * `logsDataDir`, PGlite keeps runtime and gateway logs in a second database there (`log-store.ts`).
  */
 export type StoreConfig =
-  | { driver: 'pglite'; dataDir: string; thread?: 'worker' | 'main'; logsDataDir?: string }
+  | {
+      driver: 'pglite';
+      dataDir: string;
+      thread?: 'worker' | 'main';
+      logsDataDir?: string;
+      /** The log database thread's nice value; default 10. */
+      logsNice?: number;
+    }
   | { driver: 'postgres'; url: string };
 
 /** Anything queries can run on: the database or an open transaction. */
@@ -72,7 +79,7 @@ export async function openStore(config: StoreConfig, options: StoreOptions = {})
     await migrate(db, migrations, 'rondo_migrations');
     if (config.driver === 'pglite' && config.logsDataDir) {
       // Its thread gives way to the control plane's under load: ingestion waits, requests do not.
-      const pool = await openPGlite(config.logsDataDir, config.thread, LOG_STORE_NICE);
+      const pool = await openPGlite(config.logsDataDir, config.thread, config.logsNice ?? LOG_STORE_NICE);
       ownLogs = {
         db: new Kysely<LogDatabase>({ dialect: pool.dialect, log: rememberFailedQuery }),
         background: new Kysely<LogDatabase>({ dialect: pool.backgroundDialect, log: rememberFailedQuery }),
