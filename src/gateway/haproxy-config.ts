@@ -9,6 +9,13 @@ import type {
   RoutePolicy,
   Upstream,
 } from '../domain/gateway-routes.js';
+import {
+  BODY_LIMIT_FILTER,
+  BODY_LIMIT_LUA,
+  BODY_LIMIT_MESSAGE,
+  BODY_LIMIT_REFUSAL,
+  BODY_LIMIT_SCRIPT,
+} from './haproxy-body-limit.js';
 import { haproxyPolicy } from './haproxy-policy.js';
 import { OUTCOME_HEADER, ownerKey } from './route-owner.js';
 
@@ -38,7 +45,10 @@ export interface HaproxySettings {
 export interface HaproxyConfig {
   /** `haproxy.cfg`. */
   text: string;
-  /** Map files (and the JWT public keys endpoint policies name) by name, in `configDir`. */
+  /**
+   * Map files (and the JWT public keys endpoint policies name, and the body limit's Lua filter) by
+   * name, in `configDir`.
+   */
   maps: Record<string, string>;
   /**
    * API-key maps by name, in `configDir`: left out of `identity`, so a key created or revoked is a
@@ -134,6 +144,8 @@ function globalSection(settings: HaproxySettings, identity: string): string[] {
     ...(settings.threads ? [`  nbthread ${settings.threads}`] : []),
     `  stats socket ${settings.runtimeSocket} mode 600 level admin expose-fd listeners`,
     `  setenv RONDO_CONFIG_ID ${identity}`,
+    // One Lua state per thread: a shared one would take a lock around every filter call.
+    `  lua-load-per-thread ${join(settings.configDir, BODY_LIMIT_SCRIPT)}`,
     // A reload hands the listeners to the new worker; the old one finishes what it serves.
     '  hard-stop-after 5m',
     '',
@@ -158,6 +170,15 @@ function globalSection(settings: HaproxySettings, identity: string): string[] {
     '  retries 3',
     '  option redispatch 1',
     `  log-format '${ACCESS_LOG_FORMAT}'`,
+    // HAProxy's own 400 (a request it could not read, or one the body limit stopped): JSON, with
+    // what the body limit filter set when it was that (the listeners make that one a 413).
+    `  http-error status 400 content-type application/json hdr ${OUTCOME_HEADER} %[var(txn.refusal,GATEWAY_ERROR)] lf-string '${JSON.stringify(
+      {
+        code: '%[var(txn.refusal,GATEWAY_ERROR)]',
+        message: '%[var(txn.refusal_message,the request is malformed)]',
+        requestId: '%[unique-id]',
+      },
+    )}'`,
     `  http-error ${jsonAnswer(503, 'NO_HEALTHY_BACKEND', 'no healthy backend answered')}`,
     `  http-error ${jsonAnswer(502, 'NO_HEALTHY_BACKEND', 'no healthy backend answered')}`,
     `  http-error ${jsonAnswer(504, 'BACKEND_TIMEOUT', 'the backend did not answer in time')}`,
@@ -210,7 +231,11 @@ function frontend(
     `  http-request set-header ${REQUEST_ID_HEADER} %[unique-id]`,
     '  http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
     '  http-request set-var(txn.path) path',
-    `  http-request return ${jsonAnswer(413, 'REQUEST_TOO_LARGE', 'request body is larger than 10 MB')} if { req.hdr_val(content-length) gt ${settings.bodyLimitBytes} }`,
+    `  http-request return ${jsonAnswer(413, BODY_LIMIT_REFUSAL, BODY_LIMIT_MESSAGE)} if { req.hdr_val(content-length) gt ${settings.bodyLimitBytes} }`,
+    // A body that does not announce its size is counted as it passes (haproxy-body-limit.ts):
+    // past the limit the request is aborted with HAProxy's 400 reply, answered as 413.
+    `  filter lua.${BODY_LIMIT_FILTER} ${settings.bodyLimitBytes} '${BODY_LIMIT_MESSAGE}'`,
+    `  http-after-response set-status 413 if { var(txn.refusal) -m str ${BODY_LIMIT_REFUSAL} }`,
   );
   if (lookup.hostMap)
     lines.push(`  http-request set-var(txn.route) var(txn.host),map_str(${path(lookup.hostMap)})`);
@@ -281,6 +306,7 @@ export function haproxyConfig(state: GatewayState, settings: HaproxySettings): H
   const frontends: string[] = [];
   const runtimeMaps: Record<string, string> = {};
   const out: PolicyOutput = { tables: [], maps, runtimeMaps, configDir: settings.configDir };
+  maps[BODY_LIMIT_SCRIPT] = BODY_LIMIT_LUA;
 
   const hosts = state.publicGateway.webApps.map((r: HostRoute) => ({
     name: haproxyRouteName('public', r.host),
