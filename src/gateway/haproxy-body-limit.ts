@@ -1,20 +1,24 @@
 /**
  * The request body limit for bodies that do not announce their size (chunked, or HTTP/2 without
- * `content-length`), which HAProxy 2.6 has no setting for: a Lua filter (`haproxy-config.ts`
- * declares it on every listener) counts such a body as it passes and, past the limit, stops it.
+ * `content-length`), which HAProxy 2.6 has no setting for: a Lua filter counts such a body as it
+ * passes and, past the limit, stops it. `haproxy-config.ts` declares it on a twin of each route's
+ * backend and sends only those requests there, so no other request runs Lua.
  *
  * How it stops it, found on 2.6.12 (docs/decisions.md, G7): returning `filter.ERROR` from
  * `http_payload` is ignored and the body goes on; `txn:done(reply)` sends the reply but closes
  * the connection while the client is still sending, so the client sees a reset. A Lua runtime
  * error in the filter makes HAProxy abort the request the way it aborts a bad one: the backend's
- * connection is closed mid-body (it never sees the request end), the rest of the client's body is
- * read and dropped, and the client gets the 400 error reply. The filter sets `txn.refusal` and
- * `txn.refusal_message` first; that reply is written from them and a rule makes its status 413.
+ * connection is closed mid-body (it never sees the request end), the client may send the rest of
+ * its body and gets the 400 error reply. The filter sets `txn.refusal` and `txn.refusal_message`
+ * first; that reply is written from them and a listener rule makes its status 413.
  * The price: HAProxy writes one `[ALERT]` line (the error) to its messages per refused request.
  */
 
 /** The filter's name in the configuration (`filter lua.<name> <limit> '<message>'`). */
 export const BODY_LIMIT_FILTER = 'rondo_body_limit';
+
+/** What a route's backend name ends with in its twin, the backend that declares the filter. */
+export const BODY_LIMIT_TWIN = '-body';
 
 /** The file `haproxyConfig` writes the script to, in the configuration directory. */
 export const BODY_LIMIT_SCRIPT = 'body-limit.lua';
@@ -34,12 +38,9 @@ function BodyLimit:new()
   return setmetatable({ seen = 0 }, self)
 end
 
--- A body with content-length is checked against it by a rule and HAProxy holds it to that
--- length, so only bodies without one are counted (the rest never call http_payload).
+-- Only requests without content-length come to the backends that declare the filter.
 function BodyLimit:http_headers(txn, msg)
-  if not msg:is_resp() and txn.f:req_hdr_cnt("content-length") == 0 then
-    filter.register_data_filter(self, msg.channel)
-  end
+  if not msg:is_resp() then filter.register_data_filter(self, msg.channel) end
   return filter.CONTINUE
 end
 
