@@ -9,6 +9,14 @@ import type {
   RoutePolicy,
   Upstream,
 } from '../domain/gateway-routes.js';
+import {
+  BODY_LIMIT_FILTER,
+  BODY_LIMIT_LUA,
+  BODY_LIMIT_MESSAGE,
+  BODY_LIMIT_REFUSAL,
+  BODY_LIMIT_SCRIPT,
+  BODY_LIMIT_TWIN,
+} from './haproxy-body-limit.js';
 import { haproxyPolicy } from './haproxy-policy.js';
 import { OUTCOME_HEADER, ownerKey } from './route-owner.js';
 
@@ -38,7 +46,10 @@ export interface HaproxySettings {
 export interface HaproxyConfig {
   /** `haproxy.cfg`. */
   text: string;
-  /** Map files (and the JWT public keys endpoint policies name) by name, in `configDir`. */
+  /**
+   * Map files (and the JWT public keys endpoint policies name, and the body limit's Lua filter) by
+   * name, in `configDir`.
+   */
   maps: Record<string, string>;
   /**
    * API-key maps by name, in `configDir`: left out of `identity`, so a key created or revoked is a
@@ -125,6 +136,31 @@ function backend(
   return lines;
 }
 
+/** The map from a route's backend to its body-limit twin, which the listeners look up. */
+const BODY_TWINS_MAP = 'body-twins.map';
+
+/** The body limit and the twins made so far (`routeBackend`). */
+interface BodyTwins {
+  limit: number;
+  map: string[];
+}
+
+/**
+ * A route's backend, followed by its twin for request bodies of unknown size when it forwards
+ * requests (one that answers on its own forwards no body). The listeners send only such requests
+ * to the twin (`frontend`): the same rules and servers, plus the body limit's Lua filter, so no
+ * other request runs Lua (declared on the listeners, the filter added CPU to every request).
+ */
+function routeBackend(twins: BodyTwins, ...args: Parameters<typeof backend>): string[] {
+  const [name, upstreams] = args;
+  const lines = backend(...args);
+  if (!upstreams.length) return [...lines, ''];
+  const twin = `${name}${BODY_LIMIT_TWIN}`;
+  twins.map.push(`${name} ${twin}\n`);
+  const filter = `  filter lua.${BODY_LIMIT_FILTER} ${twins.limit} '${BODY_LIMIT_MESSAGE}'`;
+  return [...lines, '', `backend ${twin}`, filter, ...lines.slice(1), ''];
+}
+
 function globalSection(settings: HaproxySettings, identity: string): string[] {
   return [
     'global',
@@ -134,6 +170,8 @@ function globalSection(settings: HaproxySettings, identity: string): string[] {
     ...(settings.threads ? [`  nbthread ${settings.threads}`] : []),
     `  stats socket ${settings.runtimeSocket} mode 600 level admin expose-fd listeners`,
     `  setenv RONDO_CONFIG_ID ${identity}`,
+    // One Lua state per thread: a shared one would take a lock around every filter call.
+    `  lua-load-per-thread ${join(settings.configDir, BODY_LIMIT_SCRIPT)}`,
     // A reload hands the listeners to the new worker; the old one finishes what it serves.
     '  hard-stop-after 5m',
     '',
@@ -158,6 +196,15 @@ function globalSection(settings: HaproxySettings, identity: string): string[] {
     '  retries 3',
     '  option redispatch 1',
     `  log-format '${ACCESS_LOG_FORMAT}'`,
+    // HAProxy's own 400 (a request it could not read, or one the body limit stopped): JSON, with
+    // what the body limit filter set when it was that (the listeners make that one a 413).
+    `  http-error status 400 content-type application/json hdr ${OUTCOME_HEADER} %[var(txn.refusal,GATEWAY_ERROR)] lf-string '${JSON.stringify(
+      {
+        code: '%[var(txn.refusal,GATEWAY_ERROR)]',
+        message: '%[var(txn.refusal_message,the request is malformed)]',
+        requestId: '%[unique-id]',
+      },
+    )}'`,
     `  http-error ${jsonAnswer(503, 'NO_HEALTHY_BACKEND', 'no healthy backend answered')}`,
     `  http-error ${jsonAnswer(502, 'NO_HEALTHY_BACKEND', 'no healthy backend answered')}`,
     `  http-error ${jsonAnswer(504, 'BACKEND_TIMEOUT', 'the backend did not answer in time')}`,
@@ -210,7 +257,11 @@ function frontend(
     `  http-request set-header ${REQUEST_ID_HEADER} %[unique-id]`,
     '  http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
     '  http-request set-var(txn.path) path',
-    `  http-request return ${jsonAnswer(413, 'REQUEST_TOO_LARGE', 'request body is larger than 10 MB')} if { req.hdr_val(content-length) gt ${settings.bodyLimitBytes} }`,
+    `  http-request return ${jsonAnswer(413, BODY_LIMIT_REFUSAL, BODY_LIMIT_MESSAGE)} if { req.hdr_val(content-length) gt ${settings.bodyLimitBytes} }`,
+    // A body that does not announce its size is counted as it passes, by the route's twin
+    // backend (`routeBackend`): past the limit it aborts the request with HAProxy's 400 reply,
+    // answered as 413.
+    `  http-after-response set-status 413 if { var(txn.refusal) -m str ${BODY_LIMIT_REFUSAL} }`,
   );
   if (lookup.hostMap)
     lines.push(`  http-request set-var(txn.route) var(txn.host),map_str(${path(lookup.hostMap)})`);
@@ -221,8 +272,12 @@ function frontend(
       : '  http-request set-var(txn.key) var(txn.path),concat(/)',
     `  http-request set-var(txn.route) var(txn.key),map_beg(${path(lookup.pathMap)}) unless { var(txn.route) -m found }`,
     `  http-request return ${jsonAnswer(404, 'RESOURCE_NOT_FOUND', 'no endpoint at this address')} unless { var(txn.route) -m found }`,
+    // No content-length: a chunked body in HTTP/1 (its only unannounced request body), and any
+    // HTTP/2 request (which names no transfer coding).
+    `  http-request set-var(txn.twin) var(txn.route),map_str(${path(BODY_TWINS_MAP)}) if { req.hdr_cnt(transfer-encoding) gt 0 } || { req.ver 2.0 } !{ req.hdr_cnt(content-length) gt 0 }`,
     `  http-after-response set-header ${REQUEST_ID_HEADER} %[unique-id]`,
     `  http-after-response set-var(txn.outcome) res.hdr(${OUTCOME_HEADER})`,
+    '  use_backend %[var(txn.twin)] if { var(txn.twin) -m found }',
     '  use_backend %[var(txn.route)]',
     '',
   );
@@ -259,16 +314,24 @@ function componentFallbacks(listener: string, routes: PathRoute[], host = '') {
 }
 
 /** Map lines and backends of a listener's path routes. */
-function pathRoutes(listener: string, routes: PathRoute[], out: PolicyOutput, host?: string) {
+function pathRoutes(
+  listener: string,
+  routes: PathRoute[],
+  out: PolicyOutput,
+  twins: BodyTwins,
+  host?: string,
+) {
   const entries = pathEntries(listener, routes, host);
   const fallbacks = componentFallbacks(listener, routes, host);
   return {
     map: entries.map((p) => `${p.key} ${p.name}\n`).join('') + fallbacks.map((f) => f.mapLine).join(''),
     backends: [
-      ...entries.flatMap((p) => [
-        ...backend(p.name, p.route.upstreams, p.route.owner, p.route, { policy: p.route.policy, out }),
-        '',
-      ]),
+      ...entries.flatMap((p) =>
+        routeBackend(twins, p.name, p.route.upstreams, p.route.owner, p.route, {
+          policy: p.route.policy,
+          out,
+        }),
+      ),
       ...fallbacks.flatMap((f) => f.lines),
     ],
   };
@@ -281,12 +344,16 @@ export function haproxyConfig(state: GatewayState, settings: HaproxySettings): H
   const frontends: string[] = [];
   const runtimeMaps: Record<string, string> = {};
   const out: PolicyOutput = { tables: [], maps, runtimeMaps, configDir: settings.configDir };
+  const twins: BodyTwins = { limit: settings.bodyLimitBytes, map: [] };
+  maps[BODY_LIMIT_SCRIPT] = BODY_LIMIT_LUA;
 
   const hosts = state.publicGateway.webApps.map((r: HostRoute) => ({
     name: haproxyRouteName('public', r.host),
     route: r,
   }));
-  const paths = state.publicGateway.environments.map((e) => pathRoutes('public', e.routes, out, e.host));
+  const paths = state.publicGateway.environments.map((e) =>
+    pathRoutes('public', e.routes, out, twins, e.host),
+  );
   maps['public-hosts.map'] = hosts
     .map((h) => `${safe(h.route.host.toLowerCase(), 'host')} ${h.name}\n`)
     .join('');
@@ -300,13 +367,16 @@ export function haproxyConfig(state: GatewayState, settings: HaproxySettings): H
   );
   for (const h of hosts)
     backends.push(
-      ...backend(h.name, h.route.upstreams, h.route.owner, undefined, { policy: h.route.policy, out }),
-      '',
+      ...routeBackend(twins, h.name, h.route.upstreams, h.route.owner, undefined, {
+        policy: h.route.policy,
+        out,
+      }),
     );
   for (const p of paths) backends.push(...p.backends);
 
-  for (const g of state.internal) frontends.push(...internalListener(g, settings, out, backends));
+  for (const g of state.internal) frontends.push(...internalListener(g, settings, out, twins, backends));
   if (settings.metricsListen) frontends.push(...metricsFrontend(settings.metricsListen));
+  maps[BODY_TWINS_MAP] = twins.map.join('');
 
   const body = [...frontends, ...backends, ...out.tables].join('\n');
   const identity = `rondo-${createHash('sha256')
@@ -333,10 +403,11 @@ function internalListener(
   g: InternalGateway,
   settings: HaproxySettings,
   out: PolicyOutput,
+  twins: BodyTwins,
   backends: string[],
 ): string[] {
   const listener = `internal-${safe(g.environment, 'environment')}`;
-  const routes = pathRoutes(listener, g.routes, out);
+  const routes = pathRoutes(listener, g.routes, out, twins);
   out.maps[`${listener}.map`] = routes.map;
   backends.push(...routes.backends);
   return frontend(

@@ -65,6 +65,53 @@ function ask(
   });
 }
 
+/**
+ * POSTs `size` bytes written in 64 KB pieces, chunked (no `content-length`) or announced, and reads
+ * the answer even when the gateway answers before the body is all sent.
+ */
+function upload(port: number, host: string, path: string, size: number, chunked: boolean): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        headers: {
+          host,
+          ...(chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(size) }),
+        },
+        agent: false,
+        timeout: 30_000,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          body += d;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    const piece = Buffer.alloc(64 * 1024, 120);
+    let sent = 0;
+    const write = (): void => {
+      while (sent < size) {
+        const n = Math.min(piece.length, size - sent);
+        sent += n;
+        if (!req.write(n === piece.length ? piece : piece.subarray(0, n))) {
+          req.once('drain', write);
+          return;
+        }
+      }
+      req.end();
+    };
+    write();
+  });
+}
+
 describe('HAProxy gateway (real process)', () => {
   let dir: string;
   let echo: Server;
@@ -75,7 +122,14 @@ describe('HAProxy gateway (real process)', () => {
   let port: number;
   let open: number;
   let closed: number;
-  const seen: { url?: string; headers: Record<string, unknown> }[] = [];
+  /** What the echo backend received: the body's bytes, whether it ended, and when its connection is done with it. */
+  const seen: {
+    url?: string;
+    headers: Record<string, unknown>;
+    bytes: number;
+    complete: boolean;
+    closed: Promise<void>;
+  }[] = [];
 
   const state = (extra = 0): GatewayState => {
     const books: PathRoute = {
@@ -130,13 +184,23 @@ describe('HAProxy gateway (real process)', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'rondo-haproxy-'));
     echo = createServer((req, res) => {
-      seen.push({ url: req.url, headers: req.headers });
-      req.resume();
+      const entry = {
+        url: req.url,
+        headers: req.headers,
+        bytes: 0,
+        complete: false,
+        closed: new Promise<void>((r) => req.once('close', r)),
+      };
+      seen.push(entry);
+      req.on('data', (d: Buffer) => {
+        entry.bytes += d.length;
+      });
       req.on('end', () => {
+        entry.complete = true;
         // A backend cannot claim an outcome: the gateway sets it.
         res.setHeader('X-Rondo-Outcome', 'RATE_LIMITED');
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ url: req.url, requestId: req.headers['x-request-id'] }));
+        res.end(JSON.stringify({ url: req.url, requestId: req.headers['x-request-id'], bytes: entry.bytes }));
       });
     });
     await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
@@ -225,6 +289,58 @@ describe('HAProxy gateway (real process)', () => {
       body: 'x'.repeat(LIMIT),
     });
     expect(atLimit.status).toBe(200);
+  });
+
+  it('refuses a chunked body over 10 MB with the same 413 JSON, and its backend never gets the whole body', {
+    timeout: 60_000,
+  }, async () => {
+    const res = await upload(port, HOST, '/acme/shop/api/books/chunked-11m', 11 * 1024 * 1024, true);
+    expect(res.status).toBe(413);
+    expect(res.headers['content-type']).toBe('application/json');
+    expect(res.headers['x-rondo-outcome']).toBe('REQUEST_TOO_LARGE');
+    expect(JSON.parse(res.body)).toEqual({
+      code: 'REQUEST_TOO_LARGE',
+      message: 'request body is larger than 10 MB',
+      requestId: res.headers['x-request-id'],
+    });
+    // The backend saw the request start (its headers go first) but never its end, nor more than the limit.
+    const got = seen.find((s) => s.url === '/v1/chunked-11m');
+    expect(got).toBeDefined();
+    await got?.closed;
+    expect(got?.complete).toBe(false);
+    expect(got?.bytes).toBeLessThanOrEqual(LIMIT);
+    // Logged as the route owner's, with its outcome.
+    let line: ReturnType<typeof parseHaproxyAccessLine> | undefined;
+    for (let i = 0; i < 50 && !line; i++) {
+      line = readFileSync(join(dir, 'access.log'), 'utf8')
+        .trim()
+        .split('\n')
+        .map(parseHaproxyAccessLine)
+        .find((p) => p.kind === 'request' && p.request.requestId === res.headers['x-request-id']);
+      if (!line) await sleep(50);
+    }
+    expect(line).toMatchObject({
+      kind: 'request',
+      request: { ...owner, status: 413, outcome: 'REQUEST_TOO_LARGE' },
+    });
+    // The limit is the body's bytes: one over it is refused, exactly at it passes.
+    expect((await upload(port, HOST, '/acme/shop/api/books/over', LIMIT + 1, true)).status).toBe(413);
+    const at = await upload(port, HOST, '/acme/shop/api/books/at', LIMIT, true);
+    expect(at.status).toBe(200);
+    expect(JSON.parse(at.body).bytes).toBe(LIMIT);
+  });
+
+  it('passes a 9 MB body whole, chunked or announced', { timeout: 60_000 }, async () => {
+    const size = 9 * 1024 * 1024;
+    for (const chunked of [true, false]) {
+      const res = await upload(port, HOST, `/acme/shop/api/books/nine-${chunked}`, size, chunked);
+      expect(res.status, `chunked: ${chunked}`).toBe(200);
+      expect(res.headers['x-rondo-outcome']).toBe('BACKEND_RESPONSE');
+      expect(JSON.parse(res.body).bytes).toBe(size);
+      const got = seen.find((s) => s.url === `/v1/nine-${chunked}`);
+      expect(got).toMatchObject({ bytes: size, complete: true });
+      expect(got?.headers['transfer-encoding']).toBe(chunked ? 'chunked' : undefined);
+    }
   });
 
   it('answers 503 NO_HEALTHY_BACKEND when no replica is ready or none answers', async () => {

@@ -16,7 +16,7 @@ import { endpointPolicySchema } from '../../src/domain/endpoint-policy.js';
 import type { GatewayState, PathRoute, RoutePolicy } from '../../src/domain/gateway-routes.js';
 import { routePolicy } from '../../src/endpoint-policies/route-policy.js';
 import { parseHaproxyAccessLine } from '../../src/gateway/haproxy-access-log.js';
-import { type HaproxySettings, haproxyConfig } from '../../src/gateway/haproxy-config.js';
+import { type HaproxySettings, haproxyConfig, haproxyRouteName } from '../../src/gateway/haproxy-config.js';
 import { HaproxyProcess, runtimeCommand } from '../../src/gateway/haproxy-process.js';
 import { freePort } from '../helpers/platform.js';
 
@@ -35,7 +35,11 @@ interface Answer {
   body: string;
 }
 
-function ask(port: number, path: string, init: { method?: string; headers?: Record<string, string> } = {}) {
+function ask(
+  port: number,
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; chunked?: string } = {},
+) {
   return new Promise<Answer>((resolve, reject) => {
     const req = request(
       {
@@ -43,7 +47,11 @@ function ask(port: number, path: string, init: { method?: string; headers?: Reco
         port,
         path,
         method: init.method ?? 'GET',
-        headers: { host: HOST, ...init.headers },
+        headers: {
+          host: HOST,
+          ...(init.chunked === undefined ? {} : { 'transfer-encoding': 'chunked' }),
+          ...init.headers,
+        },
         agent: false,
         timeout: 5_000,
       },
@@ -57,6 +65,7 @@ function ask(port: number, path: string, init: { method?: string; headers?: Reco
       },
     );
     req.on('error', reject);
+    if (init.chunked !== undefined) req.write(init.chunked);
     req.end();
   });
 }
@@ -121,6 +130,7 @@ describe('endpoint policies on HAProxy (real process)', () => {
               route('paced', parsed({ rateLimit: { requests: 5, per: 'second' } })),
               route('bursty', parsed({ rateLimit: { requests: 100, per: 'minute', burst: 3 } })),
               route('keyed', parsed({ apiKey: {}, consumerRateLimit: { requests: 3, per: 'minute' } })),
+              route('chunked', parsed({ apiKey: {}, rateLimit: { requests: 3, per: 'minute' } })),
               route('jwt', {
                 jwt: jwtPolicy && {
                   ...jwtPolicy,
@@ -260,10 +270,26 @@ describe('endpoint policies on HAProxy (real process)', () => {
       await runtimeCommand(settings.runtimeSocket, 'show info').then((o) => /Pid: (\d+)/.exec(o)?.[1]),
     ).toBe(pid);
     // The files hold hashes only, for the next worker.
-    const files = readdirSync(settings.configDir).filter((f) => f.startsWith('keys-'));
-    expect(files).toHaveLength(1);
-    const map = readFileSync(join(settings.configDir, files[0] ?? ''), 'utf8');
-    expect(map).toBe(`${sha(keyB)} alice\n`);
+    const file = `keys-${haproxyRouteName('public', `${HOST}/acme/shop/keyed/ep`)}.map`;
+    expect(readdirSync(settings.configDir)).toContain(file);
+    expect(readFileSync(join(settings.configDir, file), 'utf8')).toBe(`${sha(keyB)} alice\n`);
+  });
+
+  it('holds a chunked request (sent to the route’s body-limit twin) to the same key and the same rate limit', async () => {
+    const post = (chunked: boolean, key?: string) =>
+      ask(port, '/acme/shop/chunked/ep/x', {
+        method: 'POST',
+        headers: key ? { 'api-key': key } : {},
+        ...(chunked ? { chunked: 'hello' } : {}),
+      });
+    expectRefusal(await post(true), 401, 'AUTH_FAILURE');
+    const ok = await post(true, keyB);
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(ok.body).headers).toMatchObject({ 'transfer-encoding': 'chunked' });
+    expect(JSON.parse(ok.body).headers['api-key']).toBeUndefined();
+    // One count for both backends (the refused request counts too: the limit comes before the key).
+    expect((await post(false, keyB)).status).toBe(200);
+    expectRefusal(await post(true, keyB), 429, 'RATE_LIMITED');
   });
 
   it('passes a JWT signed by a configured key and forwards its claims; refuses expired, other audience, alg none and other keys', async () => {
