@@ -5,7 +5,7 @@
  * only to their networks, the JSON access log), and route changes under load drop nothing.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
+import { createServer, type IncomingMessage, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -33,6 +33,18 @@ interface Answer {
   body: string;
 }
 
+/** Reads an answer's whole body as text. */
+function answered(resolve: (a: Answer) => void) {
+  return (res: IncomingMessage) => {
+    let body = '';
+    res.setEncoding('utf8');
+    res.on('data', (d: string) => {
+      body += d;
+    });
+    res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+  };
+}
+
 function ask(
   port: number,
   host: string,
@@ -50,14 +62,7 @@ function ask(
         agent: false,
         timeout: 5_000,
       },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => {
-          body += d;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      },
+      answered(resolve),
     );
     req.on('error', reject);
     req.on('timeout', () => req.destroy(new Error('timeout')));
@@ -84,14 +89,7 @@ function upload(port: number, host: string, path: string, size: number, chunked:
         agent: false,
         timeout: 30_000,
       },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => {
-          body += d;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      },
+      answered(resolve),
     );
     req.on('error', reject);
     req.on('timeout', () => req.destroy(new Error('timeout')));
