@@ -2711,7 +2711,7 @@ export interface paths {
                     content: {
                         "application/json": {
                             items: {
-                                /** @description docker: { socketPath? }; kubernetes: { server, context, credentials: 'stored encrypted' } (the kubeconfig is never shown) */
+                                /** @description docker: { socketPath? }; kubernetes: { server, context, credentials: 'stored encrypted', registry?: { address, credentials? } } (the kubeconfig and pull credentials are never shown) */
                                 config: {
                                     [key: string]: unknown;
                                 };
@@ -2881,6 +2881,15 @@ export interface paths {
                             context?: string;
                             /** @description the kubeconfig YAML (`kubectl config view --raw --minify`); stored encrypted, never shown again */
                             kubeconfig: string;
+                            /** @description where the nodes pull the platform registry's images; absent: the address builds push to */
+                            registry?: {
+                                /** @description the platform registry as the cluster's nodes reach it (host[:port]); its images are pulled from there by digest */
+                                address: string;
+                                /** @description with username */
+                                password?: string;
+                                /** @description pull credentials: stored encrypted, never shown */
+                                username?: string;
+                            };
                         };
                         name: string;
                         /** @enum {string} */
@@ -2896,7 +2905,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description docker: { socketPath? }; kubernetes: { server, context, credentials: 'stored encrypted' } (the kubeconfig is never shown) */
+                            /** @description docker: { socketPath? }; kubernetes: { server, context, credentials: 'stored encrypted', registry?: { address, credentials? } } (the kubeconfig and pull credentials are never shown) */
                             config: {
                                 [key: string]: unknown;
                             };
@@ -3067,7 +3076,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description docker: { socketPath? }; kubernetes: { server, context, credentials: 'stored encrypted' } (the kubeconfig is never shown) */
+                            /** @description docker: { socketPath? }; kubernetes: { server, context, credentials: 'stored encrypted', registry?: { address, credentials? } } (the kubeconfig and pull credentials are never shown) */
                             config: {
                                 [key: string]: unknown;
                             };
