@@ -23,8 +23,23 @@ export class PrometheusApi {
     this.#timeoutMs = timeoutMs;
   }
 
-  /** Evaluates `promql` at every step from `start` to `end` (unix seconds). */
+  /**
+   * Evaluates `promql` at every step from `start` to `end` (unix seconds). A long range is cut in
+   * two halves asked side by side: Prometheus evaluates one query on one core, and the histogram
+   * buckets over a day at 1-minute steps are the long pole (docs/observability.md, figures).
+   */
   async queryRange(promql: string, start: number, end: number, step: number): Promise<RangeSeries[]> {
+    const steps = Math.floor((end - start) / step);
+    if (steps < SPLIT_STEPS) return this.#queryRange(promql, start, end, step);
+    const middle = start + Math.floor(steps / 2) * step;
+    const [first, second] = await Promise.all([
+      this.#queryRange(promql, start, middle, step),
+      this.#queryRange(promql, middle + step, end, step),
+    ]);
+    return joinSeries(first, second);
+  }
+
+  async #queryRange(promql: string, start: number, end: number, step: number): Promise<RangeSeries[]> {
     const body = new URLSearchParams({
       query: promql,
       start: String(start),
@@ -51,4 +66,21 @@ export class PrometheusApi {
       throw new Error(`Prometheus refused a metrics query (${res.status}): ${answer.error ?? 'no answer'}`);
     return answer.data.result;
   }
+}
+
+/** Ranges of at least this many steps are asked in two halves. */
+const SPLIT_STEPS = 720;
+
+/** The series of two consecutive ranges joined by their labels, the earlier points first. */
+export function joinSeries(earlier: RangeSeries[], later: RangeSeries[]): RangeSeries[] {
+  const id = (m: Record<string, string>) =>
+    JSON.stringify(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : 1)));
+  const out = new Map<string, RangeSeries>();
+  for (const s of earlier) out.set(id(s.metric), { metric: s.metric, values: [...s.values] });
+  for (const s of later) {
+    const had = out.get(id(s.metric));
+    if (had) had.values.push(...s.values);
+    else out.set(id(s.metric), { metric: s.metric, values: [...s.values] });
+  }
+  return [...out.values()];
 }
