@@ -71,16 +71,25 @@ export class PrometheusApi {
 /** Ranges of at least this many steps are asked in two halves. */
 const SPLIT_STEPS = 720;
 
+/** A series' identity: its labels in a fixed order. */
+export const seriesId = (metric: Record<string, string>) =>
+  JSON.stringify(Object.entries(metric).sort(([a], [b]) => (a < b ? -1 : 1)));
+
+/** `series` with `later`'s points appended to the series of the same labels (new ones added). */
+export function appendSeries(
+  series: Map<string, RangeSeries>,
+  later: RangeSeries[],
+): Map<string, RangeSeries> {
+  const out = new Map(series);
+  for (const s of later) {
+    const id = seriesId(s.metric);
+    const had = out.get(id);
+    out.set(id, had ? { metric: s.metric, values: had.values.concat(s.values) } : s);
+  }
+  return out;
+}
+
 /** The series of two consecutive ranges joined by their labels, the earlier points first. */
 export function joinSeries(earlier: RangeSeries[], later: RangeSeries[]): RangeSeries[] {
-  const id = (m: Record<string, string>) =>
-    JSON.stringify(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : 1)));
-  const out = new Map<string, RangeSeries>();
-  for (const s of earlier) out.set(id(s.metric), { metric: s.metric, values: [...s.values] });
-  for (const s of later) {
-    const had = out.get(id(s.metric));
-    if (had) had.values.push(...s.values);
-    else out.set(id(s.metric), { metric: s.metric, values: [...s.values] });
-  }
-  return [...out.values()];
+  return [...appendSeries(appendSeries(new Map(), earlier), later).values()];
 }

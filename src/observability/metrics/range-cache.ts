@@ -1,4 +1,4 @@
-import type { PrometheusApi, RangeSeries } from './prometheus-api.js';
+import { appendSeries, type PrometheusApi, type RangeSeries } from './prometheus-api.js';
 
 type QueryRange = Pick<PrometheusApi, 'queryRange'>;
 
@@ -18,9 +18,6 @@ export interface RangeCacheOptions {
   /** Milliseconds since the epoch (tests move it). */
   now?: () => number;
 }
-
-const seriesId = (metric: Record<string, string>) =>
-  JSON.stringify(Object.entries(metric).sort(([a], [b]) => (a < b ? -1 : 1)));
 
 /**
  * The settled part of each range query's answer, kept so that a chart refreshed, or viewed by
@@ -49,7 +46,7 @@ export class RangeCache implements QueryRange {
       first <= last ? this.#grid(promql, first, last, step) : new Map<string, RangeSeries>(),
       last < end ? this.#inner.queryRange(promql, end, end, step) : [],
     ]);
-    return [...merge(grid, tail).values()];
+    return [...appendSeries(grid, tail).values()];
   }
 
   /** The grid points from `start` to `end` (both on the grid): held ones, and the rest asked. */
@@ -65,7 +62,7 @@ export class RangeCache implements QueryRange {
         const values = s.values.filter(([t]) => t >= start && t <= end);
         if (values.length) held.set(id, { metric: s.metric, values });
       }
-    const merged = merge(held, fresh);
+    const merged = appendSeries(held, fresh);
     this.#keep(key, merged, start, end, step);
     return merged;
   }
@@ -101,15 +98,4 @@ export class RangeCache implements QueryRange {
     this.#entries.delete(key);
     this.#points -= e.points;
   }
-}
-
-/** `series` with `later`'s points appended to the series of the same labels (new ones added). */
-function merge(series: Map<string, RangeSeries>, later: RangeSeries[]): Map<string, RangeSeries> {
-  const out = new Map(series);
-  for (const s of later) {
-    const id = seriesId(s.metric);
-    const had = out.get(id);
-    out.set(id, had ? { metric: s.metric, values: had.values.concat(s.values) } : s);
-  }
-  return out;
 }
