@@ -58,6 +58,9 @@ interface Pending {
   mark: Mark;
 }
 
+/** Lines parsed between two turns of the event loop (~0.5 ms of work). */
+const YIELD_EVERY_LINES = 32;
+
 /** The line with a longer text is cut to this: one runaway line must not fill a batch. */
 const LINE_MAX_CHARS = 16 * 1024;
 
@@ -180,7 +183,11 @@ export class LogCollector {
     // Lines at the resume time that were already stored come again (`since` is inclusive): skip them.
     let skip = from?.count ?? 0;
     const replica = w.labels[LABEL.replica]!;
+    let read = 0;
     for await (const line of logLines(w.id, { ...(from ? { sinceNs: from.ns } : {}), signal })) {
+      // An engine's chunk holds hundreds of lines, all parsed without a turn of the event loop
+      // otherwise (the generator's steps are microtasks): API requests wait behind at most this many.
+      if (++read % YIELD_EVERY_LINES === 0) await setImmediate();
       if (from && line.ns < from.ns) continue;
       if (from && line.ns === from.ns && skip > 0) {
         skip--;
