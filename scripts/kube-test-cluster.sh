@@ -12,6 +12,13 @@
 # sandbox (`localhost/pause:rondo`) and `localhost/busybox:rondo` are loaded at start.
 # Env: RONDO_KUBE_RUN (default /var/tmp/rondo-kube), RONDO_KUBE_CACHE (see kube-build.sh).
 set -euo pipefail
+# The daemons outlive this script: they must not inherit its descriptors beyond stdio. A caller's
+# lock (`flock FILE cmd` hands the command fd 3) would otherwise be held by etcd, the API server
+# and the kubelet for as long as the cluster runs, and every other job waiting for it would wait.
+for fd in /proc/$$/fd/*; do
+  n=${fd##*/}
+  case $n in 0 | 1 | 2 | *[!0-9]*) ;; *) eval "exec $n>&-" || true ;; esac
+done
 HERE=$(cd "$(dirname "$0")" && pwd)
 W=${RONDO_KUBE_RUN:-/var/tmp/rondo-kube}
 RUN=$W/run
