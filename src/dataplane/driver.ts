@@ -57,7 +57,12 @@ export interface EnvironmentInfo {
   /** The driver's name for it (Docker: the network; Kubernetes: the namespace). */
   name: string;
   labels: Record<string, string>;
-  /** Addresses its workloads' traffic comes from: the organization gateway admits exactly these. */
+  /**
+   * Addresses its workloads' traffic comes from: the organization gateway admits exactly these.
+   * None where the environment has no address range of its own (Kubernetes: pods take addresses
+   * from the node's range, shared by every namespace): that driver's traffic port admits the
+   * environment's replicas by their own addresses instead.
+   */
   sourceCidrs: string[];
   /** The address its workloads reach the platform's gateways at, when the driver has one. */
   gatewayAddress?: string;

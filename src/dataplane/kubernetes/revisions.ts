@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import { ApiException, type KubernetesObject, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import type { Probe, ReadinessReading, Replica, RevisionSpec, RevisionsPort } from '../driver.js';
 import { LABEL } from '../labels.js';
 import { type Cluster, isNotFound } from './cluster.js';
@@ -301,24 +301,39 @@ export class Revisions implements RevisionsPort {
         .catch(gone);
   }
 
+  /** The last `tail` lines; none yet while the container is still being created. */
   async logs(id: string, tail: number): Promise<string> {
     const { namespace, name } = parsePodId(id);
-    return this.cluster.call(() =>
-      this.cluster.core.readNamespacedPodLog({ name, namespace, tailLines: tail }),
-    );
+    try {
+      return await this.cluster.call(() =>
+        this.cluster.core.readNamespacedPodLog({ name, namespace, tailLines: tail }),
+      );
+    } catch (err) {
+      if (notStartedYet(err)) return '';
+      throw err;
+    }
   }
 }
+
+/** The API server's 400 for the log of a container that has not started ("is waiting to start"). */
+const notStartedYet = (err: unknown) =>
+  err instanceof ApiException && err.code === 400 && /is waiting to start/.test(String(err.body));
 
 const gone = (err: unknown) => {
   if (!isNotFound(err)) throw err;
 };
 
-/** Pods carrying `labels`, in every namespace, as replicas with their indexes. */
+/**
+ * Pods carrying `labels`, in every namespace, as replicas with their indexes. The index is not a
+ * label of the pod (it is counted from the deployment's pods): asked for, it filters the result.
+ */
 export async function listReplicas(cluster: Cluster, labels: Record<string, string>): Promise<Replica[]> {
+  const { [LABEL.replica]: index, ...podLabels } = labels;
   const { items } = await cluster.call(() =>
-    cluster.core.listPodForAllNamespaces({ labelSelector: selector(labels) }),
+    cluster.core.listPodForAllNamespaces({ labelSelector: selector(podLabels) }),
   );
-  return indexedReplicas(items);
+  const replicas = indexedReplicas(items);
+  return index === undefined ? replicas : replicas.filter((r) => r.labels[LABEL.replica] === index);
 }
 
 export async function readPod(cluster: Cluster, id: string): Promise<V1Pod | undefined> {
