@@ -61,7 +61,7 @@ export class Traffic implements TrafficPort {
       if (instance) this.environments.instances.add(instance);
     }
     // What is there now, read once: a Service already as wanted is not applied again.
-    const existing = await this.#services();
+    const existing = await this.#existingServices();
     const keep = new Set<string>();
     for (const intent of intents.values()) {
       const owner = namespaces.get(intent.namespace) ?? {};
@@ -96,7 +96,7 @@ export class Traffic implements TrafficPort {
   }
 
   /** The Services `publish` rendered, of every installation this driver knows, by `namespace/name`. */
-  async #services(): Promise<Map<string, KubernetesObject & V1Service>> {
+  async #existingServices(): Promise<Map<string, KubernetesObject & V1Service>> {
     const out = new Map<string, KubernetesObject & V1Service>();
     for (const instance of this.environments.instances) {
       const { items } = await this.cluster.call(() =>
