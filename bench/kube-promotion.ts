@@ -42,7 +42,9 @@ function body(url: string, host?: string): Promise<string> {
   return new Promise((resolve) => {
     const req = request(
       url,
-      { agent: false, timeout: 1000, ...(host ? { headers: { host } } : {}) },
+      // The CGI's headers end in a bare LF, which busybox httpd passes on and Node's strict
+      // parser refuses (a gateway in between rewrites them): read leniently, on both sides.
+      { agent: false, timeout: 1000, insecureHTTPParser: true, ...(host ? { headers: { host } } : {}) },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
