@@ -41,6 +41,8 @@ const IMAGE = 'localhost/rondo-bench-httpd:1';
 const ENV = 'kbench';
 /** Deployments asked for at once while setting up (the kubelet starts pods a few a second). */
 const WAVE = 100;
+/** How long the set-up may take before the passes run over what is active by then. */
+const SETUP_MS = Number(process.env.RONDO_BENCH_KUBE_SETUP_MIN ?? 40) * 60_000;
 
 const elapsed = (t0: number) => `${((performance.now() - t0) / 1000).toFixed(0)} s`;
 
@@ -128,6 +130,12 @@ async function setUp(t: PlatformTestRondo, cluster: TestCluster, core: CoreV1Api
     const active = c.active ?? 0;
     const failed = c.failed ?? 0;
     if (active + failed >= KEYS) break;
+    if (performance.now() - t0 > SETUP_MS) {
+      console.log(
+        `set-up: stopped after ${SETUP_MS / 60_000} min (RONDO_BENCH_KUBE_SETUP_MIN) with ${active} active; measuring those`,
+      );
+      break;
+    }
     // A wave at a time: at most WAVE rollouts waiting for the kubelet.
     if (asked - active - failed < WAVE / 2 && asked < KEYS) {
       const next = names.slice(asked, asked + WAVE);
