@@ -110,6 +110,13 @@ images() {
 
 up() {
   if [ -f "$RUN/kubelet.pid" ] && answers; then printed; return 0; fi
+  # The daemons must not inherit the caller's descriptors: under `engine-lock` (flock) the lock's
+  # descriptor went to etcd, the API server, containerd and the kubelet, and the engine lock stayed
+  # held for as long as the cluster ran (2026-12-02).
+  local fd
+  for fd in $(ls /proc/$$/fd); do
+    case $fd in 0|1|2|255) ;; *) eval "exec $fd>&-" 2>/dev/null || true ;; esac
+  done
   down
   BIN=$("$HERE/kube-build.sh")
   mkdir -p "$RUN" "$W/logs" "$W/conf/cni"
