@@ -4,7 +4,7 @@
  *
  * Set-up, through the control plane's API on the test cluster (scripts/kube-test-cluster.sh):
  * a `kubernetes` data plane, one environment on it (one namespace), 1,000 components of a tiny
- * image (busybox httpd, loaded into the node, 1 replica, one endpoint: a readiness probe and a
+ * image (a static accept-and-close server, loaded into the node, 1 replica, one endpoint: a readiness probe and a
  * Service each), each deployed once by Rondo's driver until active (pods running and ready).
  * Then that control plane's reconciler is stopped and a fresh one, as a restarted control plane
  * has it, measures three passes over the same store and cluster:
@@ -18,6 +18,10 @@
  *
  * `RONDO_BENCH_KUBE_KEYS` (default 1000) sets the number of components.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api } from '@kubernetes/client-node';
 import pino from 'pino';
@@ -27,17 +31,12 @@ import { DataPlaneRegistry } from '../src/dataplane/registry.js';
 import { GatewaySync } from '../src/deploy/gateway-sync.js';
 import { Reconciler } from '../src/deploy/reconciler.js';
 import type { Keyring } from '../src/secrets/envelope.js';
-import {
-  loadBusyboxImage,
-  removeNodeImage,
-  startTestCluster,
-  type TestCluster,
-} from '../test/deploy/kube-cluster-helpers.js';
+import { removeNodeImage, startTestCluster, type TestCluster } from '../test/deploy/kube-cluster-helpers.js';
 import { type PlatformTestRondo, startPlatformRondo } from '../test/helpers/platform.js';
 import { AuditWrites, kubeConfigOf, requestTotals, summarize, writesBetween } from './kube-common.js';
 
 const KEYS = Number(process.env.RONDO_BENCH_KUBE_KEYS ?? 1000);
-const IMAGE = 'localhost/rondo-bench-httpd:1';
+const IMAGE = 'localhost/rondo-bench-accept:1';
 const ENV = 'kbench';
 /** Deployments asked for at once while setting up (the kubelet starts pods a few a second). */
 const WAVE = 100;
@@ -57,7 +56,7 @@ export async function benchKubeReconcileIdle(): Promise<void> {
     throw new Error(
       `the test cluster takes ${capacity} pods, fewer than ${KEYS} components need: restart it with this checkout's scripts/kube-test-cluster.sh (down, then up, under engine-lock; RONDO_KUBE_MAX_PODS)`,
     );
-  loadBusyboxImage(IMAGE, ['/bin/busybox', 'httpd', '-f', '-p', '8080', '-h', '/etc']);
+  loadAcceptImage(IMAGE);
   // Rollouts wait for the kubelet, which starts 1,000 pods in minutes, not seconds.
   const t = await startPlatformRondo(
     'pglite',
@@ -82,6 +81,46 @@ export async function benchKubeReconcileIdle(): Promise<void> {
     await cleanUp(core, t.instance);
     removeNodeImage(IMAGE);
     cluster.stop();
+  }
+}
+
+/**
+ * The replicas' image: a static program that accepts on 8080, answers 200 and closes, in one
+ * process. busybox httpd forks for every connection, and 1,000 pods' readiness probes (every
+ * second) made 1,000 forks a second: the node's load went past 400 with 200 pods.
+ */
+function loadAcceptImage(ref: string): void {
+  const dir = mkdtempSync(join(tmpdir(), 'rondo-bench-accept-'));
+  try {
+    const root = join(dir, 'root');
+    mkdirSync(root);
+    writeFileSync(
+      join(dir, 'accept.c'),
+      `#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+int main(void) {
+  int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+  setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in a = {0};
+  a.sin_family = AF_INET; a.sin_port = htons(8080);
+  if (bind(s, (struct sockaddr *)&a, sizeof a) || listen(s, 128)) return 1;
+  static const char r[] = "HTTP/1.0 200 OK\\r\\nContent-Length: 3\\r\\n\\r\\nok\\n";
+  for (;;) { int c = accept(s, 0, 0); if (c >= 0) { write(c, r, sizeof r - 1); close(c); } }
+}
+`,
+    );
+    execFileSync('gcc', ['-static', '-O2', '-o', join(root, 'accept'), join(dir, 'accept.c')]);
+    const tar = join(dir, 'image.tar');
+    execFileSync(
+      'python3',
+      [join(import.meta.dirname, '../scripts/kube-image.py'), '--entrypoint', root, ref, tar, '/accept'],
+      { stdio: 'ignore' },
+    );
+    const sock = join(process.env.RONDO_KUBE_RUN ?? '/var/tmp/rondo-kube', 'run/containerd/containerd.sock');
+    execFileSync('ctr', ['--address', sock, '-n', 'k8s.io', 'images', 'import', tar], { stdio: 'ignore' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
