@@ -16,7 +16,7 @@ import { docker, removeImages } from '../test/helpers/images.js';
 import { startPlatformRondo, startRegistry } from '../test/helpers/platform.js';
 import { floorOnce, median, pushToRegistry } from './data-plane.js';
 
-async function buildMarkImage(tag: string): Promise<void> {
+export async function buildMarkImage(tag: string): Promise<void> {
   const busybox = readFileSync(execFileSync('sh', ['-c', 'command -v busybox']).toString().trim());
   const tar = pack();
   tar.entry(

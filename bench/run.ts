@@ -10,6 +10,8 @@ import { benchFaults } from './faults.js';
 import { benchGateway } from './gateway.js';
 import { benchGatewayFeatures } from './gateway-features.js';
 import { benchGatewayPolicies } from './gateway-policies.js';
+import { benchKubePromotion } from './kube-promotion.js';
+import { benchKubeReconcileIdle } from './kube-reconcile-idle.js';
 import { benchMetrics } from './metrics.js';
 import { benchNodeBuilds } from './node-builds.js';
 import { benchObservability } from './observability.js';
@@ -91,6 +93,15 @@ if (!only || only === 'gateway') {
 if (!only || only === 'gateway' || only === 'gateway-policies') {
   console.log('\n# Gateway (G7): what JWT validation and rate limits add on HAProxy, 100 endpoints');
   await benchGatewayPolicies();
+}
+// The Kubernetes benchmarks need the test cluster (scripts/kube-test-cluster.sh): by name only.
+if (only === 'kube-reconcile-idle') {
+  console.log('\n# Kubernetes (G6): reconcile of 1,000 idle components on one cluster, real API server');
+  await benchKubeReconcileIdle();
+}
+if (only === 'kube-promotion') {
+  console.log('\n# Kubernetes (G6): promotion into a cluster environment → first 200, against kubectl apply');
+  await benchKubePromotion();
 }
 if (only === 'gateway-features') {
   console.log('\n# Gateway (G7): each claimed feature, run on the Debian versions');

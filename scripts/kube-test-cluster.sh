@@ -13,7 +13,8 @@
 # Sized for `npm run bench kube-reconcile-idle` (1,000 pods on the one node): the kubelet takes
 # RONDO_KUBE_MAX_PODS pods (default 1100; the CNI bridge holds at most 1023 ports), the pod
 # network is a /21, and the kubelet and the controller manager may call the API server faster than
-# their defaults (5 and 20 per second), which would take minutes to report 1,000 pods.
+# their defaults (5 and 20 per second), which would take minutes to report 1,000 pods. Services
+# get a /16 (a /24 ran out at about 250: "failed to allocate a serviceIP: range is full").
 # The API server keeps an audit log of the writes made with the admin token (the one tests and
 # benchmarks drive it with): $RONDO_KUBE_RUN/logs/audit.log, one JSON line per write.
 # Env: RONDO_KUBE_RUN (default /var/tmp/rondo-kube), RONDO_KUBE_CACHE (see kube-build.sh),
@@ -160,7 +161,7 @@ YAML
     --service-account-key-file="$P/sa.pub" --service-account-signing-key-file="$P/sa.key" \
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --api-audiences=https://kubernetes.default.svc.cluster.local \
-    --service-cluster-ip-range=10.0.0.0/24 --authorization-mode=Node,RBAC --allow-privileged=true \
+    --service-cluster-ip-range=10.0.0.0/16 --authorization-mode=Node,RBAC --allow-privileged=true \
     --kubelet-client-certificate="$P/kubelet-client.crt" --kubelet-client-key="$P/kubelet-client.key" \
     --kubelet-preferred-address-types=InternalIP,Hostname --enable-admission-plugins=NodeRestriction \
     --audit-policy-file="$W/conf/audit-policy.yaml" --audit-log-path="$W/logs/audit.log" \

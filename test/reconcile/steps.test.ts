@@ -8,7 +8,7 @@ import { GatewaySync } from '../../src/deploy/gateway-sync.js';
 import type { ReconcileDeps, RolloutSettings } from '../../src/deploy/reconcile/deps.js';
 import type { ReconcileKey } from '../../src/deploy/reconcile/key.js';
 import { type KeyMemory, newKeyMemory } from '../../src/deploy/reconcile/key-memory.js';
-import { reconcile } from '../../src/deploy/reconcile/reconcile.js';
+import { isSettled, livenessDue, reconcile } from '../../src/deploy/reconcile/reconcile.js';
 import { revisionLabels } from '../../src/deploy/reconcile/replicas.js';
 import { deploymentTargets, replicaNames } from '../../src/deploy/targets.js';
 import type { Condition, DeploymentPhase } from '../../src/domain/conditions.js';
@@ -616,6 +616,26 @@ describe('reconcile steps against the fake data plane', () => {
       revisions: [{ deployment: id, switching: false }],
       routes: routesTo(w, id),
     });
+  });
+
+  it('6c. on a data plane that restarts replicas itself, its liveness check counts as done: the next pass finds the key idle', async () => {
+    const w = await world();
+    w.fake.capabilities.restartsOnLiveness = true;
+    await activeDeployment(w);
+    // A restarted control plane: nothing checked yet, the resync pass's listing in hand.
+    const memory = newKeyMemory();
+    const snapshot = await w.replicas();
+    expect(livenessDue(memory, w.deps)).toBe(true);
+    await reconcile(w.deps, w.key, {
+      signal: new AbortController().signal,
+      memory,
+      locks: w.locks,
+      snapshot,
+    });
+    // What the resync pass asks before enqueueing the key again: settled, nothing due.
+    const active = (await w.replicas())[0]?.labels[LABEL.deployment] ?? '';
+    expect(isSettled({ id: active, replicas: 2 }, snapshot, memory)).toBe(true);
+    expect(livenessDue(memory, w.deps)).toBe(false);
   });
 
   it('6b. on a data plane that restarts replicas itself, one being created or between restarts is left to it', async () => {

@@ -42,23 +42,42 @@ export class Environments implements EnvironmentsPort {
           `namespace ${name} exists but is not Rondo's for this environment (label ${foreign[0]} differs); remove or rename it`,
         );
     }
-    const ns = await this.cluster.apply<KubernetesObject & V1Namespace>({
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: {
-        name,
-        labels: labelValues(labels),
-        annotations: { [LABELS_ANNOTATION]: JSON.stringify(labels) },
+    const ns = await this.cluster.applyChanged<KubernetesObject & V1Namespace>(
+      {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: {
+          name,
+          labels: labelValues(labels),
+          annotations: { [LABELS_ANNOTATION]: JSON.stringify(labels) },
+        },
       },
-    });
+      existing && { ...existing, apiVersion: 'v1', kind: 'Namespace' },
+    );
+    // What the namespace holds already (read only when it existed): unchanged objects are not applied.
+    const policies = new Map<string, KubernetesObject & V1NetworkPolicy>();
+    if (existing) {
+      const { items } = await this.cluster.call(() =>
+        this.cluster.networking.listNamespacedNetworkPolicy({ namespace: name }),
+      );
+      for (const p of items)
+        policies.set(p.metadata?.name ?? '', {
+          ...p,
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'NetworkPolicy',
+        });
+    }
     // The client's models name `from` `_from`: objects are written in its names, checked by type.
     const policy = (policyName: string, spec: V1NetworkPolicySpec) =>
-      this.cluster.apply<KubernetesObject & V1NetworkPolicy>({
-        apiVersion: 'networking.k8s.io/v1',
-        kind: 'NetworkPolicy',
-        metadata: { name: policyName, namespace: name, labels: labelValues(labels) },
-        spec,
-      });
+      this.cluster.applyChanged<KubernetesObject & V1NetworkPolicy>(
+        {
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'NetworkPolicy',
+          metadata: { name: policyName, namespace: name, labels: labelValues(labels) },
+          spec,
+        },
+        policies.get(policyName),
+      );
     await policy('rondo-default-deny', { podSelector: {}, policyTypes: ['Ingress'] });
     await policy('rondo-same-environment', {
       podSelector: {},
@@ -67,7 +86,8 @@ export class Environments implements EnvironmentsPort {
     });
     // The pods of a registry that asks for credentials name this Secret (`imagePullSecrets`).
     const pull = this.images?.pullSecret(name, labels);
-    if (pull) await this.cluster.apply(pull);
+    if (pull)
+      await this.cluster.applyChanged(pull, existing ? await this.#readSecret(name, pull) : undefined);
     return this.#info(ns);
   }
 
@@ -88,6 +108,18 @@ export class Environments implements EnvironmentsPort {
       await this.cluster.call(() => this.cluster.core.deleteNamespace({ name: env.name }));
     } catch (err) {
       if (!isNotFound(err)) throw err;
+    }
+  }
+
+  async #readSecret(namespace: string, o: KubernetesObject): Promise<KubernetesObject | undefined> {
+    try {
+      const secret = await this.cluster.call(() =>
+        this.cluster.core.readNamespacedSecret({ name: o.metadata?.name ?? '', namespace }),
+      );
+      return { ...secret, apiVersion: 'v1', kind: 'Secret' };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
     }
   }
 

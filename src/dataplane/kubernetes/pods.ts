@@ -5,8 +5,8 @@ import { type Cluster, isNotFound } from './cluster.js';
 import { parsePodId } from './names.js';
 
 /**
- * Resolves once the pod's containers have stopped (or the pod is gone): at most its grace period
- * and 30 s more. The kubelet removes the stopped pod's object some seconds later (8–30 s on the
+ * Resolves once the pod's containers have stopped (or the pod is gone, or its grace period is
+ * over, when the kubelet kills them): at most its grace period and 30 s more. The kubelet removes the stopped pod's object some seconds later (8–30 s on the
  * test cluster); until then it is listed as `removing`. Waiting for that too would hold a
  * reconcile step for as long.
  */
@@ -17,6 +17,12 @@ export async function waitStopped(cluster: Cluster, namespace: string, name: str
       const pod = await cluster.call(() => cluster.core.readNamespacedPod({ name, namespace }));
       const statuses = pod.status?.containerStatuses ?? [];
       if (statuses.length > 0 && statuses.every((c) => c.state?.terminated)) return;
+      // Its grace period is over (the deletion's deadline, plus a second for the kill): the
+      // kubelet has killed the container. The pod's status often says so only when the kubelet
+      // removes the pod, 8–30 s later on the test cluster, and waiting for that held the key's
+      // reconcile (and so the next promotion of the component) for 32 s.
+      const deadline = pod.metadata?.deletionTimestamp;
+      if (deadline && Date.now() > new Date(deadline).getTime() + 1000) return;
     } catch (err) {
       if (isNotFound(err)) return;
       throw err;

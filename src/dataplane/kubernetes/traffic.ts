@@ -56,11 +56,15 @@ export class Traffic implements TrafficPort {
     const namespaces = await this.#namespaceLabels([
       ...new Set([...intents.values()].map((i) => i.namespace)),
     ]);
+    for (const owner of namespaces.values()) {
+      const instance = owner[LABEL.instance];
+      if (instance) this.environments.instances.add(instance);
+    }
+    // What is there now, read once: a Service already as wanted is not applied again.
+    const existing = await this.#existingServices();
     const keep = new Set<string>();
     for (const intent of intents.values()) {
       const owner = namespaces.get(intent.namespace) ?? {};
-      const instance = owner[LABEL.instance];
-      if (instance) this.environments.instances.add(instance);
       const name = serviceName(intent.component);
       keep.add(`${intent.namespace}/${name}`);
       const labels = { ...owner, [LABEL.component]: intent.component, [SERVICE_LABEL]: 'true' };
@@ -69,7 +73,7 @@ export class Traffic implements TrafficPort {
       const podSelector: Record<string, string> = only
         ? { [LABEL.deployment]: labelValue(only) }
         : { [LABEL.component]: labelValue(intent.component) };
-      await this.cluster.apply<KubernetesObject & V1Service>({
+      const desired: KubernetesObject & V1Service = {
         apiVersion: 'v1',
         kind: 'Service',
         metadata: {
@@ -85,9 +89,29 @@ export class Traffic implements TrafficPort {
             .sort((a, b) => a - b)
             .map((port) => ({ name: `tcp-${port}`, port, targetPort: port, protocol: 'TCP' })),
         },
-      });
+      };
+      await this.cluster.applyChanged(desired, existing.get(`${intent.namespace}/${name}`));
     }
-    await this.#prune(keep);
+    await this.#prune(keep, existing);
+  }
+
+  /** The Services `publish` rendered, of every installation this driver knows, by `namespace/name`. */
+  async #existingServices(): Promise<Map<string, KubernetesObject & V1Service>> {
+    const out = new Map<string, KubernetesObject & V1Service>();
+    for (const instance of this.environments.instances) {
+      const { items } = await this.cluster.call(() =>
+        this.cluster.core.listServiceForAllNamespaces({
+          labelSelector: selector({ [LABEL.instance]: instance, [SERVICE_LABEL]: 'true' }),
+        }),
+      );
+      for (const s of items)
+        out.set(`${s.metadata?.namespace ?? ''}/${s.metadata?.name ?? ''}`, {
+          ...s,
+          apiVersion: 'v1',
+          kind: 'Service',
+        });
+    }
+    return out;
   }
 
   async #namespaceLabels(names: string[]): Promise<Map<string, Record<string, string>>> {
@@ -105,23 +129,16 @@ export class Traffic implements TrafficPort {
   }
 
   /** Deletes the Services of the installations this driver knows that the state no longer names. */
-  async #prune(keep: Set<string>): Promise<void> {
-    for (const instance of this.environments.instances) {
-      const { items } = await this.cluster.call(() =>
-        this.cluster.core.listServiceForAllNamespaces({
-          labelSelector: selector({ [LABEL.instance]: instance, [SERVICE_LABEL]: 'true' }),
-        }),
-      );
-      for (const s of items) {
-        const namespace = s.metadata?.namespace ?? '';
-        const name = s.metadata?.name ?? '';
-        if (keep.has(`${namespace}/${name}`)) continue;
-        await this.cluster
-          .call(() => this.cluster.core.deleteNamespacedService({ name, namespace }))
-          .catch((err: unknown) => {
-            if (!isNotFound(err)) throw err;
-          });
-      }
+  async #prune(keep: Set<string>, existing: Map<string, V1Service>): Promise<void> {
+    for (const [key, s] of existing) {
+      if (keep.has(key)) continue;
+      const namespace = s.metadata?.namespace ?? '';
+      const name = s.metadata?.name ?? '';
+      await this.cluster
+        .call(() => this.cluster.core.deleteNamespacedService({ name, namespace }))
+        .catch((err: unknown) => {
+          if (!isNotFound(err)) throw err;
+        });
     }
   }
 }

@@ -14,10 +14,12 @@ export const checkLiveness: Step = {
     const t = ctx.active;
     if (!t || ctx.next) return CONTINUE;
     const { deps, dp, memory } = ctx;
-    // Where the data plane restarts what fails liveness itself (Kubernetes), Rondo does not.
-    if (dp.capabilities.restartsOnLiveness) return CONTINUE;
     if (Date.now() - memory.livenessAt < deps.livenessIntervalMs) return CONTINUE;
     memory.livenessAt = Date.now();
+    // Where the data plane restarts what fails liveness itself (Kubernetes), Rondo does not; the
+    // check still counts as done, so the resync pass finds the key idle and does not enqueue it
+    // again at every pass (1,000 reconciles of nothing per pass on a cluster).
+    if (dp.capabilities.restartsOnLiveness) return CONTINUE;
     const probe = readinessProbe(t.spec);
     if (!probe) return CONTINUE;
     const serving = replicasOf(ctx, t).filter((w) => w.ready && w.state === 'running');

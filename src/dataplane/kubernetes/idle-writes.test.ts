@@ -1,0 +1,178 @@
+import { ApiException, type KubernetesObject } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import type { RoutingState } from '../driver.js';
+import { LABEL } from '../labels.js';
+import { APPLIED_ANNOTATION, Cluster, isCurrent, stamped } from './cluster.js';
+import { Environments, namespaceName } from './environments.js';
+import { ClusterImages } from './images.js';
+import { Traffic } from './traffic.js';
+
+/**
+ * An idle pass reads only: `environments.ensure` and `traffic.publish` of what is already there
+ * send no write to the API server (G6 speed: "no write calls" on a reconcile with nothing to
+ * change). The API server is an in-memory stand-in of the calls these two make; every write is
+ * counted, by verb.
+ */
+function fakeCluster() {
+  const objects = new Map<string, KubernetesObject>();
+  const writes: string[] = [];
+  const key = (kind: string, namespace: string | undefined, name: string) =>
+    `${kind}/${namespace ?? ''}/${name}`;
+  const notFound = () => new ApiException(404, 'not found', {}, {});
+  const matches = (o: KubernetesObject, labelSelector: string) =>
+    labelSelector
+      .split(',')
+      .map((kv) => kv.split('='))
+      .every(([k, v]) => o.metadata?.labels?.[k ?? ''] === v);
+  const ofKind = (kind: string) => [...objects.values()].filter((o) => o.kind === kind);
+  const cluster = Object.create(Cluster.prototype) as Cluster;
+  Object.assign(cluster, {
+    id: 'fake',
+    server: 'https://fake',
+    call: <T>(fn: () => Promise<T>) => fn(),
+    apply: async <T extends KubernetesObject>(o: T) => {
+      writes.push(`PATCH ${o.kind} ${o.metadata?.name}`);
+      const stored = structuredClone(o);
+      objects.set(key(o.kind ?? '', o.metadata?.namespace, o.metadata?.name ?? ''), stored);
+      return stored;
+    },
+    core: {
+      readNamespace: async ({ name }: { name: string }) => {
+        const o = objects.get(key('Namespace', undefined, name));
+        if (!o) throw notFound();
+        return structuredClone(o);
+      },
+      readNamespacedSecret: async ({ name, namespace }: { name: string; namespace: string }) => {
+        const o = objects.get(key('Secret', namespace, name));
+        if (!o) throw notFound();
+        return structuredClone(o);
+      },
+      listNode: async () => ({ items: [] }),
+      listServiceForAllNamespaces: async ({ labelSelector }: { labelSelector: string }) => ({
+        items: ofKind('Service')
+          .filter((o) => matches(o, labelSelector))
+          .map((o) => structuredClone(o)),
+      }),
+      deleteNamespacedService: async ({ name, namespace }: { name: string; namespace: string }) => {
+        writes.push(`DELETE Service ${name}`);
+        objects.delete(key('Service', namespace, name));
+      },
+    },
+    networking: {
+      listNamespacedNetworkPolicy: async ({ namespace }: { namespace: string }) => ({
+        items: ofKind('NetworkPolicy')
+          .filter((o) => o.metadata?.namespace === namespace)
+          .map((o) => structuredClone(o)),
+      }),
+    },
+  });
+  return { cluster, writes, objects };
+}
+
+const REF = { instance: 'idle', org: 'acme', project: 'shop', environment: 'prod' };
+
+function routing(ports: number[]): RoutingState {
+  const owner = {
+    orgId: 'o',
+    projectId: 'p',
+    componentId: 'cmp_web',
+    environmentId: 'e',
+    deploymentId: 'dep_1',
+  };
+  return {
+    revisions: [{ ...REF, deployment: 'dep_1', names: [], switching: false }],
+    hosts: [
+      {
+        host: 'prod.localhost',
+        routes: ports.map((port) => ({
+          deployment: 'dep_1',
+          port,
+          owner,
+          prefix: '/acme/shop/web/rest',
+          basePath: '/',
+          componentPrefix: '/acme/shop/web',
+        })),
+      },
+    ],
+    webApps: [],
+    internal: [],
+  };
+}
+
+describe('an idle pass writes nothing to the API server', () => {
+  it('stamps a hash that ignores the hash itself and changes with the content', () => {
+    const o: KubernetesObject = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'a', annotations: { x: '1' } },
+    };
+    const s = stamped(o);
+    expect(s.metadata?.annotations?.[APPLIED_ANNOTATION]).toMatch(/^[0-9a-f]{16}$/);
+    expect(stamped(s)).toEqual(s);
+    expect(isCurrent(s, o)).toBe(true);
+    expect(isCurrent(s, { ...o, metadata: { ...o.metadata, annotations: { x: '2' } } })).toBe(false);
+    expect(isCurrent(o, o)).toBe(false);
+  });
+
+  it('environments.ensure applies the namespace, its policies and pull Secret once', async () => {
+    const { cluster, writes } = fakeCluster();
+    const images = new ClusterImages('127.0.0.1:7073', {
+      address: '10.0.0.5:5000',
+      username: 'puller',
+      password: 'pw',
+    });
+    const environments = new Environments(cluster, images);
+    const first = await environments.ensure(REF);
+    expect(first.name).toBe(namespaceName(REF));
+    expect(writes).toEqual([
+      `PATCH Namespace ${first.name}`,
+      'PATCH NetworkPolicy rondo-default-deny',
+      'PATCH NetworkPolicy rondo-same-environment',
+      'PATCH Secret rondo-registry',
+    ]);
+    writes.length = 0;
+    const again = await environments.ensure(REF);
+    expect(again).toEqual(first);
+    expect(writes).toEqual([]);
+    // Changed credentials are applied again (the Secret only).
+    const moved = new Environments(
+      cluster,
+      new ClusterImages('127.0.0.1:7073', { address: '10.0.0.5:5000', username: 'puller', password: 'new' }),
+    );
+    await moved.ensure(REF);
+    expect(writes).toEqual(['PATCH Secret rondo-registry']);
+  });
+
+  it('traffic.publish applies a Service once, again only when it changes, and prunes', async () => {
+    const { cluster, writes } = fakeCluster();
+    const environments = new Environments(cluster);
+    await environments.ensure(REF);
+    const traffic = new Traffic(cluster, environments);
+    writes.length = 0;
+    await traffic.publish(routing([8080]));
+    expect(writes).toEqual(['PATCH Service cmp-web-3968f540']);
+    writes.length = 0;
+    for (let i = 0; i < 3; i++) await traffic.publish(routing([8080]));
+    expect(writes).toEqual([]);
+    await traffic.publish(routing([8080, 9090]));
+    expect(writes).toEqual(['PATCH Service cmp-web-3968f540']);
+    writes.length = 0;
+    await traffic.publish({ revisions: [], hosts: [], webApps: [], internal: [] });
+    expect(writes).toEqual(['DELETE Service cmp-web-3968f540']);
+  });
+
+  it('an object written before the hash existed is applied once more, then left alone', async () => {
+    const { cluster, writes, objects } = fakeCluster();
+    const environments = new Environments(cluster);
+    const env = await environments.ensure(REF);
+    const ns = objects.get(`Namespace//${env.name}`);
+    delete ns?.metadata?.annotations?.[APPLIED_ANNOTATION];
+    writes.length = 0;
+    await environments.ensure(REF);
+    expect(writes).toEqual([`PATCH Namespace ${env.name}`]);
+    writes.length = 0;
+    await environments.ensure(REF);
+    expect(writes).toEqual([]);
+    expect(objects.get(`Namespace//${env.name}`)?.metadata?.labels?.[LABEL.instance]).toBe('idle');
+  });
+});
