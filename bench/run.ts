@@ -9,6 +9,7 @@ import { benchDataPlane } from './data-plane.js';
 import { benchFaults } from './faults.js';
 import { benchGateway } from './gateway.js';
 import { benchGatewayFeatures } from './gateway-features.js';
+import { benchGatewayInstructions } from './gateway-instructions.js';
 import { benchGatewayPolicies } from './gateway-policies.js';
 import { benchMetrics } from './metrics.js';
 import { benchNodeBuilds } from './node-builds.js';
@@ -91,6 +92,12 @@ if (!only || only === 'gateway') {
 if (!only || only === 'gateway' || only === 'gateway-policies') {
   console.log('\n# Gateway (G7): what JWT validation and rate limits add on HAProxy, 100 endpoints');
   await benchGatewayPolicies();
+}
+if (only === 'gateway-instructions') {
+  console.log(
+    '\n# Gateway (G7): instructions per request under callgrind, bare peers and Rondo, feature by feature',
+  );
+  await benchGatewayInstructions();
 }
 if (only === 'gateway-features') {
   console.log('\n# Gateway (G7): each claimed feature, run on the Debian versions');
