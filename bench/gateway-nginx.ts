@@ -120,3 +120,25 @@ http {
 }
 `;
 }
+
+/**
+ * The minimum nginx proxy, the peer's bare configuration in the gateway bench: one worker, one
+ * upstream with keep-alive, no route table, no log, no request id.
+ */
+export function bareNginxConfig(listen: string, backend: string, dir: string): string {
+  return `worker_processes 1;
+daemon off;
+pid ${dir}/nginx-bare.pid;
+error_log ${dir}/nginx-bare.err warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  upstream bare { server ${backend}; keepalive 64; }
+  server {
+    listen ${listen};
+    location / { proxy_pass http://bare; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+`;
+}

@@ -7,9 +7,26 @@
  * latency (p50/p99 minus direct's). Each configuration runs several rounds, interleaved, since
  * the machine's two cores are shared; figures are min–max over the rounds. Proxies are host
  * processes on loopback high ports, killed by pid at the end, failure or not.
+ *
+ * G7's speed target is against the peers' *bare* configurations, run in the same rounds: HAProxy
+ * and nginx as the minimum proxy (one listener, one backend, no route lookup, no log, no request
+ * id, one thread / worker as ours). Reported: our HAProxy's throughput as a share of the best bare
+ * one's in the same round, and its p50 added as a multiple of the best bare one's, plus each
+ * proxy's CPU time per request (its serving process, from /proc/<pid>/schedstat over the 50
+ * connection run), which the load of other processes on the machine moves less than throughput.
+ * `BENCH_GATEWAY_TARGETS` picks targets (default: all).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { request } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,15 +38,55 @@ import { caddyConfig } from '../src/gateway/caddy-config.js';
 import { haproxyConfig } from '../src/gateway/haproxy-config.js';
 import { HaproxyProcess } from '../src/gateway/haproxy-process.js';
 import { freePort } from '../test/helpers/platform.js';
-import { backendConfig, nginxConfig } from './gateway-nginx.js';
+import { backendConfig, bareNginxConfig, nginxConfig } from './gateway-nginx.js';
 
 const execFileAsync = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_GATEWAY_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_GATEWAY_ROUNDS ?? 5);
 const SIZES = (process.env.BENCH_GATEWAY_SIZES ?? '1,100,1000').split(',').map(Number);
 const LIMIT = 10 * 1024 * 1024;
-type Target = 'direct' | 'caddy' | 'haproxy' | 'nginx';
-const TARGETS: Target[] = ['direct', 'caddy', 'haproxy', 'nginx'];
+type Target = 'direct' | 'caddy' | 'haproxy' | 'nginx' | 'haproxy-bare' | 'nginx-bare';
+const ALL_TARGETS: Target[] = ['direct', 'caddy', 'haproxy', 'nginx', 'haproxy-bare', 'nginx-bare'];
+const TARGETS: Target[] = process.env.BENCH_GATEWAY_TARGETS
+  ? ALL_TARGETS.filter((t) => t === 'direct' || process.env.BENCH_GATEWAY_TARGETS!.split(',').includes(t))
+  : ALL_TARGETS;
+
+/** The minimum HAProxy: one listener, one backend, nothing else (as bareNginxConfig). */
+export function bareHaproxyConfig(listen: string, backend: string): string {
+  return `global
+  nbthread 1
+  maxconn 8192
+defaults
+  mode http
+  option http-keep-alive
+  http-reuse always
+  timeout connect 3s
+  timeout client 60s
+  timeout server 60s
+frontend bare
+  bind ${listen}
+  default_backend upstream
+backend upstream
+  server s0 ${backend}
+`;
+}
+
+/** CPU time a process has run, in µs (/proc/<pid>/schedstat, nanoseconds). */
+export function cpuMicros(pid: number | undefined): number {
+  if (!pid) return Number.NaN;
+  return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1000;
+}
+
+/** The first child of `pid` (nginx's and HAProxy's master-worker serve from their child). */
+export function firstChild(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const c = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)[0];
+    return c ? Number(c) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** `n` endpoints, Public and Organization, over two environments, plus one web app. */
 export function benchState(n: number, backend: string, internalPorts: [number, number]): GatewayState {
@@ -72,6 +129,7 @@ end
 }
 
 interface WrkResult {
+  requests: number;
   rps: number;
   p50us: number;
   p99us: number;
@@ -94,6 +152,7 @@ export async function wrk(port: number, script: string, connections: number): Pr
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
   return {
+    requests: Number(/(\d+) requests in/.exec(stdout)?.[1] ?? Number.NaN),
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? Number.NaN),
     p50us: pct('50'),
     p99us: pct('99'),
@@ -200,6 +259,7 @@ async function verify(name: string, port: number, state: GatewayState): Promise<
 
 interface Sample {
   rps: number;
+  cpuUs: number;
   p50us: number;
   p99us: number;
   rssMb: number;
@@ -247,12 +307,15 @@ export async function benchGateway(): Promise<void> {
         .join(' ')}`,
     );
     const rows: string[] = [];
+    const g7: string[] = [];
     for (const size of SIZES) {
       const ports = {
         caddy: await freePort(),
         caddyAdmin: await freePort(),
         haproxy: await freePort(),
         nginx: await freePort(),
+        haproxyBare: await freePort(),
+        nginxBare: await freePort(),
       };
       const internal = (): Promise<[number, number]> => Promise.all([freePort(), freePort()]);
       const states = {
@@ -267,35 +330,38 @@ export async function benchGateway(): Promise<void> {
       };
       for (const f of Object.values(logs)) writeFileSync(f, '');
 
-      writeFileSync(
-        join(dir, 'caddy-admin.json'),
-        JSON.stringify({ admin: { listen: `127.0.0.1:${ports.caddyAdmin}` } }),
-      );
-      const caddy = start(
-        'caddy',
-        ['run', '--config', join(dir, 'caddy-admin.json')],
-        join(dir, `caddy-${size}.out`),
-      );
-      children.push(caddy);
-      const admin = new CaddyAdmin(`127.0.0.1:${ports.caddyAdmin}`);
-      for (let i = 0; i < 100; i++) {
-        if (
-          await admin.ping().then(
-            () => true,
-            () => false,
+      let caddy: ChildProcess | undefined;
+      if (TARGETS.includes('caddy')) {
+        writeFileSync(
+          join(dir, 'caddy-admin.json'),
+          JSON.stringify({ admin: { listen: `127.0.0.1:${ports.caddyAdmin}` } }),
+        );
+        caddy = start(
+          'caddy',
+          ['run', '--config', join(dir, 'caddy-admin.json')],
+          join(dir, `caddy-${size}.out`),
+        );
+        children.push(caddy);
+        const admin = new CaddyAdmin(`127.0.0.1:${ports.caddyAdmin}`);
+        for (let i = 0; i < 100; i++) {
+          if (
+            await admin.ping().then(
+              () => true,
+              () => false,
+            )
           )
-        )
-          break;
-        await sleep(50);
+            break;
+          await sleep(50);
+        }
+        await admin.load(
+          caddyConfig(states.caddy, {
+            adminListen: `127.0.0.1:${ports.caddyAdmin}`,
+            publicListen: `127.0.0.1:${ports.caddy}`,
+            accessLogPath: logs.caddy,
+            bodyLimitBytes: LIMIT,
+          }),
+        );
       }
-      await admin.load(
-        caddyConfig(states.caddy, {
-          adminListen: `127.0.0.1:${ports.caddyAdmin}`,
-          publicListen: `127.0.0.1:${ports.caddy}`,
-          accessLogPath: logs.caddy,
-          bodyLimitBytes: LIMIT,
-        }),
-      );
 
       const hdir = join(dir, `haproxy-${size}`);
       const settings = {
@@ -331,9 +397,39 @@ export async function benchGateway(): Promise<void> {
       );
       children.push(nginx);
 
-      await verify('caddy', ports.caddy, states.caddy);
+      // The bare peers: one backend, nothing else.
+      const bareDir = join(dir, `bare-${size}`);
+      mkdirSync(bareDir, { recursive: true });
+      writeFileSync(
+        join(bareDir, 'haproxy.cfg'),
+        bareHaproxyConfig(`127.0.0.1:${ports.haproxyBare}`, backend),
+      );
+      const haproxyBare = start(
+        'haproxy',
+        ['-db', '-f', join(bareDir, 'haproxy.cfg')],
+        join(bareDir, 'haproxy.out'),
+      );
+      children.push(haproxyBare);
+      writeFileSync(
+        join(bareDir, 'nginx.conf'),
+        bareNginxConfig(`127.0.0.1:${ports.nginxBare}`, backend, bareDir),
+      );
+      const nginxBare = start(
+        'nginx',
+        ['-c', join(bareDir, 'nginx.conf'), '-p', bareDir],
+        join(bareDir, 'nginx.out'),
+      );
+      children.push(nginxBare);
+
+      if (caddy) await verify('caddy', ports.caddy, states.caddy);
       await verify('haproxy', ports.haproxy, states.haproxy);
       await verify('nginx', ports.nginx, states.nginx);
+      for (const p of [ports.haproxyBare, ports.nginxBare]) {
+        for (let i = 0; i < 100 && (await ask(p, 'staging.localhost', '/x'))?.status !== 200; i++)
+          await sleep(50);
+        if ((await ask(p, 'staging.localhost', '/x'))?.status !== 200)
+          throw new Error(`bare proxy on ${p} does not answer`);
+      }
       const script = join(dir, `wrk-${size}.lua`);
       writeFileSync(script, wrkScript(states.haproxy));
 
@@ -342,22 +438,41 @@ export async function benchGateway(): Promise<void> {
         caddy: ports.caddy,
         haproxy: ports.haproxy,
         nginx: ports.nginx,
+        'haproxy-bare': ports.haproxyBare,
+        'nginx-bare': ports.nginxBare,
       };
       const pid: Record<Target, number | undefined> = {
         direct: undefined,
-        caddy: caddy.pid,
+        caddy: caddy?.pid,
         haproxy: haproxy.pid,
         nginx: nginx.pid,
+        'haproxy-bare': haproxyBare.pid,
+        'nginx-bare': nginxBare.pid,
       };
-      const samples: Record<Target, Sample[]> = { direct: [], caddy: [], haproxy: [], nginx: [] };
+      // The process that serves: nginx's and HAProxy's master-worker serve from their worker.
+      const serving: Record<Target, number | undefined> = {
+        direct: firstChild(children[0]?.pid),
+        caddy: caddy?.pid,
+        haproxy: firstChild(haproxy.pid),
+        nginx: firstChild(nginx.pid),
+        'haproxy-bare': haproxyBare.pid,
+        'nginx-bare': firstChild(nginxBare.pid),
+      };
+      const samples = Object.fromEntries(ALL_TARGETS.map((t) => [t, [] as Sample[]])) as Record<
+        Target,
+        Sample[]
+      >;
       for (let round = 0; round < ROUNDS; round++) {
         // A different order each round, so no proxy always runs right after the same one.
         const order = TARGETS.map((_, i) => TARGETS[(i + round) % TARGETS.length]!);
         for (const t of order) {
+          const cpu0 = cpuMicros(serving[t]);
           const load = await wrk(port[t], script, 50);
+          const cpuUs = (cpuMicros(serving[t]) - cpu0) / load.requests;
           const one = await wrk(port[t], script, 1);
           const p = pid[t];
           samples[t].push({
+            cpuUs,
             rps: load.rps,
             p50us: one.p50us,
             p99us: one.p99us,
@@ -381,7 +496,27 @@ export async function benchGateway(): Promise<void> {
                   s.map((x) => x.rssMb),
                   1,
                 )
-          } | ${s.reduce((a, x) => a + x.errors, 0)} |`,
+          } | ${range(
+            s.map((x) => x.cpuUs),
+            1,
+          )} | ${s.reduce((a, x) => a + x.errors, 0)} |`,
+        );
+      }
+      // G7: our configuration against the best bare peer of each round.
+      const bares = (['haproxy-bare', 'nginx-bare'] as Target[]).filter((t) => TARGETS.includes(t));
+      if (bares.length && TARGETS.includes('haproxy')) {
+        const ours = samples.haproxy;
+        const share = ours.map((x, i) => (100 * x.rps) / Math.max(...bares.map((b) => samples[b][i]!.rps)));
+        const added = (t: Target, i: number) => samples[t][i]!.p50us - direct[i]!.p50us;
+        const p50x = ours.map((_, i) => added('haproxy', i) / Math.min(...bares.map((b) => added(b, i))));
+        const cpux = ours.map((x, i) => x.cpuUs / Math.min(...bares.map((b) => samples[b][i]!.cpuUs)));
+        g7.push(
+          `| ${size.toLocaleString('en-US')} | ${range(share)} % | ${range(p50x, 2)}× | ${range(cpux, 2)}× | ${bares
+            .map(
+              (b) =>
+                `${b}: ${samples[b].filter((x, i) => x.rps === Math.max(...bares.map((o) => samples[o][i]!.rps))).length}`,
+            )
+            .join(', ')} |`,
         );
       }
       console.log(
@@ -393,13 +528,30 @@ export async function benchGateway(): Promise<void> {
       haproxy = undefined;
       await stop(caddy);
       await stop(nginx);
+      await stop(haproxyBare);
+      await stop(nginxBare);
     }
     console.log(
-      '\n| Endpoints | Target | Throughput (req/s, 50 conn.) | Share of direct (same round, %) | p50 added (µs, 1 conn.) | p99 added (µs) | RSS (MB) | Errors |',
+      '\n| Endpoints | Target | Throughput (req/s, 50 conn.) | Share of direct (same round, %) | p50 added (µs, 1 conn.) | p99 added (µs) | RSS (MB) | CPU per request (µs, 50 conn.) | Errors |',
     );
-    console.log('|---|---|---|---|---|---|---|---|');
+    console.log('|---|---|---|---|---|---|---|---|---|');
     for (const r of rows) console.log(r);
-    console.log("(direct rows show the backend's own p50/p99 in parentheses)");
+    console.log("(direct rows show the backend's own p50/p99 in parentheses, and the backend's CPU)");
+    if (g7.length) {
+      console.log(
+        "\nG7 target, HAProxy (Rondo's configuration, access log on) against the best bare peer of each round (targets: throughput ≥ 90 %, p50 added ≤ 1.2×):",
+      );
+      console.log(
+        '\n| Endpoints | Throughput, share of best bare | p50 added, multiple of best bare | CPU per request, multiple of best bare | Rounds each bare was best |',
+      );
+      console.log('|---|---|---|---|---|');
+      for (const r of g7) console.log(r);
+      console.log(
+        `(load average at end ${loadavg()
+          .map((l) => l.toFixed(1))
+          .join(' ')})`,
+      );
+    }
   } finally {
     process.off('SIGINT', onSignal);
     await cleanup();

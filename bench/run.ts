@@ -9,6 +9,7 @@ import { benchDataPlane } from './data-plane.js';
 import { benchFaults } from './faults.js';
 import { benchGateway } from './gateway.js';
 import { benchGatewayFeatures } from './gateway-features.js';
+import { benchGatewayInstructions } from './gateway-instructions.js';
 import { benchGatewayPolicies } from './gateway-policies.js';
 import { benchKubePromotion } from './kube-promotion.js';
 import { benchKubeReconcileIdle } from './kube-reconcile-idle.js';
@@ -102,6 +103,12 @@ if (only === 'kube-reconcile-idle') {
 if (only === 'kube-promotion') {
   console.log('\n# Kubernetes (G6): promotion into a cluster environment → first 200, against kubectl apply');
   await benchKubePromotion();
+}
+if (only === 'gateway-instructions') {
+  console.log(
+    '\n# Gateway (G7): instructions per request under callgrind, bare peers and Rondo, feature by feature',
+  );
+  await benchGatewayInstructions();
 }
 if (only === 'gateway-features') {
   console.log('\n# Gateway (G7): each claimed feature, run on the Debian versions');

@@ -86,24 +86,52 @@ function corsRules(cors: NonNullable<RoutePolicy['cors']>): string[] {
 }
 
 /**
- * A token is verified once: its SHA-256 goes into a stick table with its `exp` (`gpt0`) after it
- * passed, and later requests with the same token only check `exp` against the clock. The
- * signature check and the claim queries were most of what JWT validation added to p50
- * (bench/gateway-policies.ts). The table starts empty at each reload, which is when keys change.
+ * A token is verified once, then remembered at two levels, so a request with a token already
+ * verified for this endpoint runs no JSON query, no hash and no table lookup:
+ * - **the connection**: after a token passes, the connection's variables for this endpoint keep
+ *   the token itself, its `exp` and the claims to forward (`sess.<route>_jwt.*`). The next request
+ *   on that connection with the same token (compared whole, byte for byte: `strcmp`) takes them
+ *   from there and checks only `exp` against the clock.
+ * - **the endpoint**: the token's SHA-256 goes into a stick table with its `exp` (`gpt0`). A
+ *   request on another connection finds it there (a lookup, which adds no entry), checks `exp`,
+ *   and reads the claims it forwards from the token (one JSON query each).
+ * Anything else is verified in full: `alg` in the list, the signature by a configured key, `iss`,
+ * `aud`, `exp`. Only a token that passed is stored, at either level, so neither holds an entry
+ * for a token that was never verified. Why these keys and not a cheaper hash: docs/decisions.md
+ * (G7, "JWT at < 10 %"). The table starts empty at each reload, which is when keys change; so do
+ * the connections' variables (the old worker keeps serving its connections with the old keys
+ * until they close, as it did before).
  */
 function jwtRules(
   jwt: NonNullable<RoutePolicy['jwt']>,
   configDir: string,
   files: Record<string, string>,
-  table: string,
+  route: string,
   countsConsumers: boolean,
 ) {
-  const fresh = '!{ var(txn.exp) -m found }';
+  const table = `${route}-jwt`;
+  // Per endpoint: one connection can carry requests to endpoints with other issuers or audiences.
+  const conn = `sess.${route.replace(/[^A-Za-z0-9]/g, '_')}_jwt`;
+  const known = '{ var(txn.jwt_conn) -m found }';
+  const fresh = '{ var(txn.jwt_fresh) -m found }';
+  const claims = [
+    // Only a consumer's rate limit needs to know who it is.
+    ...(countsConsumers ? [{ claim: 'sub', var: 'txn.jwt_sub', header: undefined }] : []),
+    ...jwt.forwardClaims.map((c, i) => ({ claim: c.claim, var: `txn.claim${i}`, header: c.header })),
+  ];
+  const connVar = (v: string) => `${conn}.${v.replace('txn.', '')}`;
   const rules = [
     '  http-request set-var(txn.bearer) http_auth_bearer',
     `  ${unauthorized('a bearer token is required')} unless { var(txn.bearer) -m found }`,
-    `  http-request track-sc2 var(txn.bearer),sha2(256) table ${table}`,
-    '  http-request set-var(txn.exp) sc_get_gpt0(2) if { sc_get_gpt0(2) gt 0 }',
+    // 1. The token this connection last had verified for this endpoint, compared whole.
+    `  http-request set-var(txn.jwt_conn) bool(1) if { var(txn.bearer),strcmp(${conn}.token) eq 0 }`,
+    `  http-request set-var(txn.exp) var(${conn}.exp) if ${known}`,
+    // 2. A token verified on another connection: its SHA-256 in the endpoint's table.
+    `  http-request set-var(txn.jwt_key) var(txn.bearer),sha2(256) unless ${known}`,
+    `  http-request set-var(txn.jwt_exp) var(txn.jwt_key),table_gpt0(${table}) unless ${known}`,
+    '  http-request set-var(txn.exp) var(txn.jwt_exp) if { var(txn.jwt_exp) -m int gt 0 }',
+    // 3. Neither: verify it.
+    '  http-request set-var(txn.jwt_fresh) bool(1) unless { var(txn.exp) -m found }',
     `  http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('$.alg') if ${fresh}`,
     `  ${unauthorized('the token is not valid')} if ${fresh} !{ var(txn.alg) -m str ${jwt.algorithms.join(' ')} }`,
     `  http-request set-var(txn.kid) var(txn.bearer),jwt_header_query('$.kid') if ${fresh}`,
@@ -127,22 +155,37 @@ function jwtRules(
     `  ${unauthorized('the token has expired')} unless { var(txn.exp) -m found }`,
     '  http-request set-var(txn.now) date',
     `  ${unauthorized('the token has expired')} if { var(txn.exp),sub(txn.now) le 0 }`,
-    // Verified (or already was): remember its expiry under its hash.
-    '  http-request sc-set-gpt0(2) var(txn.exp)',
+    // Verified now: remember its expiry under its hash (only verified tokens get an entry).
+    `  http-request track-sc2 var(txn.jwt_key) table ${table} if ${fresh}`,
+    `  http-request sc-set-gpt0(2) var(txn.exp) if ${fresh}`,
   );
-  // Only a consumer's rate limit needs to know who it is (another JSON query per request).
-  if (countsConsumers)
+  // The claims: from the connection when it knows the token, else from the token itself.
+  for (const c of claims)
     rules.push(
-      "  http-request set-var(txn.consumer) var(txn.bearer),jwt_payload_query('$.sub') unless { var(txn.consumer) -m found }",
+      `  http-request set-var(${c.var}) var(${connVar(c.var)}) if ${known}`,
+      `  http-request set-var(${c.var}) var(txn.bearer),jwt_payload_query('$.${c.claim}') unless ${known}`,
     );
-  jwt.forwardClaims.forEach((c, i) => {
+  // Then this connection remembers this token (a token it did not know passed).
+  rules.push(
+    `  http-request set-var(${conn}.token) var(txn.bearer) unless ${known}`,
+    `  http-request set-var(${conn}.exp) var(txn.exp) unless ${known}`,
+  );
+  for (const c of claims)
+    rules.push(
+      `  http-request unset-var(${connVar(c.var)}) unless ${known}`,
+      `  http-request set-var(${connVar(c.var)}) var(${c.var}) unless ${known}`,
+    );
+  // An API key's consumer comes first (the key is checked before the token).
+  if (countsConsumers)
+    rules.push('  http-request set-var(txn.consumer) var(txn.jwt_sub) unless { var(txn.consumer) -m found }');
+  for (const c of claims) {
+    if (!c.header) continue;
     // The client cannot set a forwarded claim's header itself.
     rules.push(
-      `  http-request set-var(txn.claim${i}) var(txn.bearer),jwt_payload_query('$.${c.claim}')`,
       `  http-request del-header ${c.header}`,
-      `  http-request set-header ${c.header} %[var(txn.claim${i})] if { var(txn.claim${i}) -m found }`,
+      `  http-request set-header ${c.header} %[var(${c.var})] if { var(${c.var}) -m found }`,
     );
-  });
+  }
   const tableLines = [
     `backend ${table}`,
     '  stick-table type binary len 32 size 100k expire 10m store gpt0',
@@ -173,7 +216,7 @@ export function haproxyPolicy(route: string, policy: RoutePolicy, configDir: str
     );
   }
   if (policy.jwt) {
-    const r = jwtRules(policy.jwt, configDir, out.files, `${route}-jwt`, !!policy.consumerRateLimit);
+    const r = jwtRules(policy.jwt, configDir, out.files, route, !!policy.consumerRateLimit);
     out.rules.push(...r.rules);
     out.tables.push(...r.tableLines);
   }

@@ -7,7 +7,7 @@
  */
 import { createHash, createSign, generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
+import { Agent, createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -38,7 +38,7 @@ interface Answer {
 function ask(
   port: number,
   path: string,
-  init: { method?: string; headers?: Record<string, string>; chunked?: string } = {},
+  init: { method?: string; headers?: Record<string, string>; chunked?: string; agent?: Agent } = {},
 ) {
   return new Promise<Answer>((resolve, reject) => {
     const req = request(
@@ -52,7 +52,7 @@ function ask(
           ...(init.chunked === undefined ? {} : { 'transfer-encoding': 'chunked' }),
           ...init.headers,
         },
-        agent: false,
+        agent: init.agent ?? false,
         timeout: 5_000,
       },
       (res) => {
@@ -136,6 +136,15 @@ describe('endpoint policies on HAProxy (real process)', () => {
                   ...jwtPolicy,
                   keys: [{ pem: pem(rsa.publicKey) }, { kid: 'ec-1', pem: pem(ec.publicKey) }],
                 },
+              }),
+              // Another audience, and a consumer limit counted by the token's `sub`.
+              route('jwt-billing', {
+                jwt: jwtPolicy && {
+                  ...jwtPolicy,
+                  audience: 'billing-api',
+                  keys: [{ pem: pem(rsa.publicKey) }],
+                },
+                consumerRateLimit: { requests: 2, per: 'minute' },
               }),
               route('cors', {
                 cors: parsed({
@@ -339,6 +348,90 @@ describe('endpoint policies on HAProxy (real process)', () => {
       });
       expect(res.status, why).toBe(401);
       expectRefusal(res, 401, 'AUTH_FAILURE');
+    }
+  });
+
+  it('remembers a verified token per connection and endpoint only: the same token again, never another, never another endpoint’s', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const good = {
+      iss: 'https://issuer.test/',
+      aud: 'shop-api',
+      sub: 'user-8',
+      email: 'u8@example.com',
+      exp: now + 300,
+    };
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const on = (path: string, token: string | undefined, headers: Record<string, string> = {}) =>
+        ask(port, path, {
+          agent,
+          headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+        });
+      const seenUser = (res: Answer) => JSON.parse(res.body).headers;
+      const token = jwt(rsa.privateKey, 'RS256', good);
+      // The first request verifies it; the next ones on the same connection take it from there,
+      // and still forward its claims over a client's own copy.
+      for (let i = 0; i < 3; i++) {
+        const res = await on('/acme/shop/jwt/ep/x', token, { 'x-user': 'forged', 'x-user-email': 'f@x' });
+        expect(res.status, res.body).toBe(200);
+        expect(seenUser(res)).toMatchObject({ 'x-user': 'user-8', 'x-user-email': 'u8@example.com' });
+      }
+      // Another token on that connection is verified on its own: its claims, not the last one's.
+      const noEmail = jwt(rsa.privateKey, 'RS256', { ...good, sub: 'user-9', email: undefined });
+      const res = await on('/acme/shop/jwt/ep/x', noEmail, { 'x-user-email': 'forged' });
+      expect(res.status, res.body).toBe(200);
+      expect(seenUser(res)['x-user']).toBe('user-9');
+      expect(seenUser(res)['x-user-email']).toBeUndefined();
+      // Tokens differing from the remembered one only in their payload or their signature.
+      const [h, p, sig] = token.split('.');
+      const forged = `${h}.${b64({ ...good, sub: 'admin' })}.${sig}`;
+      const resigned = `${h}.${p}.${jwt(other.privateKey, 'RS256', good).split('.')[2]}`;
+      expect((await on('/acme/shop/jwt/ep/x', token)).status).toBe(200);
+      for (const bad of [forged, resigned, `${token}x`, token.slice(0, -1), undefined])
+        expectRefusal(await on('/acme/shop/jwt/ep/x', bad), 401, 'AUTH_FAILURE');
+      // The token was verified for this endpoint's audience on this connection: another
+      // endpoint's policy still refuses it, and one of its own audience passes there.
+      expect((await on('/acme/shop/jwt/ep/x', token)).status).toBe(200);
+      expectRefusal(await on('/acme/shop/jwt-billing/ep/x', token), 401, 'AUTH_FAILURE');
+      const billing = jwt(rsa.privateKey, 'RS256', { ...good, aud: 'billing-api' });
+      expect((await on('/acme/shop/jwt-billing/ep/x', billing)).status).toBe(200);
+      expect((await on('/acme/shop/jwt/ep/x', token)).status).toBe(200);
+      // Expiry is checked on every request, remembered or not.
+      const brief = jwt(rsa.privateKey, 'RS256', { ...good, exp: now + 2 });
+      expect((await on('/acme/shop/jwt/ep/x', brief)).status).toBe(200);
+      expect((await on('/acme/shop/jwt/ep/x', brief)).status).toBe(200);
+      await sleep(Math.max(0, (now + 3) * 1000 - Date.now()));
+      expectRefusal(await on('/acme/shop/jwt/ep/x', brief), 401, 'AUTH_FAILURE');
+      expect((await on('/acme/shop/jwt/ep/x', token)).status).toBe(200);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('counts a consumer limit by the token’s sub, remembered or not', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { iss: 'https://issuer.test/', aud: 'billing-api', exp: now + 300 };
+    const [a, b] = ['sub-a', 'sub-b'].map((sub) => jwt(rsa.privateKey, 'RS256', { ...claims, sub }));
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const statuses = async (token: string, keepAlive: boolean) => {
+        const out: number[] = [];
+        for (let i = 0; i < 2; i++)
+          out.push(
+            (
+              await ask(port, '/acme/shop/jwt-billing/ep/x', {
+                headers: { authorization: `Bearer ${token}` },
+                ...(keepAlive ? { agent } : {}),
+              })
+            ).status,
+          );
+        return out;
+      };
+      // Two per minute for each sub, whether the token comes back on its connection or a new one.
+      expect([...(await statuses(a!, true)), ...(await statuses(a!, false))]).toEqual([200, 200, 429, 429]);
+      expect([...(await statuses(b!, false)), ...(await statuses(b!, true))]).toEqual([200, 200, 429, 429]);
+    } finally {
+      agent.destroy();
     }
   });
 
