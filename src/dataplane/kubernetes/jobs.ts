@@ -23,12 +23,23 @@ export class Jobs implements JobsPort {
   constructor(
     readonly cluster: Cluster,
     readonly images: ClusterImages = new ClusterImages(undefined, undefined),
+    /** Rondo's gateway runs in the cluster: workloads are told where their organization gateway is. */
+    readonly internalGateway = false,
   ) {}
 
   async start(spec: JobSpec): Promise<Replica> {
     const namespace = spec.environment.name;
     const name = dnsLabel(spec.name, 56);
-    const inputs = { namespace, name, labels: spec.labels, env: spec.env, files: spec.files };
+    const inputs = {
+      namespace,
+      name,
+      labels: spec.labels,
+      env: spec.env,
+      files: spec.files,
+      ...(this.internalGateway && spec.organizationGatewayPort !== undefined
+        ? { organizationGatewayPort: spec.organizationGatewayPort }
+        : {}),
+    };
     for (const o of inputObjects(inputs)) await this.cluster.apply(o);
     const mounts = podInputs(inputs);
     const job = await this.cluster.apply<KubernetesObject & V1Job>({
