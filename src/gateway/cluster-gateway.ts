@@ -91,7 +91,7 @@ export async function clusterGatewayPush(
     `for f in $(ls "$in"); do [ "$f" = ${CONFIG_FILE} ] || mv -f "$in/$f" ${d}/$f; done`,
     `mv -f "$in/${CONFIG_FILE}" ${d}/${CONFIG_FILE}`,
     'set +e',
-    `running() { wget -q -T 2 -O - http://127.0.0.1:${s.controlPort}${CONFIG_ID_PATH} 2>/dev/null; }`,
+    `running() { wget -q -O - http://127.0.0.1:${s.controlPort}${CONFIG_ID_PATH} 2>/dev/null; }`,
     `[ "$(running)" = ${config.identity} ] && exit 0`,
     // The master is the container's first process once its start-up copy is done.
     '[ "$(cat /proc/1/comm)" = haproxy ] || { echo "HAProxy is not running yet" >&2; exit 5; }',

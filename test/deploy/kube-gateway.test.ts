@@ -281,7 +281,7 @@ describe('Rondo’s gateway inside the cluster', () => {
       '/bin/busybox',
       'sh',
       '-c',
-      'echo "$RONDO_INTERNAL_GATEWAY"; /bin/busybox wget -q -T 5 -O - "$RONDO_INTERNAL_GATEWAY/shop/web/api/"',
+      'echo "$RONDO_INTERNAL_GATEWAY"; /bin/busybox wget -q -O - "$RONDO_INTERNAL_GATEWAY/shop/web/api/"',
     ]);
     expect(inside.stderr).toBe('');
     const [address, answer] = inside.stdout.trim().split('\n');
