@@ -31,6 +31,27 @@ export interface PodInputs {
   organizationGatewayPort?: number;
 }
 
+/**
+ * A revision's or a run's inputs; `internalGateway`: Rondo's gateway runs in the cluster, so the
+ * workload is told where its organization gateway is.
+ */
+export function podInputsOf(
+  namespace: string,
+  name: string,
+  spec: Pick<PodInputs, 'labels' | 'env' | 'files' | 'organizationGatewayPort'>,
+  internalGateway: boolean,
+): PodInputs {
+  const { labels, env, files, organizationGatewayPort } = spec;
+  return {
+    namespace,
+    name,
+    labels,
+    env,
+    files,
+    ...(internalGateway && organizationGatewayPort !== undefined ? { organizationGatewayPort } : {}),
+  };
+}
+
 /** The node's address in a pod's env, which `RONDO_INTERNAL_GATEWAY` names. */
 export const NODE_ADDRESS_ENV = 'RONDO_NODE_IP';
 

@@ -11,6 +11,7 @@ import {
   inputObjects,
   metadata,
   podInputs,
+  podInputsOf,
   probes,
   resources,
   secretName,
@@ -50,16 +51,7 @@ export class Revisions implements RevisionsPort {
   async start(spec: RevisionSpec, _indexes: number[]): Promise<Replica[]> {
     const namespace = spec.environment.name;
     const name = deploymentName(spec);
-    const inputs = {
-      namespace,
-      name,
-      labels: spec.labels,
-      env: spec.env,
-      files: spec.files,
-      ...(this.internalGateway && spec.organizationGatewayPort !== undefined
-        ? { organizationGatewayPort: spec.organizationGatewayPort }
-        : {}),
-    };
+    const inputs = podInputsOf(namespace, name, spec, this.internalGateway);
     const existing = await this.#readDeployment(namespace, name);
     const owner = (d: V1Deployment | undefined) =>
       d?.metadata?.uid ? { apiVersion: 'apps/v1', kind: 'Deployment', name, uid: d.metadata.uid } : undefined;
