@@ -10,7 +10,14 @@
 # REGISTRY=10.201.0.1:5000: where the node pulls from over plain HTTP (the host's side of the veth
 # pair; a test serves its registry's storage there, see docs/kubernetes.md). Images: the pod
 # sandbox (`localhost/pause:rondo`) and `localhost/busybox:rondo` are loaded at start.
-# Env: RONDO_KUBE_RUN (default /var/tmp/rondo-kube), RONDO_KUBE_CACHE (see kube-build.sh).
+# Sized for `npm run bench kube-reconcile-idle` (1,000 pods on the one node): the kubelet takes
+# RONDO_KUBE_MAX_PODS pods (default 1100; the CNI bridge holds at most 1023 ports), the pod
+# network is a /21, and the kubelet and the controller manager may call the API server faster than
+# their defaults (5 and 20 per second), which would take minutes to report 1,000 pods.
+# The API server keeps an audit log of the writes made with the admin token (the one tests and
+# benchmarks drive it with): $RONDO_KUBE_RUN/logs/audit.log, one JSON line per write.
+# Env: RONDO_KUBE_RUN (default /var/tmp/rondo-kube), RONDO_KUBE_CACHE (see kube-build.sh),
+# RONDO_KUBE_MAX_PODS.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 W=${RONDO_KUBE_RUN:-/var/tmp/rondo-kube}
@@ -22,6 +29,8 @@ NODE_IP=10.201.0.2
 NODE_NAME=rondo-kube-node
 # The registry the node pulls from: on the host, which the node reaches over the veth pair only.
 REGISTRY=$HOST_IP:5000
+POD_CIDR=10.244.0.0/21
+MAX_PODS=${RONDO_KUBE_MAX_PODS:-1100}
 NSX="nsenter --net=/run/netns/$NS"
 log() { echo "kube-test-cluster: $*" >&2; }
 
@@ -101,6 +110,13 @@ images() {
 
 up() {
   if [ -f "$RUN/kubelet.pid" ] && answers; then printed; return 0; fi
+  # The daemons must not inherit the caller's descriptors: under `engine-lock` (flock) the lock's
+  # descriptor went to etcd, the API server, containerd and the kubelet, and the engine lock stayed
+  # held for as long as the cluster ran (2026-12-02).
+  local fd
+  for fd in $(ls /proc/$$/fd); do
+    case $fd in 0|1|2|255) ;; *) eval "exec $fd>&-" 2>/dev/null || true ;; esac
+  done
   down
   BIN=$("$HERE/kube-build.sh")
   mkdir -p "$RUN" "$W/logs" "$W/conf/cni"
@@ -117,7 +133,7 @@ up() {
   $NSX ip link set rk-node up
   $NSX ip route add default via $HOST_IP
   $NSX sysctl -qw net.ipv4.ip_forward=1
-  ip route replace 10.244.0.0/24 via $NODE_IP
+  ip route replace $POD_CIDR via $NODE_IP
 
   $NSX nohup etcd --name rondo-kube --data-dir "$RUN/etcd" \
     --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
@@ -126,6 +142,17 @@ up() {
     > "$W/logs/etcd.log" 2>&1 &
   echo $! > "$RUN/etcd.pid"
   for _ in $(seq 1 100); do $NSX curl -sf http://127.0.0.1:2379/health >/dev/null && break; sleep 0.1; done
+  # Writes by the admin user only (what Rondo's driver does in tests and benchmarks), no bodies.
+  cat > "$W/conf/audit-policy.yaml" <<YAML
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  users: [admin]
+  verbs: [create, update, patch, delete, deletecollection]
+- level: None
+YAML
   $NSX nohup "$BIN/kube-apiserver" --advertise-address=$NODE_IP --bind-address=0.0.0.0 --secure-port=6443 \
     --insecure-port=0 --etcd-servers=http://127.0.0.1:2379 \
     --tls-cert-file="$P/server.crt" --tls-private-key-file="$P/server.key" --client-ca-file="$P/ca.crt" \
@@ -136,6 +163,8 @@ up() {
     --service-cluster-ip-range=10.0.0.0/24 --authorization-mode=Node,RBAC --allow-privileged=true \
     --kubelet-client-certificate="$P/kubelet-client.crt" --kubelet-client-key="$P/kubelet-client.key" \
     --kubelet-preferred-address-types=InternalIP,Hostname --enable-admission-plugins=NodeRestriction \
+    --audit-policy-file="$W/conf/audit-policy.yaml" --audit-log-path="$W/logs/audit.log" \
+    --audit-log-maxsize=200 --audit-log-maxbackup=2 \
     > "$W/logs/kube-apiserver.log" 2>&1 &
   echo $! > "$RUN/kube-apiserver.pid"
   for i in $(seq 1 600); do
@@ -148,6 +177,7 @@ up() {
     --bind-address=127.0.0.1 --port=0 --leader-elect=false \
     --service-account-private-key-file="$P/sa.key" --root-ca-file="$P/ca.crt" --use-service-account-credentials=true \
     --cluster-signing-cert-file="$P/ca.crt" --cluster-signing-key-file="$P/ca.key" \
+    --kube-api-qps=100 --kube-api-burst=200 \
     > "$W/logs/kube-controller-manager.log" 2>&1 &
   echo $! > "$RUN/kube-controller-manager.pid"
   $NSX nohup "$BIN/kube-scheduler" --kubeconfig="$P/scheduler.kubeconfig" --bind-address=127.0.0.1 --port=0 \
@@ -198,7 +228,7 @@ TOML
   cat > "$W/conf/cni/10-rondo-kube.conflist" <<JSON
 {"cniVersion": "0.4.0", "name": "rondo-kube", "plugins": [
   {"type": "bridge", "bridge": "rkcni0", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.0.0/24"}]], "routes": [{"dst": "0.0.0.0/0"}], "dataDir": "$RUN/cni-ipam"}},
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "$POD_CIDR"}]], "routes": [{"dst": "0.0.0.0/0"}], "dataDir": "$RUN/cni-ipam"}},
   {"type": "portmap", "capabilities": {"portMappings": true}}, {"type": "loopback"}]}
 JSON
   cat > "$W/conf/kubelet-config.yaml" <<YAML
@@ -221,6 +251,9 @@ resolvConf: ""
 evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%"}
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
+maxPods: $MAX_PODS
+kubeAPIQPS: 50
+kubeAPIBurst: 100
 YAML
   for c in /sys/fs/cgroup/*/; do mkdir -p "$c/$NS"; done
   mkdir -p "$RUN/containerd" "$RUN/kubelet" "$RUN/cni-ipam"

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type IncomingHttpHeaders, request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +53,8 @@ const ORG_PORT = 19100;
 const APP = 'localhost/rondo-gw-app:test';
 const API = '/acme/shop/web/api';
 const KEYED = '/acme/shop/web/keyed';
+/** Routed to a listener that reads bodies and never answers (busybox httpd answers a chunked POST 501 at once). */
+const SINK = '/acme/shop/web/sink';
 const API_KEY = `key-${Math.random().toString(36).slice(2)}`;
 const NONCE = Math.random().toString(36).slice(2, 10);
 const PULLER = { name: 'puller', password: `pull-${NONCE}` };
@@ -59,6 +62,7 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** Each version answers its name; `/app/run.sh` is mounted as a file. */
 const SERVE = [
+  '(while true; do /bin/busybox nc -l -p 8081 > /dev/null; done) &',
   'mkdir -p /tmp/www',
   'echo "$VERSION" > /tmp/www/index.html',
   'exec /bin/busybox httpd -f -p 8080 -h /tmp/www',
@@ -91,9 +95,14 @@ describe('Rondo’s gateway inside the cluster', () => {
   };
   /** The routing state the control plane computes with `deployment` routed (§6.4). */
   const state = (deployment: string, switching = false): RoutingState => {
-    const route = (prefix: string, componentPrefix: string, p?: RoutePolicy): PathRouteIntent => ({
+    const route = (
+      prefix: string,
+      componentPrefix: string,
+      p?: RoutePolicy,
+      port = 8080,
+    ): PathRouteIntent => ({
       deployment,
-      port: 8080,
+      port,
       owner: owner(deployment),
       prefix,
       basePath: '/',
@@ -102,7 +111,16 @@ describe('Rondo’s gateway inside the cluster', () => {
     });
     return {
       revisions: [{ ...REF, deployment, names: ['web'], switching }],
-      hosts: [{ host: HOST, routes: [route(API, '/acme/shop/web'), route(KEYED, '/acme/shop/web', policy)] }],
+      hosts: [
+        {
+          host: HOST,
+          routes: [
+            route(API, '/acme/shop/web'),
+            route(KEYED, '/acme/shop/web', policy),
+            route(SINK, '/acme/shop/web', undefined, 8081),
+          ],
+        },
+      ],
       webApps: [],
       internal: [
         {
@@ -130,7 +148,7 @@ describe('Rondo’s gateway inside the cluster', () => {
     replicas: 1,
     env: { VERSION: version },
     files: [{ path: '/app/run.sh', content: SERVE }],
-    ports: [8080],
+    ports: [8080, 8081],
     readiness: { kind: 'http', port: 8080, path: readyPath },
     names: ['web'],
     organizationGatewayPort: ORG_PORT,
@@ -144,10 +162,30 @@ describe('Rondo’s gateway inside the cluster', () => {
     running.set(deployment, replica!);
     return replica!;
   };
+  /** A GET through the public listener with the environment's host (fetch would send the address's). */
   const get = (path: string, headers: Record<string, string> = {}) =>
-    fetch(`http://${NODE}:${PUBLIC_PORT}${path}`, {
-      headers: { host: HOST, ...headers },
-      signal: AbortSignal.timeout(5000),
+    new Promise<{ status: number; headers: IncomingHttpHeaders; text: string }>((resolve, reject) => {
+      const req = request(
+        {
+          host: NODE,
+          port: PUBLIC_PORT,
+          path,
+          headers: { host: HOST, ...headers },
+          agent: false,
+          timeout: 5000,
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            text += c;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', reject);
+      req.end();
     });
 
   beforeAll(async () => {
@@ -206,13 +244,13 @@ describe('Rondo’s gateway inside the cluster', () => {
     await driver.traffic.publish(state('dpl-v1'));
     const res = await get(`${API}/`);
     expect(res.status).toBe(200);
-    expect((await res.text()).trim()).toBe('v1');
-    expect(res.headers.get('x-rondo-outcome')).toBe('BACKEND_RESPONSE');
-    expect(res.headers.get('x-request-id')).toMatch(/[0-9a-f-]{36}/);
+    expect(res.text.trim()).toBe('v1');
+    expect(res.headers['x-rondo-outcome']).toBe('BACKEND_RESPONSE');
+    expect(res.headers['x-request-id']).toMatch(/[0-9a-f-]{36}/);
     // An address no route names: the gateway's JSON 404.
     const missing = await get('/acme/shop/nothing/');
     expect(missing.status).toBe(404);
-    expect(await missing.json()).toMatchObject({ code: 'RESOURCE_NOT_FOUND' });
+    expect(JSON.parse(missing.text)).toMatchObject({ code: 'RESOURCE_NOT_FOUND' });
 
     // The gateway runs the site's image, by digest, from the address the cluster pulls.
     const { items } = await core.listNamespacedPod({ namespace: gatewayNamespace(INSTANCE) });
@@ -247,7 +285,7 @@ describe('Rondo’s gateway inside the cluster', () => {
         `@${big}`,
         '-w',
         '\n%{http_code}',
-        `http://${NODE}:${PUBLIC_PORT}${API}/`,
+        `http://${NODE}:${PUBLIC_PORT}${SINK}/`,
       ],
       { encoding: 'utf8' },
     );
@@ -259,7 +297,7 @@ describe('Rondo’s gateway inside the cluster', () => {
   it('enforces an endpoint’s policy in the cluster: API key and rate limit, the key only hashed', async () => {
     const none = await get(`${KEYED}/`);
     expect(none.status).toBe(401);
-    expect(await none.json()).toMatchObject({ code: 'AUTH_FAILURE' });
+    expect(JSON.parse(none.text)).toMatchObject({ code: 'AUTH_FAILURE' });
     expect((await get(`${KEYED}/`, { 'x-api-key': 'wrong' })).status).toBe(401);
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) statuses.push((await get(`${KEYED}/`, { 'x-api-key': API_KEY })).status);
@@ -333,7 +371,7 @@ describe('Rondo’s gateway inside the cluster', () => {
       'the new gateway pod to answer',
       async () => {
         const res = await get(`${API}/`);
-        return res.status === 200 ? (await res.text()).trim() : undefined;
+        return res.status === 200 ? res.text.trim() : undefined;
       },
       120_000,
     );
