@@ -1,7 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { type IncomingHttpHeaders, request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +25,7 @@ import { LABEL } from '../../src/dataplane/labels.js';
 import type { RoutePolicy } from '../../src/domain/gateway-routes.js';
 import { docker } from '../helpers/images.js';
 import { startLoad } from '../helpers/load.js';
-import { startRegistry } from '../helpers/platform.js';
+import { gatewayRequest, startRegistry } from '../helpers/platform.js';
 import {
   loadBusyboxImage,
   removeNodeImage,
@@ -162,31 +161,9 @@ describe('Rondo’s gateway inside the cluster', () => {
     running.set(deployment, replica!);
     return replica!;
   };
-  /** A GET through the public listener with the environment's host (fetch would send the address's). */
+  /** A GET through the cluster's public listener with the environment's host. */
   const get = (path: string, headers: Record<string, string> = {}) =>
-    new Promise<{ status: number; headers: IncomingHttpHeaders; text: string }>((resolve, reject) => {
-      const req = request(
-        {
-          host: NODE,
-          port: PUBLIC_PORT,
-          path,
-          headers: { host: HOST, ...headers },
-          agent: false,
-          timeout: 5000,
-        },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => {
-            text += c;
-          });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', reject);
-      req.end();
-    });
+    gatewayRequest(PUBLIC_PORT, HOST, path, { address: NODE, headers });
 
   beforeAll(async () => {
     cluster = startTestCluster();
@@ -244,13 +221,13 @@ describe('Rondo’s gateway inside the cluster', () => {
     await driver.traffic.publish(state('dpl-v1'));
     const res = await get(`${API}/`);
     expect(res.status).toBe(200);
-    expect(res.text.trim()).toBe('v1');
+    expect(res.body.trim()).toBe('v1');
     expect(res.headers['x-rondo-outcome']).toBe('BACKEND_RESPONSE');
     expect(res.headers['x-request-id']).toMatch(/[0-9a-f-]{36}/);
     // An address no route names: the gateway's JSON 404.
     const missing = await get('/acme/shop/nothing/');
     expect(missing.status).toBe(404);
-    expect(JSON.parse(missing.text)).toMatchObject({ code: 'RESOURCE_NOT_FOUND' });
+    expect(JSON.parse(missing.body)).toMatchObject({ code: 'RESOURCE_NOT_FOUND' });
 
     // The gateway runs the site's image, by digest, from the address the cluster pulls.
     const { items } = await core.listNamespacedPod({ namespace: gatewayNamespace(INSTANCE) });
@@ -297,7 +274,7 @@ describe('Rondo’s gateway inside the cluster', () => {
   it('enforces an endpoint’s policy in the cluster: API key and rate limit, the key only hashed', async () => {
     const none = await get(`${KEYED}/`);
     expect(none.status).toBe(401);
-    expect(JSON.parse(none.text)).toMatchObject({ code: 'AUTH_FAILURE' });
+    expect(JSON.parse(none.body)).toMatchObject({ code: 'AUTH_FAILURE' });
     expect((await get(`${KEYED}/`, { 'x-api-key': 'wrong' })).status).toBe(401);
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) statuses.push((await get(`${KEYED}/`, { 'x-api-key': API_KEY })).status);
@@ -371,7 +348,7 @@ describe('Rondo’s gateway inside the cluster', () => {
       'the new gateway pod to answer',
       async () => {
         const res = await get(`${API}/`);
-        return res.status === 200 ? res.text.trim() : undefined;
+        return res.status === 200 ? res.body.trim() : undefined;
       },
       120_000,
     );

@@ -29,6 +29,7 @@ export interface ClusterGatewayOptions extends ClusterGatewaySettings {
 
 export const GATEWAY_NAME = 'rondo-gateway';
 const CONTAINER = 'gateway';
+const REAPPLY_MS = 60_000;
 /** On the gateway's objects and pods. */
 const GATEWAY_LABEL = 'rondo.gateway';
 
@@ -49,6 +50,10 @@ export class ClusterGateway {
   #running: Promise<void> = Promise.resolve();
   /** The image as pinned once (a tag resolved to its digest), so every publish applies the same. */
   #image: string | undefined;
+  /** The configuration last applied, and the pods (by uid) known to run it. */
+  #applied: string | undefined;
+  #appliedAt = 0;
+  readonly #serving = new Set<string>();
 
   constructor(
     readonly cluster: Cluster,
@@ -71,8 +76,17 @@ export class ClusterGateway {
 
   async #publish(part: GatewayState): Promise<void> {
     const config = clusterGatewayConfig(part, this.options);
-    await this.#apply(clusterGatewayFiles(config));
-    const pods = await this.#readyPods();
+    // The same state again (the reconciler's resync): only pods that have not taken it yet, and
+    // the objects applied again once a minute (someone may have deleted them).
+    if (config.identity !== this.#applied || Date.now() - this.#appliedAt > REAPPLY_MS) {
+      if (config.identity !== this.#applied) this.#serving.clear();
+      this.#applied = undefined;
+      await this.#apply(clusterGatewayFiles(config));
+      this.#applied = config.identity;
+      this.#appliedAt = Date.now();
+    }
+    const pods = (await this.#readyPods()).filter((p) => !this.#serving.has(p.metadata?.uid ?? ''));
+    if (pods.length === 0) return;
     const push = await clusterGatewayPush(config, this.options);
     await Promise.all(
       pods.map(async (pod) => {
@@ -87,6 +101,7 @@ export class ClusterGateway {
           throw new Error(
             `the gateway pod ${this.namespace}/${name} did not take the configuration (exit ${r.code}): ${r.stderr.trim().slice(0, 800)}`,
           );
+        this.#serving.add(pod.metadata?.uid ?? '');
       }),
     );
   }
