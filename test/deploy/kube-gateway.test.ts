@@ -21,7 +21,6 @@ import { Cluster } from '../../src/dataplane/kubernetes/cluster.js';
 import { GATEWAY_NAME, gatewayNamespace } from '../../src/dataplane/kubernetes/gateway.js';
 import { kubernetesDriver } from '../../src/dataplane/kubernetes/kubernetes-driver.js';
 import { execInPod } from '../../src/dataplane/kubernetes/pod-exec.js';
-import { LABEL } from '../../src/dataplane/labels.js';
 import type { RoutePolicy } from '../../src/domain/gateway-routes.js';
 import { docker } from '../helpers/images.js';
 import { startLoad } from '../helpers/load.js';
@@ -29,6 +28,7 @@ import { gatewayRequest, startRegistry } from '../helpers/platform.js';
 import {
   loadBusyboxImage,
   removeNodeImage,
+  revisionLabels,
   serveToCluster,
   startTestCluster,
   type TestCluster,
@@ -133,15 +133,7 @@ describe('Rondo’s gateway inside the cluster', () => {
   };
   const revision = (deployment: string, version: string, readyPath = '/'): RevisionSpec => ({
     environment: env,
-    labels: {
-      [LABEL.instance]: INSTANCE,
-      [LABEL.managed]: 'true',
-      [LABEL.org]: REF.org,
-      [LABEL.project]: REF.project,
-      [LABEL.environment]: REF.environment,
-      [LABEL.component]: 'web',
-      [LABEL.deployment]: deployment,
-    },
+    labels: revisionLabels(REF, 'web', deployment),
     name: `rondo-${INSTANCE}.${deployment}`,
     image: APP,
     replicas: 1,

@@ -19,6 +19,7 @@ import {
 } from '../helpers/platform.js';
 import {
   removeNodeImage,
+  revisionLabels,
   serveToCluster,
   startTestCluster,
   type TestCluster,
@@ -71,15 +72,7 @@ describe('Kubernetes pulls the platform registry’s images by digest', () => {
     );
   const revision = (deployment: string, image: string): RevisionSpec => ({
     environment: env!,
-    labels: {
-      [LABEL.instance]: INSTANCE,
-      [LABEL.managed]: 'true',
-      [LABEL.org]: REF.org,
-      [LABEL.project]: REF.project,
-      [LABEL.environment]: REF.environment,
-      [LABEL.component]: 'web',
-      [LABEL.deployment]: deployment,
-    },
+    labels: revisionLabels(REF, 'web', deployment),
     name: `rondo-${INSTANCE}.${deployment}`,
     image,
     replicas: 1,
