@@ -61,7 +61,8 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** Each version answers its name; `/app/run.sh` is mounted as a file. */
 const SERVE = [
-  '(while true; do /bin/busybox nc -l -p 8081 > /dev/null; done) &',
+  // nc ends a connection at the end of its input: a pipe that stays open keeps it reading.
+  '(while true; do /bin/busybox sleep 3600 | /bin/busybox nc -l -p 8081 > /dev/null; done) &',
   'mkdir -p /tmp/www',
   'echo "$VERSION" > /tmp/www/index.html',
   'exec /bin/busybox httpd -f -p 8080 -h /tmp/www',
