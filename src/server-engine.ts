@@ -60,7 +60,10 @@ export function createDeployEngine(
   // This host's gateway: every Docker data plane publishes its part of the routes to it.
   const hostGateway = new HostGateway(platform.gateway, logger);
   // A driver per data plane type.
-  const kubernetes = kubernetesDrivers(keyring, { platformRegistry: platform.registry });
+  const kubernetes = kubernetesDrivers(keyring, {
+    platformRegistry: platform.registry,
+    gateway: () => clusterGatewayOptions(platform, instance),
+  });
   const dataPlanes = new DataPlaneRegistry({
     docker: dockerDrivers({
       defaultSocket: platform.dockerSocket,
@@ -286,4 +289,21 @@ async function autoDeploy(deploy: DeployDeps, buildId: string, logger: Logger): 
       'auto-deploy after the build was refused',
     );
   }
+}
+
+/**
+ * Rondo's gateway inside clusters (G6): the site's `gateway` base image (`rondo images bootstrap`)
+ * on every node's public port (the host gateway's), its metrics and configuration identity on the
+ * node's loopback at the host gateway's metrics port; none without the image.
+ */
+export function clusterGatewayOptions(platform: PlatformConfig, instance: string) {
+  const image = platform.builds.baseImages().gateway?.['1'];
+  if (!image) return undefined;
+  return {
+    image,
+    instance,
+    publicPort: platform.gateway.publicPort,
+    controlPort: Number(platform.gateway.metricsListen.split(':').pop()) || 7072,
+    bodyLimitBytes: platform.gateway.bodyLimitBytes,
+  };
 }

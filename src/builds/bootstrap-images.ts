@@ -9,7 +9,7 @@ import type { BaseImages } from './presets.js';
 /**
  * `rondo images bootstrap`: builds the base images a site needs from the OS's own packages when
  * no registry with official images is reachable, pushes them to the platform registry, and
- * records them in `images.json`. This is the `static` stack: Debian's caddy (with the shared
+ * records them in `images.json`. This is the `static` stack (and the gateway's image below): Debian's caddy (with the shared
  * libraries it links) serves static sites and SPAs, and busybox-static gives builds a shell.
  */
 export async function bootstrapStaticImage(
@@ -28,37 +28,89 @@ export async function buildStaticImage(
   log: (line: string) => void,
   labels: Record<string, string> = {},
 ): Promise<string> {
-  const busybox = staticBusybox();
   const caddy = '/usr/bin/caddy';
   if (!existsSync(caddy))
     throw new Error('caddy is not installed; install Debian’s caddy (apt-get install caddy)');
-  const libraries = sharedLibraries(caddy);
+  return buildBusyboxImage(images, {
+    tag: `${registry}/rondo/static:2`,
+    baseImage: 'static',
+    files: [caddy, ...sharedLibraries(caddy)],
+    dirs: ['/etc', '/www', '/tmp', '/usr/bin'],
+    path: '/usr/bin:/bin',
+    log,
+    labels,
+  });
+}
+
+/**
+ * The gateway's image, which clusters run as Rondo's gateway inside them (G6): Debian's HAProxy,
+ * the shared libraries it links and busybox (the shell, `wget`, `tar` and `head` its
+ * configuration pushes use). Pushed by `rondo images bootstrap` as `<registry>/rondo/gateway`.
+ */
+export function buildGatewayImage(
+  images: DockerImages,
+  registry: string,
+  log: (line: string) => void,
+  labels: Record<string, string> = {},
+): Promise<string> {
+  return buildBusyboxImage(images, {
+    tag: `${registry}/rondo/gateway:1`,
+    baseImage: 'gateway',
+    files: gatewayImageFiles(),
+    dirs: ['/etc', '/tmp', '/run'],
+    path: '/usr/sbin:/bin',
+    log,
+    labels,
+  });
+}
+
+/** The host's files the gateway image holds besides busybox: `haproxy` and what it links. */
+export function gatewayImageFiles(): string[] {
+  const haproxy = '/usr/sbin/haproxy';
+  if (!existsSync(haproxy))
+    throw new Error('haproxy is not installed; install Debian’s haproxy (apt-get install haproxy)');
+  return [haproxy, ...sharedLibraries(haproxy)];
+}
+
+/** An image of busybox-static (its applets in /bin) and host files at their own paths. */
+async function buildBusyboxImage(
+  images: DockerImages,
+  o: {
+    tag: string;
+    baseImage: string;
+    files: string[];
+    dirs: string[];
+    path: string;
+    log: (line: string) => void;
+    labels?: Record<string, string>;
+  },
+): Promise<string> {
+  const busybox = staticBusybox();
   const dockerfile = [
     'FROM scratch',
     'COPY busybox /bin/busybox',
     'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
-    'RUN ["/bin/busybox", "mkdir", "-p", "/etc", "/www", "/tmp", "/usr/bin"]',
+    `RUN ["/bin/busybox", "mkdir", "-p", ${o.dirs.map((d) => JSON.stringify(d)).join(', ')}]`,
     'RUN ["/bin/busybox", "chmod", "1777", "/tmp"]',
     'COPY rootfs/ /',
-    'ENV PATH=/usr/bin:/bin',
+    `ENV PATH=${o.path}`,
   ].join('\n');
   const tar = pack();
   tar.entry({ name: 'Dockerfile' }, dockerfile);
   tar.entry({ name: 'busybox', mode: 0o755 }, readFileSync(busybox));
-  for (const file of [caddy, ...libraries])
+  for (const file of o.files)
     tar.entry({ name: `rootfs${file}`, mode: 0o755 }, readFileSync(realpathSync(file)));
   tar.finalize();
-  const tag = `${registry}/rondo/static:2`;
   await images.build(
     {
       context: tar as unknown as Readable,
       dockerfile: 'Dockerfile',
-      tag,
-      labels: { 'rondo.base-image': 'static', ...labels },
+      tag: o.tag,
+      labels: { 'rondo.base-image': o.baseImage, ...o.labels },
     },
-    log,
+    o.log,
   );
-  return tag;
+  return o.tag;
 }
 
 /** The shared libraries (and the loader) an executable links, as ldd resolves them on this host. */
@@ -77,7 +129,7 @@ export function sharedLibraries(executable: string): string[] {
   return [...paths];
 }
 
-function staticBusybox(): string {
+export function staticBusybox(): string {
   const path = ['/bin/busybox', '/usr/bin/busybox'].find(existsSync);
   if (!path)
     throw new Error(

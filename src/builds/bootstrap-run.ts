@@ -1,6 +1,6 @@
 import type { DockerImages } from '../dataplane/docker/docker-images.js';
 import { buildStack, DEBIAN_STACKS, importDebian, type OutputLine, stackRecord } from './bootstrap-debian.js';
-import { buildStaticImage } from './bootstrap-images.js';
+import { buildGatewayImage, buildStaticImage } from './bootstrap-images.js';
 import type { BuildKitCli } from './buildkit-cli.js';
 import type { BaseImages } from './presets.js';
 import { describeLayers, formatBytes, PushLog } from './push-log.js';
@@ -34,7 +34,7 @@ interface ImageJob {
 }
 
 /**
- * `rondo images bootstrap`: the `static` image, and the Debian root debootstrapped once with every
+ * `rondo images bootstrap`: the `static` and `gateway` images, and the Debian root debootstrapped once with every
  * stack built on it at the same time (BuildKit shares their package lists), each pushed as soon
  * as it is built. An image that fails does not stop the others; the bootstrap fails at the end,
  * naming them.
@@ -109,6 +109,16 @@ export async function bootstrapBaseImages(
   );
   done.push(
     staticImage.digest.then((d) => record('static 2', { static: { '2': `${registry}/rondo/static@${d}` } })),
+  );
+
+  // Rondo's gateway inside Kubernetes data planes (G6): HAProxy from this host, as on it.
+  const gatewayImage = job('gateway 1', 'busybox and haproxy from this host', (onLine) =>
+    buildGatewayImage(images, registry, onLine, labels),
+  );
+  done.push(
+    gatewayImage.digest.then((d) =>
+      record('gateway 1', { gateway: { '1': `${registry}/rondo/gateway@${d}` } }),
+    ),
   );
 
   if (plan.stacks.length > 0) {

@@ -1,3 +1,4 @@
+import type { RoutePolicy } from '../domain/gateway-routes.js';
 import type { ResourceLimits } from '../domain/resource-limits.js';
 
 /**
@@ -184,6 +185,8 @@ export interface RouteTarget {
   deployment: string;
   port: number;
   owner: RouteOwner;
+  /** The endpoint's API management in this environment (G7); absent: none. */
+  policy?: RoutePolicy;
 }
 
 export interface PathRouteIntent extends RouteTarget {

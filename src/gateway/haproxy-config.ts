@@ -39,8 +39,16 @@ export interface HaproxySettings {
   bodyLimitBytes: number;
   /** Worker threads; HAProxy's default (one per core) when absent. */
   threads?: number;
-  /** `host:port` of HAProxy's Prometheus exporter (`/metrics`), which Rondo's Prometheus scrapes; none when absent. */
+  /**
+   * `host:port` of HAProxy's Prometheus exporter (`/metrics`), which Rondo's Prometheus scrapes;
+   * none when absent. It also answers `/rondo/config-id` with the identity the worker runs.
+   */
   metricsListen?: string;
+  /**
+   * The API-key maps count in `identity`, so a key change reloads: for a gateway whose runtime API
+   * the control plane cannot reach (one inside a cluster, `cluster-gateway.ts`).
+   */
+  keysInIdentity?: boolean;
 }
 
 export interface HaproxyConfig {
@@ -61,6 +69,11 @@ export interface HaproxyConfig {
 }
 
 const REQUEST_ID_HEADER = 'X-Request-Id';
+
+/** The environment variable holding the configuration's identity in HAProxy's processes. */
+export const CONFIG_ID_ENV = 'RONDO_CONFIG_ID';
+/** Where the metrics listener answers the identity of the configuration its worker runs. */
+export const CONFIG_ID_PATH = '/rondo/config-id';
 
 /** Names in routes are slugs; anything that could break out of a map line or a regular expression is refused. */
 const SAFE = /^[A-Za-z0-9._~:;/-]*$/;
@@ -169,7 +182,7 @@ function globalSection(settings: HaproxySettings, identity: string): string[] {
     '  maxconn 8192',
     ...(settings.threads ? [`  nbthread ${settings.threads}`] : []),
     `  stats socket ${settings.runtimeSocket} mode 600 level admin expose-fd listeners`,
-    `  setenv RONDO_CONFIG_ID ${identity}`,
+    `  setenv ${CONFIG_ID_ENV} ${identity}`,
     // One Lua state per thread: a shared one would take a lock around every filter call.
     `  lua-load-per-thread ${join(settings.configDir, BODY_LIMIT_SCRIPT)}`,
     // A reload hands the listeners to the new worker; the old one finishes what it serves.
@@ -382,6 +395,7 @@ export function haproxyConfig(state: GatewayState, settings: HaproxySettings): H
   const identity = `rondo-${createHash('sha256')
     .update(body)
     .update(JSON.stringify(maps))
+    .update(settings.keysInIdentity ? JSON.stringify(runtimeMaps) : '')
     .digest('hex')
     .slice(0, 32)}`;
   return { text: [...globalSection(settings, identity), body].join('\n'), maps, runtimeMaps, identity };
@@ -394,6 +408,8 @@ function metricsFrontend(listen: string): string[] {
     `  bind ${safe(listen, 'metrics address')}`,
     '  no log',
     '  http-request use-service prometheus-exporter if { path /metrics }',
+    // Which configuration the worker answering runs, for a control plane without its runtime API.
+    `  http-request return status 200 content-type text/plain lf-string "%[env(${CONFIG_ID_ENV})]" if { path ${CONFIG_ID_PATH} }`,
     '  http-request return status 404',
     '',
   ];

@@ -3,6 +3,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { EnvironmentRef } from '../../src/dataplane/driver.js';
+import { LABEL } from '../../src/dataplane/labels.js';
 import { registryConfigText } from '../../src/platform/registry.js';
 
 /**
@@ -142,4 +144,21 @@ export function removeNodeImage(ref: string): void {
       stdio: 'ignore',
     },
   );
+}
+
+/** The `rondo.*` labels the control plane gives a revision of `component` in `ref`. */
+export function revisionLabels(
+  ref: EnvironmentRef,
+  component: string,
+  deployment: string,
+): Record<string, string> {
+  return {
+    [LABEL.instance]: ref.instance,
+    [LABEL.managed]: 'true',
+    [LABEL.org]: ref.org,
+    [LABEL.project]: ref.project,
+    [LABEL.environment]: ref.environment,
+    [LABEL.component]: component,
+    [LABEL.deployment]: deployment,
+  };
 }

@@ -15,11 +15,11 @@ type Outcome =
   | { kind: 'reset' }
   | { kind: 'error'; message: string };
 
-function once(port: number, host: string, path: string): Promise<Outcome> {
+function once(port: number, host: string, path: string, address: string): Promise<Outcome> {
   return new Promise((resolve) => {
     let gotResponse = false;
     const req = request(
-      { host: '127.0.0.1', port, path, headers: { host }, agent: false, timeout: 10_000 },
+      { host: address, port, path, headers: { host }, agent: false, timeout: 10_000 },
       (res) => {
         gotResponse = true;
         let body = '';
@@ -48,11 +48,13 @@ export function startLoad(
   host: string,
   path: string,
   clients = 20,
+  /** Where the gateway listens (a cluster node's address); this host's loopback by default. */
+  address = '127.0.0.1',
 ): { stop: () => Promise<LoadResult> } {
   const result: LoadResult = { ok: 0, failed: 0, failures: [], resets: 0, bodies: [] };
   let running = true;
   const one = async () => {
-    const outcome = await once(port, host, path);
+    const outcome = await once(port, host, path, address);
     if (outcome.kind === 'response' && outcome.status === 200) {
       result.ok++;
       result.bodies.push(outcome.body);

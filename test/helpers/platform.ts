@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { type IncomingHttpHeaders, request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -269,19 +269,41 @@ export function viaGateway(
 }
 
 /** GET on 127.0.0.1:`port` with a Host header; fetch() does not let a caller set Host, node:http does. */
-export function gatewayGet(
+export async function gatewayGet(
   port: number,
   host: string,
   path: string,
 ): Promise<{ status: number; body: string }> {
+  const { status, body } = await gatewayRequest(port, host, path);
+  return { status, body };
+}
+
+/** `gatewayGet` on another address (a cluster node's), with more headers, answering its headers too. */
+export function gatewayRequest(
+  port: number,
+  host: string,
+  path: string,
+  o: { address?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: string; headers: IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
+    const req = request(
+      {
+        host: o.address ?? '127.0.0.1',
+        port,
+        path,
+        headers: { host, ...o.headers },
+        agent: false,
+        timeout: 10_000,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
     req.end();
   });

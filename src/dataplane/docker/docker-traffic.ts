@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
-import type { GatewayState, InternalGateway, PathRoute, Upstream } from '../../domain/gateway-routes.js';
-import type { PathRouteIntent, RoutingState, TrafficPort } from '../driver.js';
+import type { GatewayState } from '../../domain/gateway-routes.js';
+import type { RoutingState, TrafficPort } from '../driver.js';
+import { gatewayPart, routedAddresses } from '../gateway-part.js';
 import { LABEL, networkName } from '../labels.js';
 import type { DockerDataPlane } from './docker-data-plane.js';
 import type { NetworkInfo, NetworkNames, WorkloadInfo } from './engine.js';
@@ -43,48 +44,12 @@ export class DockerTraffic implements TrafficPort {
         ? this.#observe(() => this.#engine.listNetworks(labels), 'networks')
         : Promise.resolve([] as NetworkInfo[]),
     ]);
-    const switching = new Set(state.revisions.filter((r) => r.switching).map((r) => r.deployment));
-    const addresses = new Map<string, string[]>();
-    for (const w of replicas) {
-      const deployment = w.labels[LABEL.deployment];
-      if (!deployment || !w.ip || w.state !== 'running') continue;
-      if (!w.ready && !switching.has(deployment)) continue;
-      addresses.set(deployment, [...(addresses.get(deployment) ?? []), w.ip]);
-    }
-    const upstreams = (deployment: string, port: number): Upstream[] =>
-      (addresses.get(deployment) ?? []).map((ip) => ({ dial: `${ip}:${port}` }));
-    const route = (r: PathRouteIntent): PathRoute => ({
-      prefix: r.prefix,
-      basePath: r.basePath,
-      upstreams: upstreams(r.deployment, r.port),
-      owner: r.owner,
-      componentPrefix: r.componentPrefix,
-    });
-    const internal: InternalGateway[] = [];
-    for (const gw of state.internal) {
-      const cidrs = networks
-        .filter((n) => n.labels[LABEL.org] === gw.org && n.labels[LABEL.environment] === gw.environment)
-        .map((n) => n.subnet);
-      // No workload network of the environment here: nothing could reach the listener.
-      if (cidrs.length === 0) continue;
-      internal.push({
-        environment: `${gw.org}-${gw.environment}`,
-        port: gw.port,
-        allowedCidrs: cidrs.sort(),
-        routes: gw.routes.map(route),
-      });
-    }
-    const part: GatewayState = {
-      publicGateway: {
-        environments: state.hosts.map((h) => ({ host: h.host, routes: h.routes.map(route) })),
-        webApps: state.webApps.map((w) => ({
-          host: w.host,
-          upstreams: upstreams(w.deployment, w.port),
-          owner: w.owner,
-        })),
-      },
-      internal,
-    };
+    const addresses = routedAddresses(state, replicas);
+    const part = gatewayPart(state, addresses, (org, environment) =>
+      networks
+        .filter((n) => n.labels[LABEL.org] === org && n.labels[LABEL.environment] === environment)
+        .map((n) => n.subnet),
+    );
     const names = new Map<string, NetworkNames>();
     for (const r of state.revisions) {
       const network = networkName(this.#instance, r);

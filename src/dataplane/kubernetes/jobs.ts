@@ -5,7 +5,15 @@ import { type Cluster, isNotFound } from './cluster.js';
 import { ClusterImages } from './images.js';
 import { dnsLabel, LABELS_ANNOTATION, labelValues, parsePodId } from './names.js';
 import { podReplica } from './pod-replicas.js';
-import { configMapName, inputObjects, metadata, podInputs, resources, secretName } from './pod-spec.js';
+import {
+  configMapName,
+  inputObjects,
+  metadata,
+  podInputs,
+  podInputsOf,
+  resources,
+  secretName,
+} from './pod-spec.js';
 import { CONTAINER, followLog, waitStopped } from './pods.js';
 import { listReplicas, readPod } from './revisions.js';
 
@@ -23,12 +31,14 @@ export class Jobs implements JobsPort {
   constructor(
     readonly cluster: Cluster,
     readonly images: ClusterImages = new ClusterImages(undefined, undefined),
+    /** Rondo's gateway runs in the cluster: workloads are told where their organization gateway is. */
+    readonly internalGateway = false,
   ) {}
 
   async start(spec: JobSpec): Promise<Replica> {
     const namespace = spec.environment.name;
     const name = dnsLabel(spec.name, 56);
-    const inputs = { namespace, name, labels: spec.labels, env: spec.env, files: spec.files };
+    const inputs = podInputsOf(namespace, name, spec, this.internalGateway);
     for (const o of inputObjects(inputs)) await this.cluster.apply(o);
     const mounts = podInputs(inputs);
     const job = await this.cluster.apply<KubernetesObject & V1Job>({

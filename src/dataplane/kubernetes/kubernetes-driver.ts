@@ -10,6 +10,7 @@ import type {
 import { Cluster, kubernetesConfig } from './cluster.js';
 import { clusterStatus } from './cluster-status.js';
 import { Environments } from './environments.js';
+import { ClusterGateway, type ClusterGatewayOptions } from './gateway.js';
 import { ClusterImages } from './images.js';
 import { Jobs } from './jobs.js';
 import { selector } from './names.js';
@@ -32,6 +33,11 @@ export interface KubernetesDriverOptions {
    * images are pulled from the record's `registry` address, and its tags resolved to digests.
    */
   platformRegistry?: string;
+  /**
+   * Rondo's gateway inside the cluster (public hosts, web apps, organization gateways); without
+   * it `traffic.publish` renders Services only.
+   */
+  gateway?: ClusterGatewayOptions;
 }
 
 /**
@@ -70,9 +76,13 @@ export function kubernetesDriver(
     },
     status: (timeoutMs: number): Promise<DataPlaneStatus> => clusterStatus(cluster, timeoutMs),
     environments,
-    revisions: new Revisions(cluster, images),
-    traffic: new Traffic(cluster, environments),
-    jobs: new Jobs(cluster, images),
+    revisions: new Revisions(cluster, images, options.gateway !== undefined),
+    traffic: new Traffic(
+      cluster,
+      environments,
+      options.gateway ? new ClusterGateway(cluster, images, options.gateway) : undefined,
+    ),
+    jobs: new Jobs(cluster, images, options.gateway !== undefined),
     observe,
   };
 }

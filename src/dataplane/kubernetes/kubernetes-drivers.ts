@@ -4,6 +4,7 @@ import type { DataPlaneFactory } from '../registry.js';
 import { openKubeconfig } from './credentials.js';
 
 type DriverModule = typeof import('./kubernetes-driver.js');
+type GatewayOptions = import('./gateway.js').ClusterGatewayOptions;
 
 /**
  * The `kubernetes` driver's factory. The Kubernetes client takes over a second to load, so a
@@ -11,10 +12,15 @@ type DriverModule = typeof import('./kubernetes-driver.js');
  * cluster is registered, and a cluster asked for before the load has finished is unavailable for
  * that moment (every caller retries). The kubeconfig is decrypted in memory for the driver only.
  * `platformRegistry`: where builds push, whose images clusters pull from their record's address.
+ * `gateway`: Rondo's gateway inside each cluster, from the site's `gateway` base image.
  */
 export function kubernetesDrivers(
   keyring: Keyring,
-  options: { platformRegistry?: string } = {},
+  options: {
+    platformRegistry?: string;
+    /** Rondo's gateway in each cluster, as the site has it now (its image); none: Services only. */
+    gateway?: () => GatewayOptions | undefined;
+  } = {},
 ): { factory: DataPlaneFactory; preload(): Promise<void> } {
   let driver: DriverModule | undefined;
   let loading: Promise<void> | undefined;
@@ -38,7 +44,14 @@ export function kubernetesDrivers(
         `data plane ${record.id}: the Kubernetes driver is still loading; try again in a few seconds`,
       );
     }
-    return driver.kubernetesDriver({ ...record, config: openKubeconfig(keyring, record) }, options);
+    const gateway = options.gateway?.();
+    return driver.kubernetesDriver(
+      { ...record, config: openKubeconfig(keyring, record) },
+      {
+        ...(options.platformRegistry ? { platformRegistry: options.platformRegistry } : {}),
+        ...(gateway ? { gateway } : {}),
+      },
+    );
   };
   factory.preload = preload;
   return { factory, preload };

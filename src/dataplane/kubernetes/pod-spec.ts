@@ -23,7 +23,37 @@ export interface PodInputs {
   labels: Record<string, string>;
   env: Record<string, string>;
   files: { path: string; content: Buffer | string; secret?: boolean }[];
+  /**
+   * The port of the environment's organization gateway, where the cluster runs Rondo's gateway:
+   * `RONDO_INTERNAL_GATEWAY` is then `http://<the pod's node>:<port>` (the gateway is on every
+   * node's network; the node's address comes from the downward API).
+   */
+  organizationGatewayPort?: number;
 }
+
+/**
+ * A revision's or a run's inputs; `internalGateway`: Rondo's gateway runs in the cluster, so the
+ * workload is told where its organization gateway is.
+ */
+export function podInputsOf(
+  namespace: string,
+  name: string,
+  spec: Pick<PodInputs, 'labels' | 'env' | 'files' | 'organizationGatewayPort'>,
+  internalGateway: boolean,
+): PodInputs {
+  const { labels, env, files, organizationGatewayPort } = spec;
+  return {
+    namespace,
+    name,
+    labels,
+    env,
+    files,
+    ...(internalGateway && organizationGatewayPort !== undefined ? { organizationGatewayPort } : {}),
+  };
+}
+
+/** The node's address in a pod's env, which `RONDO_INTERNAL_GATEWAY` names. */
+export const NODE_ADDRESS_ENV = 'RONDO_NODE_IP';
 
 /** Owner of the Secret and ConfigMap: deleting it deletes them (the garbage collector). */
 export interface Owner {
@@ -88,10 +118,16 @@ export function podInputs(p: PodInputs): {
   volumeMounts: V1VolumeMount[];
   volumes: V1Volume[];
 } {
-  const env = Object.keys(p.env).map((name, i) => ({
+  const env: NonNullable<V1Container['env']> = Object.keys(p.env).map((name, i) => ({
     name,
     valueFrom: { secretKeyRef: { name: secretName(p.name), key: envKey(i) } },
   }));
+  if (p.organizationGatewayPort !== undefined)
+    env.push(
+      { name: NODE_ADDRESS_ENV, valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
+      // `$(NAME)` is expanded by the kubelet from the variables before it.
+      { name: 'RONDO_INTERNAL_GATEWAY', value: `http://$(${NODE_ADDRESS_ENV}):${p.organizationGatewayPort}` },
+    );
   // One file each, read-only, at its own path (subPath): the image's other files in that folder stay.
   const volumeMounts = p.files.map((f, i) => ({
     name: f.secret ? 'secret-files' : 'files',

@@ -11,6 +11,7 @@ import {
   inputObjects,
   metadata,
   podInputs,
+  podInputsOf,
   probes,
   resources,
   secretName,
@@ -33,6 +34,8 @@ export class Revisions implements RevisionsPort {
   constructor(
     readonly cluster: Cluster,
     readonly images: ClusterImages = new ClusterImages(undefined, undefined),
+    /** Rondo's gateway runs in the cluster: workloads are told where their organization gateway is. */
+    readonly internalGateway = false,
   ) {}
 
   /**
@@ -48,7 +51,7 @@ export class Revisions implements RevisionsPort {
   async start(spec: RevisionSpec, _indexes: number[]): Promise<Replica[]> {
     const namespace = spec.environment.name;
     const name = deploymentName(spec);
-    const inputs = { namespace, name, labels: spec.labels, env: spec.env, files: spec.files };
+    const inputs = podInputsOf(namespace, name, spec, this.internalGateway);
     const existing = await this.#readDeployment(namespace, name);
     const owner = (d: V1Deployment | undefined) =>
       d?.metadata?.uid ? { apiVersion: 'apps/v1', kind: 'Deployment', name, uid: d.metadata.uid } : undefined;

@@ -1,9 +1,12 @@
 import type { KubernetesObject, V1Service } from '@kubernetes/client-node';
 import type { RouteTarget, RoutingState, TrafficPort } from '../driver.js';
+import { gatewayPart, routedAddresses } from '../gateway-part.js';
 import { LABEL } from '../labels.js';
 import { type Cluster, isNotFound } from './cluster.js';
 import { type Environments, namespaceName } from './environments.js';
+import type { ClusterGateway } from './gateway.js';
 import { dnsLabel, LABELS_ANNOTATION, labelValue, labelValues, selector } from './names.js';
+import { listReplicas } from './revisions.js';
 
 /** On the Services `publish` renders (and prunes). */
 const SERVICE_LABEL = 'rondo.service';
@@ -17,19 +20,49 @@ interface ServiceIntent {
 }
 
 /**
- * Routing, for now, as one Service per routed component: its selector the routed deployment's
- * label, its ports the routed ones. Where the cluster has DNS and a Service proxy they give the
- * component a stable name and address; the test cluster has neither, and the gateways inside
- * the cluster (public hosts, web apps, organization gateways) are still to come (docs/kubernetes.md).
- * Level-based: Services of this installation that the state no longer routes to are deleted.
+ * Routing on a cluster. With a gateway (the driver's `gateway` option): Rondo's gateway inside the
+ * cluster (`gateway.ts`) serves the public hosts, web apps and organization gateways, dialling
+ * the routed replicas by pod IP, chosen as on Docker (`routedAddresses`). And one Service per
+ * routed component: its selector the routed deployment's label, its ports the routed ones; where
+ * the cluster has DNS and a Service proxy they give the component a stable name and address (the
+ * test cluster has neither). Level-based: Services of this installation that the state no longer
+ * routes to are deleted.
  */
 export class Traffic implements TrafficPort {
   constructor(
     readonly cluster: Cluster,
     readonly environments: Environments,
+    readonly gateway?: ClusterGateway,
   ) {}
 
   async publish(state: RoutingState): Promise<void> {
+    await Promise.all([this.#services(state), this.#gateway(state)]);
+  }
+
+  /**
+   * The gateway's part: upstreams the routed replicas' pod IPs; an organization gateway open to
+   * the addresses of its environment's pods (every project's), as they are now.
+   */
+  async #gateway(state: RoutingState): Promise<void> {
+    if (!this.gateway) return;
+    const pods = await listReplicas(this.cluster, { [LABEL.instance]: this.gateway.options.instance });
+    const part = gatewayPart(state, routedAddresses(state, pods), (org, environment) => [
+      ...new Set(
+        pods
+          .filter(
+            (p) =>
+              p.ip &&
+              p.state !== 'removing' &&
+              p.labels[LABEL.org] === org &&
+              p.labels[LABEL.environment] === environment,
+          )
+          .map((p) => `${p.ip}/32`),
+      ),
+    ]);
+    await this.gateway.publish(part);
+  }
+
+  async #services(state: RoutingState): Promise<void> {
     const targets: RouteTarget[] = [
       ...state.hosts.flatMap((h) => h.routes),
       ...state.webApps,

@@ -1,0 +1,205 @@
+import type { KubernetesObject, V1ConfigMap, V1DaemonSet, V1Namespace, V1Pod } from '@kubernetes/client-node';
+import type { GatewayState } from '../../domain/gateway-routes.js';
+import {
+  CLUSTER_GATEWAY_DIR,
+  CLUSTER_GATEWAY_INITIAL_DIR,
+  type ClusterGatewaySettings,
+  clusterGatewayCommand,
+  clusterGatewayConfig,
+  clusterGatewayFiles,
+  clusterGatewayPush,
+} from '../../gateway/cluster-gateway.js';
+import { LABEL } from '../labels.js';
+import type { Cluster } from './cluster.js';
+import type { ClusterImages } from './images.js';
+import { dnsLabel, LABELS_ANNOTATION, labelValues, selector } from './names.js';
+import { execInPod } from './pod-exec.js';
+import { isReady } from './pod-replicas.js';
+import { metadata } from './pod-spec.js';
+
+/** Where a cluster's gateway comes from and listens (the driver's `gateway` option). */
+export interface ClusterGatewayOptions extends ClusterGatewaySettings {
+  /** The site's gateway image (`rondo images bootstrap`), as builds name it: pinned like a workload's. */
+  image: string;
+  /** This installation (`rondo.instance`): the gateway's namespace is `rondo-<instance>-gateway`. */
+  instance: string;
+  /** How long a publish waits for a first gateway pod to be ready (its image pulled); default 180 s. */
+  startTimeoutMs?: number;
+}
+
+export const GATEWAY_NAME = 'rondo-gateway';
+const CONTAINER = 'gateway';
+const REAPPLY_MS = 60_000;
+/** On the gateway's objects and pods. */
+const GATEWAY_LABEL = 'rondo.gateway';
+
+export const gatewayNamespace = (instance: string) => dnsLabel(`rondo-${instance}-gateway`);
+
+/**
+ * Rondo's gateway inside a cluster: a DaemonSet of the site's gateway image in a namespace of the
+ * installation's own, on each node's network (`hostNetwork`), so the public listener is every
+ * node's `publicPort` and a workload reaches its organization gateway on its own node's address;
+ * it dials replicas by pod IP, which needs no Service proxy and no cluster DNS. The
+ * configuration is a ConfigMap (what a pod starts with) and is pushed into each ready pod through
+ * the API server's exec, which reloads HAProxy without dropping a connection: `publish` resolves
+ * once every ready gateway pod serves it (a ConfigMap volume would take the kubelet up to a
+ * minute, too slow for a rollout, whose old revision is drained right after).
+ */
+export class ClusterGateway {
+  readonly namespace: string;
+  #running: Promise<void> = Promise.resolve();
+  /** The image as pinned once (a tag resolved to its digest), so every publish applies the same. */
+  #image: string | undefined;
+  /** The configuration last applied, and the pods (by uid) known to run it. */
+  #applied: string | undefined;
+  #appliedAt = 0;
+  readonly #serving = new Set<string>();
+
+  constructor(
+    readonly cluster: Cluster,
+    readonly images: ClusterImages,
+    readonly options: ClusterGatewayOptions,
+  ) {
+    this.namespace = gatewayNamespace(options.instance);
+  }
+
+  get labels(): Record<string, string> {
+    return { [LABEL.instance]: this.options.instance, [LABEL.managed]: 'true', [GATEWAY_LABEL]: 'true' };
+  }
+
+  /** Serialized: the last publish wins. */
+  publish(part: GatewayState): Promise<void> {
+    const next = this.#running.catch(() => undefined).then(() => this.#publish(part));
+    this.#running = next;
+    return next;
+  }
+
+  async #publish(part: GatewayState): Promise<void> {
+    const config = clusterGatewayConfig(part, this.options);
+    // The same state again (the reconciler's resync): only pods that have not taken it yet, and
+    // the objects applied again once a minute (someone may have deleted them).
+    if (config.identity !== this.#applied || Date.now() - this.#appliedAt > REAPPLY_MS) {
+      if (config.identity !== this.#applied) this.#serving.clear();
+      this.#applied = undefined;
+      await this.#apply(clusterGatewayFiles(config));
+      this.#applied = config.identity;
+      this.#appliedAt = Date.now();
+    }
+    const pods = (await this.#readyPods()).filter((p) => !this.#serving.has(p.metadata?.uid ?? ''));
+    if (pods.length === 0) return;
+    const push = await clusterGatewayPush(config, this.options);
+    await Promise.all(
+      pods.map(async (pod) => {
+        const name = pod.metadata?.name ?? '';
+        const r = await execInPod(
+          this.cluster,
+          { namespace: this.namespace, pod: name, container: CONTAINER },
+          push.command,
+          push.stdin,
+        );
+        if (r.code !== 0)
+          throw new Error(
+            `the gateway pod ${this.namespace}/${name} did not take the configuration (exit ${r.code}): ${r.stderr.trim().slice(0, 800)}`,
+          );
+        this.#serving.add(pod.metadata?.uid ?? '');
+      }),
+    );
+  }
+
+  /** The namespace, its pull Secret, the ConfigMap with `files` and the DaemonSet. */
+  async #apply(files: Record<string, string>): Promise<void> {
+    const labels = this.labels;
+    await this.cluster.apply<KubernetesObject & V1Namespace>({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: {
+        name: this.namespace,
+        labels: labelValues(labels),
+        annotations: { [LABELS_ANNOTATION]: JSON.stringify(labels) },
+      },
+    });
+    const pullSecret = this.images.pullSecret(this.namespace, labels);
+    if (pullSecret) await this.cluster.apply(pullSecret);
+    await this.cluster.apply<KubernetesObject & V1ConfigMap>({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: metadata(this.namespace, GATEWAY_NAME, labels),
+      data: files,
+    });
+    this.#image ??= this.images.reference(await this.images.pin(this.options.image));
+    const image = this.#image;
+    const selectorLabels = labelValues({ [LABEL.instance]: this.options.instance, [GATEWAY_LABEL]: 'true' });
+    await this.cluster.apply<KubernetesObject & V1DaemonSet>({
+      apiVersion: 'apps/v1',
+      kind: 'DaemonSet',
+      metadata: metadata(this.namespace, GATEWAY_NAME, labels),
+      spec: {
+        selector: { matchLabels: selectorLabels },
+        template: {
+          metadata: { labels: { ...labelValues(labels), ...selectorLabels } },
+          spec: {
+            hostNetwork: true,
+            dnsPolicy: 'ClusterFirstWithHostNet',
+            automountServiceAccountToken: false,
+            enableServiceLinks: false,
+            terminationGracePeriodSeconds: 30,
+            ...(this.images.pullSecrets ? { imagePullSecrets: this.images.pullSecrets } : {}),
+            containers: [
+              {
+                name: CONTAINER,
+                image,
+                imagePullPolicy: 'IfNotPresent',
+                command: clusterGatewayCommand(),
+                // The node's port, so the scheduler never places two gateways on one node.
+                ports: [
+                  {
+                    name: 'public',
+                    containerPort: this.options.publicPort,
+                    hostPort: this.options.publicPort,
+                    protocol: 'TCP',
+                  },
+                ],
+                readinessProbe: {
+                  tcpSocket: { port: this.options.publicPort },
+                  periodSeconds: 1,
+                  failureThreshold: 1,
+                },
+                volumeMounts: [
+                  { name: 'initial', mountPath: CLUSTER_GATEWAY_INITIAL_DIR, readOnly: true },
+                  { name: 'run', mountPath: CLUSTER_GATEWAY_DIR },
+                ],
+              },
+            ],
+            volumes: [
+              { name: 'initial', configMap: { name: GATEWAY_NAME } },
+              { name: 'run', emptyDir: { medium: 'Memory' } },
+            ],
+          },
+        },
+      },
+    });
+  }
+
+  /**
+   * The gateway pods that serve now (ready, not terminating); waits for a first one (a new
+   * gateway pulls its image). A pod not ready yet starts with the ConfigMap just applied.
+   */
+  async #readyPods(): Promise<V1Pod[]> {
+    const deadline = Date.now() + (this.options.startTimeoutMs ?? 180_000);
+    const labelSelector = selector({ [LABEL.instance]: this.options.instance, [GATEWAY_LABEL]: 'true' });
+    let why = 'no gateway pod yet';
+    for (;;) {
+      const { items } = await this.cluster.call(() =>
+        this.cluster.core.listNamespacedPod({ namespace: this.namespace, labelSelector }),
+      );
+      const ready = items.filter((p) => !p.metadata?.deletionTimestamp && isReady(p));
+      if (ready.length > 0) return ready;
+      const waiting = items[0]?.status?.containerStatuses?.[0]?.state?.waiting;
+      if (waiting) why = `${waiting.reason ?? 'waiting'}${waiting.message ? `: ${waiting.message}` : ''}`;
+      else if (items[0]) why = `pod ${items[0].metadata?.name} is ${items[0].status?.phase ?? 'pending'}`;
+      if (Date.now() > deadline)
+        throw new Error(`the cluster's gateway (${this.namespace}/${GATEWAY_NAME}) is not ready: ${why}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
