@@ -10,7 +10,7 @@ import {
   clusterGatewayPush,
 } from '../../gateway/cluster-gateway.js';
 import { LABEL } from '../labels.js';
-import type { Cluster } from './cluster.js';
+import { type Cluster, isNotFound } from './cluster.js';
 import type { ClusterImages } from './images.js';
 import { dnsLabel, LABELS_ANNOTATION, labelValues, selector } from './names.js';
 import { execInPod } from './pod-exec.js';
@@ -30,6 +30,8 @@ export interface ClusterGatewayOptions extends ClusterGatewaySettings {
 export const GATEWAY_NAME = 'rondo-gateway';
 const CONTAINER = 'gateway';
 const REAPPLY_MS = 60_000;
+/** On the ConfigMap: the identity of the configuration it holds. */
+const CONFIG_ANNOTATION = 'rondo.gateway-config';
 /** On the gateway's objects and pods. */
 const GATEWAY_LABEL = 'rondo.gateway';
 
@@ -77,11 +79,16 @@ export class ClusterGateway {
   async #publish(part: GatewayState): Promise<void> {
     const config = clusterGatewayConfig(part, this.options);
     // The same state again (the reconciler's resync): only pods that have not taken it yet, and
-    // the objects applied again once a minute (someone may have deleted them).
-    if (config.identity !== this.#applied || Date.now() - this.#appliedAt > REAPPLY_MS) {
+    // the objects read once a minute and applied again only when they no longer hold it (someone
+    // deleted or edited them): an idle pass makes no write to the API server.
+    const stale =
+      config.identity !== this.#applied ||
+      (Date.now() - this.#appliedAt > REAPPLY_MS && !(await this.#objectsHold(config.identity)));
+    if (!stale) this.#appliedAt = Date.now();
+    else {
       if (config.identity !== this.#applied) this.#serving.clear();
       this.#applied = undefined;
-      await this.#apply(clusterGatewayFiles(config));
+      await this.#apply(clusterGatewayFiles(config), config.identity);
       this.#applied = config.identity;
       this.#appliedAt = Date.now();
     }
@@ -107,7 +114,25 @@ export class ClusterGateway {
   }
 
   /** The namespace, its pull Secret, the ConfigMap with `files` and the DaemonSet. */
-  async #apply(files: Record<string, string>): Promise<void> {
+  /** Whether the ConfigMap still carries `identity` and the DaemonSet is there (reads only). */
+  async #objectsHold(identity: string): Promise<boolean> {
+    const read = <T>(fn: () => Promise<T>) =>
+      this.cluster.call(fn).catch((err: unknown) => {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      });
+    const [configMap, daemonSet] = await Promise.all([
+      read(() =>
+        this.cluster.core.readNamespacedConfigMap({ name: GATEWAY_NAME, namespace: this.namespace }),
+      ),
+      read(() =>
+        this.cluster.apps.readNamespacedDaemonSet({ name: GATEWAY_NAME, namespace: this.namespace }),
+      ),
+    ]);
+    return configMap?.metadata?.annotations?.[CONFIG_ANNOTATION] === identity && daemonSet !== undefined;
+  }
+
+  async #apply(files: Record<string, string>, identity: string): Promise<void> {
     const labels = this.labels;
     await this.cluster.apply<KubernetesObject & V1Namespace>({
       apiVersion: 'v1',
@@ -123,7 +148,10 @@ export class ClusterGateway {
     await this.cluster.apply<KubernetesObject & V1ConfigMap>({
       apiVersion: 'v1',
       kind: 'ConfigMap',
-      metadata: metadata(this.namespace, GATEWAY_NAME, labels),
+      metadata: (() => {
+        const m = metadata(this.namespace, GATEWAY_NAME, labels);
+        return { ...m, annotations: { ...m.annotations, [CONFIG_ANNOTATION]: identity } };
+      })(),
       data: files,
     });
     this.#image ??= this.images.reference(await this.images.pin(this.options.image));
