@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildGatewayImage } from '../../src/builds/bootstrap-images.js';
 import { DockerImages } from '../../src/dataplane/docker/docker-images.js';
 import type { DataPlaneDriver, EnvironmentInfo, RevisionSpec } from '../../src/dataplane/driver.js';
 import { PULL_SECRET } from '../../src/dataplane/kubernetes/images.js';
@@ -11,7 +10,6 @@ import { kubernetesDriver } from '../../src/dataplane/kubernetes/kubernetes-driv
 import { LABEL } from '../../src/dataplane/labels.js';
 import { buildWebImage, docker } from '../helpers/images.js';
 import {
-  gatewayRequest,
   type PlatformTestRondo,
   startPlatformRondo,
   startRegistry,
@@ -19,7 +17,6 @@ import {
 } from '../helpers/platform.js';
 import {
   removeNodeImage,
-  revisionLabels,
   serveToCluster,
   startTestCluster,
   type TestCluster,
@@ -49,9 +46,6 @@ describe('Kubernetes pulls the platform registry’s images by digest', () => {
   let core: CoreV1Api;
   let tag = '';
   let digest = '';
-  /** The site's gateway image (`rondo images bootstrap`), which the promoted component is served through. */
-  let gatewayTag = '';
-  let gatewayImage = '';
   let env: EnvironmentInfo | undefined;
   const pulled: string[] = [];
 
@@ -72,7 +66,15 @@ describe('Kubernetes pulls the platform registry’s images by digest', () => {
     );
   const revision = (deployment: string, image: string): RevisionSpec => ({
     environment: env!,
-    labels: revisionLabels(REF, 'web', deployment),
+    labels: {
+      [LABEL.instance]: INSTANCE,
+      [LABEL.managed]: 'true',
+      [LABEL.org]: REF.org,
+      [LABEL.project]: REF.project,
+      [LABEL.environment]: REF.environment,
+      [LABEL.component]: 'web',
+      [LABEL.deployment]: deployment,
+    },
     name: `rondo-${INSTANCE}.${deployment}`,
     image,
     replicas: 1,
@@ -100,10 +102,6 @@ describe('Kubernetes pulls the platform registry’s images by digest', () => {
     tag = `${registry.addr}/rondo-test/kube-web:${NONCE}`;
     await buildWebImage(tag, { body: `kube image ${NONCE}` });
     digest = await new DockerImages().push(tag);
-    gatewayTag = await buildGatewayImage(new DockerImages(), registry.addr, () => undefined, {
-      'rondo.test': NONCE,
-    });
-    gatewayImage = `${registry.addr}/rondo/gateway@${await new DockerImages().push(gatewayTag)}`;
   }, 900_000);
 
   afterAll(async () => {
@@ -111,12 +109,10 @@ describe('Kubernetes pulls the platform registry’s images by digest', () => {
     for (const ref of pulled) removeNodeImage(ref);
     await door?.stop();
     registry?.stop();
-    for (const t of [tag, gatewayTag].filter(Boolean))
-      await docker
-        .getImage(t)
-        .remove({ force: true })
-        .catch(() => undefined);
-    if (gatewayImage && cluster) removeNodeImage(gatewayImage.replace(registry!.addr, cluster.registry));
+    await docker
+      .getImage(tag)
+      .remove({ force: true })
+      .catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
     cluster?.stop();
   }, 120_000);
@@ -194,11 +190,7 @@ describe('Kubernetes pulls the platform registry’s images by digest', () => {
     const built = () => `${registry!.addr}/rondo-test/kube-web@${digest}`;
 
     beforeAll(async () => {
-      t = await startPlatformRondo(
-        'pglite',
-        {},
-        { registry: registry!.addr, baseImages: { gateway: { '1': gatewayImage } } },
-      );
+      t = await startPlatformRondo('pglite', {}, { registry: registry!.addr });
       const lab = await t.call('POST', '/api/v1/orgs/default/dataplanes', {
         body: {
           name: 'lab',
@@ -269,17 +261,6 @@ describe('Kubernetes pulls the platform registry’s images by digest', () => {
       expect(pods.items[0]?.status?.containerStatuses?.[0]?.imageID).toBe(
         `${cluster!.registry}/rondo-test/kube-web@${digest}`,
       );
-
-      // Production answers at its own URL through the gateway inside the cluster (a node's
-      // public port), with the pod of that digest behind it.
-      const status = await t!.call('GET', `${COMPONENT}/status`);
-      const kprod = status.body.items.find((e: { environment: string }) => e.environment === 'kprod');
-      const url = new URL(kprod.urls.find((u: { visibility: string }) => u.visibility === 'Public').url);
-      expect(url.hostname).toBe('kprod.localhost');
-      const answer = await gatewayRequest(t!.publicPort, url.host, url.pathname, { address: '10.201.0.2' });
-      expect(answer.status).toBe(200);
-      expect(answer.body.trim()).toBe(`kube image ${NONCE}`);
-      expect(answer.headers['x-rondo-outcome']).toBe('BACKEND_RESPONSE');
     }, 300_000);
   });
 });
