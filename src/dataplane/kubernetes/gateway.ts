@@ -145,13 +145,12 @@ export class ClusterGateway {
     });
     const pullSecret = this.images.pullSecret(this.namespace, labels);
     if (pullSecret) await this.cluster.apply(pullSecret);
+    const base = metadata(this.namespace, GATEWAY_NAME, labels);
+    const configMap = { ...base, annotations: { ...base.annotations, [CONFIG_ANNOTATION]: identity } };
     await this.cluster.apply<KubernetesObject & V1ConfigMap>({
       apiVersion: 'v1',
       kind: 'ConfigMap',
-      metadata: (() => {
-        const m = metadata(this.namespace, GATEWAY_NAME, labels);
-        return { ...m, annotations: { ...m.annotations, [CONFIG_ANNOTATION]: identity } };
-      })(),
+      metadata: configMap,
       data: files,
     });
     this.#image ??= this.images.reference(await this.images.pin(this.options.image));
