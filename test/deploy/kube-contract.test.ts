@@ -56,5 +56,7 @@ driverContract('kubernetes', async () => {
     cleanup: async () => undefined,
     // Pods are scheduled, pulled from the node's store and probed by the kubelet: slower than Docker.
     deadlineMs: 90_000,
+    // Kubernetes 1.20 has no pod-deletion-cost: the ReplicaSet picks among equally ranked pods.
+    removalKeepsSiblings: false,
   };
 });
