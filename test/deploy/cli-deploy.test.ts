@@ -36,10 +36,11 @@ describe('rondo deploy from the CLI', () => {
       filters: { label: ['rondo.component=hello', 'rondo.project=shop'] },
     });
     await server?.stop();
-    if (c) await cleanupInstance(c.Labels['rondo.instance']!);
+    const instance = c?.Labels['rondo.instance'];
+    if (instance) await cleanupInstance(instance);
     await gateway?.stop();
     registry?.stop();
-    await removeImagesLabelled('rondo.build');
+    if (instance) await removeImagesLabelled(`rondo.built-by=${instance}`);
     rmSync(dir, { recursive: true, force: true });
   });
 

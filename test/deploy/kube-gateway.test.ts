@@ -21,6 +21,7 @@ import { Cluster } from '../../src/dataplane/kubernetes/cluster.js';
 import { GATEWAY_NAME, gatewayNamespace } from '../../src/dataplane/kubernetes/gateway.js';
 import { kubernetesDriver } from '../../src/dataplane/kubernetes/kubernetes-driver.js';
 import { execInPod } from '../../src/dataplane/kubernetes/pod-exec.js';
+import { LABEL } from '../../src/dataplane/labels.js';
 import type { RoutePolicy } from '../../src/domain/gateway-routes.js';
 import { docker } from '../helpers/images.js';
 import { startLoad } from '../helpers/load.js';
@@ -229,6 +230,14 @@ describe('Rondo’s gateway inside the cluster', () => {
     expect(items[0]?.status?.containerStatuses?.[0]?.imageID).toBe(
       gatewayImage.replace(registry!.addr, cluster!.registry),
     );
+
+    // It carries the installation's labels, yet is neither an environment nor a replica of it:
+    // the reconciler would remove a stray one (it once deleted the gateway mid-promotion).
+    const environments = await driver.environments.list(INSTANCE);
+    expect(environments.map((e) => e.name)).toEqual([env!.name]);
+    const replicas = await driver.revisions.list({ [LABEL.instance]: INSTANCE });
+    expect(replicas.map((r) => r.labels[LABEL.deployment])).toEqual(['dpl-v1']);
+    expect(replicas.every((r) => !r.id.startsWith(`${gatewayNamespace(INSTANCE)}/`))).toBe(true);
   }, 300_000);
 
   it('answers a body over 10 MB with the 413 JSON, announced or chunked', async () => {

@@ -1,22 +1,28 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildGatewayImage } from '../../src/builds/bootstrap-images.js';
 import { DockerImages } from '../../src/dataplane/docker/docker-images.js';
 import type { DataPlaneDriver, EnvironmentInfo, RevisionSpec } from '../../src/dataplane/driver.js';
 import { PULL_SECRET } from '../../src/dataplane/kubernetes/images.js';
 import { kubernetesDriver } from '../../src/dataplane/kubernetes/kubernetes-driver.js';
 import { LABEL } from '../../src/dataplane/labels.js';
-import { buildWebImage, docker } from '../helpers/images.js';
+import { createRepo, type TestRepo } from '../helpers/git.js';
+import { buildWebImage, docker, removeImagesLabelled } from '../helpers/images.js';
 import {
+  gatewayRequest,
   type PlatformTestRondo,
   startPlatformRondo,
   startRegistry,
+  waitForBuild,
   waitForDeployment,
 } from '../helpers/platform.js';
 import {
   removeNodeImage,
+  revisionLabels,
   serveToCluster,
   startTestCluster,
   type TestCluster,
@@ -35,6 +41,29 @@ import {
 const INSTANCE = `ki${process.pid}`;
 const REF = { instance: INSTANCE, org: 'acme', project: 'shop', environment: 'kimg' };
 const NONCE = Math.random().toString(36).slice(2, 10);
+const BUSYBOX = execFileSync('sh', ['-c', 'command -v busybox']).toString().trim();
+const DOCKERFILE = `FROM scratch
+COPY busybox /bin/busybox
+COPY www /www
+USER 10014
+ENTRYPOINT ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]
+`;
+const CGI = `#!/bin/busybox sh
+echo "Content-Type: text/plain"
+echo ""
+echo "greeting=$GREETING"
+`;
+const DESCRIPTOR = `schemaVersion: 1.2
+endpoints:
+  - name: site
+    service: { basePath: /, port: 8080 }
+    type: REST
+    networkVisibilities: [Public]
+configurations:
+  env:
+    - name: GREETING
+      valueFrom: { configForm: { type: string, required: true } }
+`;
 const PULLER = { name: 'puller', password: `pull-${NONCE}-${Math.random().toString(36).slice(2)}` };
 
 describe('Kubernetes pulls the platform registry’s images by digest', () => {
@@ -46,6 +75,9 @@ describe('Kubernetes pulls the platform registry’s images by digest', () => {
   let core: CoreV1Api;
   let tag = '';
   let digest = '';
+  /** The site's gateway image (`rondo images bootstrap`), which the promoted component is served through. */
+  let gatewayTag = '';
+  let gatewayImage = '';
   let env: EnvironmentInfo | undefined;
   const pulled: string[] = [];
 
@@ -66,15 +98,7 @@ describe('Kubernetes pulls the platform registry’s images by digest', () => {
     );
   const revision = (deployment: string, image: string): RevisionSpec => ({
     environment: env!,
-    labels: {
-      [LABEL.instance]: INSTANCE,
-      [LABEL.managed]: 'true',
-      [LABEL.org]: REF.org,
-      [LABEL.project]: REF.project,
-      [LABEL.environment]: REF.environment,
-      [LABEL.component]: 'web',
-      [LABEL.deployment]: deployment,
-    },
+    labels: revisionLabels(REF, 'web', deployment),
     name: `rondo-${INSTANCE}.${deployment}`,
     image,
     replicas: 1,
@@ -102,6 +126,10 @@ describe('Kubernetes pulls the platform registry’s images by digest', () => {
     tag = `${registry.addr}/rondo-test/kube-web:${NONCE}`;
     await buildWebImage(tag, { body: `kube image ${NONCE}` });
     digest = await new DockerImages().push(tag);
+    gatewayTag = await buildGatewayImage(new DockerImages(), registry.addr, () => undefined, {
+      'rondo.test': NONCE,
+    });
+    gatewayImage = `${registry.addr}/rondo/gateway@${await new DockerImages().push(gatewayTag)}`;
   }, 900_000);
 
   afterAll(async () => {
@@ -109,10 +137,12 @@ describe('Kubernetes pulls the platform registry’s images by digest', () => {
     for (const ref of pulled) removeNodeImage(ref);
     await door?.stop();
     registry?.stop();
-    await docker
-      .getImage(tag)
-      .remove({ force: true })
-      .catch(() => undefined);
+    for (const t of [tag, gatewayTag].filter(Boolean))
+      await docker
+        .getImage(t)
+        .remove({ force: true })
+        .catch(() => undefined);
+    if (gatewayImage && cluster) removeNodeImage(gatewayImage.replace(registry!.addr, cluster.registry));
     rmSync(dir, { recursive: true, force: true });
     cluster?.stop();
   }, 120_000);
@@ -186,11 +216,37 @@ describe('Kubernetes pulls the platform registry’s images by digest', () => {
 
   describe('through the control plane', () => {
     let t: PlatformTestRondo | undefined;
+    let repo: TestRepo;
     const COMPONENT = '/api/v1/orgs/default/projects/shop/components/web';
-    const built = () => `${registry!.addr}/rondo-test/kube-web@${digest}`;
+    const config = (environment: string, value: string) =>
+      t!.call('PATCH', `${COMPONENT}/config`, { body: { environment, set: [{ key: 'GREETING', value }] } });
+    /** The component's answer at an environment's public URL, through that environment's gateway. */
+    const answerOf = async (environment: string, address?: string) => {
+      const status = await t!.call('GET', `${COMPONENT}/status`);
+      const item = status.body.items.find((e: { environment: string }) => e.environment === environment);
+      const url = new URL(item.urls.find((u: { visibility: string }) => u.visibility === 'Public').url);
+      expect(url.hostname).toBe(`${environment}.localhost`);
+      const path = `${url.pathname.replace(/\/$/, '')}/cgi-bin/env`;
+      return gatewayRequest(t!.publicPort, url.host, path, address ? { address } : {});
+    };
 
     beforeAll(async () => {
-      t = await startPlatformRondo('pglite', {}, { registry: registry!.addr });
+      t = await startPlatformRondo(
+        'pglite',
+        {},
+        { registry: registry!.addr, baseImages: { gateway: { '1': gatewayImage } } },
+      );
+      repo = createRepo(join(dir, 'repo'));
+      mkdirSync(join(dir, 'repo', 'web', 'www', 'cgi-bin'), { recursive: true });
+      copyFileSync(BUSYBOX, join(dir, 'repo', 'web', 'busybox'));
+      repo.commit({
+        'web/Dockerfile': DOCKERFILE,
+        'web/www/index.html': `kube image ${NONCE}`,
+        'web/www/cgi-bin/env': CGI,
+        'web/.rondo/component.yaml': DESCRIPTOR,
+      });
+      chmodSync(join(dir, 'repo', 'web', 'www', 'cgi-bin', 'env'), 0o755);
+      repo.commit({}, 'make the CGI script executable');
       const lab = await t.call('POST', '/api/v1/orgs/default/dataplanes', {
         body: {
           name: 'lab',
@@ -209,41 +265,68 @@ describe('Kubernetes pulls the platform registry’s images by digest', () => {
       });
       await t.call('POST', '/api/v1/orgs/default/projects', { body: { name: 'shop', pipeline: 'kpipe' } });
       const component = await t.call('POST', '/api/v1/orgs/default/projects/shop/components', {
-        body: { name: 'web', type: 'service', source: { image: built() }, endpoints: [{ port: 8080 }] },
+        body: {
+          name: 'web',
+          type: 'service',
+          source: { repoUrl: `file://${repo.path}`, branch: 'main', path: 'web' },
+          buildPreset: 'dockerfile',
+          buildConfigs: { dockerFilePath: 'Dockerfile' },
+        },
       });
       expect(component.status, JSON.stringify(component.body)).toBe(201);
     }, 120_000);
 
     afterAll(async () => {
       const instance = t?.instance;
+      await t?.rondo.buildQueue?.idle();
       await t?.close();
       if (instance) {
         const { items } = await core.listNamespace({ labelSelector: `${LABEL.instance}=${instance}` });
         for (const ns of items)
           await core.deleteNamespace({ name: ns.metadata!.name! }).catch(() => undefined);
+        await removeImagesLabelled(`rondo.built-by=${instance}`);
       }
     }, 120_000);
 
-    it('deploys to a Docker environment and promotes to a Kubernetes one: both run the same digest', async () => {
-      const dev = await t!.call('POST', `${COMPONENT}/deployments`, { body: { environment: 'kdev' } });
+    it('builds from Git once, deploys to a Docker environment, promotes to a Kubernetes one: the same digest, each with its configuration, through its gateway', async () => {
+      const res = await t!.call('POST', `${COMPONENT}/builds`, { body: {} });
+      expect(res.status, JSON.stringify(res.body)).toBe(202);
+      const build = await waitForBuild(t!, res.body.build.id);
+      expect(build.status, JSON.stringify(build)).toBe('succeeded');
+      const image = build.image as string;
+      expect(image).toMatch(new RegExp(`^${registry!.addr}/.+@sha256:[0-9a-f]{64}$`));
+      expect((await config('kdev', 'hello kdev')).status).toBe(200);
+      expect((await config('kprod', 'hello kprod')).status).toBe(200);
+
+      const dev = await t!.call('POST', `${COMPONENT}/deployments`, {
+        body: { environment: 'kdev', buildId: build.id },
+      });
       expect(dev.status, JSON.stringify(dev.body)).toBe(202);
-      expect(await waitForDeployment(t!, 'default', dev.body.id, 90_000)).toMatchObject({ status: 'active' });
+      const devSettled = await waitForDeployment(t!, 'default', dev.body.id, 90_000);
+      expect(devSettled, JSON.stringify(devSettled)).toMatchObject({ status: 'active' });
+      const onDev = await answerOf('kdev');
+      expect(onDev.status).toBe(200);
+      expect(onDev.body).toContain('greeting=hello kdev');
+
       const promoted = await t!.call('POST', `${COMPONENT}/promotions`, { body: {} });
       expect(promoted.status, JSON.stringify(promoted.body)).toBe(202);
       const prod = promoted.body.deployment;
       expect(prod.environment).toBe('kprod');
-      expect(await waitForDeployment(t!, 'default', prod.id, 120_000)).toMatchObject({ status: 'active' });
+      const settled = await waitForDeployment(t!, 'default', prod.id, 240_000);
+      expect(settled, JSON.stringify(settled)).toMatchObject({ status: 'active' });
 
-      // One release, one image reference: the build's digest in the platform registry.
+      // One build, one release, one image reference: the build's digest in the platform registry.
       const list = (await t!.call('GET', `${COMPONENT}/deployments`)).body.items as {
         id: string;
         image: string;
         release: string;
       }[];
       const [onKube, onDocker] = [prod.id, dev.body.id].map((id) => list.find((d) => d.id === id));
-      expect(onDocker?.image).toBe(built());
-      expect(onKube?.image).toBe(built());
+      expect(onDocker?.image).toBe(image);
+      expect(onKube?.image).toBe(image);
       expect(onKube?.release).toBe(onDocker?.release);
+      const builds = (await t!.call('GET', `${COMPONENT}/builds`)).body.items as unknown[];
+      expect(builds.length).toBe(1);
 
       // Docker runs the image the engine knows by that digest.
       const containers = await docker.listContainers({
@@ -251,16 +334,24 @@ describe('Kubernetes pulls the platform registry’s images by digest', () => {
       });
       expect(containers.length).toBe(1);
       const running = await docker.getImage(containers[0]!.ImageID).inspect();
-      expect(running.RepoDigests).toContain(built());
+      expect(running.RepoDigests).toContain(image);
 
       // The cluster pulled the same digest from its own address, with the record's credentials.
       const pods = await core.listPodForAllNamespaces({ labelSelector: `${LABEL.deployment}=${prod.id}` });
       expect(pods.items.length).toBe(1);
       expect(pods.items[0]?.spec?.imagePullSecrets).toEqual([{ name: PULL_SECRET }]);
       // Active means ready: the container runs (a rollout never goes active on a pod still being created).
-      expect(pods.items[0]?.status?.containerStatuses?.[0]?.imageID).toBe(
-        `${cluster!.registry}/rondo-test/kube-web@${digest}`,
-      );
-    }, 300_000);
+      const pulledImage = image.replace(registry!.addr, cluster!.registry);
+      pulled.push(pulledImage);
+      expect(pods.items[0]?.status?.containerStatuses?.[0]?.imageID).toBe(pulledImage);
+
+      // Production answers at its own URL through the gateway inside the cluster (a node's public
+      // port), with production's configuration; development still with its own.
+      const onProd = await answerOf('kprod', '10.201.0.2');
+      expect(onProd.status).toBe(200);
+      expect(onProd.body).toContain('greeting=hello kprod');
+      expect(onProd.headers['x-rondo-outcome']).toBe('BACKEND_RESPONSE');
+      expect((await answerOf('kdev')).body).toContain('greeting=hello kdev');
+    }, 400_000);
   });
 });

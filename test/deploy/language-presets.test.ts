@@ -152,7 +152,7 @@ describe('language presets on bootstrapped base images', () => {
     registry?.stop();
     base?.stop();
     // The base images stay in the engine for the next run; what this run built goes.
-    await removeImagesLabelled('rondo.build');
+    await removeImagesLabelled(`rondo.built-by=${t.instance}`);
     rmSync(dir, { recursive: true, force: true });
   });
 

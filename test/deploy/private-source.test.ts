@@ -69,7 +69,7 @@ describe('private repositories and submodules', () => {
     await t?.close();
     registry?.stop();
     await host?.stop();
-    await removeImagesLabelled('rondo.build');
+    await removeImagesLabelled(`rondo.built-by=${t.instance}`);
     rmSync(dir, { recursive: true, force: true });
   });
 

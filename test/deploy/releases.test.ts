@@ -124,7 +124,7 @@ describe('releases, configuration, promotion, approvals, rollback', () => {
     await t?.rondo.buildQueue?.idle();
     await t?.close();
     registry?.stop();
-    await removeImagesLabelled('rondo.build');
+    await removeImagesLabelled(`rondo.built-by=${t.instance}`);
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -180,7 +180,7 @@ describe('task arguments reach the program', () => {
     registry?.stop();
     base?.stop();
     // The base images stay in the engine for the next run; what this run built goes.
-    await removeImagesLabelled('rondo.build');
+    await removeImagesLabelled(`rondo.built-by=${t.instance}`);
     rmSync(dir, { recursive: true, force: true });
   });
 

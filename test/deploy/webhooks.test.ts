@@ -113,7 +113,7 @@ describe('webhooks', () => {
     await t?.rondo.buildQueue?.idle();
     await t?.close();
     registry?.stop();
-    await removeImagesLabelled('rondo.build');
+    await removeImagesLabelled(`rondo.built-by=${t.instance}`);
     rmSync(dir, { recursive: true, force: true });
   });
 

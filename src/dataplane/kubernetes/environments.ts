@@ -8,7 +8,7 @@ import type { EnvironmentInfo, EnvironmentRef, EnvironmentsPort } from '../drive
 import { LABEL, networkLabels } from '../labels.js';
 import { type Cluster, isNotFound } from './cluster.js';
 import type { ClusterImages } from './images.js';
-import { dnsLabel, LABELS_ANNOTATION, labelValues, selector } from './names.js';
+import { dnsLabel, LABELS_ANNOTATION, labelValues, workloadSelector } from './names.js';
 
 /** The namespace of a (project, environment) of an installation. */
 export const namespaceName = (ref: EnvironmentRef) =>
@@ -95,7 +95,7 @@ export class Environments implements EnvironmentsPort {
     this.instances.add(instance);
     const { items } = await this.cluster.call(() =>
       this.cluster.core.listNamespace({
-        labelSelector: selector({ [LABEL.instance]: instance, [LABEL.managed]: 'true' }),
+        labelSelector: workloadSelector({ [LABEL.instance]: instance, [LABEL.managed]: 'true' }),
       }),
     );
     const cidrs = await this.podCidrs();

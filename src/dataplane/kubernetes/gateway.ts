@@ -12,7 +12,7 @@ import {
 import { LABEL } from '../labels.js';
 import { type Cluster, isNotFound } from './cluster.js';
 import type { ClusterImages } from './images.js';
-import { dnsLabel, LABELS_ANNOTATION, labelValues, selector } from './names.js';
+import { dnsLabel, GATEWAY_LABEL, LABELS_ANNOTATION, labelValues, selector } from './names.js';
 import { execInPod } from './pod-exec.js';
 import { isReady } from './pod-replicas.js';
 import { metadata } from './pod-spec.js';
@@ -32,8 +32,6 @@ const CONTAINER = 'gateway';
 const REAPPLY_MS = 60_000;
 /** On the ConfigMap: the identity of the configuration it holds. */
 const CONFIG_ANNOTATION = 'rondo.gateway-config';
-/** On the gateway's objects and pods. */
-const GATEWAY_LABEL = 'rondo.gateway';
 
 export const gatewayNamespace = (instance: string) => dnsLabel(`rondo-${instance}-gateway`);
 

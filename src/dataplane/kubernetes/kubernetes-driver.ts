@@ -13,7 +13,7 @@ import { Environments } from './environments.js';
 import { ClusterGateway, type ClusterGatewayOptions } from './gateway.js';
 import { ClusterImages } from './images.js';
 import { Jobs } from './jobs.js';
-import { selector } from './names.js';
+import { workloadSelector } from './names.js';
 import { podExits } from './pod-exits.js';
 import { PodStats } from './pod-stats.js';
 import { logLines } from './pods.js';
@@ -63,7 +63,7 @@ export function kubernetesDriver(
     exits: (labels: Record<string, string>, signal: AbortSignal): AsyncIterable<ReplicaExit> =>
       podExits(cluster, labels, signal),
     async stats(labels: Record<string, string>): Promise<ReplicaStats[]> {
-      const labelSelector = selector(labels);
+      const labelSelector = workloadSelector(labels);
       const { items } = await cluster.call(() => cluster.core.listPodForAllNamespaces({ labelSelector }));
       return podStats.read(items, labelSelector);
     },

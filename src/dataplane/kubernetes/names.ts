@@ -36,6 +36,13 @@ export function labelValue(raw: string): string {
 export const labelValues = (labels: Record<string, string>): Record<string, string> =>
   Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, labelValue(v)]));
 
+/**
+ * On the objects of Rondo's gateway inside a cluster (its namespace, DaemonSet and pods), which
+ * carry the installation's labels too: environments and replicas are listed without them, so the
+ * reconciler never takes the gateway for a stray environment or replica and removes it.
+ */
+export const GATEWAY_LABEL = 'rondo.gateway';
+
 /** A label selector matching all of `labels`. */
 export const selector = (labels: Record<string, string>): string =>
   Object.entries(labels)
@@ -59,3 +66,7 @@ export function parsePodId(id: string): { namespace: string; name: string } {
     throw new Error(`'${id}' is not a Kubernetes replica id (<namespace>/<pod>)`);
   return { namespace, name };
 }
+
+/** A label selector matching all of `labels`, and not the gateway's objects (`GATEWAY_LABEL`). */
+export const workloadSelector = (labels: Record<string, string>): string =>
+  [selector(labels), `!${GATEWAY_LABEL}`].filter(Boolean).join(',');

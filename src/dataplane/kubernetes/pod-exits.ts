@@ -2,7 +2,7 @@ import type { V1ContainerStateTerminated, V1Pod, V1PodList } from '@kubernetes/c
 import type { ReplicaExit } from '../driver.js';
 import { LABEL } from '../labels.js';
 import type { Cluster } from './cluster.js';
-import { podId, selector } from './names.js';
+import { podId, workloadSelector } from './names.js';
 import { indexedReplicas, podReplica } from './pod-replicas.js';
 import { type WatchEvent, watchEvents } from './watch-events.js';
 
@@ -118,7 +118,7 @@ export async function* podExits(
   labels: Record<string, string>,
   signal: AbortSignal,
 ): AsyncGenerator<ReplicaExit> {
-  const labelSelector = selector(labels);
+  const labelSelector = workloadSelector(labels);
   const ledger = new ExitLedger();
   const relist = async (quiet: boolean): Promise<{ version: string; exits: ReplicaExit[] }> => {
     const list: V1PodList = await cluster.call(() => cluster.core.listPodForAllNamespaces({ labelSelector }));

@@ -4,7 +4,7 @@ import type { Probe, ReadinessReading, Replica, RevisionSpec, RevisionsPort } fr
 import { LABEL } from '../labels.js';
 import { type Cluster, isNotFound } from './cluster.js';
 import { ClusterImages } from './images.js';
-import { dnsLabel, LABELS_ANNOTATION, labelValues, parsePodId, selector } from './names.js';
+import { dnsLabel, LABELS_ANNOTATION, labelValues, parsePodId, selector, workloadSelector } from './names.js';
 import { indexedReplicas, podReplica, readinessOf } from './pod-replicas.js';
 import {
   configMapName,
@@ -333,7 +333,9 @@ const gone = (err: unknown) => {
 export async function listReplicas(cluster: Cluster, labels: Record<string, string>): Promise<Replica[]> {
   const { [LABEL.replica]: index, ...podLabels } = labels;
   const { items } = await cluster.call(() =>
-    cluster.core.listPodForAllNamespaces({ labelSelector: selector(podLabels) }),
+    cluster.core.listPodForAllNamespaces({
+      labelSelector: workloadSelector(podLabels),
+    }),
   );
   const replicas = indexedReplicas(items);
   return index === undefined ? replicas : replicas.filter((r) => r.labels[LABEL.replica] === index);
