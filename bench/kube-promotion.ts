@@ -12,9 +12,10 @@
  *    replaced), with this round's MARK, then polling until the pod answers 200 with it;
  *  - Rondo: `config set` MARK on kprod (not timed), then the promote request → first 200 with the
  *    new MARK, and → the deployment `active` (readiness passed, traffic switched).
- * Where the first 200 is read: `TARGET` below. Until the cluster has Rondo's gateway, both read
- * the pod straight (the host routes the pod network); with `RONDO_BENCH_KUBE_GATEWAY=http://<node>:<port>`
- * Rondo's first 200 is read through the environment's gateway instead (the floor stays the pod).
+ * Rondo's first 200 is read through kprod's gateway inside the cluster (the site's gateway image,
+ * built and pushed as `rondo images bootstrap` does, on the node's public port), at kprod's URL;
+ * the floor's from its pod straight (the host routes the pod network): the floor has no gateway
+ * to switch. `RONDO_BENCH_KUBE_STRAIGHT=1` reads Rondo's from its pod too (the earlier figures).
  * The first round pulls the image onto the node and creates the namespaces: not counted.
  * `RONDO_BENCH_ROUNDS` (default 8, first excluded).
  */
@@ -25,8 +26,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppsV1Api, CoreV1Api, type V1Deployment, type V1Secret } from '@kubernetes/client-node';
+import { buildGatewayImage } from '../src/builds/bootstrap-images.js';
+import { DockerImages } from '../src/dataplane/docker/docker-images.js';
 import { LABEL } from '../src/dataplane/labels.js';
-import { serveToCluster, startTestCluster, until } from '../test/deploy/kube-cluster-helpers.js';
+import {
+  removeNodeImage,
+  serveToCluster,
+  startTestCluster,
+  until,
+} from '../test/deploy/kube-cluster-helpers.js';
 import { removeImages } from '../test/helpers/images.js';
 import { startPlatformRondo, startRegistry, waitForDeployment } from '../test/helpers/platform.js';
 import { pushToRegistry } from './data-plane.js';
@@ -36,6 +44,8 @@ import { buildMarkImage } from './releases.js';
 const ROUNDS = Number(process.env.RONDO_BENCH_ROUNDS ?? 8);
 const FLOOR_NS = 'rondo-bench-floor';
 const PATH = '/cgi-bin/mark';
+/** The test cluster's node: its public port is the gateway's. */
+const NODE = '10.201.0.2';
 
 /** GET http://ip:port/path; the body when 200, else ''. */
 function body(url: string, host?: string): Promise<string> {
@@ -67,7 +77,15 @@ export async function benchKubePromotion(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'rondo-bench-kprom-'));
   const registry = await startRegistry(dir);
   const door = await serveToCluster(join(dir, 'registry'), cluster.registry);
-  const t = await startPlatformRondo('pglite', { drainMs: 0 }, { registry: registry.addr });
+  const gatewayTag = await buildGatewayImage(new DockerImages(), registry.addr, () => undefined, {
+    'rondo.bench': 'kube-promotion',
+  });
+  const gatewayImage = `${registry.addr}/rondo/gateway@${await new DockerImages().push(gatewayTag)}`;
+  const t = await startPlatformRondo(
+    'pglite',
+    { drainMs: 0 },
+    { registry: registry.addr, baseImages: { gateway: { '1': gatewayImage } } },
+  );
   const base = '/api/v1/orgs/default/projects/kpromo/components/web';
   const call = async (method: string, url: string, b?: unknown) => {
     const res = await t.call(method, url, b === undefined ? {} : { body: b });
@@ -93,13 +111,18 @@ export async function benchKubePromotion(): Promise<void> {
       await sleep(10);
     }
   };
-  // The one place where Rondo's first 200 is read: the pod straight, or the environment's gateway.
-  const gatewayUrl = process.env.RONDO_BENCH_KUBE_GATEWAY;
-  const TARGET = gatewayUrl ? `gateway ${gatewayUrl}` : 'the pod straight (no gateway in the cluster yet)';
+  // The one place where Rondo's first 200 is read: kprod's gateway in the cluster (at kdev's URL
+  // path, on kprod's host), or with RONDO_BENCH_KUBE_STRAIGHT=1 the pod straight.
+  const straight = process.env.RONDO_BENCH_KUBE_STRAIGHT === '1';
+  let prodUrl = '';
+  const TARGET = straight ? 'the pod straight' : `kprod's gateway in the cluster (${NODE}:${t.publicPort})`;
   const untilRondoAnswers = async (deploymentId: string, want: string) => {
-    if (!gatewayUrl) return untilPodAnswers(undefined, `${LABEL.deployment}=${deploymentId}`, want);
-    const url = `${gatewayUrl}/default/kpromo/web/rest${PATH}`;
-    while ((await body(url, 'kprod.localhost')) !== want) await sleep(10);
+    if (straight) return untilPodAnswers(undefined, `${LABEL.deployment}=${deploymentId}`, want);
+    const end = Date.now() + 300_000;
+    while ((await body(prodUrl, `kprod.localhost:${t.publicPort}`)) !== want) {
+      if (Date.now() > end) throw new Error(`no answer ${want} through ${prodUrl} in 5 min`);
+      await sleep(10);
+    }
   };
 
   try {
@@ -125,6 +148,11 @@ export async function benchKubePromotion(): Promise<void> {
     const dev = await call('POST', `${base}/deployments`, { environment: 'kdev' });
     const devDone = await waitForDeployment(t, 'default', dev.id, 120_000);
     if (devDone.status !== 'active') throw new Error(`kdev: ${JSON.stringify(devDone)}`);
+    const status = await call('GET', `${base}/status`);
+    const devUrl = new URL(
+      status.items.find((e: { environment: string }) => e.environment === 'kdev').urls[0].url as string,
+    );
+    prodUrl = `http://${NODE}:${t.publicPort}${devUrl.pathname.replace(/\/$/, '')}${PATH}`;
     await core.createNamespace({
       body: { metadata: { name: FLOOR_NS, labels: { 'rondo.bench': 'floor' } } },
     });
@@ -257,7 +285,8 @@ export async function benchKubePromotion(): Promise<void> {
     await core.deleteNamespace({ name: FLOOR_NS }).catch(() => undefined);
     await door.stop();
     registry.stop();
-    await removeImages('rondo-bench-mark:1', `${registry.addr}/bench/mark:1`);
+    await removeImages('rondo-bench-mark:1', `${registry.addr}/bench/mark:1`, gatewayTag);
+    removeNodeImage(gatewayImage.replace(registry.addr, cluster.registry));
     rmSync(dir, { recursive: true, force: true });
     cluster.stop();
   }
