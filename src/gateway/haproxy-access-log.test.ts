@@ -22,7 +22,7 @@ const line = (fields: Record<string, unknown>) =>
   });
 
 describe('HAProxy access log', () => {
-  it('reads a request line into the owner’s GatewayRequest, at the millisecond', () => {
+  it('reads a line written before `atUs` into the owner’s GatewayRequest, at the millisecond', () => {
     const parsed = parseHaproxyAccessLine(line({}));
     expect(parsed).toEqual({
       kind: 'request',
@@ -39,6 +39,17 @@ describe('HAProxy access log', () => {
         requestId: '4b0e0c1e-8f7a-4a57-9a3c-2f8c2f5b7f10',
       },
     });
+  });
+
+  it('reads the logging time to the microsecond, so requests in one millisecond keep their order', () => {
+    const first = parseHaproxyAccessLine(line({ at: undefined, atUs: 1764500000042101 }));
+    const second = parseHaproxyAccessLine(line({ at: undefined, atUs: 1764500000042907 }));
+    expect(first).toMatchObject({ kind: 'request', atUs: '1764500000042101' });
+    expect(second).toMatchObject({ kind: 'request', atUs: '1764500000042907' });
+    if (first.kind !== 'request') throw new Error('not a request');
+    expect(first.request.at).toEqual(new Date(1764500000042));
+    for (const atUs of [-1, 1.5, '1764500000042101', 2 ** 60])
+      expect(parseHaproxyAccessLine(line({ at: undefined, atUs })).kind).toBe('invalid');
   });
 
   it('tells apart requests no route owns, notices and garbage', () => {

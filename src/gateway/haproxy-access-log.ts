@@ -16,6 +16,16 @@ const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFi
 const text = (v: unknown): v is string => typeof v === 'string';
 
 /**
+ * When the line was logged, in microseconds: `atUs` (whole microseconds), or on lines written
+ * before it existed `at` (seconds with milliseconds, so microseconds come out exact).
+ */
+function timeUs(entry: Obj): bigint | undefined {
+  const { atUs, at } = entry;
+  if (atUs !== undefined) return Number.isSafeInteger(atUs) && finite(atUs) ? BigInt(atUs) : undefined;
+  return finite(at) && at <= 1e11 ? BigInt(Math.round(at * 1000)) * 1000n : undefined;
+}
+
+/**
  * Parses one line HAProxy wrote to the access log (its standard output). Anything else (HAProxy's
  * own notices, a cut line, numbers out of range) is `invalid`; a request no route owns (a 404
  * outside every component, a 413 before routing) is `unattributed`.
@@ -32,17 +42,16 @@ export function parseHaproxyAccessLine(line: string): AccessLine {
     return { kind: 'invalid', reason: 'not a request' };
   const owner = parseOwnerKey(entry.owner);
   if (!owner) return { kind: 'unattributed' };
-  const { at, status, durationMs, bytes, requestId, outcome } = entry;
-  if (!finite(at) || at > 1e11 || !Number.isInteger(status) || (status as number) > 999)
+  const { status, durationMs, bytes, requestId, outcome } = entry;
+  const atUs = timeUs(entry);
+  if (atUs === undefined || !Number.isInteger(status) || (status as number) > 999)
     return { kind: 'invalid', reason: 'bad time or status' };
   if (!finite(durationMs) || !finite(bytes)) return { kind: 'invalid', reason: 'bad duration or size' };
-  // `at` is seconds with milliseconds: whole milliseconds, so microseconds come out exact.
-  const atMs = Math.round(at * 1000);
   return {
     kind: 'request',
-    atUs: (BigInt(atMs) * 1000n).toString(),
+    atUs: atUs.toString(),
     request: {
-      at: new Date(atMs),
+      at: new Date(Number(atUs / 1000n)),
       ...owner,
       method: storableText(entry.method, { maxChars: 16 }),
       path: storableText(entry.path, { maxChars: 2048 }),

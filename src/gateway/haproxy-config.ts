@@ -226,12 +226,13 @@ function globalSection(settings: HaproxySettings, identity: string): string[] {
 }
 
 /**
- * One access-log line. `at` is the request's start (seconds with milliseconds), `route` the
- * backend name and `owner` the route owner's key (`-` when none), `bytes` what the client
- * received (headers included).
+ * One access-log line. `atUs` is when the gateway logged the answer, in microseconds (`at`, the
+ * request's start in milliseconds, was the time before: sequential requests shared a
+ * millisecond and their order was lost), `route` the backend name and `owner` the route owner's
+ * key (`-` when none), `bytes` what the client received (headers included).
  */
 export const ACCESS_LOG_FORMAT = [
-  '{"at":%Ts.%ms',
+  '{"atUs":%[date(0,us)]',
   '"listener":"%f"',
   '"route":"%[var(txn.route)]"',
   '"owner":"%[var(txn.owner)]"',
