@@ -29,6 +29,8 @@ function fakeCluster() {
   Object.assign(cluster, {
     id: 'fake',
     server: 'https://fake',
+    // No watch-backed caches here: every decision is on live reads (cluster-cache.test.ts has them).
+    caches: { of: () => undefined },
     call: <T>(fn: () => Promise<T>) => fn(),
     apply: async <T extends KubernetesObject>(o: T) => {
       writes.push(`PATCH ${o.kind} ${o.metadata?.name}`);

@@ -1,8 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiException, type KubernetesObject, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
-import type { Probe, ReadinessReading, Replica, RevisionSpec, RevisionsPort } from '../driver.js';
+import type {
+  ListOptions,
+  Probe,
+  ReadinessReading,
+  Replica,
+  RevisionSpec,
+  RevisionsPort,
+} from '../driver.js';
 import { LABEL } from '../labels.js';
 import { type Cluster, isNotFound } from './cluster.js';
+import { hasLabels } from './cluster-cache.js';
 import { ClusterImages } from './images.js';
 import { dnsLabel, LABELS_ANNOTATION, labelValues, parsePodId, selector } from './names.js';
 import { indexedReplicas, podReplica, readinessOf } from './pod-replicas.js';
@@ -123,8 +131,8 @@ export class Revisions implements RevisionsPort {
     }
   }
 
-  list(labels: Record<string, string>): Promise<Replica[]> {
-    return listReplicas(this.cluster, labels);
+  list(labels: Record<string, string>, options?: ListOptions): Promise<Replica[]> {
+    return listReplicas(this.cluster, labels, options);
   }
 
   async #readPod(id: string): Promise<V1Pod | undefined> {
@@ -329,12 +337,21 @@ const gone = (err: unknown) => {
 /**
  * Pods carrying `labels`, in every namespace, as replicas with their indexes. The index is not a
  * label of the pod (it is counted from the deployment's pods): asked for, it filters the result.
+ * `cached`: from the installation's pod cache while it is in sync (labels naming the installation),
+ * else live.
  */
-export async function listReplicas(cluster: Cluster, labels: Record<string, string>): Promise<Replica[]> {
+export async function listReplicas(
+  cluster: Cluster,
+  labels: Record<string, string>,
+  options?: ListOptions,
+): Promise<Replica[]> {
   const { [LABEL.replica]: index, ...podLabels } = labels;
-  const { items } = await cluster.call(() =>
-    cluster.core.listPodForAllNamespaces({ labelSelector: selector(podLabels) }),
-  );
+  const instance = podLabels[LABEL.instance];
+  const view = options?.cached && instance ? cluster.caches.of(instance)?.pods.view() : undefined;
+  const items = view
+    ? view.list().filter((p) => hasLabels(p, podLabels))
+    : (await cluster.call(() => cluster.core.listPodForAllNamespaces({ labelSelector: selector(podLabels) })))
+        .items;
   const replicas = indexedReplicas(items);
   return index === undefined ? replicas : replicas.filter((r) => r.labels[LABEL.replica] === index);
 }
