@@ -134,10 +134,6 @@ export function readsBetween(a: Map<string, number>, b: Map<string, number>): nu
   return n;
 }
 
-/** Watches opened between two readings of `requestTotals` (every client). */
-export const watchesBetween = (a: Map<string, number>, b: Map<string, number>) =>
-  (b.get('WATCH') ?? 0) - (a.get('WATCH') ?? 0);
-
 /** The cluster's kubectl (the build's cache), as kube-test-cluster.sh finds it. */
 export function kubectlPath(): string {
   const bin = execFileSync(join(import.meta.dirname, '../scripts/kube-build.sh'), {

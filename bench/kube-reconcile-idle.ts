@@ -15,7 +15,7 @@
  *   5. every key enqueued by its deployment, as a replica's exit does (`enqueue`): the key's
  *      replicas listed live, since the trigger is news.
  * Each with wall time, this process's CPU, the reads the API server counted (GET and LIST of the
- * resources the driver reads, per key; `readsBetween`), the watches opened, and the write calls
+ * resources the driver reads, per key; `readsBetween`), and the write calls
  * (POST/PUT/PATCH/DELETE) the API server received from the admin user (its audit log) and from
  * every client (its `apiserver_request_total`). Everything it created goes at the end.
  *
@@ -42,7 +42,6 @@ import {
   readsBetween,
   requestTotals,
   summarize,
-  watchesBetween,
   writesBetween,
 } from './kube-common.js';
 
@@ -288,7 +287,7 @@ async function measure(t: PlatformTestRondo, cluster: TestCluster, audit: AuditW
     const totals1 = await requestTotals(kc);
     const reads = readsBetween(totals0, totals1);
     console.log(
-      `${what.padEnd(52)} ${wall.toFixed(0).padStart(6)} ms wall  ${((cpu.user + cpu.system) / 1000).toFixed(0).padStart(6)} ms CPU  reads ${String(reads).padStart(5)} (${(reads / Math.max(keys.length, 1)).toFixed(2)}/key), watches ${watchesBetween(totals0, totals1)}  writes by Rondo: ${writes.length}${writes.length ? ` (${summarize(writes)})` : ''}; by every client: ${writesBetween(totals0, totals1)}`,
+      `${what.padEnd(52)} ${wall.toFixed(0).padStart(6)} ms wall  ${((cpu.user + cpu.system) / 1000).toFixed(0).padStart(6)} ms CPU  reads ${String(reads).padStart(5)} (${(reads / Math.max(keys.length, 1)).toFixed(2)}/key)  writes by Rondo: ${writes.length}${writes.length ? ` (${summarize(writes)})` : ''}; by every client: ${writesBetween(totals0, totals1)}`,
     );
     return { wall, writes: writes.length };
   };
