@@ -156,6 +156,9 @@ export class Environments implements EnvironmentsPort {
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
+    // An `ensure` right after must not find it in a cache that has not seen the deletion yet.
+    const instance = env.labels[LABEL.instance];
+    if (instance) this.cluster.caches.of(instance)?.namespaces.removed(env.name);
   }
 
   async #readSecret(namespace: string, o: KubernetesObject): Promise<KubernetesObject | undefined> {

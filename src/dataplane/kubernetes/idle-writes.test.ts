@@ -18,6 +18,8 @@ function fakeCluster() {
   const writes: string[] = [];
   /** Every read sent to the API server (the caches' answers are not). */
   const reads: string[] = [];
+  /** The Services the caches were told this process deleted. */
+  const removed: string[] = [];
   /** What the watch-backed caches show, when in sync (`syncCaches`); a copy that may lag. */
   let cached: Map<string, KubernetesObject> | undefined;
   const key = (kind: string, namespace: string | undefined, name: string) =>
@@ -45,10 +47,13 @@ function fakeCluster() {
     server: 'https://fake',
     caches: {
       of: () => ({
-        namespaces: { view: () => view('Namespace') },
+        namespaces: { view: () => view('Namespace'), removed: () => undefined },
         networkPolicies: { view: () => view('NetworkPolicy') },
         pullSecrets: { view: () => view('Secret') },
-        services: { view: () => view('Service') },
+        services: {
+          view: () => view('Service'),
+          removed: (name: string, namespace: string) => removed.push(`${namespace}/${name}`),
+        },
         nodes: { view: () => view('Node') },
       }),
     },
@@ -105,7 +110,7 @@ function fakeCluster() {
     cached = new Map([...objects].map(([k, o]) => [k, structuredClone(o)]));
     return cached;
   };
-  return { cluster, writes, reads, objects, syncCaches };
+  return { cluster, writes, reads, removed, objects, syncCaches };
 }
 
 const REF = { instance: 'idle', org: 'acme', project: 'shop', environment: 'prod' };
@@ -183,7 +188,7 @@ describe('an idle pass writes nothing to the API server', () => {
   });
 
   it('traffic.publish applies a Service once, again only when it changes, and prunes', async () => {
-    const { cluster, writes } = fakeCluster();
+    const { cluster, writes, removed } = fakeCluster();
     const environments = new Environments(cluster);
     await environments.ensure(REF);
     const traffic = new Traffic(cluster, environments);
@@ -198,6 +203,8 @@ describe('an idle pass writes nothing to the API server', () => {
     writes.length = 0;
     await traffic.publish({ revisions: [], hosts: [], webApps: [], internal: [] });
     expect(writes).toEqual(['DELETE Service cmp-web-3968f540']);
+    // The Service cache is told, so a publish right after does not find the Service in it.
+    expect(removed).toEqual([`${namespaceName(REF)}/cmp-web-3968f540`]);
   });
 
   it('an object written before the hash existed is applied once more, then left alone', async () => {

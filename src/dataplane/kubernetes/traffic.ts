@@ -201,6 +201,9 @@ export class Traffic implements TrafficPort {
         .catch((err: unknown) => {
           if (!isNotFound(err)) throw err;
         });
+      // A publish right after must not find it in a cache that has not seen the deletion yet.
+      for (const instance of this.environments.instances)
+        this.cluster.caches.of(instance)?.services.removed(name, namespace);
     }
   }
 }

@@ -167,6 +167,20 @@ describe('WatchCache', () => {
     expect(server.watches).toHaveLength(2);
   });
 
+  it('answers nothing after this process deleted an object until the watch shows it gone', async () => {
+    const server = fakeServer();
+    server.put('a');
+    server.put('b');
+    const cache = cacheOf(server);
+    cache.start();
+    await cache.whenSynced();
+    server.objects.delete('b');
+    cache.removed('b', 'ns');
+    expect(cache.view()).toBeUndefined();
+    server.watches[0]?.event('DELETED', server.pod('b'));
+    expect(names(cache)).toEqual(['a']);
+  });
+
   it('opens no watch when stopped during its first list', async () => {
     const server = fakeServer();
     let release: (() => void) | undefined;

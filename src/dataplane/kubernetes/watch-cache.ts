@@ -11,6 +11,8 @@ import {
 const WATCH_SECONDS = 300;
 const FIRST_BACKOFF_MS = 1000;
 const MAX_BACKOFF_MS = 30_000;
+/** How long a deletion this process made may take to show in the watch before it is let go. */
+const REMOVAL_SHOWN_MS = 60_000;
 
 /** What `Watch.watch` is: the client's, or a stand-in in tests. */
 export type Watcher = Pick<Watch, 'watch'>;
@@ -51,6 +53,8 @@ export class WatchCache<T extends KubernetesObject> {
   #retry: NodeJS.Timeout | undefined;
   /** Resolves each `whenSynced` caller at the next sync. */
   #waiting: (() => void)[] = [];
+  /** Objects this process deleted that the watch has not shown going yet (`namespace/name` → until when). */
+  readonly #removing = new Map<string, number>();
 
   constructor(kc: KubeConfig, options: WatchCacheOptions<T>, watcher: Watcher = new Watch(kc)) {
     const gated: Watcher = {
@@ -117,9 +121,27 @@ export class WatchCache<T extends KubernetesObject> {
     return this.#synced;
   }
 
-  /** The objects while in sync; undefined otherwise (the caller reads live). */
+  /**
+   * The objects while in sync; undefined otherwise (the caller reads live). Also undefined while
+   * an object this process deleted (`removed`) still shows as it was: a cache that still had it
+   * would confirm it there, and nothing would apply it again.
+   */
   view(): ObjectCache<T> | undefined {
-    return this.#synced ? this.#informer : undefined;
+    if (!this.#synced) return undefined;
+    for (const [key, until] of this.#removing) {
+      const slash = key.indexOf('/');
+      const o = this.#informer.get(key.slice(slash + 1), key.slice(0, slash) || undefined);
+      if (!o || o.metadata?.deletionTimestamp || Date.now() > until) this.#removing.delete(key);
+    }
+    return this.#removing.size === 0 ? this.#informer : undefined;
+  }
+
+  /**
+   * This process has just deleted the object: the cache answers nothing until its watch shows it
+   * gone or being deleted (or a minute has passed, should the deletion never show).
+   */
+  removed(name: string, namespace?: string): void {
+    this.#removing.set(`${namespace ?? ''}/${name}`, Date.now() + REMOVAL_SHOWN_MS);
   }
 
   /** Resolves once in sync (or stopped): tests, and benchmarks that want a warm cache. */
