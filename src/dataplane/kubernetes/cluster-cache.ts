@@ -25,7 +25,8 @@ const LIST_TIMEOUT_MS = 60_000;
  *
  * Each answers only while in sync (`view()`), else its caller reads live; and a cache only ever
  * confirms that there is nothing to do: whatever would be written is read live first, so a cache
- * that lags can cost a read, never a wrong write.
+ * that lags can cost a read, never a wrong write (at most a write delayed until the watch brings
+ * someone else's change; this process's own deletions are waited for, `WatchCache.removed`).
  *
  * The objects are the API's JSON as listed and watched (`Cluster.getJson`, not the generated
  * clients' models, so list and watch agree on field names and types).
