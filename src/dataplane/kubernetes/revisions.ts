@@ -11,6 +11,7 @@ import type {
 import { LABEL } from '../labels.js';
 import { type Cluster, isNotFound } from './cluster.js';
 import { hasLabels } from './cluster-cache.js';
+import { namespaceName } from './environments.js';
 import { ClusterImages } from './images.js';
 import { dnsLabel, LABELS_ANNOTATION, labelValues, parsePodId, selector } from './names.js';
 import { indexedReplicas, podReplica, readinessOf } from './pod-replicas.js';
@@ -335,7 +336,7 @@ const gone = (err: unknown) => {
 };
 
 /**
- * Pods carrying `labels`, in every namespace, as replicas with their indexes. The index is not a
+ * Pods carrying `labels` (in their environment's namespace when they name one), as replicas with their indexes. The index is not a
  * label of the pod (it is counted from the deployment's pods): asked for, it filters the result.
  * `cached`: from the installation's pod cache while it is in sync (labels naming the installation),
  * else live.
@@ -348,12 +349,34 @@ export async function listReplicas(
   const { [LABEL.replica]: index, ...podLabels } = labels;
   const instance = podLabels[LABEL.instance];
   const view = options?.cached && instance ? cluster.caches.of(instance)?.pods.view() : undefined;
+  const namespace = namespaceOf(podLabels);
+  const labelSelector = selector(podLabels);
   const items = view
-    ? view.list().filter((p) => hasLabels(p, podLabels))
-    : (await cluster.call(() => cluster.core.listPodForAllNamespaces({ labelSelector: selector(podLabels) })))
-        .items;
+    ? view.list(namespace).filter((p) => hasLabels(p, podLabels))
+    : (
+        await cluster.call(() =>
+          // Labels that name an environment name its namespace: the API server then reads only
+          // that namespace's pods from etcd, not every pod of the cluster, on each live listing.
+          namespace
+            ? cluster.core.listNamespacedPod({ namespace, labelSelector })
+            : cluster.core.listPodForAllNamespaces({ labelSelector }),
+        )
+      ).items;
   const replicas = indexedReplicas(items);
   return index === undefined ? replicas : replicas.filter((r) => r.labels[LABEL.replica] === index);
+}
+
+/** The namespace of the environment the labels name (instance, org, project, environment), if they do. */
+function namespaceOf(labels: Record<string, string>): string | undefined {
+  const [instance, org, project, environment] = [
+    labels[LABEL.instance],
+    labels[LABEL.org],
+    labels[LABEL.project],
+    labels[LABEL.environment],
+  ];
+  return instance && org && project && environment
+    ? namespaceName({ instance, org, project, environment })
+    : undefined;
 }
 
 export async function readPod(cluster: Cluster, id: string): Promise<V1Pod | undefined> {
