@@ -73,7 +73,10 @@ export function summarize(events: AuditEvent[]): string {
         .join(', ');
 }
 
-/** The API server's requests by verb, from its own metrics (every client). */
+/**
+ * The API server's requests by verb, from its own metrics (every client), and by verb and
+ * resource under `<VERB> <resource>` keys (`LIST pods`), for `readsBetween`.
+ */
 export async function requestTotals(kc: KubeConfig): Promise<Map<string, number>> {
   // The generated clients have no /metrics; the raw path through the same configuration.
   const server = kc.getCurrentCluster()?.server ?? '';
@@ -94,8 +97,11 @@ export async function requestTotals(kc: KubeConfig): Promise<Map<string, number>
   for (const line of text.split('\n')) {
     if (!line.startsWith('apiserver_request_total{')) continue;
     const verb = /verb="([A-Z]+)"/.exec(line)?.[1] ?? '?';
+    const resource = /resource="([^"]*)"/.exec(line)?.[1] ?? '';
     const n = Number(line.slice(line.lastIndexOf(' ') + 1));
     totals.set(verb, (totals.get(verb) ?? 0) + n);
+    const byResource = `${verb} ${resource}`;
+    totals.set(byResource, (totals.get(byResource) ?? 0) + n);
   }
   return totals;
 }
@@ -108,6 +114,24 @@ export function writesBetween(a: Map<string, number>, b: Map<string, number>): s
     if (n > 0) out.push(`${n} ${verb}`);
   }
   return out.length ? out.join(', ') : 'none';
+}
+
+/**
+ * Reads (GET and LIST) between two readings of `requestTotals`, of the resources Rondo's driver
+ * reads: pods, namespaces, network policies, secrets, services, events, and LISTs of nodes. Left
+ * out, as the other clients' steady traffic: leases (the kubelet's and the controllers' heartbeats),
+ * single GETs of a node (the kubelet's status), and paths that are no resource (`/metrics` itself).
+ * The API server does not say who asked; on the test cluster at rest these are Rondo's.
+ */
+export function readsBetween(a: Map<string, number>, b: Map<string, number>): number {
+  let n = 0;
+  for (const [k, v] of b) {
+    const [verb, resource] = k.split(' ');
+    if (resource === undefined || resource === '' || resource === 'leases') continue;
+    if (verb !== 'LIST' && !(verb === 'GET' && resource !== 'nodes')) continue;
+    n += v - (a.get(k) ?? 0);
+  }
+  return n;
 }
 
 /** The cluster's kubectl (the build's cache), as kube-test-cluster.sh finds it. */

@@ -10,11 +10,14 @@
  * has it, measures three passes over the same store and cluster:
  *   1. its first resync pass: every key is new to it, so every key is reconciled once;
  *   2. the next resync pass (steady state);
- *   3. every key enqueued as a trigger would (a deploy, an exit): all the steps, against a
- *      fresh observation of the key, for every key.
- * Each with wall time, this process's CPU, and the write calls (POST/PUT/PATCH/DELETE) the API
- * server received from the admin user (its audit log) and from every client (its
- * `apiserver_request_total`). Everything it created goes at the end.
+ *   3. every key enqueued (`enqueueKey`): all the steps, for every key;
+ *   4. the same again (the driver's caches warm);
+ *   5. every key enqueued by its deployment, as a replica's exit does (`enqueue`): the key's
+ *      replicas listed live, since the trigger is news.
+ * Each with wall time, this process's CPU, the reads the API server counted (GET and LIST of the
+ * resources the driver reads, per key; `readsBetween`), and the write calls
+ * (POST/PUT/PATCH/DELETE) the API server received from the admin user (its audit log) and from
+ * every client (its `apiserver_request_total`). Everything it created goes at the end.
  *
  * `RONDO_BENCH_KUBE_KEYS` (default 1000) sets the number of components.
  */
@@ -33,7 +36,14 @@ import { Reconciler } from '../src/deploy/reconciler.js';
 import type { Keyring } from '../src/secrets/envelope.js';
 import { removeNodeImage, startTestCluster, type TestCluster } from '../test/deploy/kube-cluster-helpers.js';
 import { type PlatformTestRondo, startPlatformRondo } from '../test/helpers/platform.js';
-import { AuditWrites, kubeConfigOf, requestTotals, summarize, writesBetween } from './kube-common.js';
+import {
+  AuditWrites,
+  kubeConfigOf,
+  readsBetween,
+  requestTotals,
+  summarize,
+  writesBetween,
+} from './kube-common.js';
 
 const KEYS = Number(process.env.RONDO_BENCH_KUBE_KEYS ?? 1000);
 const IMAGE = 'localhost/rondo-bench-accept:1';
@@ -261,7 +271,7 @@ async function measure(t: PlatformTestRondo, cluster: TestCluster, audit: AuditW
   );
   const keys = await t.rondo.store.db
     .selectFrom('deployments')
-    .select(['component_id', 'environment_id'])
+    .select(['id', 'component_id', 'environment_id'])
     .where('status', '=', 'active')
     .execute();
   const pass = async (what: string, run: () => Promise<void>) => {
@@ -275,25 +285,32 @@ async function measure(t: PlatformTestRondo, cluster: TestCluster, audit: AuditW
     const cpu = process.cpuUsage(cpu0);
     const writes = audit.writes(mark);
     const totals1 = await requestTotals(kc);
+    const reads = readsBetween(totals0, totals1);
     console.log(
-      `${what.padEnd(58)} ${wall.toFixed(0).padStart(6)} ms wall  ${((cpu.user + cpu.system) / 1000).toFixed(0).padStart(6)} ms CPU  writes by Rondo: ${writes.length}${writes.length ? ` (${summarize(writes)})` : ''}; by every client: ${writesBetween(totals0, totals1)}`,
+      `${what.padEnd(52)} ${wall.toFixed(0).padStart(6)} ms wall  ${((cpu.user + cpu.system) / 1000).toFixed(0).padStart(6)} ms CPU  reads ${String(reads).padStart(5)} (${(reads / Math.max(keys.length, 1)).toFixed(2)}/key)  writes by Rondo: ${writes.length}${writes.length ? ` (${summarize(writes)})` : ''}; by every client: ${writesBetween(totals0, totals1)}`,
     );
     return { wall, writes: writes.length };
   };
-  console.log(`${keys.length} active components on the cluster, one pod each; goal: < 5 s, no writes`);
-  const first = await pass('resync pass 1 (fresh control plane: every key once)', () =>
-    reconciler.reconcile(),
-  );
-  const second = await pass('resync pass 2 (steady state)', () => reconciler.reconcile());
-  const all = await pass('every key enqueued (all steps, fresh observation each)', async () => {
+  const everyKey = async () => {
     for (const k of keys)
       reconciler.enqueueKey({ componentId: k.component_id, environmentId: k.environment_id });
-  });
+  };
+  console.log(`${keys.length} active components on the cluster, one pod each; goal: < 5 s, no writes`);
+  const results = [
+    await pass('resync pass 1 (fresh control plane: every key)', () => reconciler.reconcile()),
+    await pass('resync pass 2 (steady state)', () => reconciler.reconcile()),
+    await pass('every key enqueued (all steps)', everyKey),
+    await pass('every key enqueued again', everyKey),
+    // What a replica's exit does: `enqueue` by deployment id (a store look-up, then the key).
+    await pass('every key enqueued by its deployment (as an exit)', async () => {
+      for (const k of keys) reconciler.enqueue(k.id);
+    }),
+  ];
   await reconciler.stop();
-  const ok = (r: { wall: number; writes: number }) => r.wall < 5000 && r.writes === 0;
-  console.log(
-    `goal < 5 s and no writes: pass 1 ${ok(first) ? 'met' : 'NOT met'}, pass 2 ${ok(second) ? 'met' : 'NOT met'}, every key enqueued ${ok(all) ? 'met' : 'NOT met'}`,
-  );
+  // The drivers' watches and pooled connections (absent on a driver that keeps none).
+  await (dataPlanes as { shutdown?: () => Promise<void> }).shutdown?.();
+  const met = results.every((r) => r.wall < 5000 && r.writes === 0);
+  console.log(`goal < 5 s and no writes in every pass: ${met ? 'met' : 'NOT met'}`);
   if (warnings > 0) console.log(`${warnings} warnings from the reconciler during the passes`);
 }
 

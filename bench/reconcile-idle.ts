@@ -1,8 +1,11 @@
 /**
  * G5: the control-plane CPU a reconcile of 1,000 idle keys takes — 1,000 components each with
  * one active deployment whose replica runs and is marked ready: one resync pass (list, read the
- * store, decide nothing is due), after a first pass that reconciled every key once. The data plane is an in-memory stand-in answering that
- * listing, so what is measured is the reconciler and the embedded store alone. Goal: < 1 s.
+ * store, decide nothing is due), after a first pass of a control plane new to the keys (which on
+ * a data plane that restarts its own replicas, Kubernetes, has nothing due either; on Docker it
+ * reconciles every key once for its liveness check). The data plane is an in-memory stand-in
+ * answering that listing, so what is measured is the reconciler and the embedded store alone.
+ * Goal: < 1 s.
  */
 import pino from 'pino';
 import type { DataPlaneDriver, Replica as WorkloadInfo } from '../src/dataplane/driver.js';
@@ -100,44 +103,56 @@ export async function benchReconcileIdle(): Promise<void> {
     }
     const listing = [...snapshots.values()].flat();
     let failures = 0;
-    const dp = {
-      capabilities: { restartsOnLiveness: false },
-      revisions: {
-        list: async () => listing,
-        probe: async (id: string) => ({ replica: listing.find((w) => w.id === id) }),
-      },
-      environments: { list: async () => [] },
-      observe: {},
-    } as unknown as DataPlaneDriver;
-    const deps = {
-      store,
-      dataPlanes: {
-        for: () => dp,
-        tryFor: () => dp,
-        clients: () => [['bench', dp]],
-      } as unknown as DataPlaneRegistry,
-      gateway: { sync: async () => undefined } as unknown as GatewaySync,
-      instance: 'bench',
-      // A stand-in that falls short of the ports makes every reconcile fail (and retry): counted, not hidden.
-      logger: pino({ level: 'warn' }, { write: () => failures++ }),
-      settings: { readinessTimeoutMs: 1000, drainMs: 0, stopGraceSeconds: 1, internalPortBase: 20000 },
-      keyring: {} as Keyring,
-      livenessIntervalMs: 60_000,
+    const measure = async (restartsOnLiveness: boolean) => {
+      const dp = {
+        capabilities: { restartsOnLiveness },
+        revisions: {
+          list: async () => listing,
+          probe: async (id: string) => ({ replica: listing.find((w) => w.id === id) }),
+        },
+        environments: { list: async () => [] },
+        observe: {},
+      } as unknown as DataPlaneDriver;
+      const deps = {
+        store,
+        dataPlanes: {
+          for: () => dp,
+          tryFor: () => dp,
+          clients: () => [['bench', dp]],
+        } as unknown as DataPlaneRegistry,
+        gateway: { sync: async () => undefined } as unknown as GatewaySync,
+        instance: 'bench',
+        // A stand-in that falls short of the ports makes every reconcile fail (and retry): counted, not hidden.
+        logger: pino({ level: 'warn' }, { write: () => failures++ }),
+        settings: { readinessTimeoutMs: 1000, drainMs: 0, stopGraceSeconds: 1, internalPortBase: 20000 },
+        keyring: {} as Keyring,
+        livenessIntervalMs: 60_000,
+      };
+      const reconciler = new Reconciler(deps, { resyncMs: 60_000 });
+      const pass = async () => {
+        const cpu0 = process.cpuUsage();
+        const t0 = performance.now();
+        await reconciler.reconcile();
+        await reconciler.idle();
+        const cpu = process.cpuUsage(cpu0);
+        return { cpuMs: (cpu.user + cpu.system) / 1000, wallMs: performance.now() - t0 };
+      };
+      // First pass: every key is new to this process. On Docker each is reconciled once (its
+      // liveness check is due); on a data plane that restarts its own replicas none is.
+      const first = await pass();
+      const second = await pass();
+      await reconciler.stop();
+      return { first, second };
     };
-    const reconciler = new Reconciler(deps, { resyncMs: 60_000 });
-    // First pass: every key is new to this process, so each is reconciled once (liveness included).
-    await reconciler.reconcile();
-    await reconciler.idle();
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    await reconciler.reconcile();
-    await reconciler.idle();
-    const cpu = process.cpuUsage(cpu0);
-    const cpuMs = (cpu.user + cpu.system) / 1000;
-    console.log(
-      `resync pass over ${KEYS} idle keys            ${cpuMs.toFixed(0)} ms CPU   ${(performance.now() - t0).toFixed(0)} ms wall   (goal < 1000 ms CPU)`,
-    );
-    await reconciler.stop();
+    for (const [name, restartsOnLiveness] of [
+      ['replicas restarted by Rondo (Docker)', false],
+      ['replicas restarted by the data plane (Kubernetes)', true],
+    ] as const) {
+      const { first, second } = await measure(restartsOnLiveness);
+      console.log(
+        `${name}: first pass over ${KEYS} idle keys ${first.cpuMs.toFixed(0)} ms CPU ${first.wallMs.toFixed(0)} ms wall; resync pass ${second.cpuMs.toFixed(0)} ms CPU ${second.wallMs.toFixed(0)} ms wall (goal < 1000 ms CPU)`,
+      );
+    }
     if (failures > 0) throw new Error(`${failures} warnings from the reconciler: the stand-in falls short`);
   } finally {
     await t.close();

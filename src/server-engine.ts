@@ -256,6 +256,8 @@ export function createDeployEngine(
       await reconciler.stop();
       await componentChanges.stop();
       names.close();
+      // Last: the parts above still called the drivers while stopping. A cluster's watches end here.
+      await dataPlanes.shutdown();
     },
   };
 }

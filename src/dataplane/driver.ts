@@ -22,6 +22,13 @@ export interface DataPlaneDriver {
   readonly jobs: JobsPort;
   /** What the observability collectors read; each part is absent where the data plane lacks it. */
   readonly observe: ObservePort;
+  /** Closes what the driver keeps open (watches, pooled connections); where it keeps nothing, absent. */
+  stop?(): Promise<void>;
+}
+
+export interface ListOptions {
+  /** A watched view may answer (see `RevisionsPort.list`). */
+  cached?: boolean;
 }
 
 /** A data plane as its API answers now. */
@@ -140,8 +147,12 @@ export interface RevisionsPort {
    * scales a whole revision starts what its count says and may ignore the indexes).
    */
   start(spec: RevisionSpec, indexes: number[]): Promise<Replica[]>;
-  /** The replicas carrying these labels. */
-  list(labels: Record<string, string>): Promise<Replica[]>;
+  /**
+   * The replicas carrying these labels. `cached`: a view the driver keeps current by watching
+   * (Kubernetes) will do, possibly a moment old; the reconciler asks for it only to find a key with
+   * nothing to do, and lists again without it before acting. A driver without one reads live.
+   */
+  list(labels: Record<string, string>, options?: ListOptions): Promise<Replica[]>;
   /** One replica in detail (restarts, exit code); undefined when it is gone. */
   inspect(id: string): Promise<Replica | undefined>;
   /** One readiness reading of a replica (the driver's own probe, or the data plane's). */

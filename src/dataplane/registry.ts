@@ -65,6 +65,13 @@ export class DataPlaneRegistry {
     return this.for(record);
   }
 
+  /** Stops every driver made so far (their watches and connections) and forgets them: shutdown. */
+  async shutdown(): Promise<void> {
+    const drivers = [...this.#clients.values()];
+    this.#clients.clear();
+    await Promise.allSettled(drivers.map((d) => d.stop?.()));
+  }
+
   for(record: DataPlaneRecord): DataPlaneDriver {
     let client = this.#clients.get(record.id);
     if (!client) {

@@ -45,6 +45,12 @@ export class Reconciler {
   readonly #memory = new Map<string, KeyMemory>();
   /** The resync pass's listing per key, for the keys that pass enqueued (and nothing else did since). */
   readonly #snapshots = new Map<string, Replica[]>();
+  /**
+   * Keys enqueued by a trigger about one of their deployments (a deploy, a promotion, an approval,
+   * a replica's exit): their next reconcile lists the data plane live, since the trigger is news
+   * a watched view may not have yet (an exit it has not seen would look settled, and be dropped).
+   */
+  readonly #live = new Set<string>();
   /** Deployment → key look-ups in flight, so `idle` waits for them. */
   readonly #lookups = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
@@ -107,7 +113,10 @@ export class Reconciler {
       .where('id', '=', deploymentId)
       .executeTakeFirst()
       .then((d) => {
-        if (d) this.enqueueKey({ componentId: d.component_id, environmentId: d.environment_id });
+        if (!d) return;
+        const key = { componentId: d.component_id, environmentId: d.environment_id };
+        this.#live.add(keyId(key));
+        this.enqueueKey(key);
       })
       .catch((err: unknown) =>
         // The resync pass picks the deployment up anyway.
@@ -149,10 +158,12 @@ export class Reconciler {
     }
     const snapshot = this.#snapshots.get(id);
     this.#snapshots.delete(id);
+    const live = this.#live.delete(id);
     return reconcile(this.#deps, key, {
       signal,
       memory,
       locks: this.#locks,
+      live,
       ...(snapshot ? { snapshot } : {}),
     });
   }
@@ -176,9 +187,12 @@ export class Reconciler {
     for (const [id, dp] of await this.#planes()) {
       if (this.#watch) this.#watchPlane(id, dp, this.#watch.signal);
       try {
+        // A watched view will do: it only finds keys idle; the others reconcile on a live listing.
         listings.set(
           id,
-          (await dp.revisions.list({ [LABEL.instance]: instance })).filter((w) => !isExecution(w)),
+          (await dp.revisions.list({ [LABEL.instance]: instance }, { cached: true })).filter(
+            (w) => !isExecution(w),
+          ),
         );
       } catch (err) {
         this.#log.warn(
@@ -244,9 +258,19 @@ export class Reconciler {
       const id = keyId({ componentId: d.component_id, environmentId: d.environment_id });
       liveByKey.get(id)?.push(d) ?? liveByKey.set(id, [d]);
     }
+    const planeOfKey = new Map(
+      scopes.map((s) => [
+        keyId({ componentId: s.component_id, environmentId: s.environment_id }),
+        s.data_plane_id,
+      ]),
+    );
     for (const [id, k] of keys) {
       const snapshot = this.#snapshots.get(id);
-      const memory = this.#memory.get(id);
+      // A data plane that restarts its own replicas has no liveness check due, so a key it shows
+      // settled is idle even to a control plane that has never reconciled it (a restart): the
+      // first pass after a restart no longer reconciles every key on a cluster.
+      const restartsItself = planes.get(planeOfKey.get(id) ?? '')?.capabilities.restartsOnLiveness === true;
+      const memory = this.#memory.get(id) ?? (restartsItself ? newKeyMemory() : undefined);
       const mine = liveByKey.get(id) ?? [];
       const active = mine.find((d) => d.status === 'active');
       const idle =
@@ -255,7 +279,7 @@ export class Reconciler {
         mine.every((d) => d.status === 'active') &&
         active?.replicas !== null &&
         isSettled(active && { id: active.id, replicas: active.replicas }, snapshot, memory) &&
-        (!active || !livenessDue(memory, this.#deps));
+        (!active || restartsItself || !livenessDue(memory, this.#deps));
       if (idle) this.#snapshots.delete(id);
       else this.#queue.add(k);
     }

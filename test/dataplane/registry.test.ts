@@ -25,6 +25,27 @@ describe('DataPlaneRegistry', () => {
     ]);
   });
 
+  it('stops every driver it made at shutdown (those that keep something open), even when one fails, and forgets them', async () => {
+    const stopped: string[] = [];
+    const registry = new DataPlaneRegistry({
+      docker: made,
+      watching: (r) =>
+        ({
+          stop: async () => {
+            stopped.push(r.id);
+            if (r.id === 'dp_bad') throw new Error('already closed');
+          },
+        }) as unknown as DataPlaneDriver,
+    });
+    registry.for({ id: 'dp_docker', type: 'docker', config: {} });
+    registry.for({ id: 'dp_bad', type: 'watching', config: {} });
+    const first = registry.for({ id: 'dp_k', type: 'watching', config: {} });
+    await registry.shutdown();
+    expect(stopped.sort()).toEqual(['dp_bad', 'dp_k']);
+    expect(registry.clients()).toEqual([]);
+    expect(registry.for({ id: 'dp_k', type: 'watching', config: {} })).not.toBe(first);
+  });
+
   it('refuses a type it has no driver for, saying which it has, and keeps nothing', () => {
     const registry = new DataPlaneRegistry({ docker: made });
     for (const type of ['kubernetes', 'constructor', '__proto__']) {

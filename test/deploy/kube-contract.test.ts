@@ -53,7 +53,8 @@ driverContract('kubernetes', async () => {
     driver,
     image: busyboxContractImage(REF),
     instance: INSTANCE,
-    cleanup: async () => undefined,
+    // Its caches' watches and pooled connections.
+    cleanup: async () => driver.stop?.(),
     // Pods are scheduled, pulled from the node's store and probed by the kubelet: slower than Docker.
     deadlineMs: 90_000,
     // Kubernetes 1.20 has no pod-deletion-cost: the ReplicaSet picks among equally ranked pods.

@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
 import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { DataPlaneDriver, EnvironmentInfo, Replica, RevisionSpec } from '../../src/dataplane/driver.js';
+import { Cluster } from '../../src/dataplane/kubernetes/cluster.js';
+import { Environments } from '../../src/dataplane/kubernetes/environments.js';
 import { kubernetesDriver } from '../../src/dataplane/kubernetes/kubernetes-driver.js';
+import { listReplicas } from '../../src/dataplane/kubernetes/revisions.js';
 import { LABEL } from '../../src/dataplane/labels.js';
 import { RondoError } from '../../src/domain/errors.js';
 import { loadBusyboxImage, startTestCluster, type TestCluster, until } from './kube-cluster-helpers.js';
@@ -76,6 +79,8 @@ describe('Kubernetes driver', () => {
 
   afterAll(async () => {
     if (env) await core?.deleteNamespace({ name: env.name }).catch(() => undefined);
+    // Its caches' watches and pooled connections.
+    await driver?.stop?.();
     cluster?.stop();
   }, 120_000);
 
@@ -186,6 +191,45 @@ describe('Kubernetes driver', () => {
     expect(await driver.revisions.pin(`localhost/busybox@sha256:${'a'.repeat(64)}`)).toBe(
       `localhost/busybox@sha256:${'a'.repeat(64)}`,
     );
+  });
+
+  it('keeps watch-backed caches that, once in sync, answer as the API server does and follow its changes', async () => {
+    // A second client of the cluster (its own caches and connections), closed at the end.
+    const c = new Cluster('kube-cache', { kubeconfig: cluster!.kubeconfig });
+    try {
+      const cache = c.caches.of(INSTANCE);
+      await cache?.whenSynced();
+      expect(cache?.pods.synced).toBe(true);
+      const shown = (rs: Replica[]) =>
+        rs.map((r) => [r.id, r.labels[LABEL.replica], r.state, r.ready]).sort();
+      expect(shown(await listReplicas(c, webLabels, { cached: true }))).toEqual(
+        shown(await listReplicas(c, webLabels)),
+      );
+      // The environment as ensured: confirmed by the caches, without a call to the API server.
+      const reads = [
+        vi.spyOn(c.core, 'readNamespace'),
+        vi.spyOn(c.core, 'listNode'),
+        vi.spyOn(c.networking, 'listNamespacedNetworkPolicy'),
+      ];
+      expect(await new Environments(c).ensure(REF)).toEqual(env);
+      for (const read of reads) expect(read).not.toHaveBeenCalled();
+      // A change on the server reaches the cache through the watch.
+      const name = `cache-probe-${process.pid}`;
+      await core.createNamespacedService({
+        namespace: env.name,
+        body: {
+          metadata: { name, labels: { [LABEL.instance]: INSTANCE, [LABEL.managed]: 'true' } },
+          spec: { ports: [{ port: 80, protocol: 'TCP' }] },
+        },
+      });
+      await until('the Service in the cache', async () => cache?.services.view()?.get(name, env.name));
+      await core.deleteNamespacedService({ name, namespace: env.name });
+      await until('the Service gone from the cache', async () =>
+        cache?.services.view()?.get(name, env.name) ? undefined : true,
+      );
+    } finally {
+      await c.stop();
+    }
   });
 
   it('publishes a routed component as a Service selecting its deployment, and prunes it when no longer routed', async () => {

@@ -198,6 +198,7 @@ describe('Rondo’s gateway inside the cluster', () => {
   afterAll(async () => {
     for (const ns of [env?.name, gatewayNamespace(INSTANCE)])
       if (ns) await core?.deleteNamespace({ name: ns }).catch(() => undefined);
+    await driver?.stop?.();
     if (gatewayImage && cluster) removeNodeImage(gatewayImage.replace(registry!.addr, cluster.registry));
     await door?.stop();
     registry?.stop();

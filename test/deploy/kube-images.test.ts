@@ -81,8 +81,10 @@ describe('Kubernetes pulls the platform registry’s images by digest', () => {
   let env: EnvironmentInfo | undefined;
   const pulled: string[] = [];
 
-  const driverWith = (credentials: boolean): DataPlaneDriver =>
-    kubernetesDriver(
+  /** Every driver made, stopped at the end (their caches' watches, their pooled connections). */
+  const drivers: DataPlaneDriver[] = [];
+  const driverWith = (credentials: boolean): DataPlaneDriver => {
+    const d = kubernetesDriver(
       {
         id: 'kube-images',
         type: 'kubernetes',
@@ -96,6 +98,9 @@ describe('Kubernetes pulls the platform registry’s images by digest', () => {
       },
       { platformRegistry: registry!.addr },
     );
+    drivers.push(d);
+    return d;
+  };
   const revision = (deployment: string, image: string): RevisionSpec => ({
     environment: env!,
     labels: revisionLabels(REF, 'web', deployment),
@@ -134,6 +139,7 @@ describe('Kubernetes pulls the platform registry’s images by digest', () => {
 
   afterAll(async () => {
     if (env) await core?.deleteNamespace({ name: env.name }).catch(() => undefined);
+    await Promise.allSettled(drivers.map((d) => d.stop?.()));
     for (const ref of pulled) removeNodeImage(ref);
     await door?.stop();
     registry?.stop();

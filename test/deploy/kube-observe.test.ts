@@ -85,6 +85,7 @@ describe('Kubernetes observed state (real cluster)', () => {
   afterAll(async () => {
     watch.abort();
     if (env) await core?.deleteNamespace({ name: env.name }).catch(() => undefined);
+    await driver?.stop?.();
     const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
     await rbac.deleteClusterRoleBinding({ name: SA }).catch(() => undefined);
     await rbac.deleteClusterRole({ name: SA }).catch(() => undefined);

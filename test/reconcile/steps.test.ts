@@ -1,7 +1,13 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { storeValue } from '../../src/configuration/config-entries.js';
-import type { DataPlaneDriver, Replica, RevisionSpec, RoutingState } from '../../src/dataplane/driver.js';
+import type {
+  DataPlaneDriver,
+  ListOptions,
+  Replica,
+  RevisionSpec,
+  RoutingState,
+} from '../../src/dataplane/driver.js';
 import { LABEL } from '../../src/dataplane/labels.js';
 import { DataPlaneRegistry } from '../../src/dataplane/registry.js';
 import { GatewaySync } from '../../src/deploy/gateway-sync.js';
@@ -10,6 +16,7 @@ import type { ReconcileKey } from '../../src/deploy/reconcile/key.js';
 import { type KeyMemory, newKeyMemory } from '../../src/deploy/reconcile/key-memory.js';
 import { isSettled, livenessDue, reconcile } from '../../src/deploy/reconcile/reconcile.js';
 import { revisionLabels } from '../../src/deploy/reconcile/replicas.js';
+import { Reconciler } from '../../src/deploy/reconciler.js';
 import { deploymentTargets, replicaNames } from '../../src/deploy/targets.js';
 import type { Condition, DeploymentPhase } from '../../src/domain/conditions.js';
 import type { ConfigItem } from '../../src/domain/configuration.js';
@@ -636,6 +643,77 @@ describe('reconcile steps against the fake data plane', () => {
     const active = (await w.replicas())[0]?.labels[LABEL.deployment] ?? '';
     expect(isSettled({ id: active, replicas: 2 }, snapshot, memory)).toBe(true);
     expect(livenessDue(memory, w.deps)).toBe(false);
+  });
+
+  it('6d. a restarted control plane leaves a settled key idle at its first resync pass on a data plane that restarts replicas itself, and only there', async () => {
+    // What the first pass reconciles, counted as the reconciles that reach the key's data plane.
+    const firstPass = async (restartsItself: boolean) => {
+      const w = await world();
+      w.fake.capabilities.restartsOnLiveness = restartsItself;
+      await activeDeployment(w);
+      const { data_plane_id: mine } = await store.db
+        .selectFrom('environments')
+        .select('data_plane_id')
+        .where('id', '=', w.key.environmentId)
+        .executeTakeFirstOrThrow();
+      let reconciles = 0;
+      const registry = w.deps.dataPlanes;
+      // Only this test's data plane: the other tests' keys (one store for the file) fail and wait.
+      const dataPlanes = {
+        tryFor: (r: { id: string }) => (r.id === mine ? registry.tryFor(r as never) : undefined),
+        for: (r: { id: string }) => {
+          if (r.id !== mine) throw new Error('not this test’s data plane');
+          reconciles++;
+          return registry.for(r as never);
+        },
+      } as unknown as DataPlaneRegistry;
+      const reconciler = new Reconciler({ ...w.deps, dataPlanes }, { resyncMs: 3_600_000 });
+      await reconciler.reconcile();
+      await reconciler.idle();
+      await reconciler.stop();
+      return reconciles;
+    };
+    expect(await firstPass(true)).toBe(0);
+    // Docker's replicas are probed for liveness by the control plane: a new one checks them once.
+    expect(await firstPass(false)).toBe(1);
+  });
+
+  it('6e. a serving key is acted on from the watched view only when it shows the key settled; else, and after a trigger, it is listed live', async () => {
+    const w = await world();
+    w.fake.capabilities.restartsOnLiveness = true;
+    const { id, replicas } = await activeDeployment(w);
+    const list = w.fake.revisions.list;
+    const asked: string[] = [];
+    const run = (live?: boolean) =>
+      reconcile(w.deps, w.key, {
+        signal: new AbortController().signal,
+        memory: w.memory,
+        locks: w.locks,
+        ...(live ? { live } : {}),
+      });
+    // A view that lags: one replica not in it yet. Nothing is started on its word.
+    w.fake.revisions.list = async (labels, o?: ListOptions) => {
+      asked.push(o?.cached ? 'cached' : 'live');
+      return o?.cached ? (await list(labels)).slice(1) : list(labels);
+    };
+    await run();
+    expect(asked).toEqual(['cached', 'live']);
+    const after = (await list({ [LABEL.instance]: INSTANCE, [LABEL.org]: w.org })).filter(
+      (r) => r.labels[LABEL.deployment] === id,
+    );
+    expect(after.map((r) => r.id).sort()).toEqual(replicas.map((r) => r.id).sort());
+    // A trigger (a deploy, an exit) never asks the view.
+    asked.length = 0;
+    await run(true);
+    expect(asked).toEqual(['live']);
+    // A view that shows the key settled is enough: one listing, from the view.
+    w.fake.revisions.list = async (labels, o?: ListOptions) => {
+      asked.push(o?.cached ? 'cached' : 'live');
+      return list(labels);
+    };
+    asked.length = 0;
+    await run();
+    expect(asked).toEqual(['cached']);
   });
 
   it('6b. on a data plane that restarts replicas itself, one being created or between restarts is left to it', async () => {

@@ -5,7 +5,6 @@ import {
   AppsV1Api,
   BatchV1Api,
   CoreV1Api,
-  KubeConfig,
   type KubernetesObject,
   KubernetesObjectApi,
   Log,
@@ -14,7 +13,9 @@ import {
   VersionApi,
 } from '@kubernetes/client-node';
 import { RondoError } from '../../domain/errors.js';
+import { ClusterCaches } from './cluster-cache.js';
 import type { ClusterRegistry } from './images.js';
+import { SharedAgentKubeConfig } from './shared-agent.js';
 
 /** Every write is a server-side apply by this field manager, forced (Rondo owns what it applies). */
 export const FIELD_MANAGER = 'rondo';
@@ -104,9 +105,13 @@ export function apiMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** One cluster through one kubeconfig: the typed APIs the driver's parts share. */
+/**
+ * One cluster through one kubeconfig: the typed APIs the driver's parts share, over one
+ * keep-alive connection pool (`shared-agent.ts`), and the installation's watch-backed caches
+ * (`cluster-cache.ts`), which `stop` closes with the pool.
+ */
 export class Cluster {
-  readonly kc = new KubeConfig();
+  readonly kc = new SharedAgentKubeConfig();
   readonly core: CoreV1Api;
   readonly apps: AppsV1Api;
   readonly batch: BatchV1Api;
@@ -144,6 +149,16 @@ export class Cluster {
     this.objects = KubernetesObjectApi.makeApiClient(this.kc);
     this.log = new Log(this.kc);
     this.#version = this.kc.makeApiClient(VersionApi);
+    this.caches = new ClusterCaches(this);
+  }
+
+  /** Each installation's caches of this cluster, started on first use. */
+  readonly caches: ClusterCaches;
+
+  /** Closes the caches' watches and the pooled connections. */
+  async stop(): Promise<void> {
+    await this.caches.stop();
+    this.kc.closeAgent();
   }
 
   /** An API error stays as it is (404s are answers); anything else means the cluster did not answer. */
@@ -191,6 +206,8 @@ export class Cluster {
   async getJson<T>(path: string, timeoutMs = 10_000): Promise<T> {
     const opts: https.RequestOptions = {};
     await this.kc.applyToHTTPSOptions(opts);
+    // The pooled connections: the caches list through here, and the status every few seconds.
+    opts.agent = this.kc.sharedAgent(opts.agent) ?? opts.agent;
     const url = new URL(`${this.server.replace(/\/+$/, '')}${path}`);
     const signal = AbortSignal.timeout(timeoutMs);
     const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {

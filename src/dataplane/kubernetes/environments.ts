@@ -3,12 +3,21 @@ import type {
   V1Namespace,
   V1NetworkPolicy,
   V1NetworkPolicySpec,
+  V1Node,
+  V1Secret,
 } from '@kubernetes/client-node';
 import type { EnvironmentInfo, EnvironmentRef, EnvironmentsPort } from '../driver.js';
 import { LABEL, networkLabels } from '../labels.js';
-import { type Cluster, isNotFound } from './cluster.js';
-import type { ClusterImages } from './images.js';
+import { type Cluster, isCurrent, isNotFound } from './cluster.js';
+import { type ClusterImages, PULL_SECRET } from './images.js';
 import { dnsLabel, LABELS_ANNOTATION, labelValues, workloadSelector } from './names.js';
+
+/** What `ensure` applies for one environment. */
+interface EnvironmentObjects {
+  namespace: KubernetesObject & V1Namespace;
+  policies: (KubernetesObject & V1NetworkPolicy)[];
+  pull: (KubernetesObject & V1Secret) | undefined;
+}
 
 /** The namespace of a (project, environment) of an installation. */
 export const namespaceName = (ref: EnvironmentRef) =>
@@ -33,25 +42,21 @@ export class Environments implements EnvironmentsPort {
     const name = namespaceName(ref);
     const labels = networkLabels(ref);
     this.instances.add(ref.instance);
+    const want = this.#desired(name, labels);
+    // The installation's caches may confirm that all of it is there as wanted: no call at all.
+    const unchanged = this.#unchangedInCache(ref.instance, want, labels);
+    if (unchanged) return unchanged;
+    // Anything else is read live before anything is written.
     const existing = await this.#read(name);
     if (existing) {
-      const have = exactLabels(existing);
-      const foreign = Object.entries(labels).find(([k, v]) => have[k] !== v);
+      const foreign = foreignLabel(existing, labels);
       if (foreign)
         throw new Error(
-          `namespace ${name} exists but is not Rondo's for this environment (label ${foreign[0]} differs); remove or rename it`,
+          `namespace ${name} exists but is not Rondo's for this environment (label ${foreign}); remove or rename it`,
         );
     }
     const ns = await this.cluster.applyChanged<KubernetesObject & V1Namespace>(
-      {
-        apiVersion: 'v1',
-        kind: 'Namespace',
-        metadata: {
-          name,
-          labels: labelValues(labels),
-          annotations: { [LABELS_ANNOTATION]: JSON.stringify(labels) },
-        },
-      },
+      want.namespace,
       existing && { ...existing, apiVersion: 'v1', kind: 'Namespace' },
     );
     // What the namespace holds already (read only when it existed): unchanged objects are not applied.
@@ -67,28 +72,69 @@ export class Environments implements EnvironmentsPort {
           kind: 'NetworkPolicy',
         });
     }
-    // The client's models name `from` `_from`: objects are written in its names, checked by type.
-    const policy = (policyName: string, spec: V1NetworkPolicySpec) =>
-      this.cluster.applyChanged<KubernetesObject & V1NetworkPolicy>(
-        {
-          apiVersion: 'networking.k8s.io/v1',
-          kind: 'NetworkPolicy',
-          metadata: { name: policyName, namespace: name, labels: labelValues(labels) },
-          spec,
-        },
-        policies.get(policyName),
+    for (const p of want.policies) await this.cluster.applyChanged(p, policies.get(p.metadata?.name ?? ''));
+    if (want.pull)
+      await this.cluster.applyChanged(
+        want.pull,
+        existing ? await this.#readSecret(name, want.pull) : undefined,
       );
-    await policy('rondo-default-deny', { podSelector: {}, policyTypes: ['Ingress'] });
-    await policy('rondo-same-environment', {
-      podSelector: {},
-      policyTypes: ['Ingress'],
-      ingress: [{ _from: [{ podSelector: {} }] }],
+    return this.#info(ns);
+  }
+
+  /** The namespace, its two NetworkPolicies and, with registry credentials, the pull Secret. */
+  #desired(name: string, labels: Record<string, string>): EnvironmentObjects {
+    const namespace: KubernetesObject & V1Namespace = {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: {
+        name,
+        labels: labelValues(labels),
+        annotations: { [LABELS_ANNOTATION]: JSON.stringify(labels) },
+      },
+    };
+    // The client's models name `from` `_from`: objects are written in its names, checked by type.
+    const policy = (policyName: string, spec: V1NetworkPolicySpec): KubernetesObject & V1NetworkPolicy => ({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: policyName, namespace: name, labels: labelValues(labels) },
+      spec,
     });
+    const policies = [
+      policy('rondo-default-deny', { podSelector: {}, policyTypes: ['Ingress'] }),
+      policy('rondo-same-environment', {
+        podSelector: {},
+        policyTypes: ['Ingress'],
+        ingress: [{ _from: [{ podSelector: {} }] }],
+      }),
+    ];
     // The pods of a registry that asks for credentials name this Secret (`imagePullSecrets`).
     const pull = this.images?.pullSecret(name, labels);
-    if (pull)
-      await this.cluster.applyChanged(pull, existing ? await this.#readSecret(name, pull) : undefined);
-    return this.#info(ns);
+    return { namespace, policies, pull };
+  }
+
+  /**
+   * The environment as the caches show it when every object is there as Rondo last applied it
+   * (by the `rondo.applied` hash) and the namespace is this environment's; otherwise undefined,
+   * and `ensure` reads live. Stale caches can only send it down the live path.
+   */
+  #unchangedInCache(
+    instance: string,
+    want: EnvironmentObjects,
+    labels: Record<string, string>,
+  ): EnvironmentInfo | undefined {
+    const cache = this.cluster.caches.of(instance);
+    const name = want.namespace.metadata?.name ?? '';
+    const ns = cache?.namespaces.view()?.get(name);
+    const policies = cache?.networkPolicies.view();
+    const nodes = cache?.nodes.view();
+    if (!cache || !ns || !policies || !nodes) return undefined;
+    if (ns.metadata?.deletionTimestamp || foreignLabel(ns, labels) || !isCurrent(ns, want.namespace))
+      return undefined;
+    if (!want.policies.every((p) => isCurrent(policies.get(p.metadata?.name ?? '', name), p)))
+      return undefined;
+    if (want.pull && !isCurrent(cache.pullSecrets.view()?.get(PULL_SECRET, name), want.pull))
+      return undefined;
+    return this.#infoWith(ns, cidrsOf(nodes.list()));
   }
 
   async list(instance: string): Promise<EnvironmentInfo[]> {
@@ -98,7 +144,8 @@ export class Environments implements EnvironmentsPort {
         labelSelector: workloadSelector({ [LABEL.instance]: instance, [LABEL.managed]: 'true' }),
       }),
     );
-    const cidrs = await this.podCidrs();
+    const nodes = this.cluster.caches.of(instance)?.nodes.view();
+    const cidrs = nodes ? cidrsOf(nodes.list()) : await this.podCidrs();
     return items.filter((n) => !n.metadata?.deletionTimestamp).map((n) => this.#infoWith(n, cidrs));
   }
 
@@ -109,6 +156,9 @@ export class Environments implements EnvironmentsPort {
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
+    // An `ensure` right after must not find it in a cache that has not seen the deletion yet.
+    const instance = env.labels[LABEL.instance];
+    if (instance) this.cluster.caches.of(instance)?.namespaces.removed(env.name);
   }
 
   async #readSecret(namespace: string, o: KubernetesObject): Promise<KubernetesObject | undefined> {
@@ -147,9 +197,19 @@ export class Environments implements EnvironmentsPort {
    */
   async podCidrs(): Promise<string[]> {
     const { items } = await this.cluster.call(() => this.cluster.core.listNode());
-    const cidrs = items.flatMap((n) => n.spec?.podCIDRs ?? (n.spec?.podCIDR ? [n.spec.podCIDR] : []));
-    return [...new Set(cidrs)];
+    return cidrsOf(items);
   }
+}
+
+const cidrsOf = (nodes: readonly V1Node[]) => [
+  ...new Set(nodes.flatMap((n) => n.spec?.podCIDRs ?? (n.spec?.podCIDR ? [n.spec.podCIDR] : []))),
+];
+
+/** The first of `labels` the namespace's exact labels differ in (`key`), or undefined. */
+function foreignLabel(ns: V1Namespace, labels: Record<string, string>): string | undefined {
+  const have = exactLabels(ns);
+  const foreign = Object.entries(labels).find(([k, v]) => have[k] !== v);
+  return foreign && `${foreign[0]} differs`;
 }
 
 function exactLabels(o: {

@@ -1,4 +1,4 @@
-import { ApiException, type KubernetesObject } from '@kubernetes/client-node';
+import { ApiException, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { RoutingState } from '../driver.js';
 import { LABEL } from '../labels.js';
@@ -16,6 +16,12 @@ import { Traffic } from './traffic.js';
 function fakeCluster() {
   const objects = new Map<string, KubernetesObject>();
   const writes: string[] = [];
+  /** Every read sent to the API server (the caches' answers are not). */
+  const reads: string[] = [];
+  /** The Services the caches were told this process deleted. */
+  const removed: string[] = [];
+  /** What the watch-backed caches show, when in sync (`syncCaches`); a copy that may lag. */
+  let cached: Map<string, KubernetesObject> | undefined;
   const key = (kind: string, namespace: string | undefined, name: string) =>
     `${kind}/${namespace ?? ''}/${name}`;
   const notFound = () => new ApiException(404, 'not found', {}, {});
@@ -25,10 +31,32 @@ function fakeCluster() {
       .map((kv) => kv.split('='))
       .every(([k, v]) => o.metadata?.labels?.[k ?? ''] === v);
   const ofKind = (kind: string) => [...objects.values()].filter((o) => o.kind === kind);
+  const view = (kind: string): ObjectCache<KubernetesObject> | undefined => {
+    const now = cached;
+    if (!now) return undefined;
+    const all = () => [...now.values()].filter((o) => o.kind === kind);
+    return {
+      get: (name, namespace) => now.get(key(kind, namespace, name)),
+      list: (namespace) =>
+        all().filter((o) => namespace === undefined || o.metadata?.namespace === namespace),
+    };
+  };
   const cluster = Object.create(Cluster.prototype) as Cluster;
   Object.assign(cluster, {
     id: 'fake',
     server: 'https://fake',
+    caches: {
+      of: () => ({
+        namespaces: { view: () => view('Namespace'), removed: () => undefined },
+        networkPolicies: { view: () => view('NetworkPolicy') },
+        pullSecrets: { view: () => view('Secret') },
+        services: {
+          view: () => view('Service'),
+          removed: (name: string, namespace: string) => removed.push(`${namespace}/${name}`),
+        },
+        nodes: { view: () => view('Node') },
+      }),
+    },
     call: <T>(fn: () => Promise<T>) => fn(),
     apply: async <T extends KubernetesObject>(o: T) => {
       writes.push(`PATCH ${o.kind} ${o.metadata?.name}`);
@@ -38,35 +66,51 @@ function fakeCluster() {
     },
     core: {
       readNamespace: async ({ name }: { name: string }) => {
+        reads.push(`GET Namespace ${name}`);
         const o = objects.get(key('Namespace', undefined, name));
         if (!o) throw notFound();
         return structuredClone(o);
       },
       readNamespacedSecret: async ({ name, namespace }: { name: string; namespace: string }) => {
+        reads.push(`GET Secret ${name}`);
         const o = objects.get(key('Secret', namespace, name));
         if (!o) throw notFound();
         return structuredClone(o);
       },
-      listNode: async () => ({ items: [] }),
-      listServiceForAllNamespaces: async ({ labelSelector }: { labelSelector: string }) => ({
-        items: ofKind('Service')
-          .filter((o) => matches(o, labelSelector))
-          .map((o) => structuredClone(o)),
-      }),
+      listNode: async () => {
+        reads.push('LIST Node');
+        return { items: [] };
+      },
+      listServiceForAllNamespaces: async ({ labelSelector }: { labelSelector: string }) => {
+        reads.push('LIST Service');
+        return {
+          items: ofKind('Service')
+            .filter((o) => matches(o, labelSelector))
+            .map((o) => structuredClone(o)),
+        };
+      },
       deleteNamespacedService: async ({ name, namespace }: { name: string; namespace: string }) => {
         writes.push(`DELETE Service ${name}`);
         objects.delete(key('Service', namespace, name));
       },
     },
     networking: {
-      listNamespacedNetworkPolicy: async ({ namespace }: { namespace: string }) => ({
-        items: ofKind('NetworkPolicy')
-          .filter((o) => o.metadata?.namespace === namespace)
-          .map((o) => structuredClone(o)),
-      }),
+      listNamespacedNetworkPolicy: async ({ namespace }: { namespace: string }) => {
+        reads.push('LIST NetworkPolicy');
+        return {
+          items: ofKind('NetworkPolicy')
+            .filter((o) => o.metadata?.namespace === namespace)
+            .map((o) => structuredClone(o)),
+        };
+      },
     },
   });
-  return { cluster, writes, objects };
+  /** The caches catch up with the server (a watch delivered everything). */
+  const syncCaches = () => {
+    cached = new Map([...objects].map(([k, o]) => [k, structuredClone(o)]));
+    return cached;
+  };
+  return { cluster, writes, reads, removed, objects, syncCaches };
 }
 
 const REF = { instance: 'idle', org: 'acme', project: 'shop', environment: 'prod' };
@@ -144,7 +188,7 @@ describe('an idle pass writes nothing to the API server', () => {
   });
 
   it('traffic.publish applies a Service once, again only when it changes, and prunes', async () => {
-    const { cluster, writes } = fakeCluster();
+    const { cluster, writes, removed } = fakeCluster();
     const environments = new Environments(cluster);
     await environments.ensure(REF);
     const traffic = new Traffic(cluster, environments);
@@ -159,6 +203,8 @@ describe('an idle pass writes nothing to the API server', () => {
     writes.length = 0;
     await traffic.publish({ revisions: [], hosts: [], webApps: [], internal: [] });
     expect(writes).toEqual(['DELETE Service cmp-web-3968f540']);
+    // The Service cache is told, so a publish right after does not find the Service in it.
+    expect(removed).toEqual([`${namespaceName(REF)}/cmp-web-3968f540`]);
   });
 
   it('an object written before the hash existed is applied once more, then left alone', async () => {
@@ -174,5 +220,42 @@ describe('an idle pass writes nothing to the API server', () => {
     await environments.ensure(REF);
     expect(writes).toEqual([]);
     expect(objects.get(`Namespace//${env.name}`)?.metadata?.labels?.[LABEL.instance]).toBe('idle');
+  });
+
+  it('with its caches in sync, an idle ensure and publish send no call at all, not even a read', async () => {
+    const { cluster, writes, reads, syncCaches } = fakeCluster();
+    const environments = new Environments(cluster);
+    const traffic = new Traffic(cluster, environments);
+    await environments.ensure(REF);
+    await traffic.publish(routing([8080]));
+    syncCaches();
+    reads.length = 0;
+    writes.length = 0;
+    await environments.ensure(REF);
+    await traffic.publish(routing([8080]));
+    expect(reads).toEqual([]);
+    expect(writes).toEqual([]);
+  });
+
+  it('a cache that lags costs a live read, and the write is decided on that read', async () => {
+    const { cluster, writes, reads, syncCaches } = fakeCluster();
+    const environments = new Environments(cluster);
+    const traffic = new Traffic(cluster, environments);
+    const env = await environments.ensure(REF);
+    await traffic.publish(routing([8080]));
+    const cache = syncCaches();
+    // The server has the second port already; the cache has not seen it yet.
+    await traffic.publish(routing([8080, 9090]));
+    writes.length = 0;
+    reads.length = 0;
+    await traffic.publish(routing([8080, 9090]));
+    expect(reads).toEqual([`GET Namespace ${env.name}`, 'LIST Service']);
+    expect(writes).toEqual([]);
+    // A namespace the cache does not show yet is read, with its policies: all there, nothing written.
+    cache.delete(`Namespace//${env.name}`);
+    reads.length = 0;
+    await environments.ensure(REF);
+    expect(reads).toEqual([`GET Namespace ${env.name}`, 'LIST NetworkPolicy', 'LIST Node']);
+    expect(writes).toEqual([]);
   });
 });

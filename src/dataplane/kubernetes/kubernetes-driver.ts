@@ -84,5 +84,7 @@ export function kubernetesDriver(
     ),
     jobs: new Jobs(cluster, images, options.gateway !== undefined),
     observe,
+    // The caches' watches and the pooled connections (registry shutdown, tests).
+    stop: () => cluster.stop(),
   };
 }

@@ -1,10 +1,27 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiException, type KubernetesObject, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
-import type { Probe, ReadinessReading, Replica, RevisionSpec, RevisionsPort } from '../driver.js';
+import type {
+  ListOptions,
+  Probe,
+  ReadinessReading,
+  Replica,
+  RevisionSpec,
+  RevisionsPort,
+} from '../driver.js';
 import { LABEL } from '../labels.js';
 import { type Cluster, isNotFound } from './cluster.js';
+import { hasLabels } from './cluster-cache.js';
+import { namespaceName } from './environments.js';
 import { ClusterImages } from './images.js';
-import { dnsLabel, LABELS_ANNOTATION, labelValues, parsePodId, selector, workloadSelector } from './names.js';
+import {
+  dnsLabel,
+  GATEWAY_LABEL,
+  LABELS_ANNOTATION,
+  labelValues,
+  parsePodId,
+  selector,
+  workloadSelector,
+} from './names.js';
 import { indexedReplicas, podReplica, readinessOf } from './pod-replicas.js';
 import {
   configMapName,
@@ -123,8 +140,8 @@ export class Revisions implements RevisionsPort {
     }
   }
 
-  list(labels: Record<string, string>): Promise<Replica[]> {
-    return listReplicas(this.cluster, labels);
+  list(labels: Record<string, string>, options?: ListOptions): Promise<Replica[]> {
+    return listReplicas(this.cluster, labels, options);
   }
 
   async #readPod(id: string): Promise<V1Pod | undefined> {
@@ -327,18 +344,48 @@ const gone = (err: unknown) => {
 };
 
 /**
- * Pods carrying `labels`, in every namespace, as replicas with their indexes. The index is not a
+ * Pods carrying `labels` (in their environment's namespace when they name one), as replicas with their indexes. The index is not a
  * label of the pod (it is counted from the deployment's pods): asked for, it filters the result.
+ * `cached`: from the installation's pod cache while it is in sync (labels naming the installation),
+ * else live.
  */
-export async function listReplicas(cluster: Cluster, labels: Record<string, string>): Promise<Replica[]> {
+export async function listReplicas(
+  cluster: Cluster,
+  labels: Record<string, string>,
+  options?: ListOptions,
+): Promise<Replica[]> {
   const { [LABEL.replica]: index, ...podLabels } = labels;
-  const { items } = await cluster.call(() =>
-    cluster.core.listPodForAllNamespaces({
-      labelSelector: workloadSelector(podLabels),
-    }),
-  );
+  const instance = podLabels[LABEL.instance];
+  const view = options?.cached && instance ? cluster.caches.of(instance)?.pods.view() : undefined;
+  const namespace = namespaceOf(podLabels);
+  // Never the gateway's pods, which carry the installation's labels too (`workloadSelector`).
+  const labelSelector = workloadSelector(podLabels);
+  const items = view
+    ? view.list(namespace).filter((p) => hasLabels(p, podLabels) && !p.metadata?.labels?.[GATEWAY_LABEL])
+    : (
+        await cluster.call(() =>
+          // Labels that name an environment name its namespace: the API server then reads only
+          // that namespace's pods from etcd, not every pod of the cluster, on each live listing.
+          namespace
+            ? cluster.core.listNamespacedPod({ namespace, labelSelector })
+            : cluster.core.listPodForAllNamespaces({ labelSelector }),
+        )
+      ).items;
   const replicas = indexedReplicas(items);
   return index === undefined ? replicas : replicas.filter((r) => r.labels[LABEL.replica] === index);
+}
+
+/** The namespace of the environment the labels name (instance, org, project, environment), if they do. */
+function namespaceOf(labels: Record<string, string>): string | undefined {
+  const [instance, org, project, environment] = [
+    labels[LABEL.instance],
+    labels[LABEL.org],
+    labels[LABEL.project],
+    labels[LABEL.environment],
+  ];
+  return instance && org && project && environment
+    ? namespaceName({ instance, org, project, environment })
+    : undefined;
 }
 
 export async function readPod(cluster: Cluster, id: string): Promise<V1Pod | undefined> {

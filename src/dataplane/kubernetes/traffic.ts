@@ -2,7 +2,7 @@ import type { KubernetesObject, V1Service } from '@kubernetes/client-node';
 import type { RouteTarget, RoutingState, TrafficPort } from '../driver.js';
 import { gatewayPart, routedAddresses } from '../gateway-part.js';
 import { LABEL } from '../labels.js';
-import { type Cluster, isNotFound } from './cluster.js';
+import { type Cluster, isCurrent, isNotFound } from './cluster.js';
 import { type Environments, namespaceName } from './environments.js';
 import type { ClusterGateway } from './gateway.js';
 import { dnsLabel, LABELS_ANNOTATION, labelValue, labelValues, selector } from './names.js';
@@ -16,7 +16,8 @@ interface ServiceIntent {
   component: string;
   deployments: Set<string>;
   ports: Set<number>;
-  instance: string | undefined;
+  /** The installation whose caches know the namespace. */
+  instance: string;
 }
 
 /**
@@ -62,7 +63,12 @@ export class Traffic implements TrafficPort {
     await this.gateway.publish(part);
   }
 
-  async #services(state: RoutingState): Promise<void> {
+  /**
+   * The Services the state routes to, applied where new or changed, and the installation's others
+   * deleted. Decided first on the caches (`live` false): when they show nothing to change, nothing
+   * is sent; when they show anything to write, the whole decision is taken again on live reads.
+   */
+  async #services(state: RoutingState, live = false): Promise<void> {
     const targets: RouteTarget[] = [
       ...state.hosts.flatMap((h) => h.routes),
       ...state.webApps,
@@ -80,22 +86,24 @@ export class Traffic implements TrafficPort {
         component: t.owner.componentId,
         deployments: new Set<string>(),
         ports: new Set<number>(),
-        instance: undefined,
+        instance: revision.instance,
       };
       intent.deployments.add(t.owner.deploymentId);
       intent.ports.add(t.port);
       intents.set(key, intent);
     }
-    const namespaces = await this.#namespaceLabels([
-      ...new Set([...intents.values()].map((i) => i.namespace)),
-    ]);
+    const namespaces = await this.#namespaceLabels(
+      [...new Map([...intents.values()].map((i) => [i.namespace, i.instance])).entries()],
+      live,
+    );
     for (const owner of namespaces.values()) {
       const instance = owner[LABEL.instance];
       if (instance) this.environments.instances.add(instance);
     }
     // What is there now, read once: a Service already as wanted is not applied again.
-    const existing = await this.#existingServices();
+    const existing = await this.#existingServices(live);
     const keep = new Set<string>();
+    const changed: { desired: KubernetesObject & V1Service; observed: V1Service | undefined }[] = [];
     for (const intent of intents.values()) {
       const owner = namespaces.get(intent.namespace) ?? {};
       const name = serviceName(intent.component);
@@ -123,20 +131,33 @@ export class Traffic implements TrafficPort {
             .map((port) => ({ name: `tcp-${port}`, port, targetPort: port, protocol: 'TCP' })),
         },
       };
-      await this.cluster.applyChanged(desired, existing.get(`${intent.namespace}/${name}`));
+      const observed = existing.get(`${intent.namespace}/${name}`);
+      if (!isCurrent(observed, desired)) changed.push({ desired, observed });
     }
+    const stale = [...existing.keys()].some((key) => !keep.has(key));
+    if (changed.length === 0 && !stale) return;
+    if (!live) return this.#services(state, true);
+    for (const c of changed) await this.cluster.applyChanged(c.desired, c.observed);
     await this.#prune(keep, existing);
   }
 
-  /** The Services `publish` rendered, of every installation this driver knows, by `namespace/name`. */
-  async #existingServices(): Promise<Map<string, KubernetesObject & V1Service>> {
+  /**
+   * The Services `publish` rendered, of every installation this driver knows, by `namespace/name`:
+   * from each installation's cache while it is in sync, unless `live`.
+   */
+  async #existingServices(live: boolean): Promise<Map<string, KubernetesObject & V1Service>> {
     const out = new Map<string, KubernetesObject & V1Service>();
     for (const instance of this.environments.instances) {
-      const { items } = await this.cluster.call(() =>
-        this.cluster.core.listServiceForAllNamespaces({
-          labelSelector: selector({ [LABEL.instance]: instance, [SERVICE_LABEL]: 'true' }),
-        }),
-      );
+      const view = live ? undefined : this.cluster.caches.of(instance)?.services.view();
+      const items = view
+        ? view.list().filter((s) => s.metadata?.labels?.[SERVICE_LABEL] === 'true')
+        : (
+            await this.cluster.call(() =>
+              this.cluster.core.listServiceForAllNamespaces({
+                labelSelector: selector({ [LABEL.instance]: instance, [SERVICE_LABEL]: 'true' }),
+              }),
+            )
+          ).items;
       for (const s of items)
         out.set(`${s.metadata?.namespace ?? ''}/${s.metadata?.name ?? ''}`, {
           ...s,
@@ -147,11 +168,19 @@ export class Traffic implements TrafficPort {
     return out;
   }
 
-  async #namespaceLabels(names: string[]): Promise<Map<string, Record<string, string>>> {
+  /** Each namespace's exact labels (`[name, installation]` pairs), from the cache unless `live`. */
+  async #namespaceLabels(
+    names: [string, string | undefined][],
+    live: boolean,
+  ): Promise<Map<string, Record<string, string>>> {
     const out = new Map<string, Record<string, string>>();
-    for (const name of names) {
+    for (const [name, instance] of names) {
+      const view = live || !instance ? undefined : this.cluster.caches.of(instance)?.namespaces.view();
       try {
-        const ns = await this.cluster.call(() => this.cluster.core.readNamespace({ name }));
+        const ns = view
+          ? view.get(name)
+          : await this.cluster.call(() => this.cluster.core.readNamespace({ name }));
+        if (!ns) continue;
         const exact = ns.metadata?.annotations?.[LABELS_ANNOTATION];
         out.set(name, exact ? (JSON.parse(exact) as Record<string, string>) : (ns.metadata?.labels ?? {}));
       } catch (err) {
@@ -172,6 +201,9 @@ export class Traffic implements TrafficPort {
         .catch((err: unknown) => {
           if (!isNotFound(err)) throw err;
         });
+      // A publish right after must not find it in a cache that has not seen the deletion yet.
+      for (const instance of this.environments.instances)
+        this.cluster.caches.of(instance)?.services.removed(name, namespace);
     }
   }
 }

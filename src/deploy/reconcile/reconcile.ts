@@ -38,6 +38,8 @@ export interface ReconcileOptions {
   locks: KeyLocks;
   /** A listing of the key's data plane taken by the resync pass: enough to find an idle key idle. */
   snapshot?: Replica[];
+  /** List the key's replicas live, not from a watched view (a trigger about one of its deployments). */
+  live?: boolean;
 }
 
 /** How soon a key another control plane is reconciling is looked at again. */
@@ -99,7 +101,20 @@ export async function reconcile(
       active,
       next,
       // Settled but due for liveness: the pass's listing is enough to probe what serves.
-      workloads: settled && options.snapshot ? options.snapshot : await observe(deps, dp, scope),
+      workloads:
+        settled && options.snapshot
+          ? options.snapshot
+          : await observe(
+              deps,
+              dp,
+              scope,
+              // A watched view may only confirm a serving key settled; a rollout, a trigger, or
+              // anything the view shows amiss is listed live before the steps act on it.
+              options.live || next
+                ? undefined
+                : (w) =>
+                    isSettled(active && { id: active.id, replicas: active.spec.replicas }, w, options.memory),
+            ),
     };
     return await runSteps(ctx, settled ? [checkLiveness] : STEPS);
   } finally {
@@ -129,20 +144,28 @@ async function runSteps(ctx: ReconcileContext, steps: readonly Step[]): Promise<
   return {};
 }
 
-/** The key's replicas on its data plane; execution containers and sandboxes are the runner's. */
+/**
+ * The key's replicas on its data plane; execution containers and sandboxes are the runner's.
+ * With `settledIf`: the driver's watched view first, kept only when it shows the key settled.
+ */
 async function observe(
   deps: ReconcileDeps,
   dp: ReconcileContext['dp'],
   s: ReconcileScope,
+  settledIf?: (workloads: Replica[]) => boolean,
 ): Promise<Replica[]> {
-  const all = await dp.revisions.list({
+  const labels = {
     [LABEL.instance]: deps.instance,
     [LABEL.org]: s.org,
     [LABEL.project]: s.project,
     [LABEL.component]: s.component,
     [LABEL.environment]: s.environment,
-  });
-  return all.filter((w) => !isExecution(w));
+  };
+  if (settledIf) {
+    const cached = (await dp.revisions.list(labels, { cached: true })).filter((w) => !isExecution(w));
+    if (settledIf(cached)) return cached;
+  }
+  return (await dp.revisions.list(labels)).filter((w) => !isExecution(w));
 }
 
 /**
