@@ -98,8 +98,6 @@ export class DockerDataPlane {
   readonly #filesDir: string;
   readonly #sandboxes: TaskSandboxes;
   readonly #replicaSandboxes: ReplicaSandboxes;
-  /** Per network, the spare to make once the replica that claimed the last one is serving. */
-  readonly #spareDue = new Map<string, () => void>();
   /** Without the host's name servers a replica could resolve nothing outside: no names then. */
   readonly #names: NameServer | undefined;
   readonly #upstreams: string[];
@@ -254,15 +252,10 @@ export class DockerDataPlane {
     const labels = ownerLabels(spec.labels);
     // Only while the name server still answers there: a stopped control plane leaves no spare behind.
     const wanted = () => this.#dnsFor(spec.network) !== undefined;
-    // The next spare is made once this replica is marked serving (its rollout's engine work is
-    // done), or after a pause when it never is.
-    const prepare = () => {
-      clearTimeout(timer);
-      if (this.#spareDue.get(spec.network) === prepare) this.#spareDue.delete(spec.network);
-      this.#replicaSandboxes.prepare(spec.network, labels, wiring, wanted);
-    };
-    const timer = setTimeout(prepare, SPARE_PAUSE_MS).unref();
-    this.#spareDue.set(spec.network, prepare);
+    setTimeout(
+      () => this.#replicaSandboxes.prepare(spec.network, labels, wiring, wanted),
+      SPARE_PAUSE_MS,
+    ).unref();
     if (!sandbox) return this.#run(spec, undefined);
     try {
       return await this.#run(spec, sandbox.id, sandbox);
@@ -343,7 +336,6 @@ export class DockerDataPlane {
     await this.#call(() => this.#docker.getContainer(id).rename({ name: before.name }));
     const info = await this.inspectWorkload(id);
     if (!info) throw new Error(`container ${id} vanished while it was marked ready`);
-    this.#spareDue.get(network)?.();
     return info;
   }
 
@@ -532,7 +524,7 @@ function ownerLabels(labels: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(labels).filter(([k]) => owner.includes(k)));
 }
 
-/** How long after a replica claims its network's spare the next one is made when it is never marked serving. */
+/** How long after a replica claims its network's spare the next one is made: off the rollout's path. */
 const SPARE_PAUSE_MS = 1000;
 
 function listedWorkload(c: Docker.ContainerInfo): WorkloadInfo {
