@@ -82,7 +82,7 @@ export async function clusterGatewayPush(
   for await (const c of tar) chunks.push(c as Buffer);
   const stdin = Buffer.concat(chunks);
   const d = CLUSTER_GATEWAY_DIR;
-  const rounds = timeoutSeconds * 10;
+  const rounds = timeoutSeconds * 50;
   const script = [
     'set -e',
     `in=${d}/.incoming`,
@@ -99,7 +99,7 @@ export async function clusterGatewayPush(
     'i=0',
     `while [ $i -lt ${rounds} ]; do`,
     `  [ "$(running)" = ${config.identity} ] && exit 0`,
-    '  sleep 0.1; i=$((i+1))',
+    '  sleep 0.02; i=$((i+1))',
     'done',
     `haproxy -c -q -f ${d}/${CONFIG_FILE} >&2 || exit 3`,
     `echo "HAProxy did not run configuration ${config.identity} within ${timeoutSeconds} s" >&2`,

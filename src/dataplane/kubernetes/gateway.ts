@@ -53,6 +53,8 @@ export class ClusterGateway {
   /** The configuration last applied, and the pods (by uid) known to run it. */
   #applied: string | undefined;
   #appliedAt = 0;
+  /** The namespace, pull Secret and DaemonSet were applied by this process (and still held). */
+  #objectsApplied = false;
   readonly #serving = new Set<string>();
 
   constructor(
@@ -79,22 +81,39 @@ export class ClusterGateway {
     // The same state again (the reconciler's resync): only pods that have not taken it yet, and
     // the objects read once a minute and applied again only when they no longer hold it (someone
     // deleted or edited them): an idle pass makes no write to the API server.
-    const stale =
-      config.identity !== this.#applied ||
-      (Date.now() - this.#appliedAt > REAPPLY_MS && !(await this.#objectsHold(config.identity)));
+    const gone = Date.now() - this.#appliedAt > REAPPLY_MS && !(await this.#objectsHold(config.identity));
+    if (gone) this.#objectsApplied = false;
+    const stale = config.identity !== this.#applied || gone;
+    let applying: Promise<void> = Promise.resolve();
     if (!stale) this.#appliedAt = Date.now();
     else {
       if (config.identity !== this.#applied) this.#serving.clear();
       this.#applied = undefined;
-      await this.#apply(clusterGatewayFiles(config), config.identity);
-      this.#applied = config.identity;
-      this.#appliedAt = Date.now();
+      const files = clusterGatewayFiles(config);
+      // Once the gateway's objects are in place, only the ConfigMap changes with a route, and a
+      // running pod takes the configuration from the push: the two go side by side, so a switch
+      // of traffic waits for the push alone. A pod that starts meanwhile is pushed to at the next
+      // publish (the reconciler's resync), as one that was not ready yet is.
+      applying = (
+        this.#objectsApplied
+          ? this.#applyConfigMap(files, config.identity)
+          : this.#apply(files, config.identity)
+      ).then(() => {
+        this.#applied = config.identity;
+        this.#appliedAt = Date.now();
+        this.#objectsApplied = true;
+      });
+      if (!this.#objectsApplied) await applying;
     }
+    applying.catch(() => {
+      this.#objectsApplied = false;
+    });
     const pods = (await this.#readyPods()).filter((p) => !this.#serving.has(p.metadata?.uid ?? ''));
-    if (pods.length === 0) return;
+    if (pods.length === 0) return applying;
     const push = await clusterGatewayPush(config, this.options);
-    await Promise.all(
-      pods.map(async (pod) => {
+    await Promise.all([
+      applying,
+      ...pods.map(async (pod) => {
         const name = pod.metadata?.name ?? '';
         const r = await execInPod(
           this.cluster,
@@ -108,7 +127,7 @@ export class ClusterGateway {
           );
         this.#serving.add(pod.metadata?.uid ?? '');
       }),
-    );
+    ]);
   }
 
   /** The namespace, its pull Secret, the ConfigMap with `files` and the DaemonSet. */
@@ -130,6 +149,17 @@ export class ClusterGateway {
     return configMap?.metadata?.annotations?.[CONFIG_ANNOTATION] === identity && daemonSet !== undefined;
   }
 
+  /** What a gateway pod starts with, and the identity of that configuration. */
+  async #applyConfigMap(files: Record<string, string>, identity: string): Promise<void> {
+    const base = metadata(this.namespace, GATEWAY_NAME, this.labels);
+    await this.cluster.apply<KubernetesObject & V1ConfigMap>({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { ...base, annotations: { ...base.annotations, [CONFIG_ANNOTATION]: identity } },
+      data: files,
+    });
+  }
+
   async #apply(files: Record<string, string>, identity: string): Promise<void> {
     const labels = this.labels;
     await this.cluster.apply<KubernetesObject & V1Namespace>({
@@ -143,14 +173,7 @@ export class ClusterGateway {
     });
     const pullSecret = this.images.pullSecret(this.namespace, labels);
     if (pullSecret) await this.cluster.apply(pullSecret);
-    const base = metadata(this.namespace, GATEWAY_NAME, labels);
-    const configMap = { ...base, annotations: { ...base.annotations, [CONFIG_ANNOTATION]: identity } };
-    await this.cluster.apply<KubernetesObject & V1ConfigMap>({
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: configMap,
-      data: files,
-    });
+    await this.#applyConfigMap(files, identity);
     this.#image ??= this.images.reference(await this.images.pin(this.options.image));
     const image = this.#image;
     const selectorLabels = labelValues({ [LABEL.instance]: this.options.instance, [GATEWAY_LABEL]: 'true' });
