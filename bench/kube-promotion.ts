@@ -153,6 +153,13 @@ export async function benchKubePromotion(): Promise<void> {
       status.items.find((e: { environment: string }) => e.environment === 'kdev').urls[0].url as string,
     );
     prodUrl = `http://${NODE}:${t.publicPort}${devUrl.pathname.replace(/\/$/, '')}${PATH}`;
+    // An earlier run's floor namespace may still be terminating.
+    await until('an earlier floor namespace gone', async () =>
+      core
+        .readNamespace({ name: FLOOR_NS })
+        .then(() => undefined)
+        .catch(() => true),
+    );
     await core.createNamespace({
       body: { metadata: { name: FLOOR_NS, labels: { 'rondo.bench': 'floor' } } },
     });
