@@ -129,7 +129,7 @@ async function runSteps(ctx: ReconcileContext, steps: readonly Step[]): Promise<
     const started = performance.now();
     try {
       outcome = await step.run(ctx);
-      // Where a rollout's time goes (docs/wip/g5): each step's own time, at debug level.
+      // Where a rollout's time goes (docs/reconciler-speed.md): each step's own time, at debug level.
       ctx.log.debug({ step: step.name, ms: Math.round(performance.now() - started) }, 'step ran');
     } catch (err) {
       // Before the switch is recorded, a rollout that fails ends failed (the previous one keeps
