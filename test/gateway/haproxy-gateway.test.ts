@@ -89,9 +89,25 @@ function upload(port: number, host: string, path: string, size: number, chunked:
         agent: false,
         timeout: 30_000,
       },
-      answered(resolve),
+      (res) => {
+        answer = res;
+        answered(resolve)(res);
+        // The gateway may close while the body is still going out: the answer read so far is it.
+        res.on('close', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+        res.on('data', (d: string) => {
+          text += d;
+        });
+      },
     );
-    req.on('error', reject);
+    let answer: IncomingMessage | undefined;
+    let text = '';
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      // An answer before the whole body was sent, then the connection closed: writing the rest
+      // fails (EPIPE, ECONNRESET), as it does for any client; the answer is what counts.
+      const early = err.code === 'EPIPE' || err.code === 'ECONNRESET';
+      if (!early) return reject(err);
+      if (!answer) setTimeout(() => (answer ? undefined : reject(err)), 2_000);
+    });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     const piece = Buffer.alloc(64 * 1024, 120);
     let sent = 0;
