@@ -28,6 +28,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AppsV1Api, CoreV1Api, type V1Deployment, type V1Secret } from '@kubernetes/client-node';
 import { buildGatewayImage } from '../src/builds/bootstrap-images.js';
 import { DockerImages } from '../src/dataplane/docker/docker-images.js';
+import { isNotFound } from '../src/dataplane/kubernetes/cluster.js';
 import { LABEL } from '../src/dataplane/labels.js';
 import {
   removeNodeImage,
@@ -155,10 +156,10 @@ export async function benchKubePromotion(): Promise<void> {
     prodUrl = `http://${NODE}:${t.publicPort}${devUrl.pathname.replace(/\/$/, '')}${PATH}`;
     // An earlier run's floor namespace may still be terminating.
     await until('an earlier floor namespace gone', async () =>
-      core
-        .readNamespace({ name: FLOOR_NS })
-        .then(() => undefined)
-        .catch(() => true),
+      core.readNamespace({ name: FLOOR_NS }).then(
+        () => undefined,
+        (err: unknown) => (isNotFound(err) ? true : undefined),
+      ),
     );
     await core.createNamespace({
       body: { metadata: { name: FLOOR_NS, labels: { 'rondo.bench': 'floor' } } },

@@ -41,7 +41,11 @@ function answered(resolve: (a: Answer) => void) {
     res.on('data', (d: string) => {
       body += d;
     });
-    res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    // `close` without `end`: the gateway closed as it answered (an upload it refused before the
+    // body was all sent); what was read is the answer.
+    const done = () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+    res.on('end', done);
+    res.on('close', done);
   };
 }
 
@@ -92,15 +96,9 @@ function upload(port: number, host: string, path: string, size: number, chunked:
       (res) => {
         answer = res;
         answered(resolve)(res);
-        // The gateway may close while the body is still going out: the answer read so far is it.
-        res.on('close', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-        res.on('data', (d: string) => {
-          text += d;
-        });
       },
     );
     let answer: IncomingMessage | undefined;
-    let text = '';
     req.on('error', (err: NodeJS.ErrnoException) => {
       // An answer before the whole body was sent, then the connection closed: writing the rest
       // fails (EPIPE, ECONNRESET), as it does for any client; the answer is what counts.

@@ -81,11 +81,13 @@ export class ClusterGateway {
     // The same state again (the reconciler's resync): only pods that have not taken it yet, and
     // the objects read once a minute and applied again only when they no longer hold it (someone
     // deleted or edited them): an idle pass makes no write to the API server.
-    const gone = Date.now() - this.#appliedAt > REAPPLY_MS && !(await this.#objectsHold(config.identity));
+    const gone =
+      config.identity === this.#applied &&
+      Date.now() - this.#appliedAt > REAPPLY_MS &&
+      !(await this.#objectsHold(config.identity));
     if (gone) this.#objectsApplied = false;
-    const stale = config.identity !== this.#applied || gone;
     let applying: Promise<void> = Promise.resolve();
-    if (!stale) this.#appliedAt = Date.now();
+    if (config.identity === this.#applied && !gone) this.#appliedAt = Date.now();
     else {
       if (config.identity !== this.#applied) this.#serving.clear();
       this.#applied = undefined;
@@ -93,21 +95,26 @@ export class ClusterGateway {
       // Once the gateway's objects are in place, only the ConfigMap changes with a route, and a
       // running pod takes the configuration from the push: the two go side by side, so a switch
       // of traffic waits for the push alone. A pod that starts meanwhile is pushed to at the next
-      // publish (the reconciler's resync), as one that was not ready yet is.
+      // publish (the reconciler's resync), as one that was not ready yet is. A failed apply
+      // (someone deleted the namespace) makes the next publish apply every object again.
+      const whole = !this.#objectsApplied;
       applying = (
-        this.#objectsApplied
-          ? this.#applyConfigMap(files, config.identity)
-          : this.#apply(files, config.identity)
-      ).then(() => {
-        this.#applied = config.identity;
-        this.#appliedAt = Date.now();
-        this.#objectsApplied = true;
-      });
-      if (!this.#objectsApplied) await applying;
+        whole ? this.#apply(files, config.identity) : this.#applyConfigMap(files, config.identity)
+      ).then(
+        () => {
+          this.#applied = config.identity;
+          this.#appliedAt = Date.now();
+          this.#objectsApplied = true;
+        },
+        (err: unknown) => {
+          this.#objectsApplied = false;
+          throw err;
+        },
+      );
+      // Awaited below; marked handled so a failure before then (no ready pod) is not unhandled.
+      applying.catch(() => undefined);
+      if (whole) await applying;
     }
-    applying.catch(() => {
-      this.#objectsApplied = false;
-    });
     const pods = (await this.#readyPods()).filter((p) => !this.#serving.has(p.metadata?.uid ?? ''));
     if (pods.length === 0) return applying;
     const push = await clusterGatewayPush(config, this.options);
