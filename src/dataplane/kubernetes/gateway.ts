@@ -9,8 +9,10 @@ import {
   clusterGatewayFiles,
   clusterGatewayPush,
 } from '../../gateway/cluster-gateway.js';
+import type { Probe } from '../driver.js';
 import { LABEL } from '../labels.js';
 import { type Cluster, isNotFound } from './cluster.js';
+import { gatewayProbeCommand, gatewayProbeOutcome } from './gateway-probe.js';
 import type { ClusterImages } from './images.js';
 import { dnsLabel, GATEWAY_LABEL, LABELS_ANNOTATION, labelValues, selector } from './names.js';
 import { execInPod } from './pod-exec.js';
@@ -56,6 +58,8 @@ export class ClusterGateway {
   /** The namespace, pull Secret and DaemonSet were applied by this process (and still held). */
   #objectsApplied = false;
   readonly #serving = new Set<string>();
+  /** The gateway pod readiness probes run in (`probe`), kept while it answers. */
+  #prober: string | undefined;
 
   constructor(
     readonly cluster: Cluster,
@@ -135,6 +139,41 @@ export class ClusterGateway {
         this.#serving.add(pod.metadata?.uid ?? '');
       }),
     ]);
+  }
+
+  /**
+   * A replica's readiness probe run by a gateway pod, the place its traffic comes from, tried
+   * for up to `withinMs` (the kubelet's first probe comes at its next 1 s tick, up to a second
+   * after the process answers). Undefined when it passed, else what the last try saw, or why no
+   * gateway pod could run it (none ready: the caller falls back to the kubelet's view).
+   */
+  async probe(ip: string, probe: Probe, withinMs: number): Promise<string | undefined> {
+    if (!this.#prober) {
+      const { items } = await this.cluster.call(() =>
+        this.cluster.core.listNamespacedPod({ namespace: this.namespace, labelSelector: this.#selector }),
+      );
+      this.#prober = items.find((p) => !p.metadata?.deletionTimestamp && isReady(p))?.metadata?.name;
+      if (!this.#prober) return 'no gateway pod is ready to probe from';
+    }
+    const where = { namespace: this.namespace, pod: this.#prober, container: CONTAINER };
+    try {
+      return gatewayProbeOutcome(
+        await execInPod(
+          this.cluster,
+          where,
+          gatewayProbeCommand(ip, probe, withinMs),
+          undefined,
+          withinMs + 10_000,
+        ),
+      );
+    } catch (err) {
+      this.#prober = undefined; // gone or not answering: the next probe picks another
+      return `the gateway could not probe: ${err instanceof Error ? err.message : err}`;
+    }
+  }
+
+  get #selector(): string {
+    return selector({ [LABEL.instance]: this.options.instance, [GATEWAY_LABEL]: 'true' });
   }
 
   /** The namespace, its pull Secret, the ConfigMap with `files` and the DaemonSet. */
@@ -241,7 +280,7 @@ export class ClusterGateway {
    */
   async #readyPods(): Promise<V1Pod[]> {
     const deadline = Date.now() + (this.options.startTimeoutMs ?? 180_000);
-    const labelSelector = selector({ [LABEL.instance]: this.options.instance, [GATEWAY_LABEL]: 'true' });
+    const labelSelector = this.#selector;
     let why = 'no gateway pod yet';
     for (;;) {
       const { items } = await this.cluster.call(() =>

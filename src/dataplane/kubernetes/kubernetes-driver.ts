@@ -55,6 +55,7 @@ export function kubernetesDriver(
   const cluster = new Cluster(record.id, config);
   const images = new ClusterImages(options.platformRegistry, config.registry);
   const environments = new Environments(cluster, images);
+  const gateway = options.gateway ? new ClusterGateway(cluster, images, options.gateway) : undefined;
   const podStats = new PodStats(record.id, (path) => cluster.getJson(path, STATS_TIMEOUT_MS));
   const observe: ObservePort = {
     list: (labels: Record<string, string>): Promise<Replica[]> => listReplicas(cluster, labels),
@@ -76,12 +77,13 @@ export function kubernetesDriver(
     },
     status: (timeoutMs: number): Promise<DataPlaneStatus> => clusterStatus(cluster, timeoutMs),
     environments,
-    revisions: new Revisions(cluster, images, options.gateway !== undefined),
-    traffic: new Traffic(
+    revisions: new Revisions(
       cluster,
-      environments,
-      options.gateway ? new ClusterGateway(cluster, images, options.gateway) : undefined,
+      images,
+      gateway !== undefined,
+      gateway ? (ip, probe, withinMs) => gateway.probe(ip, probe, withinMs) : undefined,
     ),
+    traffic: new Traffic(cluster, environments, gateway),
     jobs: new Jobs(cluster, images, options.gateway !== undefined),
     observe,
     // The caches' watches and the pooled connections (registry shutdown, tests).

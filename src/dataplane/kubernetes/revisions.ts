@@ -12,6 +12,7 @@ import { LABEL } from '../labels.js';
 import { type Cluster, isNotFound } from './cluster.js';
 import { hasLabels } from './cluster-cache.js';
 import { namespaceName } from './environments.js';
+import type { GatewayProbe } from './gateway-probe.js';
 import { ClusterImages } from './images.js';
 import {
   dnsLabel,
@@ -38,6 +39,11 @@ import { CONTAINER, waitStopped } from './pods.js';
 /** On a revision's pods: the name of the Deployment they belong to. */
 export const WORKLOAD_ANNOTATION = 'rondo.workload';
 
+/** How long one readiness check from the gateway tries (the reconciler asks again after). */
+const GATEWAY_PROBE_MS = 1000;
+/** How long a pod the gateway found ready may wait for the kubelet's Ready before serving fails. */
+const KUBELET_READY_MS = 30_000;
+
 /** A revision's Deployment is named after the deployment's id (the control plane's name prefix without one). */
 export const deploymentName = (spec: Pick<RevisionSpec, 'labels' | 'name'>) =>
   dnsLabel(spec.labels[LABEL.deployment] ?? spec.name, 56);
@@ -53,6 +59,8 @@ export class Revisions implements RevisionsPort {
     readonly images: ClusterImages = new ClusterImages(undefined, undefined),
     /** Rondo's gateway runs in the cluster: workloads are told where their organization gateway is. */
     readonly internalGateway = false,
+    /** Readiness checked from the gateway's pods as well as by the kubelet (`probe`). */
+    readonly probeFromGateway?: GatewayProbe,
   ) {}
 
   /**
@@ -177,13 +185,32 @@ export class Revisions implements RevisionsPort {
     return pod ? this.#indexed(pod) : undefined;
   }
 
-  async probe(id: string, _probe: Probe | undefined): Promise<ReadinessReading> {
-    const { pod, ...reading } = await this.#reading(id);
-    return pod ? { ...reading, replica: await this.#indexed(pod) } : reading;
+  /**
+   * Ready when the kubelet says so, or, with Rondo's gateway in the cluster, when the gateway's
+   * own run of the same probe passes on a running pod. The kubelet's first probe waits for its
+   * next 1 s tick; the gateway is where the traffic comes from, and tries every 20 ms. Serving
+   * still waits for the kubelet (`markServing`), so a Service's endpoints agree before the old
+   * revision goes.
+   */
+  async probe(id: string, probe: Probe | undefined): Promise<ReadinessReading> {
+    const pod = await this.#readPod(id);
+    const kubelet = readinessOf(pod, []);
+    let atGateway: string | undefined;
+    if (pod && kubelet.failure !== undefined && !kubelet.stopped && probe && this.probeFromGateway) {
+      const replica = podReplica(pod);
+      if (replica.state === 'running' && replica.ip) {
+        atGateway = await this.probeFromGateway(replica.ip, probe, GATEWAY_PROBE_MS);
+        if (atGateway === undefined) return { replica: await this.#indexed(pod) };
+      }
+    }
+    const { pod: read, ...reading } = await this.#reading(id, atGateway === undefined ? pod : undefined);
+    // The kubelet's reason when it has one; else what the gateway's probe saw.
+    if (atGateway && reading.failure === 'not ready yet') reading.failure = `not ready: ${atGateway}`;
+    return read ? { ...reading, replica: await this.#indexed(read) } : reading;
   }
 
-  async #reading(id: string): Promise<ReadinessReading & { pod?: V1Pod }> {
-    const pod = await this.#readPod(id);
+  async #reading(id: string, known?: V1Pod): Promise<ReadinessReading & { pod?: V1Pod }> {
+    const pod = known ?? (await this.#readPod(id));
     if (!pod || readinessOf(pod, []).failure === undefined)
       return { ...readinessOf(pod, []), ...(pod ? { pod } : {}) };
     const { namespace, name } = parsePodId(id);
@@ -199,11 +226,23 @@ export class Revisions implements RevisionsPort {
     return { ...readinessOf(pod, events), pod };
   }
 
-  /** Serving is the pod's Ready condition, which the kubelet keeps: nothing to record. */
+  /**
+   * Serving is the pod's Ready condition, which the kubelet keeps: nothing to record, but a pod
+   * that passed readiness at the gateway first is waited for until the kubelet agrees.
+   */
   async markServing(id: string, _env: string, _names: string[]): Promise<Replica> {
-    const pod = await this.#readPod(id);
-    if (!pod) throw new Error(`pod ${id} vanished before it was marked serving`);
-    return this.#indexed(pod);
+    const deadline = Date.now() + KUBELET_READY_MS;
+    for (;;) {
+      const pod = await this.#readPod(id);
+      if (!pod) throw new Error(`pod ${id} vanished before it was marked serving`);
+      const reading = readinessOf(pod, []);
+      if (reading.failure === undefined) return this.#indexed(pod);
+      if (reading.stopped || Date.now() > deadline)
+        throw new Error(
+          `pod ${id} passed readiness at the gateway, but the kubelet has not marked it ready${reading.stopped ? '' : ` within ${KUBELET_READY_MS / 1000} s`}: ${reading.failure}`,
+        );
+      await sleep(25);
+    }
   }
 
   /** The Deployment replaces a deleted pod (a new pod: a new id). */
