@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { Kysely, type Migration, Migrator, PostgresDialect, type Transaction } from 'kysely';
+import { Kysely, type Migration, Migrator, PostgresDialect, sql, type Transaction } from 'kysely';
 import type pg from 'pg';
 import { type LogStore, logMigrations, moveLogsFromMain, sharedLogStore } from './log-store.js';
 import { migrations } from './migrations/index.js';
@@ -95,6 +95,18 @@ export async function openStore(config: StoreConfig, options: StoreOptions = {})
   const background = backgroundDialect
     ? new Kysely<Database>({ dialect: backgroundDialect, log: rememberFailedQuery })
     : db;
+  // PGlite runs PostgreSQL without its background workers, so no autovacuum ever gathers the
+  // planner's statistics: without them it picked the (environment, status) index to find one
+  // component's deployments, scanning the environment's every deployment. Gathered at open and
+  // every 10 minutes, on the background connection.
+  let analyzing: NodeJS.Timeout | undefined;
+  if (config.driver === 'pglite') {
+    await sql`analyze`.execute(db);
+    analyzing = setInterval(() => {
+      sql`analyze`.execute(background).catch(() => undefined);
+    }, ANALYZE_EVERY_MS);
+    analyzing.unref();
+  }
   return {
     db,
     background,
@@ -102,6 +114,7 @@ export async function openStore(config: StoreConfig, options: StoreOptions = {})
     driver: config.driver,
     listen,
     async close() {
+      clearInterval(analyzing);
       await closeListener();
       if (ownLogs) {
         await ownLogs.background.destroy();
@@ -112,6 +125,9 @@ export async function openStore(config: StoreConfig, options: StoreOptions = {})
     },
   };
 }
+
+/** How often PGlite's planner statistics are gathered again. */
+const ANALYZE_EVERY_MS = 10 * 60_000;
 
 /** The log database's thread priority (Linux nice value; the server's is 0). */
 const LOG_STORE_NICE = 10;

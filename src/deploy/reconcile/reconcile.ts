@@ -1,9 +1,8 @@
 import type { Replica } from '../../dataplane/driver.js';
 import { isExecution, LABEL } from '../../dataplane/labels.js';
 import type { KeyLocks } from '../../store/key-locks.js';
-import { deploymentTargets } from '../targets.js';
 import type { ReconcileContext, ReconcileDeps, Step } from './deps.js';
-import { keyId, type ReconcileKey, type ReconcileScope, scopeQuery } from './key.js';
+import { keyId, type ReconcileKey, type ReconcileScope, readKey } from './key.js';
 import type { KeyMemory } from './key-memory.js';
 import { failRollout } from './status.js';
 import { activate } from './steps/activate.js';
@@ -57,18 +56,10 @@ export async function reconcile(
   options: ReconcileOptions,
 ): Promise<{ requeueAfter?: number }> {
   const db = deps.store.db;
-  const scope = await scopeQuery(db)
-    .where('c.id', '=', key.componentId)
-    .where('e.id', '=', key.environmentId)
-    .executeTakeFirst();
+  const read = await readKey(db, key);
   // The component or the environment is gone: the resync pass removes what it left.
-  if (!scope) return {};
-  const live = await deploymentTargets(db)
-    .where('d.component_id', '=', key.componentId)
-    .where('d.environment_id', '=', key.environmentId)
-    .where('d.status', 'in', ['pending', 'rolling-out', 'active'])
-    .orderBy('d.created_at', 'desc')
-    .execute();
+  if (!read) return {};
+  const { scope, live } = read;
   const active = live.find((d) => d.status === 'active');
   const next = live.find((d) => d.status !== 'active');
   const settled =

@@ -14,6 +14,7 @@ import * as alerts from './202612010300_alerts.js';
 import * as endpointPolicies from './202612010600_endpoint_policies.js';
 import * as componentChanges from './202612020000_component_changes.js';
 import * as deploymentConditions from './202612020100_deployment_conditions.js';
+import * as deploymentsByKey from './202612030000_deployments_by_key.js';
 
 /** Every migration, by name; names sort in the order they apply. Forward-only: never edit one that shipped. */
 export const migrations: Record<string, Migration> = {
@@ -32,4 +33,5 @@ export const migrations: Record<string, Migration> = {
   '202612010600_endpoint_policies': endpointPolicies,
   '202612020000_component_changes': componentChanges,
   '202612020100_deployment_conditions': deploymentConditions,
+  '202612030000_deployments_by_key': deploymentsByKey,
 };
