@@ -19,10 +19,12 @@
  * (POST/PUT/PATCH/DELETE) the API server received from the admin user (its audit log) and from
  * every client (its `apiserver_request_total`). Everything it created goes at the end.
  *
- * `RONDO_BENCH_KUBE_KEYS` (default 1000) sets the number of components.
+ * `RONDO_BENCH_KUBE_KEYS` (default 1000) sets the number of components; `RONDO_BENCH_PROFILE=<dir>`
+ * writes a CPU profile of the control plane's thread for each pass there.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -274,8 +276,15 @@ async function measure(t: PlatformTestRondo, cluster: TestCluster, audit: AuditW
     .select(['id', 'component_id', 'environment_id'])
     .where('status', '=', 'active')
     .execute();
+  // RONDO_BENCH_PROFILE=<dir>: a CPU profile of the control plane's thread per pass.
+  const profileDir = process.env.RONDO_BENCH_PROFILE;
+  const session = profileDir ? new Session() : undefined;
+  session?.connect();
+  await session?.post('Profiler.enable');
+  let passes = 0;
   const pass = async (what: string, run: () => Promise<void>) => {
     const totals0 = await requestTotals(kc);
+    await session?.post('Profiler.start');
     const mark = audit.mark();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
@@ -283,6 +292,10 @@ async function measure(t: PlatformTestRondo, cluster: TestCluster, audit: AuditW
     await reconciler.idle();
     const wall = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
+    if (session && profileDir) {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(join(profileDir, `pass-${++passes}.cpuprofile`), JSON.stringify(profile));
+    }
     const writes = audit.writes(mark);
     const totals1 = await requestTotals(kc);
     const reads = readsBetween(totals0, totals1);

@@ -32,6 +32,12 @@ export interface ClusterGatewayOptions extends ClusterGatewaySettings {
 export const GATEWAY_NAME = 'rondo-gateway';
 const CONTAINER = 'gateway';
 const REAPPLY_MS = 60_000;
+/**
+ * Readiness probes from the gateway at once. Each is an exec: a stream through the API server and
+ * processes in the gateway pod. A hundred rollouts at once (1,000 components deployed together)
+ * would otherwise load the node they wait on; past this, readiness is the kubelet's alone.
+ */
+const PROBES_AT_ONCE = 4;
 /** On the ConfigMap: the identity of the configuration it holds. */
 const CONFIG_ANNOTATION = 'rondo.gateway-config';
 
@@ -60,6 +66,7 @@ export class ClusterGateway {
   readonly #serving = new Set<string>();
   /** The gateway pod readiness probes run in (`probe`), kept while it answers. */
   #prober: string | undefined;
+  #probing = 0;
 
   constructor(
     readonly cluster: Cluster,
@@ -145,9 +152,20 @@ export class ClusterGateway {
    * A replica's readiness probe run by a gateway pod, the place its traffic comes from, tried
    * for up to `withinMs` (the kubelet's first probe comes at its next 1 s tick, up to a second
    * after the process answers). Undefined when it passed, else what the last try saw, or why no
-   * gateway pod could run it (none ready: the caller falls back to the kubelet's view).
+   * gateway pod could run it (none ready, or already `PROBES_AT_ONCE` running: the caller falls
+   * back to the kubelet's view).
    */
   async probe(ip: string, probe: Probe, withinMs: number): Promise<string | undefined> {
+    if (this.#probing >= PROBES_AT_ONCE) return 'the gateway is probing other replicas';
+    this.#probing++;
+    try {
+      return await this.#probe(ip, probe, withinMs);
+    } finally {
+      this.#probing--;
+    }
+  }
+
+  async #probe(ip: string, probe: Probe, withinMs: number): Promise<string | undefined> {
     if (!this.#prober) {
       const { items } = await this.cluster.call(() =>
         this.cluster.core.listNamespacedPod({ namespace: this.namespace, labelSelector: this.#selector }),

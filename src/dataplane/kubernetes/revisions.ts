@@ -40,7 +40,7 @@ import { CONTAINER, waitStopped } from './pods.js';
 export const WORKLOAD_ANNOTATION = 'rondo.workload';
 
 /** How long one readiness check from the gateway tries (the reconciler asks again after). */
-const GATEWAY_PROBE_MS = 1000;
+const GATEWAY_PROBE_MS = 500;
 /** How long a pod the gateway found ready may wait for the kubelet's Ready before serving fails. */
 const KUBELET_READY_MS = 30_000;
 
