@@ -18,6 +18,7 @@ import {
   dnsLabel,
   GATEWAY_LABEL,
   LABELS_ANNOTATION,
+  labelValue,
   labelValues,
   parsePodId,
   selector,
@@ -395,12 +396,20 @@ export async function listReplicas(
 ): Promise<Replica[]> {
   const { [LABEL.replica]: index, ...podLabels } = labels;
   const instance = podLabels[LABEL.instance];
-  const view = options?.cached && instance ? cluster.caches.of(instance)?.pods.view() : undefined;
+  const pods = options?.cached && instance ? cluster.caches.of(instance)?.pods : undefined;
+  const view = pods?.view();
   const namespace = namespaceOf(podLabels);
   // Never the gateway's pods, which carry the installation's labels too (`workloadSelector`).
   const labelSelector = workloadSelector(podLabels);
+  const component = podLabels[LABEL.component];
+  const candidates = () =>
+    pods && component !== undefined
+      ? pods
+          .withLabel(LABEL.component, labelValue(component))
+          .filter((p) => p.metadata?.namespace === namespace || !namespace)
+      : (view?.list(namespace) ?? []);
   const items = view
-    ? view.list(namespace).filter((p) => hasLabels(p, podLabels) && !p.metadata?.labels?.[GATEWAY_LABEL])
+    ? candidates().filter((p) => hasLabels(p, podLabels) && !p.metadata?.labels?.[GATEWAY_LABEL])
     : (
         await cluster.call(() =>
           // Labels that name an environment name its namespace: the API server then reads only

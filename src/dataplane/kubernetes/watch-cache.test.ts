@@ -114,6 +114,40 @@ describe('WatchCache', () => {
     expect(names(cache)).toEqual(['a']);
   });
 
+  it('finds objects by a label’s value, and follows added, changed and deleted ones', async () => {
+    const server = fakeServer();
+    const labelled = (name: string, component: string) => {
+      const o = server.put(name);
+      o.metadata = { ...o.metadata, labels: { 'rondo.component': component } };
+      return o;
+    };
+    labelled('a', 'web');
+    labelled('b', 'api');
+    const cache = cacheOf(server);
+    cache.start();
+    await cache.whenSynced();
+    const withWeb = () =>
+      cache
+        .withLabel('rondo.component', 'web')
+        .map((o) => o.metadata?.name)
+        .sort();
+    expect(withWeb()).toEqual(['a']);
+    const watch = server.watches[0];
+    watch?.event('ADDED', labelled('c', 'web'));
+    expect(withWeb()).toEqual(['a', 'c']);
+    watch?.event('MODIFIED', labelled('a', 'api'));
+    expect(withWeb()).toEqual(['c']);
+    expect(
+      cache
+        .withLabel('rondo.component', 'api')
+        .map((o) => o.metadata?.name)
+        .sort(),
+    ).toEqual(['a', 'b']);
+    server.objects.delete('c');
+    watch?.event('DELETED', server.pod('c'));
+    expect(withWeb()).toEqual([]);
+  });
+
   it('stops answering when the watch ends, and resumes from the last version seen without listing again', async () => {
     const server = fakeServer();
     server.put('a');
