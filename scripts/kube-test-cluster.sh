@@ -160,6 +160,9 @@ rules:
   verbs: [create, update, patch, delete, deletecollection]
 - level: None
 YAML
+  # The API server creates its audit log at the first write; made here so benchmarks can mark it
+  # from the start.
+  touch "$W/logs/audit.log"
   $NSX nohup "$BIN/kube-apiserver" --advertise-address=$NODE_IP --bind-address=0.0.0.0 --secure-port=6443 \
     --insecure-port=0 --etcd-servers=http://127.0.0.1:2379 \
     --tls-cert-file="$P/server.crt" --tls-private-key-file="$P/server.key" --client-ca-file="$P/ca.crt" \

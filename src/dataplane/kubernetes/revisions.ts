@@ -212,8 +212,9 @@ export class Revisions implements RevisionsPort {
 
   async #reading(id: string, known?: V1Pod): Promise<ReadinessReading & { pod?: V1Pod }> {
     const pod = known ?? (await this.#readPod(id));
-    if (!pod || readinessOf(pod, []).failure === undefined)
-      return { ...readinessOf(pod, []), ...(pod ? { pod } : {}) };
+    const plain = readinessOf(pod, []);
+    // Events are read only to explain a failure.
+    if (!pod || plain.failure === undefined) return { ...plain, ...(pod ? { pod } : {}) };
     const { namespace, name } = parsePodId(id);
     const events = await this.cluster
       .call(() =>
