@@ -8,7 +8,7 @@
  * background handles (`ingest-contention.ts`), the gateway latency the access log adds
  * (`access-log-latency.ts`), and a runtime log query over 1,000,000 lines (`log-query.ts`).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -103,6 +103,10 @@ const STORE_WORDS: Record<StoreKind, string> = {
   postgres: 'PostgreSQL',
 };
 
+/** A process's resident memory in MB (the server's, idle and after the ingestion). */
+const rssOf = (pid?: number) =>
+  Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024);
+
 async function ingestRound(image: string, store: StoreKind): Promise<void> {
   const PROJECT = `bench${Math.random().toString(36).slice(2, 8)}`;
   const P = `/orgs/default/projects/${PROJECT}/components`;
@@ -154,6 +158,7 @@ async function ingestRound(image: string, store: StoreKind): Promise<void> {
     await api('POST', P, { name: 'spam', type: 'service', source: { image }, endpoints: [{ port: 8080 }] });
     await timedGets(20);
     const idle = await timedGets(1000);
+    const idleRss = rssOf(server.child.pid);
 
     const t0 = performance.now();
     await api('POST', `${P}/spam/deployments`, { environment: 'development', replicas: REPLICAS });
@@ -230,6 +235,7 @@ async function ingestRound(image: string, store: StoreKind): Promise<void> {
       );
     row('idle', idle.ms);
     row('from the deploy request until stored', busy.ms);
+    console.log(`server RSS after idle GETs ${idleRss} MB, after ingestion ${rssOf(server.child.pid)} MB`);
     console.log(`p99 from the deploy request / idle: ${(pct(busy.ms, 99) / pct(idle.ms, 99)).toFixed(2)}×`);
     // The ingestion itself: from the first replica's start (the engine's clock) until all stored;
     // before it, the rollout (ten containers created, the gateway reloaded) is not log ingestion.

@@ -85,7 +85,9 @@ async function openKeyring(config: RondoConfig, store: Store, logger: Logger): P
 /** The composition root: every part is built here from explicit dependencies, nowhere else. */
 export async function createRondo(
   config: RondoConfig,
-  rootLogger: Logger = pino({ level: config.logLevel }),
+  // Written off the event loop: a slow reader of the output (a full pipe, a busy journal) held every
+  // request while it waited (docs/observability.md). pino writes what is pending at exit.
+  rootLogger: Logger = pino({ level: config.logLevel }, pino.destination({ dest: 1, sync: false })),
 ): Promise<Rondo> {
   // Errors are logged with their stack and fields, but a database error without its values.
   const logger = rootLogger.child({}, { serializers: { err: logSafeError } });
