@@ -403,11 +403,10 @@ export async function listReplicas(
   // Never the gateway's pods, which carry the installation's labels too (`workloadSelector`).
   const labelSelector = workloadSelector(podLabels);
   const component = podLabels[LABEL.component];
+  // A key's own pods from the cache's component index; the label check below keeps its namespace.
   const candidates = () =>
     pods && component !== undefined
-      ? pods
-          .withLabel(LABEL.component, labelValue(component))
-          .filter((p) => p.metadata?.namespace === namespace || !namespace)
+      ? pods.withLabel(LABEL.component, labelValue(component))
       : (view?.list(namespace) ?? []);
   const items = view
     ? candidates().filter((p) => hasLabels(p, podLabels) && !p.metadata?.labels?.[GATEWAY_LABEL])
