@@ -49,14 +49,18 @@ stop_pid() {
 
 down() {
   stop_pid kubelet
-  local sock=$RUN/containerd/containerd.sock
-  if [ -S "$sock" ]; then
-    local CTR="ctr --address $sock -n k8s.io" t c
-    for t in $($CTR tasks ls -q 2>/dev/null); do $CTR tasks kill -s SIGKILL "$t" 2>/dev/null || true; done
-    sleep 1
-    for t in $($CTR tasks ls -q 2>/dev/null); do $CTR tasks delete -f "$t" >/dev/null 2>&1 || true; done
-    for c in $($CTR containers ls -q 2>/dev/null); do $CTR containers delete "$c" >/dev/null 2>&1 || true; done
-  fi
+  # Every pod's processes at once, read from the pods' cgroups. Asking containerd to kill and
+  # delete each task in turn (three `ctr` calls a container) took 9 min for 700 pods; the shims,
+  # the mounts and the state directory go below without it.
+  # (cgroup v1's pids hierarchy, or the unified one.)
+  local pods i
+  for pods in /sys/fs/cgroup/pids/$NS/kubepods /sys/fs/cgroup/$NS/kubepods; do
+    [ -d "$pods" ] || continue
+    for i in 1 2 3; do
+      find "$pods" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+      sleep 0.5
+    done
+  done
   for f in "$RUN"/containerd/state/io.containerd.runtime.v2.task/*/*/shim.pid; do
     [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true
   done
